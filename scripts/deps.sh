@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages framepush needs to build, test and benchmark.
+# Idempotent: does nothing when every package is already installed.
+set -eu
+pkgs=(
+  build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
+  libcmocka-dev valgrind
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
+  libyuv-dev libzimg-dev
+  xvfb x11-utils libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev
+  libxcb-xtest0-dev libxcb-randr0-dev
+  libwayland-dev wayland-protocols sway grim
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps: missing packages: ${missing[*]}; run this script as root (or install them)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,32 @@
+/* framepush — small helpers the kernel makes easy to get wrong: clocks, EINTR, fd ownership. */
+#ifndef FP_COMMON_UTIL_H
+#define FP_COMMON_UTIL_H
+
+#include <stdint.h>
+#include <unistd.h>
+
+#define FP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define FP_NSEC_PER_SEC INT64_C(1000000000)
+#define FP_NSEC_PER_MSEC INT64_C(1000000)
+
+/* CLOCK_MONOTONIC in nanoseconds: the capture clock of every timestamp in framepush. */
+int64_t fp_now_ns(void);
+
+/* Closes *fd if valid and sets it to -1; keeps errno. */
+void fp_close(int *fd);
+
+/* Hands ownership of an fd on: returns it and leaves -1 behind. */
+static inline int fp_take_fd(int *fd)
+{
+	int r = *fd;
+	*fd = -1;
+	return r;
+}
+
+/* Number of open fds of this process (counts /proc/self/fd); tests and leak checks use it. */
+int fp_count_open_fds(void);
+
+/* Milliseconds left until deadline_ns, clamped to [0, INT32_MAX], for poll(). */
+int fp_ms_until(int64_t deadline_ns);
+
+#endif
