@@ -1,0 +1,254 @@
+/* framepush — the frame channel contract between the host and a source.
+ *
+ * Both sides include this header, so a layout drift is a compile error. Every offset and
+ * size below is pinned with _Static_assert; changing one means bumping FP_PROTO_VERSION.
+ *
+ * Shared objects (all created by the host, unnamed, sealed against shrink/grow/seal):
+ *   control block  host writes, source gets a READ-ONLY fd  (struct fp_control)
+ *   status block   source writes, host validates every read (struct fp_status)
+ *   slot[i]        one memfd per ring slot: height * stride bytes of pixels
+ *   event          eventfd the source signals after each publish
+ *
+ * Trust: the host trusts nothing in the status block or in a socket message. It copies a
+ * value out once, checks it against limits it chose, then uses the copy.
+ */
+#ifndef FRAMEPUSH_PROTO_H
+#define FRAMEPUSH_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FP_PROTO_MAGIC 0x48535046u /* "FPSH" little-endian */
+#define FP_PROTO_VERSION 1u
+
+/* Ring length bounds: one slot for the host to read, one being written, one published. */
+#define FP_RING_MIN 3u
+#define FP_RING_MAX 8u
+#define FP_RING_DEFAULT 4u
+
+/* Display size bounds the host accepts from a source (8K UHD). */
+#define FP_WIDTH_MIN 2u
+#define FP_HEIGHT_MIN 2u
+#define FP_WIDTH_MAX 7680u
+#define FP_HEIGHT_MAX 4320u
+
+/* Pixel formats of a ring slot. */
+enum fp_pixfmt {
+	FP_PIXFMT_NONE = 0,
+	FP_PIXFMT_XRGB8888 = 1, /* SDR: bytes B,G,R,X; sRGB-encoded BT.709 */
+	FP_PIXFMT_RGBA16F = 2,  /* HDR: 4 x IEEE half, scRGB linear, BT.709 primaries, 1.0 = 80 nits */
+};
+
+static inline uint32_t fp_pixfmt_bpp(uint32_t fmt)
+{
+	return fmt == FP_PIXFMT_XRGB8888 ? 4u : fmt == FP_PIXFMT_RGBA16F ? 8u : 0u;
+}
+
+/* What the source reports in fp_status.status; the detail word qualifies it. */
+enum fp_source_status {
+	FP_SRC_NOT_ATTACHED = 0, /* no delivery accepted yet (or detached)                   */
+	FP_SRC_OPENED = 1,       /* attached to the delivered ring, publishing when it can   */
+	FP_SRC_BAD_MESSAGE = 2,  /* delivery malformed; detail = byte length or fd count      */
+	FP_SRC_BAD_MAGIC = 3,    /* control block magic wrong; detail = magic seen            */
+	FP_SRC_BAD_VERSION = 4,  /* protocol version differs; detail = version seen           */
+	FP_SRC_STALE = 5,        /* control block generation != delivery's; detail = seen     */
+	FP_SRC_BIND_MISMATCH = 6,/* target id is not this source's display; detail = id seen */
+	FP_SRC_BAD_RING = 7,     /* ring length out of bounds; detail = length seen           */
+	FP_SRC_BAD_SIZE = 8,     /* an fd is smaller than declared; detail = fd index         */
+	FP_SRC_NO_SEALS = 9,     /* an fd lacks the required seals; detail = fd index         */
+	FP_SRC_MAP_FAILED = 10,  /* mmap failed; detail = errno                               */
+	FP_SRC_BAD_FORMAT = 11,  /* size/format/stride invalid; detail = field index          */
+	FP_SRC_STATUS_MAX = 11,
+};
+
+/* A one-line meaning per status, for diagnostics on both sides. */
+const char *fp_source_status_name(uint32_t status);
+const char *fp_source_status_meaning(uint32_t status);
+
+/* Host-written, source-read. The source gets it through a read-only fd. */
+struct fp_control {
+	uint32_t magic;        /* FP_PROTO_MAGIC, stored LAST with release ordering */
+	uint32_t version;      /* FP_PROTO_VERSION */
+	uint32_t generation;   /* ring generation, 1..FP_GEN_MAX */
+	uint32_t target_id;    /* the display this ring is for */
+	uint32_t ring_len;     /* FP_RING_MIN..FP_RING_MAX */
+	uint32_t width;
+	uint32_t height;
+	uint32_t format;       /* enum fp_pixfmt */
+	uint32_t stride;       /* bytes per row in a slot, >= width * bpp, multiple of 64 */
+	uint32_t reserved0;
+	uint64_t slot_size;    /* bytes of each slot memfd == height * stride */
+	uint64_t reserved[2];
+};
+
+_Static_assert(offsetof(struct fp_control, magic) == 0, "control.magic");
+_Static_assert(offsetof(struct fp_control, version) == 4, "control.version");
+_Static_assert(offsetof(struct fp_control, generation) == 8, "control.generation");
+_Static_assert(offsetof(struct fp_control, target_id) == 12, "control.target_id");
+_Static_assert(offsetof(struct fp_control, ring_len) == 16, "control.ring_len");
+_Static_assert(offsetof(struct fp_control, width) == 20, "control.width");
+_Static_assert(offsetof(struct fp_control, height) == 24, "control.height");
+_Static_assert(offsetof(struct fp_control, format) == 28, "control.format");
+_Static_assert(offsetof(struct fp_control, stride) == 32, "control.stride");
+_Static_assert(offsetof(struct fp_control, slot_size) == 40, "control.slot_size");
+_Static_assert(sizeof(struct fp_control) == 64, "control size");
+
+/* Slot ownership word values (fp_status.slot_owner[i]). The source takes a slot
+ * FREE -> SOURCE to write it, the host FREE -> HOST to read it. FP_SLOT_WAITERS is set by
+ * a host futex-waiting on the word, so the source wakes it only when someone waits. */
+#define FP_SLOT_FREE 0u
+#define FP_SLOT_SOURCE 1u
+#define FP_SLOT_HOST 2u
+#define FP_SLOT_WAITERS 0x80000000u
+
+/* Source-written, host-read (and the host's CAS on the slot words). */
+struct fp_status {
+	uint32_t status;                 /* enum fp_source_status */
+	uint32_t detail;
+	uint32_t attached_generation;    /* generation the source is attached to */
+	uint32_t reserved0;
+	uint64_t latest;                 /* publish token, stored with release ordering */
+	/* The display as the source sees it now; the host recreates the ring on a change. */
+	uint32_t desc_width;
+	uint32_t desc_height;
+	uint32_t desc_format;
+	uint32_t desc_serial;            /* bumped on every descriptor change */
+	uint64_t frames_published;
+	uint64_t frames_dropped;         /* format guard and no-free-slot drops */
+	uint64_t reserved1;
+	uint32_t slot_owner[FP_RING_MAX];     /* futex words */
+	uint64_t slot_capture_ns[FP_RING_MAX];/* CLOCK_MONOTONIC at capture, per slot */
+};
+
+_Static_assert(offsetof(struct fp_status, status) == 0, "status.status");
+_Static_assert(offsetof(struct fp_status, detail) == 4, "status.detail");
+_Static_assert(offsetof(struct fp_status, attached_generation) == 8, "status.attached_generation");
+_Static_assert(offsetof(struct fp_status, latest) == 16, "status.latest");
+_Static_assert(offsetof(struct fp_status, desc_width) == 24, "status.desc_width");
+_Static_assert(offsetof(struct fp_status, desc_height) == 28, "status.desc_height");
+_Static_assert(offsetof(struct fp_status, desc_format) == 32, "status.desc_format");
+_Static_assert(offsetof(struct fp_status, desc_serial) == 36, "status.desc_serial");
+_Static_assert(offsetof(struct fp_status, frames_published) == 40, "status.frames_published");
+_Static_assert(offsetof(struct fp_status, frames_dropped) == 48, "status.frames_dropped");
+_Static_assert(offsetof(struct fp_status, slot_owner) == 64, "status.slot_owner");
+_Static_assert(offsetof(struct fp_status, slot_capture_ns) == 96, "status.slot_capture_ns");
+_Static_assert(sizeof(struct fp_status) == 160, "status size");
+
+/* Publish token: (generation << 40) | (seq << 8) | slot; 24/32/8 bits.
+ * Generation 0 is the "nothing published" sentinel. */
+#define FP_GEN_BITS 24
+#define FP_SEQ_BITS 32
+#define FP_SLOT_BITS 8
+#define FP_GEN_MAX ((1u << FP_GEN_BITS) - 1u)
+
+struct fp_token {
+	uint32_t generation;
+	uint32_t seq;
+	uint32_t slot;
+};
+
+static inline uint64_t fp_token_pack(uint32_t generation, uint32_t seq, uint32_t slot)
+{
+	return ((uint64_t)(generation & FP_GEN_MAX) << 40) | ((uint64_t)seq << 8) |
+	       (uint64_t)(slot & 0xffu);
+}
+
+static inline struct fp_token fp_token_unpack(uint64_t token)
+{
+	struct fp_token t = {
+		.generation = (uint32_t)(token >> 40) & FP_GEN_MAX,
+		.seq = (uint32_t)(token >> 8),
+		.slot = (uint32_t)token & 0xffu,
+	};
+	return t;
+}
+
+/* Attach check, run by the source on the control block it mapped:
+ * STALE when magic or generation disagree with the delivery message,
+ * BIND_MISMATCH when the target id is not the display the source serves. */
+enum fp_attach_result {
+	FP_ATTACH_OK = 0,
+	FP_ATTACH_STALE = 1,
+	FP_ATTACH_BIND_MISMATCH = 2,
+};
+
+static inline enum fp_attach_result fp_attach_check(uint32_t magic, uint32_t generation,
+						    uint32_t target_id, uint32_t want_generation,
+						    uint32_t want_target_id)
+{
+	if (magic != FP_PROTO_MAGIC || generation != want_generation)
+		return FP_ATTACH_STALE;
+	if (target_id != want_target_id)
+		return FP_ATTACH_BIND_MISMATCH;
+	return FP_ATTACH_OK;
+}
+
+/* ---- Channel messages on the SOCK_SEQPACKET socket (one message per packet) ---- */
+
+enum fp_msg_type {
+	FP_MSG_HELLO = 1,   /* source -> host: who I am, what my display is */
+	FP_MSG_CHANNEL = 2, /* host -> source: a ring; fds via SCM_RIGHTS */
+	FP_MSG_STATUS = 3,  /* source -> host: attach result for a delivery */
+	FP_MSG_KICK = 4,    /* host -> source: make the display compose a frame */
+	FP_MSG_CONFIG = 5,  /* host -> source: test hooks (descriptor change, idle) */
+	FP_MSG_REFUSED = 6, /* host -> source: peer verification failed; no fds follow */
+};
+
+struct fp_msg_header {
+	uint32_t type;
+	uint32_t version; /* FP_PROTO_VERSION */
+};
+
+struct fp_msg_hello {
+	struct fp_msg_header hdr;
+	uint32_t target_id;
+	uint32_t width, height, format; /* the display's current descriptor */
+	char backend[16];               /* NUL-terminated backend name */
+};
+_Static_assert(sizeof(struct fp_msg_hello) == 40, "hello size");
+
+/* fds, in order: control (read-only), status, event, slot[0..ring_len-1]. */
+#define FP_CHANNEL_FD_CONTROL 0
+#define FP_CHANNEL_FD_STATUS 1
+#define FP_CHANNEL_FD_EVENT 2
+#define FP_CHANNEL_FD_SLOT0 3
+#define FP_CHANNEL_MAX_FDS (3 + FP_RING_MAX)
+
+struct fp_msg_channel {
+	struct fp_msg_header hdr;
+	uint32_t generation;
+	uint32_t target_id;
+	uint32_t ring_len;
+	uint32_t width, height, format, stride;
+	uint32_t reserved0;
+	uint64_t slot_size;
+	uint64_t control_size;
+	uint64_t status_size;
+};
+_Static_assert(sizeof(struct fp_msg_channel) == 64, "channel size");
+
+struct fp_msg_status {
+	struct fp_msg_header hdr;
+	uint32_t generation; /* of the delivery this answers */
+	uint32_t status;     /* enum fp_source_status */
+	uint32_t detail;
+	uint32_t reserved0;
+};
+_Static_assert(sizeof(struct fp_msg_status) == 24, "status msg size");
+
+enum fp_config_op {
+	FP_CONFIG_SET_DESC = 1, /* change the display to width x height x format */
+	FP_CONFIG_SET_IDLE = 2, /* arg0 = 1: publish only when kicked; 0: free-running */
+	FP_CONFIG_HOSTILE = 3,  /* arg0 = 1: scribble the status block; 2: spam the event */
+};
+
+struct fp_msg_config {
+	struct fp_msg_header hdr;
+	uint32_t op;
+	uint32_t arg0;
+	uint32_t width, height, format;
+	uint32_t reserved0;
+};
+_Static_assert(sizeof(struct fp_msg_config) == 32, "config size");
+
+#endif
