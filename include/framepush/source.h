@@ -23,6 +23,7 @@ struct fp_source_ring {
 	uint32_t generation, ring_len;
 	uint32_t width, height, format, stride;
 	uint64_t slot_size;
+	int status_fd, event_fd;
 	const int *slot_fd;      /* ring_len memfds (e.g. for MIT-SHM fd attach) */
 	uint8_t *const *slot;    /* ring_len writable mappings */
 };

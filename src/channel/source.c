@@ -206,6 +206,8 @@ static void handle_channel(struct fp_source *src, const void *buf, size_t len, i
 		.format = att.format,
 		.stride = att.stride,
 		.slot_size = att.slot_size,
+		.status_fd = src->att.status_fd,
+		.event_fd = src->att.event_fd,
 		.slot_fd = src->att.slot_fd,
 		.slot = src->att.slot,
 	};

@@ -1,0 +1,72 @@
+/* framepush — the host capturer: frames from a source, converted, at the rate asked for.
+ *
+ * It owns the ring and the source process. Open waits (bounded) until the source attached
+ * and published; next-frame hands out the newest frame, or repeats the last one into a
+ * fresh output buffer so the encoder gets a constant-rate stream; a display change
+ * recreates the ring with a new generation and never lets an old-generation publish
+ * through; a source that dies or stops recovering ends the session with a clear error.
+ *
+ * Output frames live in a ring of pipeline_depth + 1 buffers: a frame handed out stays
+ * untouched until pipeline_depth more frames have been handed out. */
+#ifndef FRAMEPUSH_CAPTURE_H
+#define FRAMEPUSH_CAPTURE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "framepush/frame.h"
+#include "framepush/proto.h"
+
+struct fp_capture;
+
+struct fp_capture_opts {
+	const char *source_exe;   /* framepush-source binary (also what the peer must run) */
+	const char *backend;      /* "test" */
+	const char *spec;         /* backend options */
+	const char *display;      /* backend display name, may be NULL */
+	uint32_t width, height, fps;
+	uint32_t target_id;       /* 0: 1 */
+	uint32_t ring_len;        /* 0: FP_RING_DEFAULT */
+	unsigned pipeline_depth;  /* 0: $FRAMEPUSH_PIPELINE_DEPTH or 2; clamped to 1..3 */
+	unsigned convert_threads; /* 0: one per CPU */
+	int verify_signatures;    /* test source: reject frames whose signature fails */
+	int64_t attach_timeout_ns;   /* 0: 4 s */
+	int64_t recover_timeout_ns;  /* 0: 3 s */
+	int64_t no_frame_timeout_ns; /* 0: 20 s */
+};
+
+struct fp_capture_stats {
+	uint64_t frames_out, frames_fresh, frames_repeated;
+	uint64_t stale_rejected, busy_skipped, recreates, signature_failures, kicks;
+	uint64_t abandoned_slots;
+	/* As the source reports them (untrusted, for display only). */
+	uint64_t source_published, source_dropped;
+	uint32_t source_status, source_detail;
+};
+
+int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts);
+void fp_capture_close(struct fp_capture *cap);
+
+/* The next frame for the encoder: the newest fresh frame that arrives before deadline_ns,
+ * else a repeat of the last one at deadline_ns. Returns 0 and *frame, or a negative error
+ * (source died, recovery failed, no frame within the no-frame timeout); the message is in
+ * fp_capture_error(). */
+int fp_capture_next_frame(struct fp_capture *cap, int64_t deadline_ns,
+			  const struct fp_yuv_frame **frame);
+/* A fresh frame if one is waiting, without blocking: 0 and *frame, -EAGAIN when none. */
+int fp_capture_try_latest(struct fp_capture *cap, const struct fp_yuv_frame **frame);
+
+int fp_capture_is_hdr(const struct fp_capture *cap);
+unsigned fp_capture_pipeline_depth(const struct fp_capture *cap);
+void fp_capture_get_stats(const struct fp_capture *cap, struct fp_capture_stats *stats);
+const char *fp_capture_error(const struct fp_capture *cap);
+pid_t fp_capture_source_pid(const struct fp_capture *cap);
+uint32_t fp_capture_generation(const struct fp_capture *cap);
+
+/* Asks the source to compose a frame now. */
+int fp_capture_kick(struct fp_capture *cap);
+/* Test hooks, forwarded to the source (FP_CONFIG_*). */
+int fp_capture_config(struct fp_capture *cap, uint32_t op, uint32_t arg0, uint32_t width,
+		      uint32_t height, uint32_t format);
+
+#endif

@@ -1,0 +1,260 @@
+#include "host/broker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "channel/msg.h"
+#include "common/log.h"
+#include "common/util.h"
+
+extern char **environ;
+
+struct fp_broker {
+	char dir[PATH_MAX];
+	char path[PATH_MAX];
+	int own_dir;
+	int listen_fd;
+	int sock;
+	struct fp_peer peer;
+	pid_t child;           /* spawned source, 0 when none */
+	int child_reaped;
+	int child_status;
+	struct fp_msg_hello hello;
+	char exe[PATH_MAX];
+};
+
+void fp_broker_destroy(struct fp_broker *b)
+{
+	if (!b)
+		return;
+	fp_close(&b->sock);
+	fp_close(&b->listen_fd);
+	fp_close(&b->peer.pidfd);
+	if (b->child > 0 && !b->child_reaped) {
+		/* The source exits on the hang-up above; give it a moment, then insist. */
+		for (int i = 0; i < 100; i++) {
+			if (waitpid(b->child, &b->child_status, WNOHANG) == b->child) {
+				b->child_reaped = 1;
+				break;
+			}
+			usleep(10000);
+		}
+		if (!b->child_reaped) {
+			fp_warn("broker: source pid %d did not exit on hang-up; killing it", (int)b->child);
+			kill(b->child, SIGKILL);
+			waitpid(b->child, &b->child_status, 0);
+		}
+	}
+	if (b->path[0])
+		unlink(b->path);
+	if (b->own_dir)
+		rmdir(b->dir);
+	free(b);
+}
+
+const char *fp_broker_socket_path(const struct fp_broker *b) { return b->path; }
+int fp_broker_sock(const struct fp_broker *b) { return b->sock; }
+int fp_broker_pidfd(const struct fp_broker *b) { return b->peer.pidfd; }
+pid_t fp_broker_pid(const struct fp_broker *b) { return b->peer.pid; }
+const struct fp_msg_hello *fp_broker_hello(const struct fp_broker *b) { return &b->hello; }
+
+int fp_broker_send(struct fp_broker *b, const void *msg, size_t len)
+{
+	return b->sock < 0 ? -ENOTCONN : fp_msg_send(b->sock, msg, len, NULL, 0);
+}
+
+int fp_broker_listen(struct fp_broker **out, const struct fp_broker_opts *opts)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct fp_broker *b;
+	int r;
+
+	*out = NULL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->listen_fd = b->sock = b->peer.pidfd = -1;
+	if (!realpath(opts->source_exe, b->exe)) {
+		r = -errno;
+		fp_error("broker: source program %s not found: %s", opts->source_exe, strerror(errno));
+		free(b);
+		return r;
+	}
+	if (opts->socket_dir) {
+		snprintf(b->dir, sizeof(b->dir), "%s", opts->socket_dir);
+	} else {
+		const char *base = getenv("XDG_RUNTIME_DIR");
+
+		snprintf(b->dir, sizeof(b->dir), "%s/framepush-XXXXXX",
+			 base && *base && access(base, W_OK) == 0 ? base : "/tmp");
+		/* mkdtemp makes it 0700: only our uid can even reach the socket. */
+		if (!mkdtemp(b->dir)) {
+			r = -errno;
+			fp_error("broker: cannot create socket directory %s: %s", b->dir, strerror(errno));
+			free(b);
+			return r;
+		}
+		b->own_dir = 1;
+	}
+	if ((size_t)snprintf(b->path, sizeof(b->path), "%s/channel.sock", b->dir) >= sizeof(sa.sun_path)) {
+		fp_error("broker: socket path %s/channel.sock is too long", b->dir);
+		b->path[0] = '\0';
+		fp_broker_destroy(b);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, b->path);
+	b->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (b->listen_fd < 0 || bind(b->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(b->listen_fd, 4) < 0) {
+		r = -errno;
+		fp_error("broker: listening on %s failed: %s", b->path, strerror(errno));
+		if (b->listen_fd < 0 || errno == EADDRINUSE)
+			b->path[0] = '\0'; /* not ours to unlink */
+		fp_broker_destroy(b);
+		return r;
+	}
+	*out = b;
+	return 0;
+}
+
+static void refuse(int sock)
+{
+	struct fp_msg_header m = { .type = FP_MSG_REFUSED, .version = FP_PROTO_VERSION };
+
+	(void)fp_msg_send(sock, &m, sizeof(m), NULL, 0);
+}
+
+int fp_broker_accept(struct fp_broker *b, pid_t expected_pid, int64_t timeout_ns)
+{
+	int64_t deadline = fp_now_ns() + timeout_ns;
+	int fds[FP_CHANNEL_MAX_FDS];
+	size_t nfds;
+	int sock = -1, r;
+
+	for (;;) {
+		struct pollfd p[2] = { { .fd = b->listen_fd, .events = POLLIN },
+				       { .fd = -1, .events = POLLIN } };
+		int left = fp_ms_until(deadline);
+
+		/* A spawned source that dies before connecting must not cost the whole timeout. */
+		if (b->child > 0)
+			p[1].fd = (int)syscall(SYS_pidfd_open, b->child, 0);
+		r = poll(p, 2, left);
+		if (p[1].fd >= 0)
+			close(p[1].fd);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			fp_error("broker: no source connected to %s within %lld ms", b->path,
+				 (long long)(timeout_ns / FP_NSEC_PER_MSEC));
+			return -ETIMEDOUT;
+		}
+		if (p[1].revents) {
+			char why[64];
+
+			fp_broker_source_exit(b, why, sizeof(why));
+			fp_error("broker: source pid %d %s before connecting", (int)b->child, why);
+			return -ECHILD;
+		}
+		sock = accept4(b->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (sock >= 0)
+			break;
+		if (errno != EAGAIN && errno != EINTR) {
+			r = -errno;
+			fp_error("broker: accept on %s failed: %s", b->path, strerror(errno));
+			return r;
+		}
+	}
+	r = fp_peer_verify(sock, b->exe, getuid(), expected_pid, &b->peer);
+	if (r < 0) {
+		refuse(sock);
+		close(sock);
+		return r;
+	}
+	/* The hello is data from the peer: exact size, right type and version, or nothing. */
+	r = fp_msg_recv(sock, &b->hello, sizeof(b->hello), fds, FP_ARRAY_LEN(fds), &nfds,
+			fp_ms_until(deadline));
+	if (r >= 0)
+		fp_msg_close_fds(fds, nfds);
+	if (r != (int)sizeof(b->hello) || b->hello.hdr.type != FP_MSG_HELLO ||
+	    b->hello.hdr.version != FP_PROTO_VERSION) {
+		fp_error("broker: pid %d sent no valid hello (got %d bytes, type %u, version %u)",
+			 (int)b->peer.pid, r, r >= 8 ? b->hello.hdr.type : 0,
+			 r >= 8 ? b->hello.hdr.version : 0);
+		fp_close(&b->peer.pidfd);
+		close(sock);
+		return r < 0 ? r : -EPROTO;
+	}
+	b->hello.backend[sizeof(b->hello.backend) - 1] = '\0';
+	b->sock = sock;
+	return 0;
+}
+
+int fp_broker_source_exit(struct fp_broker *b, char *text, size_t cap)
+{
+	if (b->child <= 0)
+		return 0;
+	if (!b->child_reaped) {
+		if (waitpid(b->child, &b->child_status, WNOHANG) != b->child)
+			return 0;
+		b->child_reaped = 1;
+	}
+	if (WIFEXITED(b->child_status))
+		snprintf(text, cap, "exited with status %d", WEXITSTATUS(b->child_status));
+	else if (WIFSIGNALED(b->child_status))
+		snprintf(text, cap, "was killed by signal %d (%s)", WTERMSIG(b->child_status),
+			 strsignal(WTERMSIG(b->child_status)));
+	else
+		snprintf(text, cap, "ended");
+	return 1;
+}
+
+int fp_broker_create(struct fp_broker **out, const struct fp_broker_opts *opts)
+{
+	struct fp_broker *b;
+	char *argv[64];
+	size_t n = 0;
+	int r;
+
+	r = fp_broker_listen(&b, opts);
+	if (r < 0)
+		return r;
+	if (opts->spawn) {
+		argv[n++] = b->exe;
+		argv[n++] = (char *)"--connect";
+		argv[n++] = b->path;
+		for (size_t i = 0; opts->source_argv && opts->source_argv[i] && n < FP_ARRAY_LEN(argv) - 1; i++)
+			argv[n++] = opts->source_argv[i];
+		argv[n] = NULL;
+		r = posix_spawn(&b->child, b->exe, NULL, NULL, argv, environ);
+		if (r != 0) {
+			fp_error("broker: starting %s failed: %s", b->exe, strerror(r));
+			b->child = 0;
+			fp_broker_destroy(b);
+			return -r;
+		}
+	}
+	r = fp_broker_accept(b, opts->spawn ? b->child : 0,
+			     opts->connect_timeout_ns ? opts->connect_timeout_ns : 5 * FP_NSEC_PER_SEC);
+	if (r < 0) {
+		fp_broker_destroy(b);
+		return r;
+	}
+	fp_info("broker: source pid %d (%s, backend %s) verified; display %ux%u format %u",
+		(int)b->peer.pid, b->peer.exe, b->hello.backend, b->hello.width, b->hello.height,
+		b->hello.format);
+	*out = b;
+	return 0;
+}

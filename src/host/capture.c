@@ -1,0 +1,643 @@
+#include "framepush/capture.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "channel/msg.h"
+#include "channel/peer.h"
+#include "channel/ring.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "framepush/convert.h"
+#include "host/broker.h"
+#include "sources/signature.h"
+
+#define OUT_RING_MAX 4u
+#define SLOT_LOCK_TIMEOUT_NS (8 * FP_NSEC_PER_MSEC)
+#define FIRST_KICK_NS (600 * FP_NSEC_PER_MSEC)
+#define KICK_EVERY_NS (800 * FP_NSEC_PER_MSEC)
+#define WAIT_SLICE_MS 16
+
+#define ATOMIC_U32(p) ((_Atomic uint32_t *)(void *)(p))
+
+struct fp_capture {
+	struct fp_capture_opts opts;
+	struct fp_broker *broker;
+	struct fp_ring *ring;
+	struct fp_converter *conv;
+	uint32_t target_id, ring_len;
+	unsigned depth;
+
+	struct fp_yuv_frame out[OUT_RING_MAX];
+	unsigned out_len, out_idx;
+	int last_idx;              /* output slot of the last frame handed out, -1 none */
+	uint32_t last_seq;         /* seq of the last fresh frame consumed from this ring */
+	uint64_t last_rejected;    /* last token counted as stale, so each counts once */
+
+	uint32_t desc_serial;      /* last descriptor serial acted on */
+	int64_t recovering_since;  /* set by a recreate until a fresh frame arrives */
+	int64_t next_kick;
+	int64_t last_fresh;
+	int status_logged;
+	int failed;
+
+	struct fp_capture_stats stats;
+	char error[512];
+};
+
+static int fail(struct fp_capture *cap, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct fp_capture *cap, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cap->error, sizeof(cap->error), fmt, ap);
+	va_end(ap);
+	fp_error("capture: %s", cap->error);
+	cap->failed = err;
+	return err;
+}
+
+const char *fp_capture_error(const struct fp_capture *cap) { return cap->error; }
+int fp_capture_is_hdr(const struct fp_capture *cap) { return cap->ring->format == FP_PIXFMT_RGBA16F; }
+unsigned fp_capture_pipeline_depth(const struct fp_capture *cap) { return cap->depth; }
+pid_t fp_capture_source_pid(const struct fp_capture *cap) { return fp_broker_pid(cap->broker); }
+uint32_t fp_capture_generation(const struct fp_capture *cap) { return cap->ring->generation; }
+
+static unsigned clamp_depth(unsigned want)
+{
+	const char *env = getenv("FRAMEPUSH_PIPELINE_DEPTH");
+
+	if (!want && env)
+		want = (unsigned)strtoul(env, NULL, 10);
+	if (!want)
+		want = 2;
+	return want < 1 ? 1 : want > OUT_RING_MAX - 1 ? OUT_RING_MAX - 1 : want;
+}
+
+static void free_out_ring(struct fp_capture *cap)
+{
+	for (unsigned i = 0; i < OUT_RING_MAX; i++)
+		fp_yuv_frame_free(&cap->out[i]);
+	cap->out_idx = 0;
+	cap->last_idx = -1;
+}
+
+/* Built once per ring geometry; never per frame. */
+static int ensure_out_ring(struct fp_capture *cap)
+{
+	enum fp_yuv_format fmt = cap->ring->format == FP_PIXFMT_RGBA16F ? FP_YUV_P010 : FP_YUV_NV12;
+
+	if (cap->out[0].format == fmt && cap->out[0].width == cap->ring->width &&
+	    cap->out[0].height == cap->ring->height)
+		return 0;
+	free_out_ring(cap);
+	for (unsigned i = 0; i < cap->out_len; i++) {
+		int r = fp_yuv_frame_alloc(&cap->out[i], fmt, cap->ring->width, cap->ring->height);
+
+		if (r < 0) {
+			free_out_ring(cap);
+			return fail(cap, r, "cannot allocate %ux%u output buffers", cap->ring->width,
+				    cap->ring->height);
+		}
+	}
+	return 0;
+}
+
+static void read_source_status(const struct fp_capture *cap, uint32_t *status, uint32_t *detail)
+{
+	*status = atomic_load_explicit(ATOMIC_U32(&cap->ring->status->status), memory_order_acquire);
+	*detail = cap->ring->status->detail;
+}
+
+static void log_status_once(struct fp_capture *cap)
+{
+	uint32_t st, detail;
+
+	if (cap->status_logged)
+		return;
+	read_source_status(cap, &st, &detail);
+	if (st == FP_SRC_NOT_ATTACHED)
+		return;
+	cap->status_logged = 1;
+	fp_info("capture: source pid %d reports %s (detail %u) on ring gen %u",
+		(int)fp_broker_pid(cap->broker), fp_source_status_name(st), detail,
+		cap->ring->generation);
+}
+
+static int send_kick(struct fp_capture *cap)
+{
+	struct fp_msg_header m = { .type = FP_MSG_KICK, .version = FP_PROTO_VERSION };
+
+	cap->stats.kicks++;
+	return fp_broker_send(cap->broker, &m, sizeof(m));
+}
+
+int fp_capture_kick(struct fp_capture *cap)
+{
+	return send_kick(cap);
+}
+
+int fp_capture_config(struct fp_capture *cap, uint32_t op, uint32_t arg0, uint32_t width,
+		      uint32_t height, uint32_t format)
+{
+	struct fp_msg_config m = {
+		.hdr = { .type = FP_MSG_CONFIG, .version = FP_PROTO_VERSION },
+		.op = op, .arg0 = arg0, .width = width, .height = height, .format = format,
+	};
+
+	return fp_broker_send(cap->broker, &m, sizeof(m));
+}
+
+static int source_died(struct fp_capture *cap)
+{
+	char why[96] = "exited";
+
+	/* The pidfd is readable: reap for the reason if it is our child. */
+	for (int i = 0; i < 50 && !fp_broker_source_exit(cap->broker, why, sizeof(why)); i++)
+		usleep(1000);
+	return fail(cap, -EPIPE, "source pid %d died (%s); no more frames can arrive",
+		    (int)fp_broker_pid(cap->broker), why);
+}
+
+/* Reads every pending message from the source. Only STATUS matters to the host: a refused
+ * delivery of the current ring ends the session with the source's reason. */
+static int drain_socket(struct fp_capture *cap)
+{
+	for (;;) {
+		union {
+			struct fp_msg_header hdr;
+			struct fp_msg_status status;
+			char raw[128];
+		} m;
+		int fds[FP_CHANNEL_MAX_FDS];
+		size_t nfds;
+		int n = fp_msg_recv(fp_broker_sock(cap->broker), &m, sizeof(m), fds, FP_ARRAY_LEN(fds),
+				    &nfds, 0);
+
+		if (n == -EAGAIN)
+			return 0;
+		if (n == -EMSGSIZE)
+			continue; /* oversized junk; its fds are already closed */
+		if (n < 0) {
+			if (fp_pidfd_exited(fp_broker_pidfd(cap->broker)) > 0)
+				return source_died(cap);
+			return fail(cap, -EPIPE, "source pid %d closed the channel",
+				    (int)fp_broker_pid(cap->broker));
+		}
+		fp_msg_close_fds(fds, nfds); /* a source never sends fds */
+		if ((size_t)n != sizeof(m.status) || m.hdr.type != FP_MSG_STATUS)
+			continue;
+		if (m.status.generation == cap->ring->generation && m.status.status != FP_SRC_OPENED)
+			return fail(cap, -EPROTO,
+				    "source pid %d refused ring gen %u: %s, detail %u: %s",
+				    (int)fp_broker_pid(cap->broker), cap->ring->generation,
+				    fp_source_status_name(m.status.status), m.status.detail,
+				    fp_source_status_meaning(m.status.status));
+	}
+}
+
+static int deliver_new_ring(struct fp_capture *cap, uint32_t w, uint32_t h, uint32_t fmt)
+{
+	struct fp_ring *ring;
+	int r;
+
+	r = fp_ring_create(&ring, fp_ring_next_generation(), cap->target_id, cap->ring_len, w, h, fmt);
+	if (r < 0)
+		return fail(cap, r, "cannot create a %ux%u format %u ring: %s", w, h, fmt, strerror(-r));
+	r = fp_ring_deliver(ring, fp_broker_sock(cap->broker));
+	if (r < 0) {
+		fp_ring_destroy(ring);
+		return fail(cap, r, "delivering ring to source pid %d failed: %s",
+			    (int)fp_broker_pid(cap->broker), strerror(-r));
+	}
+	fp_ring_destroy(cap->ring);
+	cap->ring = ring;
+	cap->last_seq = 0;
+	cap->last_rejected = 0;
+	cap->status_logged = 0;
+	cap->desc_serial = 0;
+	return 0;
+}
+
+/* The source reports its display's descriptor; a change means a new ring (new generation,
+ * published last), and the output buffers follow the new format. */
+static int follow_descriptor(struct fp_capture *cap)
+{
+	struct fp_status *st = cap->ring->status;
+	uint32_t serial, w, h, fmt;
+	int r;
+
+	serial = atomic_load_explicit(ATOMIC_U32(&st->desc_serial), memory_order_acquire);
+	if (serial == 0 || serial == cap->desc_serial)
+		return 0;
+	w = st->desc_width;
+	h = st->desc_height;
+	fmt = st->desc_format;
+	/* Re-read: a serial that moved while we copied means a torn descriptor; next time. */
+	if (atomic_load_explicit(ATOMIC_U32(&st->desc_serial), memory_order_acquire) != serial)
+		return 0;
+	cap->desc_serial = serial;
+	if (w == cap->ring->width && h == cap->ring->height && fmt == cap->ring->format)
+		return 0;
+	if (fp_ring_desc_valid(w, h, fmt) < 0)
+		return fail(cap, -EPROTO, "source pid %d reported an invalid display %ux%u format %u",
+			    (int)fp_broker_pid(cap->broker), w, h, fmt);
+	fp_info("capture: display changed from %ux%u %s to %ux%u %s; recreating the ring",
+		cap->ring->width, cap->ring->height,
+		cap->ring->format == FP_PIXFMT_RGBA16F ? "HDR" : "SDR", w, h,
+		fmt == FP_PIXFMT_RGBA16F ? "HDR" : "SDR");
+	r = deliver_new_ring(cap, w, h, fmt);
+	if (r < 0)
+		return r;
+	cap->stats.recreates++;
+	cap->last_idx = -1; /* an old-format frame cannot be repeated into the new format */
+	if (!cap->recovering_since) {
+		cap->recovering_since = fp_now_ns();
+		cap->next_kick = cap->recovering_since + FIRST_KICK_NS;
+	}
+	return 0;
+}
+
+/* Everything but frames: source liveness, its messages, display changes, recovery. */
+static int service(struct fp_capture *cap)
+{
+	int64_t now;
+	int r;
+
+	if (cap->failed)
+		return cap->failed;
+	if (fp_pidfd_exited(fp_broker_pidfd(cap->broker)) > 0)
+		return source_died(cap);
+	r = drain_socket(cap);
+	if (r < 0)
+		return r;
+	log_status_once(cap);
+	r = follow_descriptor(cap);
+	if (r < 0)
+		return r;
+	if (!cap->recovering_since)
+		return 0;
+	now = fp_now_ns();
+	if (now - cap->recovering_since > cap->opts.recover_timeout_ns) {
+		uint32_t st, detail;
+
+		read_source_status(cap, &st, &detail);
+		return fail(cap, -ETIMEDOUT,
+			    "display changed and no fresh frame arrived on ring gen %u within %lld ms "
+			    "(source status %s, detail %u: %s); ending the session",
+			    cap->ring->generation,
+			    (long long)(cap->opts.recover_timeout_ns / FP_NSEC_PER_MSEC),
+			    fp_source_status_name(st), detail, fp_source_status_meaning(st));
+	}
+	/* An idle display composes nothing after a recreate either: nudge it. */
+	if (now >= cap->next_kick) {
+		send_kick(cap);
+		cap->next_kick = now + KICK_EVERY_NS;
+	}
+	return 0;
+}
+
+static void copy_frame(struct fp_yuv_frame *dst, const struct fp_yuv_frame *src)
+{
+	size_t bps = src->format == FP_YUV_P010 ? 2 : 1;
+	size_t rows[2] = { src->height, (src->height + 1) / 2 };
+	size_t bytes[2] = { src->width * bps, (size_t)((src->width + 1) / 2) * 2 * bps };
+
+	for (int p = 0; p < 2; p++)
+		for (size_t y = 0; y < rows[p]; y++)
+			memcpy(dst->data[p] + y * dst->stride[p], src->data[p] + y * src->stride[p],
+			       bytes[p]);
+}
+
+/* Consumes the newest publish if it is the current ring's, new, and in range. */
+static int try_consume(struct fp_capture *cap, const struct fp_yuv_frame **frame)
+{
+	struct fp_ring *ring = cap->ring;
+	uint64_t latest = fp_ring_latest(ring);
+
+	for (int attempt = 0; attempt < 4; attempt++) {
+		struct fp_token tok = fp_token_unpack(latest);
+		struct fp_yuv_frame *out;
+		uint64_t again, cap_ns;
+		int64_t now;
+		int r;
+
+		if (tok.generation == 0)
+			return -EAGAIN; /* nothing published on this ring yet */
+		if (tok.generation != ring->generation || tok.slot >= ring->ring_len) {
+			/* An old ring's publish racing a recreate, or garbage: never consumed. */
+			if (latest != cap->last_rejected) {
+				cap->last_rejected = latest;
+				cap->stats.stale_rejected++;
+			}
+			return -EAGAIN;
+		}
+		if ((int32_t)(tok.seq - cap->last_seq) <= 0)
+			return -EAGAIN; /* not new */
+		r = fp_ring_slot_acquire(ring, tok.slot, SLOT_LOCK_TIMEOUT_NS);
+		if (r < 0) {
+			cap->stats.busy_skipped++;
+			if (fp_pidfd_exited(fp_broker_pidfd(cap->broker)) > 0) {
+				/* The source died holding it: the slot is ours, its pixels are not. */
+				fp_ring_slot_take_abandoned(ring, tok.slot);
+				fp_ring_slot_release(ring, tok.slot);
+				cap->stats.abandoned_slots++;
+			}
+			return -EAGAIN;
+		}
+		/* The slot is ours. If nothing was published since we read the token, the
+		 * slot still holds that frame: the source never takes the latest slot. */
+		again = fp_ring_latest(ring);
+		if (again != latest) {
+			fp_ring_slot_release(ring, tok.slot);
+			latest = again;
+			continue;
+		}
+		if (cap->opts.verify_signatures) {
+			struct fp_signature sig;
+			enum fp_sig_result s = fp_signature_check(ring->slot[tok.slot], ring->stride,
+								  ring->width, ring->height,
+								  ring->format, &sig);
+
+			if (s != FP_SIG_OK || sig.generation != ring->generation || sig.frame != tok.seq) {
+				fp_ring_slot_release(ring, tok.slot);
+				cap->stats.signature_failures++;
+				if (cap->stats.signature_failures <= 5)
+					fp_warn("capture: frame seq %u slot %u gen %u failed its signature: "
+						"%s (frame %u gen %u)", tok.seq, tok.slot, ring->generation,
+						fp_sig_result_name(s), sig.frame, sig.generation);
+				cap->last_seq = tok.seq;
+				return -EAGAIN;
+			}
+		}
+		r = ensure_out_ring(cap);
+		if (r < 0) {
+			fp_ring_slot_release(ring, tok.slot);
+			return r;
+		}
+		out = &cap->out[cap->out_idx];
+		r = fp_converter_run(cap->conv,
+				     ring->format == FP_PIXFMT_RGBA16F ? FP_SRC_RGBA16F : FP_SRC_XRGB8888,
+				     ring->slot[tok.slot], ring->stride, ring->width, ring->height, out);
+		cap_ns = ring->status->slot_capture_ns[tok.slot];
+		fp_ring_slot_release(ring, tok.slot);
+		if (r < 0)
+			return fail(cap, r, "converting a %ux%u frame failed", ring->width, ring->height);
+
+		now = fp_now_ns();
+		/* A capture time from the source is only a hint: keep it if it is plausible. */
+		out->pts_ns = cap_ns && (int64_t)cap_ns <= now && now - (int64_t)cap_ns < FP_NSEC_PER_SEC
+				      ? (int64_t)cap_ns : now;
+		out->seq = tok.seq;
+		out->repeated = 0;
+		cap->last_idx = (int)cap->out_idx;
+		cap->out_idx = (cap->out_idx + 1) % cap->out_len;
+		cap->last_seq = tok.seq;
+		cap->recovering_since = 0;
+		cap->last_fresh = now;
+		cap->stats.frames_fresh++;
+		cap->stats.frames_out++;
+		*frame = out;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+static int repeat_last(struct fp_capture *cap, const struct fp_yuv_frame **frame)
+{
+	struct fp_yuv_frame *dst;
+
+	if (cap->last_idx < 0)
+		return -EAGAIN;
+	/* A fresh output buffer: the last one may still be in the encoder. */
+	dst = &cap->out[cap->out_idx];
+	copy_frame(dst, &cap->out[cap->last_idx]);
+	dst->pts_ns = fp_now_ns();
+	dst->seq = cap->out[cap->last_idx].seq;
+	dst->repeated = 1;
+	cap->last_idx = (int)cap->out_idx;
+	cap->out_idx = (cap->out_idx + 1) % cap->out_len;
+	cap->stats.frames_repeated++;
+	cap->stats.frames_out++;
+	*frame = dst;
+	return 0;
+}
+
+static void drain_event(struct fp_capture *cap)
+{
+	uint64_t v;
+
+	if (read(cap->ring->event_fd, &v, sizeof(v)) < 0)
+		return;
+}
+
+/* Sleeps until the source signals, dies or talks, or timeout_ms passes. */
+static void wait_events(struct fp_capture *cap, int timeout_ms)
+{
+	struct pollfd p[3] = {
+		{ .fd = cap->ring->event_fd, .events = POLLIN },
+		{ .fd = fp_broker_pidfd(cap->broker), .events = POLLIN },
+		{ .fd = fp_broker_sock(cap->broker), .events = POLLIN },
+	};
+
+	if (poll(p, 3, timeout_ms) > 0 && p[0].revents)
+		drain_event(cap);
+}
+
+int fp_capture_try_latest(struct fp_capture *cap, const struct fp_yuv_frame **frame)
+{
+	int r = service(cap);
+
+	return r < 0 ? r : try_consume(cap, frame);
+}
+
+static int no_frame_error(struct fp_capture *cap)
+{
+	uint32_t st, detail;
+
+	read_source_status(cap, &st, &detail);
+	return fail(cap, -ETIMEDOUT,
+		    "no frame from source pid %d within %lld ms (ring gen %u): source status %s "
+		    "(%u), detail %u: %s. Statuses: 0 NOT_ATTACHED = never attached; 1 OPENED = "
+		    "attached but nothing composed (idle display, or a mode the ring cannot match); "
+		    "2..11 = it refused the delivery (see the detail)",
+		    (int)fp_broker_pid(cap->broker),
+		    (long long)(cap->opts.no_frame_timeout_ns / FP_NSEC_PER_MSEC), cap->ring->generation,
+		    fp_source_status_name(st), st, detail, fp_source_status_meaning(st));
+}
+
+int fp_capture_next_frame(struct fp_capture *cap, int64_t deadline_ns,
+			  const struct fp_yuv_frame **frame)
+{
+	for (;;) {
+		int64_t now;
+		int r = service(cap);
+
+		if (r < 0)
+			return r;
+		r = try_consume(cap, frame);
+		if (r != -EAGAIN)
+			return r;
+		now = fp_now_ns();
+		if (now >= deadline_ns) {
+			if (repeat_last(cap, frame) == 0)
+				return 0;
+			if (now - cap->last_fresh > cap->opts.no_frame_timeout_ns)
+				return no_frame_error(cap);
+		}
+		wait_events(cap, now >= deadline_ns ? WAIT_SLICE_MS
+						    : (fp_ms_until(deadline_ns) < WAIT_SLICE_MS
+							       ? fp_ms_until(deadline_ns) : WAIT_SLICE_MS));
+	}
+}
+
+/* Open succeeds only once the source attached AND published a first frame: an attach
+ * without frames is the "black screen" a user would otherwise see for 20 s. */
+static int wait_for_attach(struct fp_capture *cap)
+{
+	int64_t start = fp_now_ns(), deadline = start + cap->opts.attach_timeout_ns;
+
+	cap->next_kick = start + FIRST_KICK_NS;
+	for (;;) {
+		uint32_t st, detail;
+		int64_t now;
+		int r = service(cap);
+
+		if (r < 0)
+			return r;
+		read_source_status(cap, &st, &detail);
+		if (st == FP_SRC_OPENED && fp_token_unpack(fp_ring_latest(cap->ring)).generation ==
+						   cap->ring->generation)
+			return 0;
+		now = fp_now_ns();
+		if (now >= deadline)
+			return fail(cap, -ETIMEDOUT,
+				    "source pid %d published no frame within %lld ms despite %llu kicks: "
+				    "status %s, detail %u: %s",
+				    (int)fp_broker_pid(cap->broker),
+				    (long long)(cap->opts.attach_timeout_ns / FP_NSEC_PER_MSEC),
+				    (unsigned long long)cap->stats.kicks, fp_source_status_name(st), detail,
+				    fp_source_status_meaning(st));
+		if (now >= cap->next_kick) {
+			send_kick(cap);
+			cap->next_kick = now + KICK_EVERY_NS;
+		}
+		wait_events(cap, WAIT_SLICE_MS);
+	}
+}
+
+void fp_capture_close(struct fp_capture *cap)
+{
+	if (!cap)
+		return;
+	free_out_ring(cap);
+	fp_converter_destroy(cap->conv);
+	fp_ring_destroy(cap->ring);
+	fp_broker_destroy(cap->broker); /* hangs up: the source exits */
+	free(cap);
+}
+
+int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts)
+{
+	char size[32], fps[16], target[16];
+	char *argv[16];
+	struct fp_broker_opts bo = { .source_exe = opts->source_exe, .spawn = 1 };
+	const struct fp_msg_hello *hello;
+	struct fp_capture *cap;
+	size_t n = 0;
+	int r;
+
+	*out = NULL;
+	cap = calloc(1, sizeof(*cap));
+	if (!cap)
+		return -ENOMEM;
+	cap->opts = *opts;
+	if (!cap->opts.attach_timeout_ns)
+		cap->opts.attach_timeout_ns = 4 * FP_NSEC_PER_SEC;
+	if (!cap->opts.recover_timeout_ns)
+		cap->opts.recover_timeout_ns = 3 * FP_NSEC_PER_SEC;
+	if (!cap->opts.no_frame_timeout_ns)
+		cap->opts.no_frame_timeout_ns = 20 * FP_NSEC_PER_SEC;
+	cap->target_id = opts->target_id ? opts->target_id : 1;
+	cap->ring_len = opts->ring_len ? opts->ring_len : FP_RING_DEFAULT;
+	cap->depth = clamp_depth(opts->pipeline_depth);
+	cap->out_len = cap->depth + 1;
+	cap->last_idx = -1;
+	cap->last_fresh = fp_now_ns();
+
+	snprintf(size, sizeof(size), "%ux%u", opts->width ? opts->width : 1920,
+		 opts->height ? opts->height : 1080);
+	snprintf(fps, sizeof(fps), "%u", opts->fps ? opts->fps : 60);
+	snprintf(target, sizeof(target), "%u", cap->target_id);
+	argv[n++] = (char *)"--backend";
+	argv[n++] = (char *)(opts->backend ? opts->backend : "test");
+	argv[n++] = (char *)"--size";
+	argv[n++] = size;
+	argv[n++] = (char *)"--fps";
+	argv[n++] = fps;
+	argv[n++] = (char *)"--target-id";
+	argv[n++] = target;
+	if (opts->spec && *opts->spec) {
+		argv[n++] = (char *)"--spec";
+		argv[n++] = (char *)opts->spec;
+	}
+	if (opts->display) {
+		argv[n++] = (char *)"--display";
+		argv[n++] = (char *)opts->display;
+	}
+	argv[n] = NULL;
+	bo.source_argv = argv;
+
+	r = fp_converter_create(&cap->conv, opts->convert_threads, FP_CPU_AUTO);
+	if (r < 0) {
+		fp_error("capture: converter setup failed: %s", strerror(-r));
+		goto fail;
+	}
+	r = fp_broker_create(&cap->broker, &bo);
+	if (r < 0)
+		goto fail;
+	hello = fp_broker_hello(cap->broker);
+	if (fp_ring_desc_valid(hello->width, hello->height, hello->format) < 0) {
+		r = fail(cap, -EPROTO, "source pid %d reported an invalid display %ux%u format %u",
+			 (int)fp_broker_pid(cap->broker), hello->width, hello->height, hello->format);
+		goto fail;
+	}
+	cap->ring_len = cap->ring_len < FP_RING_MIN ? FP_RING_MIN
+		      : cap->ring_len > FP_RING_MAX ? FP_RING_MAX : cap->ring_len;
+	r = deliver_new_ring(cap, hello->width, hello->height, hello->format);
+	if (r < 0)
+		goto fail;
+	r = wait_for_attach(cap);
+	if (r < 0)
+		goto fail;
+	fp_info("capture: source pid %d attached to ring gen %u (%ux%u %s, %u slots, pipeline depth %u)",
+		(int)fp_broker_pid(cap->broker), cap->ring->generation, cap->ring->width,
+		cap->ring->height, fp_capture_is_hdr(cap) ? "HDR" : "SDR", cap->ring_len, cap->depth);
+	*out = cap;
+	return 0;
+fail:
+	if (r < 0 && !cap->error[0])
+		snprintf(cap->error, sizeof(cap->error), "%s", strerror(-r));
+	/* Keep the reason for the caller through errno-style return only; log it here. */
+	if (cap->error[0] && !cap->failed)
+		fp_error("capture: %s", cap->error);
+	fp_capture_close(cap);
+	return r;
+}
+
+void fp_capture_get_stats(const struct fp_capture *cap, struct fp_capture_stats *stats)
+{
+	*stats = cap->stats;
+	stats->source_published = cap->ring->status->frames_published;
+	stats->source_dropped = cap->ring->status->frames_dropped;
+	read_source_status(cap, &stats->source_status, &stats->source_detail);
+}

@@ -1,0 +1,47 @@
+/* framepush — a source backend: the only code that talks to a display.
+ *
+ * framepush-source drives one backend through this table; nothing above it knows which
+ * display it is (test pattern, X11, wlroots, ...). */
+#ifndef FP_SOURCES_BACKEND_H
+#define FP_SOURCES_BACKEND_H
+
+#include <stdint.h>
+
+#include "framepush/proto.h"
+#include "framepush/source.h"
+
+struct fp_backend;
+
+struct fp_backend_args {
+	const char *spec;       /* backend options "key=value,..." (may be NULL) */
+	uint32_t width, height; /* requested mode where the backend can choose */
+	uint32_t fps;
+	const char *display;    /* X display / Wayland socket, backend-specific */
+};
+
+struct fp_backend_impl {
+	const char *name;
+	int (*create)(struct fp_backend **out, const struct fp_backend_args *args);
+	void (*destroy)(struct fp_backend *b);
+	/* The display's current descriptor. */
+	void (*describe)(struct fp_backend *b, uint32_t *width, uint32_t *height, uint32_t *format);
+	/* An fd to poll for input (-1: none) and the next timer deadline (INT64_MAX: none). */
+	int (*fd)(struct fp_backend *b);
+	int64_t (*next_wakeup_ns)(struct fp_backend *b);
+	/* Called when the fd is readable or the deadline passed: capture and publish if there
+	 * is something new. A negative return ends the source. */
+	int (*dispatch)(struct fp_backend *b, struct fp_source *src);
+	/* The ring changed (NULL: detached); e.g. attach the slots to the display server. */
+	int (*ring_changed)(struct fp_backend *b, const struct fp_source_ring *ring);
+	/* Make the display compose a frame (idle desktops publish nothing otherwise). */
+	void (*kick)(struct fp_backend *b);
+	/* Test hooks from the host (descriptor change, idle, hostile modes). */
+	void (*config)(struct fp_backend *b, struct fp_source *src, const struct fp_msg_config *cfg);
+};
+
+extern const struct fp_backend_impl fp_backend_test;
+
+/* Looks a backend up by name; NULL when unknown. */
+const struct fp_backend_impl *fp_backend_find(const char *name);
+
+#endif
