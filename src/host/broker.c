@@ -132,8 +132,15 @@ int fp_broker_listen(struct fp_broker **out, const struct fp_broker_opts *opts)
 static void refuse(int sock)
 {
 	struct fp_msg_header m = { .type = FP_MSG_REFUSED, .version = FP_PROTO_VERSION };
+	int fds[FP_CHANNEL_MAX_FDS];
+	char junk[64];
+	size_t nfds;
 
 	(void)fp_msg_send(sock, &m, sizeof(m), NULL, 0);
+	/* Read (and drop) the peer's hello first: closing a UNIX socket with unread data makes
+	 * the peer's next read fail with ECONNRESET, and it would never see why it was refused. */
+	if (fp_msg_recv(sock, junk, sizeof(junk), fds, FP_ARRAY_LEN(fds), &nfds, 500) >= 0)
+		fp_msg_close_fds(fds, nfds);
 }
 
 int fp_broker_accept(struct fp_broker *b, pid_t expected_pid, int64_t timeout_ns)

@@ -1,0 +1,118 @@
+/* A peer for the channel tests. It connects to the host's socket and says hello like a
+ * source, then, by mode:
+ *   refused   expects FP_MSG_REFUSED with no fd, and its own fd table unchanged (exit 0)
+ *   probe     expects a ring; a writable mmap of the control fd must fail with EACCES and
+ *             ftruncate of every delivered memfd must fail (sealed) (exit 0)
+ *   hangup    says hello, waits for the host's KICK, then closes (a delivery then fails)
+ * Any other outcome exits non-zero with a message. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "channel/msg.h"
+#include "common/util.h"
+#include "framepush/proto.h"
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct fp_msg_hello h = { .hdr = { FP_MSG_HELLO, FP_PROTO_VERSION }, .target_id = 1,
+				  .width = 64, .height = 32, .format = FP_PIXFMT_XRGB8888 };
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "fake-peer: connect %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	/* A host that refuses may hang up before the hello lands; its REFUSED is still queued. */
+	(void)fp_msg_send(s, &h, sizeof(h), NULL, 0);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	union {
+		struct fp_msg_header hdr;
+		struct fp_msg_channel ch;
+		char raw[256];
+	} m;
+	int fds[FP_CHANNEL_MAX_FDS];
+	size_t nfds = 0;
+	int s, n, before, after;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: fake-peer refused|probe|hangup SOCKET\n");
+		return 2;
+	}
+	before = fp_count_open_fds();
+	s = connect_to(argv[2]);
+	if (s < 0)
+		return 10;
+	n = fp_msg_recv(s, &m, sizeof(m), fds, FP_CHANNEL_MAX_FDS, &nfds, 5000);
+	if (!strcmp(argv[1], "hangup")) {
+		if (n != (int)sizeof(m.hdr) || m.hdr.type != FP_MSG_KICK)
+			return 31;
+		close(s);
+		return 0;
+	}
+	if (!strcmp(argv[1], "refused")) {
+		if (n < (int)sizeof(m.hdr) || m.hdr.type != FP_MSG_REFUSED) {
+			fprintf(stderr, "fake-peer: expected REFUSED, got %d bytes type %u\n", n, m.hdr.type);
+			return 11;
+		}
+		if (nfds != 0) {
+			fprintf(stderr, "fake-peer: REFUSED carried %zu fds\n", nfds);
+			return 12;
+		}
+		/* The host hangs up after refusing; nothing else may arrive. */
+		n = fp_msg_recv(s, &m, sizeof(m), fds, FP_CHANNEL_MAX_FDS, &nfds, 5000);
+		if (n != -ECONNRESET || nfds) {
+			fprintf(stderr, "fake-peer: after REFUSED got %d (%zu fds)\n", n, nfds);
+			return 13;
+		}
+		close(s);
+		after = fp_count_open_fds();
+		if (after != before) {
+			fprintf(stderr, "fake-peer: fd table changed: %d before, %d after\n", before, after);
+			return 14;
+		}
+		printf("refused fds_before=%d fds_after=%d\n", before, after);
+		return 0;
+	}
+	if (!strcmp(argv[1], "probe")) {
+		void *p;
+
+		if (n != (int)sizeof(m.ch) || m.hdr.type != FP_MSG_CHANNEL ||
+		    nfds != FP_CHANNEL_FD_SLOT0 + m.ch.ring_len) {
+			fprintf(stderr, "fake-peer: expected a channel, got %d bytes, %zu fds\n", n, nfds);
+			return 21;
+		}
+		p = mmap(NULL, sizeof(struct fp_control), PROT_READ | PROT_WRITE, MAP_SHARED,
+			 fds[FP_CHANNEL_FD_CONTROL], 0);
+		if (p != MAP_FAILED || errno != EACCES) {
+			fprintf(stderr, "fake-peer: writable mmap of the control block %s (%s)\n",
+				p == MAP_FAILED ? "failed, but not with EACCES" : "succeeded",
+				strerror(errno));
+			return 22;
+		}
+		for (size_t i = 0; i < nfds; i++) {
+			if (i == FP_CHANNEL_FD_EVENT)
+				continue;
+			if (ftruncate(fds[i], 0) == 0 || ftruncate(fds[i], 1 << 30) == 0) {
+				fprintf(stderr, "fake-peer: ftruncate of delivered fd %zu succeeded\n", i);
+				return 23;
+			}
+		}
+		printf("probe ok: control read-only, %zu memfds sealed\n", nfds - 1);
+		fp_msg_close_fds(fds, nfds);
+		close(s);
+		return 0;
+	}
+	fprintf(stderr, "fake-peer: unknown mode %s\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,364 @@
+/* The sealed frame channel between two real processes: delivery, verification, least
+ * privilege, all-or-nothing, and a source's refusal of bad deliveries. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "channel/msg.h"
+#include "channel/peer.h"
+#include "channel/ring.h"
+#include "channel/shm.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "host/broker.h"
+#include "sources/signature.h"
+#include "harness.h"
+
+static char source_exe[4096], fake_peer[4096];
+
+static struct fp_broker *spawn_source(const char *size, const char *fps)
+{
+	char *argv[] = { "--backend", "test", "--size", (char *)size, "--fps", (char *)fps, NULL };
+	struct fp_broker_opts o = { .source_exe = source_exe, .source_argv = argv, .spawn = 1 };
+	struct fp_broker *b = NULL;
+
+	assert_int_equal(fp_broker_create(&b, &o), 0);
+	return b;
+}
+
+/* Waits for the source's STATUS answer to delivery `gen`. */
+static void expect_status(struct fp_broker *b, uint32_t gen, uint32_t status, uint32_t detail)
+{
+	int64_t deadline = fp_now_ns() + 5 * FP_NSEC_PER_SEC;
+
+	for (;;) {
+		struct fp_msg_status m;
+		int fds[FP_CHANNEL_MAX_FDS];
+		size_t nfds;
+		int n = fp_msg_recv(fp_broker_sock(b), &m, sizeof(m), fds, FP_CHANNEL_MAX_FDS, &nfds,
+				    fp_ms_until(deadline));
+
+		if (n == -EAGAIN)
+			fail_msg("no STATUS for delivery gen %u within 5 s (want %s)", gen,
+				 fp_source_status_name(status));
+		assert_true(n > 0);
+		assert_int_equal(nfds, 0);
+		if (n != (int)sizeof(m) || m.hdr.type != FP_MSG_STATUS || m.generation != gen)
+			continue;
+		if (m.status != status || m.detail != detail)
+			fail_msg("delivery gen %u: source said %s detail %u, want %s detail %u", gen,
+				 fp_source_status_name(m.status), m.detail,
+				 fp_source_status_name(status), detail);
+		return;
+	}
+}
+
+/* 300 frames at 1920x1080 from the real test source, every signature checked here. */
+static void two_processes_300_frames(void **state)
+{
+	struct fp_broker *b = spawn_source("1920x1080", "240");
+	struct fp_ring *ring;
+	uint32_t last_seq = 0, got = 0, bad = 0;
+	int64_t deadline;
+
+	(void)state;
+	assert_int_equal(fp_ring_create(&ring, fp_ring_next_generation(), 1, 4, 1920, 1080,
+					FP_PIXFMT_XRGB8888), 0);
+	assert_int_equal(fp_ring_deliver(ring, fp_broker_sock(b)), 0);
+	expect_status(b, ring->generation, FP_SRC_OPENED, 0);
+	deadline = fp_now_ns() + 30 * FP_NSEC_PER_SEC;
+	while (got < 300) {
+		struct pollfd p = { .fd = ring->event_fd, .events = POLLIN };
+		struct fp_token t;
+		struct fp_signature sig;
+		uint64_t v;
+
+		if (fp_now_ns() > deadline)
+			fail_msg("only %u of 300 frames within 30 s", got);
+		poll(&p, 1, 100);
+		if (read(ring->event_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			fail_msg("eventfd read: %s", strerror(errno));
+		t = fp_token_unpack(fp_ring_latest(ring));
+		if (t.generation != ring->generation || t.seq == last_seq)
+			continue;
+		assert_true(t.slot < ring->ring_len);
+		if (fp_ring_slot_acquire(ring, t.slot, 8 * FP_NSEC_PER_MSEC) < 0)
+			continue;
+		if (fp_ring_latest(ring) == fp_token_pack(t.generation, t.seq, t.slot)) {
+			enum fp_sig_result s = fp_signature_check(ring->slot[t.slot], ring->stride, 1920,
+								  1080, FP_PIXFMT_XRGB8888, &sig);
+			if (s != FP_SIG_OK || sig.frame != t.seq || sig.generation != ring->generation)
+				bad++;
+			assert_true(t.seq > last_seq);
+			last_seq = t.seq;
+			got++;
+		}
+		fp_ring_slot_release(ring, t.slot);
+	}
+	assert_int_equal(bad, 0);
+	fp_ring_destroy(ring);
+	fp_broker_destroy(b);
+}
+
+/* A private 0777 directory with a copy of fake-peer in it, reachable by another uid. */
+static void world_dir(char *dir, size_t cap, char *peer_copy, size_t pcap)
+{
+	char cmd[8192];
+
+	snprintf(dir, cap, "/tmp/fpt-peer-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0777), 0);
+	snprintf(peer_copy, pcap, "%s/fake-peer", dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 755 '%s'", fake_peer, peer_copy, peer_copy);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void refuse_case(const char *expected_exe, char *const peer_argv[], const char *socket_dir)
+{
+	struct fp_broker_opts o = { .source_exe = expected_exe, .socket_dir = socket_dir };
+	struct fp_broker *b = NULL;
+	char *argv[8];
+	pid_t pid;
+	int i = 0, status, host_fds;
+
+	assert_int_equal(fp_broker_listen(&b, &o), 0);
+	if (socket_dir)
+		assert_int_equal(chmod(fp_broker_socket_path(b), 0777), 0);
+	for (; peer_argv[i]; i++)
+		argv[i] = peer_argv[i];
+	argv[i++] = (char *)fp_broker_socket_path(b);
+	argv[i] = NULL;
+	host_fds = fp_count_open_fds();
+	pid = fpt_spawn(argv);
+	assert_true(pid > 0);
+	assert_int_equal(fp_broker_accept(b, 0, 5 * FP_NSEC_PER_SEC), -EPERM);
+	assert_int_equal(fp_broker_sock(b), -1);
+	assert_int_equal(fp_count_open_fds(), host_fds);
+	status = fpt_wait(pid, 10000);
+	/* fake-peer exits 0 only if it got REFUSED, no fd, and its fd table is unchanged. */
+	assert_int_equal(fpt_exit_code(status), 0);
+	fp_broker_destroy(b);
+}
+
+static void peer_other_binary_refused(void **state)
+{
+	char *argv[] = { fake_peer, "refused", NULL };
+
+	(void)state;
+	refuse_case(source_exe, argv, NULL); /* expects framepush-source; fake-peer connects */
+}
+
+static void peer_other_uid_refused(void **state)
+{
+	char dir[64], copy[128];
+	char *argv[] = { "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+			 copy, "refused", NULL };
+
+	(void)state;
+	if (getuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0)
+		skip();
+	world_dir(dir, sizeof(dir), copy, sizeof(copy));
+	/* Right binary, wrong uid: only the uid check can refuse it. */
+	refuse_case(copy, argv, dir);
+	unlink(copy);
+	rmdir(dir);
+}
+
+static struct fp_broker *accept_fake(const char *mode, pid_t *pid)
+{
+	struct fp_broker_opts o = { .source_exe = fake_peer };
+	struct fp_broker *b = NULL;
+	char *argv[4];
+
+	assert_int_equal(fp_broker_listen(&b, &o), 0);
+	argv[0] = fake_peer;
+	argv[1] = (char *)mode;
+	argv[2] = (char *)fp_broker_socket_path(b);
+	argv[3] = NULL;
+	*pid = fpt_spawn(argv);
+	assert_true(*pid > 0);
+	assert_int_equal(fp_broker_accept(b, *pid, 5 * FP_NSEC_PER_SEC), 0);
+	return b;
+}
+
+static void least_privilege(void **state)
+{
+	struct fp_ring *ring;
+	pid_t pid;
+	struct fp_broker *b = accept_fake("probe", &pid);
+
+	(void)state;
+	assert_int_equal(fp_ring_create(&ring, fp_ring_next_generation(), 1, 3, 64, 32,
+					FP_PIXFMT_XRGB8888), 0);
+	assert_int_equal(fp_ring_deliver(ring, fp_broker_sock(b)), 0);
+	/* fake-peer exits 0 only if the writable mmap failed with EACCES and every ftruncate failed. */
+	assert_int_equal(fpt_exit_code(fpt_wait(pid, 10000)), 0);
+	fp_ring_destroy(ring);
+	fp_broker_destroy(b);
+}
+
+static void all_or_nothing(void **state)
+{
+	struct fp_ring *ring;
+	pid_t pid;
+	struct fp_broker *b = accept_fake("hangup", &pid);
+	int sv[2], fds[FP_CHANNEL_MAX_FDS], got[2], before, with_ring;
+	size_t n;
+	char buf[64] = { 0 };
+
+	(void)state;
+	struct fp_msg_header kick = { FP_MSG_KICK, FP_PROTO_VERSION };
+
+	assert_int_equal(fp_broker_send(b, &kick, sizeof(kick)), 0);
+	assert_int_equal(fpt_exit_code(fpt_wait(pid, 10000)), 0); /* the peer is gone */
+	before = fp_count_open_fds();
+	assert_int_equal(fp_ring_create(&ring, fp_ring_next_generation(), 1, 4, 64, 32,
+					FP_PIXFMT_XRGB8888), 0);
+	with_ring = fp_count_open_fds();
+	assert_true(fp_ring_deliver(ring, fp_broker_sock(b)) < 0);
+	assert_int_equal(fp_count_open_fds(), with_ring); /* the read-only fd did not leak */
+	fp_ring_destroy(ring);
+	assert_int_equal(fp_count_open_fds(), before);
+	fp_broker_destroy(b);
+
+	/* Receiver side: a packet with more fds than the receiver takes is refused whole. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	for (int i = 0; i < 5; i++)
+		fds[i] = fp_shm_create("t", 4096);
+	before = fp_count_open_fds();
+	assert_int_equal(fp_msg_send(sv[0], buf, sizeof(buf), fds, 5), 0);
+	assert_int_equal(fp_msg_recv(sv[1], buf, sizeof(buf), got, 2, &n, 1000), -EMSGSIZE);
+	assert_int_equal(n, 0);
+	assert_int_equal(fp_count_open_fds(), before);
+	fp_msg_close_fds(fds, 5);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void fill_delivery(const struct fp_ring *r, struct fp_msg_channel *m, int *fds, int ro)
+{
+	memset(m, 0, sizeof(*m));
+	m->hdr.type = FP_MSG_CHANNEL;
+	m->hdr.version = FP_PROTO_VERSION;
+	m->generation = r->generation;
+	m->target_id = r->target_id;
+	m->ring_len = r->ring_len;
+	m->width = r->width;
+	m->height = r->height;
+	m->format = r->format;
+	m->stride = r->stride;
+	m->slot_size = r->slot_size;
+	m->control_size = sizeof(struct fp_control);
+	m->status_size = sizeof(struct fp_status);
+	fds[0] = ro;
+	fds[1] = r->status_fd;
+	fds[2] = r->event_fd;
+	for (uint32_t i = 0; i < r->ring_len; i++)
+		fds[3 + i] = r->slot_fd[i];
+}
+
+static void bad_deliveries_refused(void **state)
+{
+	struct fp_broker *b = spawn_source("64x32", "30");
+	struct fp_msg_channel m;
+	struct fp_ring *ring, *other;
+	int fds[FP_CHANNEL_MAX_FDS], ro, small, unsealed;
+	int sock = fp_broker_sock(b);
+	size_t nfds;
+
+	(void)state;
+	assert_int_equal(fp_ring_create(&ring, fp_ring_next_generation(), 1, 3, 64, 32,
+					FP_PIXFMT_XRGB8888), 0);
+	nfds = 3 + ring->ring_len;
+	ro = fp_shm_reopen_readonly(ring->control_fd);
+	assert_true(ro >= 0);
+
+	/* Wrong magic in the control block. */
+	ring->control->magic = 0xdeadbeef;
+	fill_delivery(ring, &m, fds, ro);
+	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
+	expect_status(b, ring->generation, FP_SRC_BAD_MAGIC, 0xdeadbeef);
+	ring->control->magic = FP_PROTO_MAGIC;
+
+	/* An old protocol version. */
+	fill_delivery(ring, &m, fds, ro);
+	m.hdr.version = FP_PROTO_VERSION - 1;
+	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
+	expect_status(b, ring->generation, FP_SRC_BAD_VERSION, FP_PROTO_VERSION - 1);
+
+	/* Ring lengths 0 and 200. */
+	fill_delivery(ring, &m, fds, ro);
+	m.ring_len = 0;
+	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
+	expect_status(b, ring->generation, FP_SRC_BAD_RING, 0);
+	m.ring_len = 200;
+	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
+	expect_status(b, ring->generation, FP_SRC_BAD_RING, 200);
+
+	/* A slot memfd smaller than declared (sealed, so only its size is wrong). */
+	small = fp_shm_create("short", ring->slot_size / 2);
+	fill_delivery(ring, &m, fds, ro);
+	fds[3 + 1] = small;
+	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
+	expect_status(b, ring->generation, FP_SRC_BAD_SIZE, 4);
+
+	/* A slot of the right size without seals: the source could be truncated under. */
+	unsealed = memfd_create("unsealed", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(unsealed, (off_t)ring->slot_size), 0);
+	fill_delivery(ring, &m, fds, ro);
+	fds[3 + 2] = unsealed;
+	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
+	expect_status(b, ring->generation, FP_SRC_NO_SEALS, 5);
+
+	/* A delivery whose generation disagrees with its control block: stale. */
+	fill_delivery(ring, &m, fds, ro);
+	m.generation = ring->generation + 1000;
+	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
+	expect_status(b, ring->generation + 1000, FP_SRC_STALE, ring->generation);
+
+	/* A ring for another display: bind mismatch. */
+	assert_int_equal(fp_ring_create(&other, fp_ring_next_generation(), 9, 3, 64, 32,
+					FP_PIXFMT_XRGB8888), 0);
+	assert_int_equal(fp_ring_deliver(other, sock), 0);
+	expect_status(b, other->generation, FP_SRC_BIND_MISMATCH, 9);
+
+	/* Still alive after all of it, and it takes a good ring. */
+	assert_int_equal(fp_pidfd_exited(fp_broker_pidfd(b)), 0);
+	assert_int_equal(fp_ring_deliver(ring, sock), 0);
+	expect_status(b, ring->generation, FP_SRC_OPENED, 0);
+
+	close(ro);
+	close(small);
+	close(unsealed);
+	fp_ring_destroy(other);
+	fp_ring_destroy(ring);
+	fp_broker_destroy(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(two_processes_300_frames),
+		cmocka_unit_test(peer_other_binary_refused),
+		cmocka_unit_test(peer_other_uid_refused),
+		cmocka_unit_test(least_privilege),
+		cmocka_unit_test(all_or_nothing),
+		cmocka_unit_test(bad_deliveries_refused),
+	};
+
+	fp_log_init("test-channel");
+	fpt_build_path("tools/framepush-source", source_exe, sizeof(source_exe));
+	fpt_build_path("tests/channel/fake-peer", fake_peer, sizeof(fake_peer));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,56 @@
+#include "harness.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+const char *fpt_build_path(const char *rel, char *buf, size_t cap)
+{
+	const char *root = getenv("FRAMEPUSH_BUILD_ROOT");
+
+	snprintf(buf, cap, "%s/%s", root ? root : ".", rel);
+	return buf;
+}
+
+pid_t fpt_spawn(char *const argv[])
+{
+	pid_t pid;
+	int r = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
+
+	return r ? -r : pid;
+}
+
+int fpt_wait(pid_t pid, int timeout_ms)
+{
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	int status;
+
+	for (int waited = 0; waited <= timeout_ms; waited += 5) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return status;
+		if (r < 0)
+			return -errno;
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -ETIMEDOUT;
+}
+
+int fpt_exit_code(int status)
+{
+	if (status < 0)
+		return status;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
