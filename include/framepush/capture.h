@@ -33,6 +33,8 @@ struct fp_capture_opts {
 	int64_t attach_timeout_ns;   /* 0: 4 s */
 	int64_t recover_timeout_ns;  /* 0: 3 s */
 	int64_t no_frame_timeout_ns; /* 0: 20 s */
+	int lazy_attach;          /* open once the source attached, without waiting for a frame */
+	uint32_t source_target_id;/* test hook: the display id the source claims (0: target_id) */
 };
 
 struct fp_capture_stats {

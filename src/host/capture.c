@@ -188,7 +188,11 @@ static int drain_socket(struct fp_capture *cap)
 		if (n == -EMSGSIZE)
 			continue; /* oversized junk; its fds are already closed */
 		if (n < 0) {
-			if (fp_pidfd_exited(fp_broker_pidfd(cap->broker)) > 0)
+			/* A dying process closes its files before its pidfd turns readable; give
+			 * the exit a moment so the error names the real reason. */
+			struct pollfd p = { .fd = fp_broker_pidfd(cap->broker), .events = POLLIN };
+
+			if (poll(&p, 1, 200) > 0)
 				return source_died(cap);
 			return fail(cap, -EPIPE, "source pid %d closed the channel",
 				    (int)fp_broker_pid(cap->broker));
@@ -515,8 +519,9 @@ static int wait_for_attach(struct fp_capture *cap)
 		if (r < 0)
 			return r;
 		read_source_status(cap, &st, &detail);
-		if (st == FP_SRC_OPENED && fp_token_unpack(fp_ring_latest(cap->ring)).generation ==
-						   cap->ring->generation)
+		if (st == FP_SRC_OPENED &&
+		    (cap->opts.lazy_attach ||
+		     fp_token_unpack(fp_ring_latest(cap->ring)).generation == cap->ring->generation))
 			return 0;
 		now = fp_now_ns();
 		if (now >= deadline)
@@ -577,7 +582,8 @@ int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts)
 	snprintf(size, sizeof(size), "%ux%u", opts->width ? opts->width : 1920,
 		 opts->height ? opts->height : 1080);
 	snprintf(fps, sizeof(fps), "%u", opts->fps ? opts->fps : 60);
-	snprintf(target, sizeof(target), "%u", cap->target_id);
+	snprintf(target, sizeof(target), "%u",
+		 opts->source_target_id ? opts->source_target_id : cap->target_id);
 	argv[n++] = (char *)"--backend";
 	argv[n++] = (char *)(opts->backend ? opts->backend : "test");
 	argv[n++] = (char *)"--size";

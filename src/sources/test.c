@@ -2,8 +2,9 @@
  *
  * Spec keys: pattern=moving|bars|solid, rgb=R/G/B (0..1 SDR, scRGB floats HDR), hdr=0|1,
  * flip-every=N (change the descriptor every N published frames: size and SDR/HDR alternate),
- * idle=1 (publish only when kicked), hostile=scribble|spam (attack the host: scribble the
- * status block / signal the event in a tight loop). Every frame carries a signature. */
+ * idle=1 (publish only when kicked), mute=1 (publish nothing, even when kicked),
+ * hostile=scribble|spam (attack the host: scribble the status block / signal the event in a
+ * tight loop). Every frame carries a signature. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -31,7 +32,7 @@ struct fp_backend {
 	int hdr, base_hdr;
 	uint32_t width, height, base_width, base_height;
 	uint32_t flip_every, published_in_ring, flips;
-	int idle, kicks;
+	int idle, kicks, mute, hold, hold_requested;
 	int64_t period_ns, next_ns;
 	uint32_t frame;
 	/* LUT of one period of the moving pattern, twice so a row can copy without wrapping. */
@@ -172,6 +173,8 @@ static int parse_spec(struct fp_backend *b, const char *spec)
 			b->flip_every = (uint32_t)strtoul(val, NULL, 10);
 		} else if (!strcmp(kv, "idle")) {
 			b->idle = !strcmp(val, "1");
+		} else if (!strcmp(kv, "mute")) {
+			b->mute = !strcmp(val, "1");
 		} else if (!strcmp(kv, "hostile")) {
 			if (!strcmp(val, "scribble"))
 				b->hostile = HOSTILE_SCRIBBLE;
@@ -180,7 +183,7 @@ static int parse_spec(struct fp_backend *b, const char *spec)
 			else
 				r = -EINVAL;
 		} else {
-			fp_error("test source: unknown option '%s' (pattern, rgb, hdr, flip-every, idle, hostile)", kv);
+			fp_error("test source: unknown option '%s' (pattern, rgb, hdr, flip-every, idle, mute, hostile)", kv);
 			r = -EINVAL;
 		}
 		if (r < 0) {
@@ -329,7 +332,7 @@ static int test_dispatch(struct fp_backend *b, struct fp_source *src)
 			b->next_ns = now + b->period_ns;
 	}
 	b->frame++;
-	if (!ring)
+	if (!ring || b->mute || b->hold)
 		return 0;
 	slot = fp_source_acquire(src);
 	if (slot < 0)
@@ -342,8 +345,19 @@ static int test_dispatch(struct fp_backend *b, struct fp_source *src)
 	render(b, ring->slot[slot], ring->stride);
 	fp_signature_write(ring->slot[slot], ring->stride, b->width, b->height, fmt_of(b),
 			   fp_source_next_seq(src), ring->generation);
-	if (fp_source_publish(src, slot, b->width, b->height, fmt_of(b), now) == 0 &&
-	    b->flip_every && ++b->published_in_ring >= b->flip_every)
+	if (fp_source_publish(src, slot, b->width, b->height, fmt_of(b), now) < 0)
+		return 0;
+	if (b->hold == 0 && b->hold_requested) {
+		/* Test hook: a writer wedged inside the slot the host is about to read. */
+		uint32_t free_word = FP_SLOT_FREE;
+
+		atomic_compare_exchange_strong(
+			(_Atomic uint32_t *)(void *)&fp_source_status_block(src)->slot_owner[slot],
+			&free_word, FP_SLOT_SOURCE);
+		b->hold = 1;
+		return 0;
+	}
+	if (b->flip_every && ++b->published_in_ring >= b->flip_every)
 		flip(b, src);
 	return 0;
 }
@@ -390,6 +404,12 @@ static void test_config(struct fp_backend *b, struct fp_source *src, const struc
 	case FP_CONFIG_SET_IDLE:
 		b->idle = c->arg0 != 0;
 		b->next_ns = fp_now_ns();
+		break;
+	case FP_CONFIG_SET_MUTE:
+		b->mute = c->arg0 != 0;
+		break;
+	case FP_CONFIG_HOLD_SLOT:
+		b->hold_requested = 1;
 		break;
 	default:
 		break;
