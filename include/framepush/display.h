@@ -1,0 +1,57 @@
+/* framepush — virtual displays the host creates at the client's mode and removes at the end.
+ *
+ * Kinds: "xvfb" (an X server; fixed mode: a mode change means a new server) and "sway"
+ * (a wlroots compositor, headless backend, pixman renderer; runs as an unprivileged user,
+ * its output's mode can change at run time). The source backend that captures a display is
+ * fp_display_backend() ("x11" or "wlr"); the host passes fp_display_name() to it. */
+#ifndef FRAMEPUSH_DISPLAY_H
+#define FRAMEPUSH_DISPLAY_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct fp_display;
+
+struct fp_display_opts {
+	const char *kind;            /* "xvfb" or "sway" */
+	uint32_t width, height, refresh_hz;
+	const char *user;            /* sway as root: the unprivileged user to run it as
+	                              * (NULL: "framepush", created if missing) */
+	int64_t start_timeout_ns;    /* 0: 10 s */
+};
+
+/* Starts the display and waits (bounded) until clients can connect. Returns 0 or -errno
+ * with a logged reason (e.g. "Xvfb not installed", "sway refused to start as root"). */
+int fp_display_create(struct fp_display **out, const struct fp_display_opts *opts);
+/* Stops the display and every application started in it; removes what it created. */
+void fp_display_destroy(struct fp_display *d);
+
+/* The name the source backend connects to: ":N" for X, the Wayland socket path for sway. */
+const char *fp_display_name(const struct fp_display *d);
+/* The framepush-source backend that captures this display: "x11" or "wlr". */
+const char *fp_display_backend(const struct fp_display *d);
+
+/* Changes the mode at run time; -ENOTSUP where the display cannot (Xvfb). */
+int fp_display_set_mode(struct fp_display *d, uint32_t width, uint32_t height, uint32_t hz);
+
+/* Starts argv inside the display (DISPLAY / WAYLAND_DISPLAY set; as the display's user).
+ * The application is killed when the display is destroyed. Returns 0 and *pid, or -errno. */
+int fp_display_spawn(struct fp_display *d, char *const argv[], pid_t *pid);
+
+/* ---- for display implementations (src/display/) ---- */
+struct fp_display_impl {
+	const char *kind;
+	int (*create)(struct fp_display **out, const struct fp_display_opts *opts);
+	void (*destroy)(struct fp_display *d);
+	const char *(*name)(const struct fp_display *d);
+	const char *backend;
+	int (*set_mode)(struct fp_display *d, uint32_t width, uint32_t height, uint32_t hz);
+	int (*spawn)(struct fp_display *d, char *const argv[], pid_t *pid);
+};
+
+/* Every fp_display starts with this, so the generic layer finds its table. */
+struct fp_display_base {
+	const struct fp_display_impl *impl;
+};
+
+#endif

@@ -1,0 +1,59 @@
+#include "framepush/display.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "common/log.h"
+
+/* Each kind lives in its own file and may be absent from a build: weak references keep
+ * this table free of #ifdefs. */
+extern const struct fp_display_impl fp_display_xvfb __attribute__((weak));
+extern const struct fp_display_impl fp_display_sway __attribute__((weak));
+
+static const struct fp_display_impl *find(const char *kind)
+{
+	const struct fp_display_impl *all[] = { &fp_display_xvfb, &fp_display_sway };
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (all[i] && kind && !strcmp(all[i]->kind, kind))
+			return all[i];
+	return NULL;
+}
+
+static const struct fp_display_impl *impl_of(const struct fp_display *d)
+{
+	return ((const struct fp_display_base *)(const void *)d)->impl;
+}
+
+int fp_display_create(struct fp_display **out, const struct fp_display_opts *opts)
+{
+	const struct fp_display_impl *impl = find(opts->kind);
+
+	*out = NULL;
+	if (!impl) {
+		fp_error("display: unknown or unavailable kind '%s' (xvfb, sway)",
+			 opts->kind ? opts->kind : "(none)");
+		return -ENOTSUP;
+	}
+	return impl->create(out, opts);
+}
+
+void fp_display_destroy(struct fp_display *d)
+{
+	if (d)
+		impl_of(d)->destroy(d);
+}
+
+const char *fp_display_name(const struct fp_display *d) { return impl_of(d)->name(d); }
+const char *fp_display_backend(const struct fp_display *d) { return impl_of(d)->backend; }
+
+int fp_display_set_mode(struct fp_display *d, uint32_t width, uint32_t height, uint32_t hz)
+{
+	return impl_of(d)->set_mode ? impl_of(d)->set_mode(d, width, height, hz) : -ENOTSUP;
+}
+
+int fp_display_spawn(struct fp_display *d, char *const argv[], pid_t *pid)
+{
+	return impl_of(d)->spawn(d, argv, pid);
+}
