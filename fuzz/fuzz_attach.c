@@ -1,0 +1,109 @@
+/* Fuzz target: the source's validation of a delivery (what a hostile host or a corrupted
+ * message controls). The input builds the message bytes, the fd count, each fd's size and
+ * seals, and the control block's contents; fp_attach must refuse or accept without
+ * crashing and without leaving a single fd or mapping behind. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "channel/attach.h"
+#include "channel/shm.h"
+#include "common/util.h"
+#include "framepush/proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* How often each status came out: the smoke driver prints it to show the depth reached. */
+unsigned long fp_fuzz_status_count[FP_SRC_STATUS_MAX + 1];
+
+static uint8_t take(const uint8_t **p, size_t *n)
+{
+	uint8_t v = 0;
+
+	if (*n) {
+		v = **p;
+		(*p)++;
+		(*n)--;
+	}
+	return v;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t msg[96] = { 0 };
+	int fds[FP_CHANNEL_MAX_FDS];
+	struct fp_msg_channel base = {
+		.hdr = { FP_MSG_CHANNEL, FP_PROTO_VERSION }, .generation = 7, .target_id = 1,
+		.ring_len = 3, .width = 16, .height = 8, .format = FP_PIXFMT_XRGB8888, .stride = 64,
+		.slot_size = 64 * 8, .control_size = sizeof(struct fp_control),
+		.status_size = sizeof(struct fp_status),
+	};
+	struct fp_attachment att;
+	uint32_t detail, st;
+	size_t len, nfds;
+	int before = fp_count_open_fds();
+
+	/* Start from a valid delivery and let the input break a few things at a time, so the
+	 * checks deep in fp_attach are reached, not only the first one. */
+	memcpy(msg, &base, sizeof(base));
+	len = take(&data, &size);
+	len = len & 0x80 ? len % sizeof(msg) : sizeof(base);
+	{
+		uint8_t b = take(&data, &size);
+
+		for (uint8_t k = b % 4 == 0 ? (b >> 4) % 8 : 0; k; k--) {
+			uint8_t at = take(&data, &size) % sizeof(msg);
+
+			msg[at] = take(&data, &size);
+		}
+	}
+	nfds = take(&data, &size);
+	nfds = nfds & 0x80 ? nfds % (FP_CHANNEL_MAX_FDS + 1) : 3 + base.ring_len;
+	for (size_t i = 0; i < nfds; i++) {
+		uint8_t mode = take(&data, &size);
+		uint64_t want = i == 0 ? sizeof(struct fp_control) : i == 1 ? sizeof(struct fp_status) : 64 * 8;
+		uint64_t sz = mode % 8 < 5 ? want : mode % 8 == 5 ? want / 2 : mode % 8 == 6 ? want * 2 : 0;
+
+		if ((mode >> 3) % 8 == 7) {
+			fds[i] = memfd_create("fuzz-unsealed", MFD_CLOEXEC);
+			if (fds[i] >= 0 && ftruncate(fds[i], (off_t)sz) < 0)
+				abort();
+		} else {
+			fds[i] = fp_shm_create("fuzz", sz);
+		}
+		if (fds[i] < 0)
+			abort();
+		if (i == 0 && sz >= sizeof(struct fp_control)) {
+			/* The control block: valid, or scribbled by the input. */
+			struct fp_control c = { .magic = FP_PROTO_MAGIC, .version = FP_PROTO_VERSION,
+						.generation = 7, .target_id = 1, .ring_len = 3, .width = 16,
+						.height = 8, .format = FP_PIXFMT_XRGB8888, .stride = 64,
+						.slot_size = 64 * 8 };
+			uint8_t *bytes = (uint8_t *)&c;
+			uint8_t b = take(&data, &size);
+
+			for (uint8_t k = b % 2 ? 0 : (b >> 1) % 8; k; k--) {
+				uint8_t at = take(&data, &size) % sizeof(c);
+
+				bytes[at] = take(&data, &size);
+			}
+			if (pwrite(fds[0], &c, sizeof(c), 0) != (ssize_t)sizeof(c))
+				abort();
+		}
+	}
+	st = fp_attach(msg, len, fds, nfds, 1, &att, &detail);
+	if (st > FP_SRC_STATUS_MAX)
+		abort();
+	fp_fuzz_status_count[st]++;
+	if (st == FP_SRC_OPENED) {
+		/* Accepted: every mapping must be usable for the whole declared size. */
+		for (uint32_t i = 0; i < att.ring_len; i++)
+			att.slot[i][att.slot_size - 1] = 1;
+		fp_attachment_release(&att);
+	}
+	if (fp_count_open_fds() != before)
+		abort(); /* a refused or released delivery left an fd open */
+	return 0;
+}
