@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""framepush record, end to end: the CLI's contract, checked with ffprobe and ffmpeg.
+
+Each check prints one line; any failure exits 1 with the reason. Run by meson (suite cli)
+with FRAMEPUSH_BUILD_ROOT set."""
+import json, os, signal, subprocess, sys, tempfile, time
+
+BUILD = os.environ.get("FRAMEPUSH_BUILD_ROOT", "build")
+FP = os.path.join(BUILD, "tools", "framepush")
+TMP = tempfile.mkdtemp(prefix="fpt-cli-")
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures += 1
+
+
+def run(args, timeout=60, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def probe(path):
+    r = run(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", path])
+    if r.returncode != 0:
+        return None
+    return json.loads(r.stdout)["streams"][0]
+
+
+def sample(path, pix_fmt, w, h, x, y):
+    """(Y, Cb, Cr) at (x, y) of the first frame, decoded by ffmpeg."""
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", path, "-frames:v", "1", "-f", "rawvideo",
+         "-pix_fmt", pix_fmt, "-"], capture_output=True, timeout=60).stdout
+    bps = 2 if pix_fmt.endswith("10le") else 1
+    cw, ch = (w + 1) // 2, (h + 1) // 2
+    def at(off):
+        return int.from_bytes(raw[off:off + bps], "little")
+    ysz, csz = w * h * bps, cw * ch * bps
+    return (at((y * w + x) * bps), at(ysz + ((y // 2) * cw + x // 2) * bps),
+            at(ysz + csz + ((y // 2) * cw + x // 2) * bps))
+
+
+def pq(nits):
+    m1, m2, c1, c2, c3 = 2610 / 16384, 2523 / 4096 * 128, 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
+    yv = (nits / 10000) ** m1
+    return ((c1 + c2 * yv) / (1 + c3 * yv)) ** m2
+
+
+# --help teaches; bad usage is exit 2 with a message.
+r = run([FP, "record", "--help"])
+check(r.returncode == 0 and "--source SPEC" in r.stdout and "flip-every" in r.stdout, "record --help")
+r = run([FP, "record"])
+check(r.returncode == 2 and "--source" in r.stderr, "record without --source exits 2")
+r = run([FP, "record", "--source", "nosuch", "-o", os.path.join(TMP, "x.y4m")])
+check(r.returncode == 2 and "unknown source" in r.stderr, "unknown source exits 2")
+r = run([FP, "record", "--source", "test", "--size", "99999x1", "-o", os.path.join(TMP, "x.y4m")])
+check(r.returncode == 2, "out-of-range --size exits 2")
+
+# SDR: pure red through the whole path lands on the BT.709 limited codes.
+out, stats = os.path.join(TMP, "red.y4m"), os.path.join(TMP, "red.json")
+r = run([FP, "record", "--source", "test:pattern=solid,rgb=1/0/0", "--size", "320x180",
+         "--fps", "30", "--duration", "1", "-o", out, "--stats-json", stats])
+check(r.returncode == 0, "SDR record exits 0 %s" % r.stderr.strip().splitlines()[-1:])
+s = probe(out)
+check(s is not None and s["width"] == 320 and s["height"] == 180 and s["pix_fmt"] == "yuv420p"
+      and int(s["nb_read_frames"]) == 30, "ffprobe: 320x180 yuv420p, 30 frames (%r)" %
+      ((s and (s["width"], s["height"], s["pix_fmt"], s["nb_read_frames"])),))
+yy, cb, cr = sample(out, "yuv420p", 320, 180, 160, 90)
+ey = 16 + 219 * 0.2126
+ecb = 128 + 224 * (-0.2126 / 1.8556)
+ecr = 128 + 224 * 0.5
+check(abs(yy - ey) <= 1 and abs(cb - ecb) <= 1 and abs(cr - ecr) <= 1,
+      "red = Y %d Cb %d Cr %d (BT.709 limited %.1f %.1f %.1f)" % (yy, cb, cr, ey, ecb, ecr))
+st = json.load(open(stats))
+keys = ["frames_out", "frames_fresh", "frames_repeated", "stale_rejected", "busy_skipped",
+        "recreates", "signature_failures", "source_status"]
+check(all(k in st for k in keys), "stats JSON has %s" % ", ".join(keys))
+check(st["frames_out"] == 30 and st["signature_failures"] == 0 and st["source_status"] == "OPENED",
+      "stats: 30 frames out, 0 signature failures, OPENED")
+
+# HDR: 200-nit scRGB white (2.5) lands on ST 2084's code in 10-bit limited P010.
+out = os.path.join(TMP, "white200.y4m")
+r = run([FP, "record", "--source", "test:pattern=solid,rgb=2.5/2.5/2.5,hdr=1", "--size", "320x180",
+         "--fps", "30", "--duration", "1", "-o", out])
+check(r.returncode == 0, "HDR record exits 0")
+s = probe(out)
+check(s is not None and s["pix_fmt"] == "yuv420p10le" and int(s["nb_read_frames"]) == 30,
+      "ffprobe: yuv420p10le, 30 frames")
+yy, cb, cr = sample(out, "yuv420p10le", 320, 180, 160, 90)
+ey = 64 + 876 * pq(200)
+check(abs(yy - ey) <= 1 and abs(cb - 512) <= 1 and abs(cr - 512) <= 1,
+      "200-nit white = Y %d Cb %d Cr %d (ST 2084: Y %.1f, C 512)" % (yy, cb, cr, ey))
+
+# A display mode change continues in a new segment; each segment is a valid file.
+out, stats = os.path.join(TMP, "flip.y4m"), os.path.join(TMP, "flip.json")
+r = run([FP, "record", "--source", "test:flip-every=20", "--size", "320x180", "--fps", "60",
+         "--duration", "2", "-o", out, "--stats-json", stats])
+st = json.load(open(stats))
+seg1 = probe(os.path.join(TMP, "flip.1.y4m"))
+check(r.returncode == 0 and st["recreates"] >= 2 and st["signature_failures"] == 0
+      and seg1 is not None and seg1["width"] == 240 and seg1["pix_fmt"] == "yuv420p10le",
+      "flip-every: %d recreates, segment 1 is 240x134 HDR" % st["recreates"])
+
+# Ctrl-C finishes the file cleanly.
+out = os.path.join(TMP, "int.y4m")
+p = subprocess.Popen([FP, "record", "--source", "test", "--size", "320x180", "--fps", "30",
+                      "--duration", "30", "-o", out], stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True)
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline and (not os.path.exists(out) or os.path.getsize(out) < 200000):
+    time.sleep(0.05)  # no event for "a file grew"; bounded
+p.send_signal(signal.SIGINT)
+try:
+    so, se = p.communicate(timeout=5)
+except subprocess.TimeoutExpired:
+    p.kill()
+    so, se = p.communicate()
+s = probe(out)
+check(p.returncode == 0 and s is not None and int(s["nb_read_frames"]) > 0 and "frames in" in so,
+      "SIGINT: exit %s, %s frames readable" % (p.returncode, s and s["nb_read_frames"]))
+
+print("%d checks failed" % failures)
+sys.exit(1 if failures else 0)
