@@ -13,7 +13,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "framepush/capture.h"
-#include "output/y4m.h"
+#include "framepush/session.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -26,10 +26,13 @@ static void on_sigint(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: framepush record --source SPEC [options] -o FILE.y4m\n"
+"usage: framepush record --source SPEC [options] -o FILE\n"
+"       framepush stream --source SPEC [options] --to URL\n"
 "\n"
-"Capture a display through a sealed shared-memory ring and write it to a file.\n"
+"Capture a display through a sealed shared-memory ring, convert it to NV12 (SDR) or\n"
+"P010 (HDR), encode it and write a file or a live stream.\n"
 "\n"
+"Source:\n"
 "  --source SPEC      what to capture: test[:key=value,...]\n"
 "                       pattern=moving|bars|solid   animated stripes, 75%% bars, one colour\n"
 "                       rgb=R/G/B      solid colour: 0..1 for SDR, scRGB floats for HDR\n"
@@ -38,20 +41,39 @@ static void usage(FILE *f)
 "                       flip-every=N   change size and SDR/HDR every N frames\n"
 "                       idle=1         publish only when kicked (an idle desktop)\n"
 "  --size WxH         display size (default 1920x1080)\n"
-"  --fps N            output frame rate (default 60); idle periods repeat the last frame\n"
-"  --duration SEC     how long to record (default 3; Ctrl-C ends early, cleanly)\n"
-"  -o, --output FILE  Y4M file: SDR is 8-bit 4:2:0, HDR 10-bit 4:2:0 (C420p10). When the\n"
-"                     display changes mode, recording continues in FILE.1.y4m, FILE.2.y4m...\n"
+"  --fps N            output frame rate (default 60); an idle display repeats its last frame\n"
+"\n"
+"Output:\n"
+"  -o, --output FILE  record: .mkv, .mp4 (fragmented: a killed recording stays playable),\n"
+"                     .ts, or .y4m (raw, no encoding: 8-bit SDR / 10-bit HDR)\n"
+"  --to URL           stream: srt://HOST:PORT, udp://HOST:PORT (MPEG-TS), rtp://HOST:PORT,\n"
+"                     rtsp://HOST:PORT/PATH (push to a media server)\n"
+"  --duration SEC     record: default 3; stream: default until Ctrl-C (Ctrl-C always ends\n"
+"                     cleanly, finishing the file)\n"
+"  --codec C          h264 (default), hevc, av1. An HDR display is always encoded 10-bit\n"
+"                     with HDR10 metadata (h264 becomes HEVC Main10).\n"
+"  --hw H             none (default), vaapi, nvenc: hardware encoder; fails with the software\n"
+"                     alternative named when the device is absent\n"
+"  --bitrate KBPS     target bitrate (default: constant quality)\n"
+"  --crf N            constant quality in the codec's scale\n"
+"  --keyint N         frames between keyframes (default 2 s)\n"
+"  --sdp FILE         rtp://: write the SDP a player needs here\n"
+"\n"
+"Session:\n"
 "  --stats-json FILE  write the session's counters as JSON\n"
-"  --pipeline-depth N frames in flight downstream, 1..3 (default 2, or\n"
+"  --pipeline-depth N frames in flight to the encoder, 1..3 (default 2, or\n"
 "                     $FRAMEPUSH_PIPELINE_DEPTH)\n"
 "  --threads N        converter threads (default: one per CPU)\n"
-"  -q, --quiet        no progress line\n"
+"  -q, --quiet        no live status line\n"
 "\n"
 "Environment: FRAMEPUSH_LOG=debug|info|warn|error, FRAMEPUSH_SOURCE=path of framepush-source.\n"
-"Exit status: 0 done (also after Ctrl-C), 1 capture or output failed, 2 bad usage.\n"
+"Exit status: 0 done (also after Ctrl-C), 1 capture, encode or output failed (the message\n"
+"says why), 2 bad usage.\n"
 "\n"
-"Example: framepush record --source test:pattern=bars --duration 3 -o bars.y4m\n");
+"Examples:\n"
+"  framepush record --source test --duration 5 -o out.mkv\n"
+"  framepush record --source test:hdr=1 --codec hevc -o hdr.mp4\n"
+"  framepush stream --source test --to 'srt://127.0.0.1:9000'\n");
 }
 
 static int parse_size(const char *s, uint32_t *w, uint32_t *h)
@@ -91,118 +113,174 @@ static int find_source_exe(char *out, size_t cap)
 	return 0;
 }
 
-static char *segment_name(const char *base, unsigned seg)
+static void json_string(FILE *f, const char *key, const char *v, int last)
 {
-	size_t n = strlen(base) + 32;
-	char *s = malloc(n);
-	const char *dot;
-
-	if (!s)
-		return NULL;
-	if (seg == 0) {
-		snprintf(s, n, "%s", base);
-		return s;
-	}
-	dot = strrchr(base, '.');
-	if (dot && !strchr(dot, '/'))
-		snprintf(s, n, "%.*s.%u%s", (int)(dot - base), base, seg, dot);
-	else
-		snprintf(s, n, "%s.%u", base, seg);
-	return s;
-}
-
-static int write_stats_json(const char *path, const struct fp_capture_stats *s, double seconds,
-			    uint64_t drops, const char *error, unsigned segments)
-{
-	FILE *f = fopen(path, "we");
-
-	if (!f) {
-		fp_error("cannot write stats to %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	fprintf(f,
-		"{\n  \"frames_out\": %llu,\n  \"frames_fresh\": %llu,\n  \"frames_repeated\": %llu,\n"
-		"  \"frames_dropped\": %llu,\n  \"stale_rejected\": %llu,\n  \"busy_skipped\": %llu,\n"
-		"  \"recreates\": %llu,\n  \"signature_failures\": %llu,\n  \"kicks\": %llu,\n"
-		"  \"abandoned_slots\": %llu,\n  \"segments\": %u,\n  \"seconds\": %.3f,\n"
-		"  \"fps\": %.3f,\n  \"source_status\": \"%s\",\n  \"source_detail\": %u,\n"
-		"  \"error\": ",
-		(unsigned long long)s->frames_out, (unsigned long long)s->frames_fresh,
-		(unsigned long long)s->frames_repeated, (unsigned long long)drops,
-		(unsigned long long)s->stale_rejected, (unsigned long long)s->busy_skipped,
-		(unsigned long long)s->recreates, (unsigned long long)s->signature_failures,
-		(unsigned long long)s->kicks, (unsigned long long)s->abandoned_slots, segments, seconds,
-		seconds > 0 ? (double)s->frames_out / seconds : 0.0,
-		fp_source_status_name(s->source_status), s->source_detail);
-	if (error) {
+	fprintf(f, "  \"%s\": ", key);
+	if (!v || !*v) {
+		fputs("null", f);
+	} else {
 		fputc('"', f);
-		for (const char *p = error; *p; p++) {
+		for (const char *p = v; *p; p++) {
 			if (*p == '"' || *p == '\\')
 				fputc('\\', f);
 			if ((unsigned char)*p >= 0x20)
 				fputc(*p, f);
 		}
-		fputs("\"\n}\n", f);
-	} else {
-		fputs("null\n}\n", f);
+		fputc('"', f);
 	}
+	fputs(last ? "\n" : ",\n", f);
+}
+
+static int write_stats_json(const char *path, const struct fp_session_result *r, const char *codec)
+{
+	const struct fp_capture_stats *s = &r->capture;
+	FILE *f = fopen(path, "we");
+
+	if (!f) {
+		fprintf(stderr, "framepush: cannot write stats to %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	fprintf(f,
+		"{\n  \"frames_out\": %llu,\n  \"frames_fresh\": %llu,\n  \"frames_repeated\": %llu,\n"
+		"  \"frames_dropped\": %llu,\n  \"frames_encoded\": %llu,\n  \"stale_rejected\": %llu,\n"
+		"  \"busy_skipped\": %llu,\n  \"recreates\": %llu,\n  \"signature_failures\": %llu,\n"
+		"  \"kicks\": %llu,\n  \"abandoned_slots\": %llu,\n  \"packets\": %llu,\n"
+		"  \"bytes\": %llu,\n  \"segments\": %u,\n  \"seconds\": %.3f,\n  \"fps\": %.3f,\n"
+		"  \"bitrate_kbps\": %.1f,\n  \"latency_p50_ms\": %.3f,\n  \"latency_p99_ms\": %.3f,\n"
+		"  \"latency_max_ms\": %.3f,\n  \"source_status\": \"%s\",\n  \"source_detail\": %u,\n",
+		(unsigned long long)s->frames_out, (unsigned long long)s->frames_fresh,
+		(unsigned long long)s->frames_repeated, (unsigned long long)r->frames_dropped,
+		(unsigned long long)r->frames_encoded, (unsigned long long)s->stale_rejected,
+		(unsigned long long)s->busy_skipped, (unsigned long long)s->recreates,
+		(unsigned long long)s->signature_failures, (unsigned long long)s->kicks,
+		(unsigned long long)s->abandoned_slots, (unsigned long long)r->packets,
+		(unsigned long long)r->bytes, r->segments, r->seconds,
+		r->seconds > 0 ? (double)s->frames_out / r->seconds : 0.0,
+		r->seconds > 0 ? (double)r->bytes * 8 / 1000 / r->seconds : 0.0,
+		(double)r->latency.p50_ns / 1e6, (double)r->latency.p99_ns / 1e6,
+		(double)r->latency.max_ns / 1e6, fp_source_status_name(s->source_status),
+		s->source_detail);
+	json_string(f, "codec", codec, 0);
+	json_string(f, "target", r->first_target, 0);
+	json_string(f, "last_target", r->last_target, 0);
+	json_string(f, "error", r->error, 1);
+	fputs("}\n", f);
 	return fclose(f) == 0 ? 0 : -errno;
 }
 
-static int cmd_record(int argc, char **argv)
+static void on_progress(const struct fp_session_progress *p, void *user)
+{
+	char line[256];
+
+	(void)user;
+	fp_session_format_progress(p, line, sizeof(line));
+	fprintf(stderr, "\r%s ", line);
+}
+
+static int parse_codec(const char *s, enum fp_codec *c)
+{
+	if (!strcmp(s, "h264"))
+		*c = FP_CODEC_H264;
+	else if (!strcmp(s, "hevc") || !strcmp(s, "h265"))
+		*c = FP_CODEC_HEVC;
+	else if (!strcmp(s, "av1"))
+		*c = FP_CODEC_AV1;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_hw(const char *s, enum fp_hw *h)
+{
+	if (!strcmp(s, "none"))
+		*h = FP_HW_NONE;
+	else if (!strcmp(s, "vaapi"))
+		*h = FP_HW_VAAPI;
+	else if (!strcmp(s, "nvenc"))
+		*h = FP_HW_NVENC;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int cmd_capture(int argc, char **argv, int streaming)
 {
 	static const struct option opts[] = {
 		{ "source", required_argument, NULL, 's' },   { "size", required_argument, NULL, 'S' },
 		{ "fps", required_argument, NULL, 'f' },      { "duration", required_argument, NULL, 'd' },
-		{ "output", required_argument, NULL, 'o' },   { "stats-json", required_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },   { "to", required_argument, NULL, 'T' },
+		{ "stats-json", required_argument, NULL, 'j' },
 		{ "pipeline-depth", required_argument, NULL, 'p' },
-		{ "threads", required_argument, NULL, 't' },  { "quiet", no_argument, NULL, 'q' },
+		{ "threads", required_argument, NULL, 't' },  { "codec", required_argument, NULL, 'c' },
+		{ "hw", required_argument, NULL, 'H' },       { "bitrate", required_argument, NULL, 'b' },
+		{ "crf", required_argument, NULL, 'C' },      { "keyint", required_argument, NULL, 'k' },
+		{ "sdp", required_argument, NULL, 'P' },      { "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
 	};
-	struct fp_capture_opts co = { .width = 1920, .height = 1080, .fps = 60 };
-	const char *source = NULL, *output = NULL, *stats_path = NULL;
-	char source_exe[PATH_MAX], backend[32], *spec = NULL;
-	double duration = 3.0;
-	struct fp_capture *cap = NULL;
-	struct fp_y4m *y4m = NULL;
-	struct fp_capture_stats st;
-	const char *err = NULL;
-	unsigned segment = 0;
-	uint64_t total, k, drops;
-	int64_t start, period, last_progress = 0;
-	int c, r, rc = 1, quiet = 0, progress;
+	struct fp_session_opts so = {
+		.capture = { .width = 1920, .height = 1080, .fps = 60, .verify_signatures = 1 },
+		.codec = FP_CODEC_H264,
+		.duration = streaming ? 0 : 3.0,
+	};
+	const char *source = NULL, *stats_path = NULL, *verb = streaming ? "stream" : "record";
+	char source_exe[PATH_MAX], backend[32];
+	struct fp_session_result res;
+	int c, r, quiet = 0;
 
 	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': source = optarg; break;
 		case 'S':
-			if (parse_size(optarg, &co.width, &co.height) < 0) {
-				fprintf(stderr, "framepush: bad --size '%s': want WxH, e.g. 1920x1080\n", optarg);
+			if (parse_size(optarg, &so.capture.width, &so.capture.height) < 0) {
+				fprintf(stderr, "framepush %s: bad --size '%s': want WxH, e.g. 1920x1080\n", verb, optarg);
 				return 2;
 			}
 			break;
-		case 'f': co.fps = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'd': duration = strtod(optarg, NULL); break;
-		case 'o': output = optarg; break;
+		case 'f': so.capture.fps = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'd': so.duration = strtod(optarg, NULL); break;
+		case 'o':
+		case 'T': so.target = optarg; break;
 		case 'j': stats_path = optarg; break;
-		case 'p': co.pipeline_depth = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 't': co.convert_threads = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'p': so.capture.pipeline_depth = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 't': so.capture.convert_threads = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'c':
+			if (parse_codec(optarg, &so.codec) < 0) {
+				fprintf(stderr, "framepush %s: unknown --codec '%s' (h264, hevc, av1)\n", verb, optarg);
+				return 2;
+			}
+			break;
+		case 'H':
+			if (parse_hw(optarg, &so.hw) < 0) {
+				fprintf(stderr, "framepush %s: unknown --hw '%s' (none, vaapi, nvenc)\n", verb, optarg);
+				return 2;
+			}
+			break;
+		case 'b': so.bitrate_kbps = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'C': so.crf = (int)strtol(optarg, NULL, 10); break;
+		case 'k': so.keyint = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'P': so.output.sdp_path = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!source || !output) {
-		fprintf(stderr, "framepush record: %s is required\n\n", !source ? "--source" : "-o FILE");
-		usage(stderr);
+	if (!source || !so.target) {
+		fprintf(stderr, "framepush %s: %s is required (see framepush %s --help)\n", verb,
+			!source ? "--source" : streaming ? "--to URL" : "-o FILE", verb);
 		return 2;
 	}
-	if (co.fps < 1 || co.fps > 240 || !(duration > 0) || duration > 86400) {
-		fprintf(stderr, "framepush record: --fps must be 1..240 and --duration 0..86400 s\n");
+	if (so.capture.fps < 1 || so.capture.fps > 240 || so.duration < 0 || so.duration > 86400 ||
+	    (!streaming && !(so.duration > 0))) {
+		fprintf(stderr, "framepush %s: --fps must be 1..240 and --duration 0..86400 s\n", verb);
 		return 2;
 	}
-	if (co.width < 2 || co.height < 2 || co.width > 7680 || co.height > 4320) {
-		fprintf(stderr, "framepush record: --size must be within 2x2..7680x4320\n");
+	if (so.capture.width < 2 || so.capture.height < 2 || so.capture.width > 7680 ||
+	    so.capture.height > 4320) {
+		fprintf(stderr, "framepush %s: --size must be within 2x2..7680x4320\n", verb);
+		return 2;
+	}
+	if (so.bitrate_kbps && so.crf) {
+		fprintf(stderr, "framepush %s: give --bitrate or --crf, not both\n", verb);
 		return 2;
 	}
 	{
@@ -210,109 +288,55 @@ static int cmd_record(int argc, char **argv)
 		size_t n = colon ? (size_t)(colon - source) : strlen(source);
 
 		if (n >= sizeof(backend)) {
-			fprintf(stderr, "framepush record: bad --source '%s'\n", source);
+			fprintf(stderr, "framepush %s: bad --source '%s'\n", verb, source);
 			return 2;
 		}
 		memcpy(backend, source, n);
 		backend[n] = '\0';
-		spec = colon ? (char *)colon + 1 : NULL;
+		so.capture.spec = colon ? colon + 1 : NULL;
 	}
 	if (strcmp(backend, "test") != 0) {
-		fprintf(stderr, "framepush record: unknown source '%s' (available: test)\n", backend);
+		fprintf(stderr, "framepush %s: unknown source '%s' (available: test)\n", verb, backend);
 		return 2;
 	}
 	if (find_source_exe(source_exe, sizeof(source_exe)) < 0) {
 		fprintf(stderr, "framepush: cannot locate framepush-source; set FRAMEPUSH_SOURCE\n");
 		return 1;
 	}
-	co.source_exe = source_exe;
-	co.backend = backend;
-	co.spec = spec;
-	co.verify_signatures = 1; /* the test source signs every frame */
+	so.capture.source_exe = source_exe;
+	so.capture.backend = backend;
+	so.stop = &interrupted;
+	if (!quiet && isatty(STDERR_FILENO))
+		so.progress = on_progress;
 
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_sigint);
 	signal(SIGTERM, on_sigint);
-	r = fp_capture_open(&cap, &co);
+	fp_encode_route_av_log();
+	r = fp_session_run(&so, &res);
+	if (so.progress)
+		fputc('\n', stderr);
+	printf("framepush: %llu frames in %.2f s (%.2f fps): %llu fresh, %llu repeated, %llu dropped, "
+	       "%llu recreates, %llu stale rejected, %llu busy skipped, %llu signature failures; "
+	       "%.0f kbit/s, latency p50 %.1f ms p99 %.1f ms -> %s%s\n",
+	       (unsigned long long)res.capture.frames_out, res.seconds,
+	       res.seconds > 0 ? (double)res.capture.frames_out / res.seconds : 0.0,
+	       (unsigned long long)res.capture.frames_fresh,
+	       (unsigned long long)res.capture.frames_repeated, (unsigned long long)res.frames_dropped,
+	       (unsigned long long)res.capture.recreates, (unsigned long long)res.capture.stale_rejected,
+	       (unsigned long long)res.capture.busy_skipped,
+	       (unsigned long long)res.capture.signature_failures,
+	       res.seconds > 0 ? (double)res.bytes * 8 / 1000 / res.seconds : 0.0,
+	       (double)res.latency.p50_ns / 1e6, (double)res.latency.p99_ns / 1e6,
+	       res.first_target[0] ? res.first_target : so.target,
+	       res.segments > 1 ? " (+ more segments)" : "");
+	if (stats_path)
+		write_stats_json(stats_path, &res, fp_codec_name(so.codec));
 	if (r < 0) {
-		fprintf(stderr, "framepush: capture failed to start: %s\n", strerror(-r));
+		fprintf(stderr, "framepush: %s\n", res.error[0] ? res.error : strerror(-r));
 		return 1;
 	}
-
-	total = (uint64_t)llround(duration * co.fps);
-	period = FP_NSEC_PER_SEC / co.fps;
-	progress = !quiet && isatty(STDERR_FILENO);
-	start = fp_now_ns();
-	for (k = 0; k < total && !interrupted; k++) {
-		const struct fp_yuv_frame *f;
-
-		r = fp_capture_next_frame(cap, start + (int64_t)(k + 1) * period, &f);
-		if (r < 0) {
-			err = fp_capture_error(cap);
-			break;
-		}
-		if (y4m && (f->width != co.width || f->height != co.height ||
-			    (f->format == FP_YUV_P010) != fp_capture_is_hdr(cap))) {
-			/* Y4M has one mode per file: a display change starts the next segment. */
-			fp_y4m_close(y4m);
-			y4m = NULL;
-			segment++;
-		}
-		if (!y4m) {
-			char *name = segment_name(output, segment);
-
-			r = name ? fp_y4m_open(&y4m, name, f->format, f->width, f->height, co.fps) : -ENOMEM;
-			if (r == 0 && segment)
-				fp_info("display changed: continuing in %s (%ux%u)", name, f->width, f->height);
-			free(name);
-			if (r < 0) {
-				err = "cannot open the output file";
-				break;
-			}
-			co.width = f->width;
-			co.height = f->height;
-		}
-		if (fp_y4m_write(y4m, f) < 0) {
-			err = "writing the output file failed";
-			break;
-		}
-		if (progress && fp_now_ns() - last_progress > FP_NSEC_PER_SEC / 2) {
-			fp_capture_get_stats(cap, &st);
-			last_progress = fp_now_ns();
-			fprintf(stderr, "\rframepush: %llu/%llu frames  %.1f fps  repeats %llu  recreates %llu ",
-				(unsigned long long)st.frames_out, (unsigned long long)total,
-				(double)st.frames_out * 1e9 / (double)(last_progress - start),
-				(unsigned long long)st.frames_repeated, (unsigned long long)st.recreates);
-		}
-	}
-	if (progress)
-		fputc('\n', stderr);
-	if (fp_y4m_close(y4m) < 0 && !err)
-		err = "finishing the output file failed";
-	fp_capture_get_stats(cap, &st);
-	{
-		double secs = (double)(fp_now_ns() - start) / 1e9;
-
-		drops = st.source_published > st.frames_fresh + st.signature_failures
-				? st.source_published - st.frames_fresh - st.signature_failures : 0;
-		printf("framepush: %llu frames in %.2f s (%.2f fps): %llu fresh, %llu repeated, "
-		       "%llu dropped, %llu recreates, %llu stale rejected, %llu busy skipped, "
-		       "%llu signature failures -> %s%s\n",
-		       (unsigned long long)st.frames_out, secs, secs > 0 ? (double)st.frames_out / secs : 0,
-		       (unsigned long long)st.frames_fresh, (unsigned long long)st.frames_repeated,
-		       (unsigned long long)drops, (unsigned long long)st.recreates,
-		       (unsigned long long)st.stale_rejected, (unsigned long long)st.busy_skipped,
-		       (unsigned long long)st.signature_failures, output,
-		       segment ? " (+ segments)" : "");
-		if (stats_path)
-			write_stats_json(stats_path, &st, secs, drops, err, segment + 1);
-	}
-	if (err)
-		fprintf(stderr, "framepush: %s\n", err);
-	else
-		rc = 0;
-	fp_capture_close(cap);
-	return rc;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -323,7 +347,9 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	if (!strcmp(argv[1], "record"))
-		return cmd_record(argc - 1, argv + 1);
-	fprintf(stderr, "framepush: unknown command '%s' (try: framepush record --help)\n", argv[1]);
+		return cmd_capture(argc - 1, argv + 1, 0);
+	if (!strcmp(argv[1], "stream"))
+		return cmd_capture(argc - 1, argv + 1, 1);
+	fprintf(stderr, "framepush: unknown command '%s' (commands: record, stream; try framepush record --help)\n", argv[1]);
 	return 2;
 }

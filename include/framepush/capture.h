@@ -62,6 +62,8 @@ int fp_capture_is_hdr(const struct fp_capture *cap);
 unsigned fp_capture_pipeline_depth(const struct fp_capture *cap);
 void fp_capture_get_stats(const struct fp_capture *cap, struct fp_capture_stats *stats);
 const char *fp_capture_error(const struct fp_capture *cap);
+/* Why the last fp_capture_open on this thread failed ("" if it did not). */
+const char *fp_capture_last_error(void);
 pid_t fp_capture_source_pid(const struct fp_capture *cap);
 uint32_t fp_capture_generation(const struct fp_capture *cap);
 

@@ -54,6 +54,14 @@ struct fp_capture {
 static int fail(struct fp_capture *cap, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The reason of the last failure on this thread, kept past fp_capture_open's cleanup. */
+static _Thread_local char last_error[512];
+
+const char *fp_capture_last_error(void)
+{
+	return last_error;
+}
+
 static int fail(struct fp_capture *cap, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -61,6 +69,7 @@ static int fail(struct fp_capture *cap, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(cap->error, sizeof(cap->error), fmt, ap);
 	va_end(ap);
+	snprintf(last_error, sizeof(last_error), "%s", cap->error);
 	fp_error("capture: %s", cap->error);
 	cap->failed = err;
 	return err;
@@ -562,6 +571,7 @@ int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts)
 	int r;
 
 	*out = NULL;
+	last_error[0] = '\0';
 	cap = calloc(1, sizeof(*cap));
 	if (!cap)
 		return -ENOMEM;
@@ -631,8 +641,10 @@ int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts)
 	*out = cap;
 	return 0;
 fail:
-	if (r < 0 && !cap->error[0])
+	if (r < 0 && !cap->error[0]) {
 		snprintf(cap->error, sizeof(cap->error), "%s", strerror(-r));
+		snprintf(last_error, sizeof(last_error), "%s", cap->error);
+	}
 	/* Keep the reason for the caller through errno-style return only; log it here. */
 	if (cap->error[0] && !cap->failed)
 		fp_error("capture: %s", cap->error);

@@ -1,0 +1,433 @@
+#include "framepush/session.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "output/y4m.h"
+
+#define QUEUE_MAX 4u     /* >= the capturer's largest output ring */
+#define PTS_FIFO 64u
+
+/* The encode side: one thread owns everything in here. */
+struct sink {
+	const struct fp_session_opts *opts;
+	int y4m_mode;
+	struct fp_y4m *y4m;
+	struct fp_encoder *enc;
+	struct fp_output *out;
+	AVPacket *pkt;
+	enum fp_yuv_format format;
+	uint32_t width, height;
+	int64_t pts_fifo[PTS_FIFO];     /* capture times of submitted frames, in order */
+	unsigned fifo_head, fifo_len;
+	struct fp_latency_hist latency; /* capture -> packet out (or written) */
+	uint64_t frames, packets, bytes;
+	unsigned segments;
+	char first_target[4096], last_target[4096];
+	char error[1024];
+};
+
+/* A frame handed to the encoder: a view of the capturer's output buffer (no pixel copy),
+ * stamped on the output clock's tick, with its real capture time kept for latency. */
+struct item {
+	struct fp_yuv_frame frame;
+	int64_t capture_ns;
+};
+
+struct session {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct item queue[QUEUE_MAX];
+	unsigned head, count;
+	unsigned in_flight;  /* handed to the encoder and not yet released by it */
+	int done;
+	int failed;
+	struct sink sink;
+};
+
+static int sink_fail(struct sink *s, int err, const char *what)
+{
+	snprintf(s->error, sizeof(s->error), "%s: %s", what, av_err2str(err));
+	fp_error("session: %s", s->error);
+	return err;
+}
+
+static int drain_packets(struct sink *s)
+{
+	for (;;) {
+		int r = fp_encoder_receive(s->enc, s->pkt);
+
+		if (r == -EAGAIN || r == -ENODATA)
+			return 0;
+		if (r < 0)
+			return sink_fail(s, r, "encoding failed");
+		/* Low-latency encoders emit one packet per frame, in order (no B-frames). */
+		if (s->fifo_len) {
+			fp_latency_record(&s->latency, fp_now_ns() - s->pts_fifo[s->fifo_head]);
+			s->fifo_head = (s->fifo_head + 1) % PTS_FIFO;
+			s->fifo_len--;
+		}
+		s->packets++;
+		s->bytes += (uint64_t)s->pkt->size;
+		r = fp_output_write(s->out, s->pkt);
+		av_packet_unref(s->pkt);
+		if (r < 0) {
+			snprintf(s->error, sizeof(s->error), "writing to %s failed: %s",
+				 fp_output_target(s->out), av_err2str(r));
+			return r;
+		}
+	}
+}
+
+static void next_y4m_name(const char *base, unsigned seg, char *out, size_t cap)
+{
+	const char *dot = strrchr(base, '.');
+
+	if (seg == 0 || !dot || strchr(dot, '/'))
+		snprintf(out, cap, seg ? "%s.%u" : "%s", base, seg);
+	else
+		snprintf(out, cap, "%.*s.%u%s", (int)(dot - base), base, seg, dot);
+}
+
+static int sink_y4m(struct sink *s, const struct fp_yuv_frame *f, int64_t capture_ns)
+{
+	int r;
+
+	if (s->y4m && (f->format != s->format || f->width != s->width || f->height != s->height)) {
+		/* Y4M holds one mode per file: a display change starts the next segment. */
+		r = fp_y4m_close(s->y4m);
+		s->y4m = NULL;
+		if (r < 0)
+			return sink_fail(s, r, "finishing the Y4M file");
+	}
+	if (!s->y4m) {
+		next_y4m_name(s->opts->target, s->segments, s->last_target, sizeof(s->last_target));
+		r = fp_y4m_open(&s->y4m, s->last_target, f->format, f->width, f->height,
+				s->opts->capture.fps);
+		if (r < 0)
+			return sink_fail(s, r, "cannot open the Y4M file");
+		if (s->segments++ == 0)
+			snprintf(s->first_target, sizeof(s->first_target), "%s", s->last_target);
+		else
+			fp_info("session: display changed; continuing in %s", s->last_target);
+		s->format = f->format;
+		s->width = f->width;
+		s->height = f->height;
+	}
+	r = fp_y4m_write(s->y4m, f);
+	if (r < 0)
+		return sink_fail(s, r, "writing the Y4M file");
+	fp_latency_record(&s->latency, fp_now_ns() - capture_ns);
+	s->frames++;
+	s->bytes += (uint64_t)f->width * f->height * 3 / 2 * (f->format == FP_YUV_P010 ? 2 : 1);
+	return 0;
+}
+
+static int open_encoder(struct sink *s, const struct fp_yuv_frame *f, struct fp_encoder **out)
+{
+	const struct fp_session_opts *o = s->opts;
+	struct fp_encoder_config cfg;
+	enum fp_codec codec = o->codec ? o->codec : FP_CODEC_H264;
+	int hdr = f->format == FP_YUV_P010, r;
+
+	if (hdr && codec == FP_CODEC_H264) {
+		/* HDR10 needs a 10-bit profile with PQ signalling: HEVC Main10. */
+		fp_info("session: the display is HDR; encoding HEVC Main10 instead of H.264");
+		codec = FP_CODEC_HEVC;
+	}
+	fp_encoder_config_defaults(&cfg, codec, f->width, f->height, (int)o->capture.fps);
+	cfg.hw = o->hw;
+	cfg.format = f->format;
+	cfg.hdr = hdr;
+	cfg.bitrate_kbps = o->bitrate_kbps;
+	cfg.crf = o->crf;
+	cfg.keyint = o->keyint;
+	r = fp_encoder_create(out, &cfg);
+	if (r < 0) {
+		char why[256] = "";
+
+		/* The probe's reason names the software encoder to use instead. */
+		if (fp_encoder_probe(codec, o->hw, why, sizeof(why)) == 0)
+			why[0] = '\0';
+		snprintf(s->error, sizeof(s->error), "cannot start the %s%s%s encoder at %ux%u %s: %s%s%s",
+			 fp_codec_name(codec), o->hw ? " " : "", o->hw ? fp_hw_name(o->hw) : "",
+			 f->width, f->height, hdr ? "HDR" : "SDR", av_err2str(r), why[0] ? "; " : "", why);
+		return r;
+	}
+	fp_info("session: encoding %ux%u %s with %s", f->width, f->height, hdr ? "HDR10" : "SDR",
+		fp_encoder_name(*out));
+	return 0;
+}
+
+static int sink_encode(struct sink *s, const struct fp_yuv_frame *f, int64_t capture_ns)
+{
+	int r;
+
+	if (!s->enc || f->format != s->format || f->width != s->width || f->height != s->height) {
+		struct fp_encoder *enc;
+		enum fp_output_switch_mode mode;
+
+		r = open_encoder(s, f, &enc);
+		if (r < 0)
+			return r;
+		if (!s->enc) {
+			r = fp_output_open(&s->out, s->opts->target, enc, &s->opts->output);
+			if (r < 0) {
+				fp_encoder_destroy(enc);
+				snprintf(s->error, sizeof(s->error), "cannot open %s: %s", s->opts->target,
+					 av_err2str(r));
+				return r;
+			}
+			s->segments = 1;
+			snprintf(s->first_target, sizeof(s->first_target), "%s", fp_output_target(s->out));
+		} else {
+			/* A mode change: finish the old stream, then move the output over. */
+			fp_encoder_flush(s->enc);
+			r = drain_packets(s);
+			if (r == 0)
+				r = fp_output_switch(s->out, enc, &mode);
+			fp_encoder_destroy(s->enc);
+			s->enc = NULL;
+			s->fifo_len = 0;
+			if (r < 0) {
+				fp_encoder_destroy(enc);
+				if (!s->error[0])
+					sink_fail(s, r, "switching the output to the new mode");
+				return r;
+			}
+			if (mode != FP_SWITCH_INBAND)
+				s->segments++;
+			fp_info("session: display changed to %ux%u %s: %s, now %s", f->width, f->height,
+				f->format == FP_YUV_P010 ? "HDR" : "SDR",
+				mode == FP_SWITCH_INBAND ? "same stream, new keyframe"
+				: mode == FP_SWITCH_SEGMENT ? "new segment" : "new session",
+				fp_output_target(s->out));
+		}
+		s->enc = enc;
+		s->format = f->format;
+		s->width = f->width;
+		s->height = f->height;
+		snprintf(s->last_target, sizeof(s->last_target), "%s", fp_output_target(s->out));
+	}
+	r = fp_encoder_submit(s->enc, f);
+	if (r < 0)
+		return sink_fail(s, r, "submitting a frame to the encoder");
+	if (s->fifo_len == PTS_FIFO) { /* never in order: keep the newest */
+		s->fifo_head = (s->fifo_head + 1) % PTS_FIFO;
+		s->fifo_len--;
+	}
+	s->pts_fifo[(s->fifo_head + s->fifo_len++) % PTS_FIFO] = capture_ns;
+	s->frames++;
+	return drain_packets(s);
+}
+
+static int sink_finish(struct sink *s)
+{
+	int r = 0;
+
+	if (s->y4m_mode)
+		return fp_y4m_close(s->y4m);
+	if (s->enc) {
+		fp_encoder_flush(s->enc);
+		r = drain_packets(s);
+	}
+	if (s->out) {
+		int c = fp_output_close(s->out);
+
+		if (c < 0 && r == 0) {
+			r = c;
+			snprintf(s->error, sizeof(s->error), "finishing %.512s failed: %s", s->last_target,
+				 av_err2str(c));
+		}
+	}
+	fp_encoder_destroy(s->enc);
+	return r;
+}
+
+static void *encode_thread(void *arg)
+{
+	struct session *ss = arg;
+	struct sink *s = &ss->sink;
+	int err = 0;
+
+	for (;;) {
+		struct item it;
+
+		pthread_mutex_lock(&ss->lock);
+		while (ss->count == 0 && !ss->done)
+			pthread_cond_wait(&ss->cond, &ss->lock);
+		if (ss->count == 0) {
+			pthread_mutex_unlock(&ss->lock);
+			break;
+		}
+		it = ss->queue[ss->head];
+		ss->head = (ss->head + 1) % QUEUE_MAX;
+		ss->count--;
+		pthread_mutex_unlock(&ss->lock);
+
+		if (!err)
+			err = s->y4m_mode ? sink_y4m(s, &it.frame, it.capture_ns)
+					  : sink_encode(s, &it.frame, it.capture_ns);
+
+		/* The encoder keeps no reference to f: its output buffer may be reused now. */
+		pthread_mutex_lock(&ss->lock);
+		ss->in_flight--;
+		if (err)
+			ss->failed = err;
+		pthread_cond_broadcast(&ss->cond);
+		pthread_mutex_unlock(&ss->lock);
+	}
+	if (sink_finish(s) < 0 && !err) {
+		pthread_mutex_lock(&ss->lock);
+		ss->failed = -EIO;
+		pthread_mutex_unlock(&ss->lock);
+	}
+	return NULL;
+}
+
+void fp_session_format_progress(const struct fp_session_progress *p, char *buf, size_t cap)
+{
+	snprintf(buf, cap,
+		 "%7.1f s  %5.1f fps  %7.0f kbit/s  latency p50 %5.1f ms p99 %5.1f ms  repeats %llu  "
+		 "drops %llu  recreates %llu",
+		 p->seconds, p->fps, p->bitrate_kbps, (double)p->latency.p50_ns / 1e6,
+		 (double)p->latency.p99_ns / 1e6, (unsigned long long)p->frames_repeated,
+		 (unsigned long long)p->frames_dropped, (unsigned long long)p->recreates);
+}
+
+static uint64_t dropped(const struct fp_capture_stats *st)
+{
+	uint64_t used = st->frames_fresh + st->signature_failures;
+
+	return st->source_published > used ? st->source_published - used : 0;
+}
+
+int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result *res)
+{
+	struct session ss = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct fp_capture *cap = NULL;
+	pthread_t thread;
+	uint64_t total, k;
+	int64_t start, period, last_progress;
+	unsigned depth;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	ss.sink.opts = opts;
+	ss.sink.y4m_mode = strlen(opts->target) > 4 &&
+			   !strcmp(opts->target + strlen(opts->target) - 4, ".y4m");
+	fp_latency_reset(&ss.sink.latency);
+	if (!ss.sink.y4m_mode) {
+		r = fp_output_kind_of(opts->target);
+		if (r < 0) {
+			snprintf(res->error, sizeof(res->error),
+				 "cannot write to '%s': use a .mkv, .mp4, .ts or .y4m file or an "
+				 "srt://, udp://, rtp:// or rtsp:// URL", opts->target);
+			return r;
+		}
+		ss.sink.pkt = av_packet_alloc();
+		if (!ss.sink.pkt)
+			return -ENOMEM;
+	}
+	r = fp_capture_open(&cap, &opts->capture);
+	if (r < 0) {
+		snprintf(res->error, sizeof(res->error), "capture failed to start: %s",
+			 fp_capture_last_error()[0] ? fp_capture_last_error() : strerror(-r));
+		av_packet_free(&ss.sink.pkt);
+		return r;
+	}
+	depth = fp_capture_pipeline_depth(cap);
+	if (pthread_create(&thread, NULL, encode_thread, &ss) != 0) {
+		fp_capture_close(cap);
+		av_packet_free(&ss.sink.pkt);
+		snprintf(res->error, sizeof(res->error), "cannot start the encode thread");
+		return -EAGAIN;
+	}
+
+	total = opts->duration > 0 ? (uint64_t)llround(opts->duration * opts->capture.fps) : 0;
+	period = FP_NSEC_PER_SEC / opts->capture.fps;
+	start = last_progress = fp_now_ns();
+	r = 0;
+	for (k = 0; (total == 0 || k < total) && !(opts->stop && *opts->stop); k++) {
+		const struct fp_yuv_frame *f;
+
+		/* The capturer's output ring holds depth + 1 frames: with depth + 1 in flight the
+		 * next capture would overwrite the oldest, so wait until the encoder releases it. */
+		pthread_mutex_lock(&ss.lock);
+		while (ss.in_flight > depth && !ss.failed)
+			pthread_cond_wait(&ss.cond, &ss.lock);
+		r = ss.failed;
+		pthread_mutex_unlock(&ss.lock);
+		if (r < 0)
+			break;
+		r = fp_capture_next_frame(cap, start + (int64_t)(k + 1) * period, &f);
+		if (r < 0) {
+			snprintf(res->error, sizeof(res->error), "%s", fp_capture_error(cap));
+			break;
+		}
+		pthread_mutex_lock(&ss.lock);
+		{
+			struct item *it = &ss.queue[(ss.head + ss.count++) % QUEUE_MAX];
+
+			/* Constant frame rate: the timestamp is the output tick (on the capture
+			 * clock), so fresh frames and repeats sit on one regular grid. */
+			it->frame = *f;
+			it->frame.pts_ns = start + (int64_t)k * period;
+			it->capture_ns = f->pts_ns;
+		}
+		ss.in_flight++;
+		pthread_cond_signal(&ss.cond);
+		pthread_mutex_unlock(&ss.lock);
+
+		if (opts->progress && fp_now_ns() - last_progress >= FP_NSEC_PER_SEC / 2) {
+			struct fp_session_progress p = { 0 };
+			struct fp_capture_stats st;
+
+			last_progress = fp_now_ns();
+			fp_capture_get_stats(cap, &st);
+			p.seconds = (double)(last_progress - start) / 1e9;
+			p.frames_out = st.frames_out;
+			p.frames_repeated = st.frames_repeated;
+			p.frames_dropped = dropped(&st);
+			p.recreates = st.recreates;
+			p.fps = (double)st.frames_out / p.seconds;
+			/* Read racily from the encode thread: a display value, never a decision. */
+			p.bitrate_kbps = (double)ss.sink.bytes * 8 / 1000 / p.seconds;
+			fp_latency_summary(&ss.sink.latency, &p.latency);
+			opts->progress(&p, opts->user);
+		}
+	}
+	pthread_mutex_lock(&ss.lock);
+	ss.done = 1;
+	pthread_cond_broadcast(&ss.cond);
+	pthread_mutex_unlock(&ss.lock);
+	pthread_join(thread, NULL);
+
+	res->seconds = (double)(fp_now_ns() - start) / 1e9;
+	fp_capture_get_stats(cap, &res->capture);
+	res->frames_dropped = dropped(&res->capture);
+	fp_latency_summary(&ss.sink.latency, &res->latency);
+	res->frames_encoded = ss.sink.frames;
+	res->packets = ss.sink.packets;
+	res->bytes = ss.sink.bytes;
+	res->segments = ss.sink.segments;
+	snprintf(res->first_target, sizeof(res->first_target), "%s", ss.sink.first_target);
+	snprintf(res->last_target, sizeof(res->last_target), "%s", ss.sink.last_target);
+	if (!res->error[0] && ss.sink.error[0])
+		snprintf(res->error, sizeof(res->error), "%s", ss.sink.error);
+	if (r == 0 && ss.failed)
+		r = ss.failed;
+	fp_capture_close(cap);
+	av_packet_free(&ss.sink.pkt);
+	pthread_mutex_destroy(&ss.lock);
+	pthread_cond_destroy(&ss.cond);
+	return r;
+}

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""framepush record/stream with real encoders, checked with ffprobe and ffmpeg.
+
+Each check prints one line; any failure exits 1. Suite cli, FRAMEPUSH_BUILD_ROOT set."""
+import json, os, re, signal, socket, subprocess, sys, tempfile, time
+
+BUILD = os.environ.get("FRAMEPUSH_BUILD_ROOT", "build")
+FP = os.path.join(BUILD, "tools", "framepush")
+TMP = tempfile.mkdtemp(prefix="fpt-enc-")
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures += 1
+
+
+def run(args, timeout=120):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+
+
+def record(name, spec, *extra, size="320x180", fps="30", duration="2"):
+    out = os.path.join(TMP, name)
+    stats = out + ".json"
+    r = run([FP, "record", "--source", spec, "--size", size, "--fps", fps, "--duration", duration,
+             "-q", "-o", out, "--stats-json", stats, *extra])
+    st = json.load(open(stats)) if os.path.exists(stats) else {}
+    if r.returncode != 0:
+        print(r.stderr[-2000:])
+    return r, out, st
+
+
+def probe(path, extra=()):
+    r = run(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", *extra, path])
+    return json.loads(r.stdout) if r.returncode == 0 else None
+
+
+def stream0(path):
+    p = probe(path)
+    return p["streams"][0] if p and p.get("streams") else None
+
+
+def psnr(a, b):
+    r = run(["ffmpeg", "-v", "info", "-i", a, "-i", b, "-lavfi", "psnr", "-f", "null", "-"])
+    m = re.search(r"average:([0-9.]+|inf)", r.stderr)
+    return float("inf") if m and m.group(1) == "inf" else float(m.group(1)) if m else 0.0
+
+
+# Each codec: container, codec, profile, pixel format, size, frame count (+-2), rate.
+for codec, ext, want_codec, want_prof in (("h264", "mkv", "h264", None),
+                                          ("hevc", "mp4", "hevc", "Main"),
+                                          ("av1", "mkv", "av1", None)):
+    r, out, st = record("sdr-%s.%s" % (codec, ext), "test:pattern=bars", "--codec", codec)
+    s = stream0(out)
+    ok = (r.returncode == 0 and s is not None and s["codec_name"] == want_codec
+          and s["pix_fmt"] == "yuv420p" and s["width"] == 320 and s["height"] == 180
+          and abs(int(s["nb_read_frames"]) - 60) <= 2 and s["r_frame_rate"] == "30/1"
+          and (want_prof is None or s.get("profile") == want_prof))
+    check(ok, "%s -> %s: %s" % (codec, ext, s and (s["codec_name"], s.get("profile"), s["pix_fmt"],
+                                                  s["nb_read_frames"], s["r_frame_rate"])))
+    check("latency_p50_ms" in st and st.get("latency_p99_ms", 0) > 0,
+          "%s: capture->encoded latency p50 %.1f ms p99 %.1f ms" %
+          (codec, st.get("latency_p50_ms", -1), st.get("latency_p99_ms", -1)))
+
+# Quality: the encoded bars against the raw (unencoded) capture of the same bars.
+_, raw, _ = record("bars.y4m", "test:pattern=bars", duration="0.5")
+_, enc, _ = record("bars.mkv", "test:pattern=bars", "--codec", "h264", duration="0.5")
+v = psnr(enc, raw)
+check(v >= 35, "SDR PSNR encoded vs raw capture: %.1f dB (>= 35)" % v)
+
+# HDR: HEVC Main10, BT.2020/PQ tags and both HDR10 side-data records.
+r, out, st = record("hdr.mkv", "test:pattern=bars,hdr=1", "--codec", "hevc")
+s = stream0(out)
+check(r.returncode == 0 and s is not None and s.get("profile") == "Main 10"
+      and s["pix_fmt"] == "yuv420p10le" and s.get("color_primaries") == "bt2020"
+      and s.get("color_transfer") == "smpte2084" and s.get("color_space") == "bt2020nc"
+      and s.get("color_range") == "tv",
+      "HDR hevc: %s" % (s and (s.get("profile"), s["pix_fmt"], s.get("color_primaries"),
+                               s.get("color_transfer"), s.get("color_space"), s.get("color_range")),))
+fr = probe(out, ("-show_frames", "-read_intervals", "%+#1"))
+sides = [d.get("side_data_type", "") for f in (fr or {}).get("frames", [])
+         for d in f.get("side_data_list", [])]
+check(any("Mastering display" in x for x in sides) and any("Content light" in x for x in sides),
+      "HDR10 side data: %s" % sides)
+_, rawh, _ = record("hdrbars.y4m", "test:pattern=bars,hdr=1", duration="0.5")
+_, ench, _ = record("hdrbars.mkv", "test:pattern=bars,hdr=1", "--codec", "hevc", duration="0.5")
+v = psnr(ench, rawh)
+check(v >= 35, "HDR PSNR encoded vs raw capture: %.1f dB (>= 35)" % v)
+
+# An idle display still gives a constant-rate stream, with regular timestamps.
+r, out, st = record("idle.mkv", "test:idle=1", "--codec", "h264")
+fr = probe(out, ("-show_frames", "-show_entries", "frame=pts_time"))
+ts = [float(f["pts_time"]) for f in (fr or {}).get("frames", []) if "pts_time" in f]
+gaps = [b - a for a, b in zip(ts, ts[1:])]
+check(r.returncode == 0 and abs(len(ts) - 60) <= 2 and st.get("frames_repeated", 0) >= 55
+      and gaps and max(abs(g - 1 / 30) for g in gaps) < 0.002,
+      "idle: %d frames, %d repeats, pts steps %.4f..%.4f s" %
+      (len(ts), st.get("frames_repeated", 0), min(gaps or [0]), max(gaps or [0])))
+
+# A killed recording leaves a playable prefix (fragmented MP4, and MKV).
+for ext in ("mp4", "mkv"):
+    out = os.path.join(TMP, "killed." + ext)
+    p = subprocess.Popen([FP, "record", "--source", "test", "--size", "320x180", "--fps", "30",
+                          "--duration", "60", "--keyint", "15", "-q", "-o", out],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and p.poll() is None:
+        if os.path.exists(out) and os.path.getsize(out) > 60000:
+            break
+        time.sleep(0.05)  # no event for "a file grew"; bounded
+    time.sleep(3 if time.monotonic() < deadline else 0)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    s = stream0(out)
+    n = int(s["nb_read_frames"]) if s and s.get("nb_read_frames", "N/A").isdigit() else 0
+    check(n > 0, "SIGKILL after ~3 s: %s prefix has %d playable frames" % (ext, n))
+
+# Live: an SRT stream received by an ffmpeg listener on loopback decodes without errors.
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sk:
+    sk.bind(("127.0.0.1", 0))
+    port = sk.getsockname()[1]
+got = os.path.join(TMP, "srt.ts")
+lst = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-i",
+                        "srt://127.0.0.1:%d?mode=listener&timeout=20000000" % port, "-c", "copy",
+                        got], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+deadline = time.monotonic() + 10
+hexport = ":%04X" % port
+while time.monotonic() < deadline:  # wait until the listener's UDP socket is bound
+    if any(hexport in l.split()[1] for l in open("/proc/net/udp").readlines()[1:]):
+        break
+    time.sleep(0.02)
+r = run([FP, "stream", "--source", "test", "--size", "320x180", "--fps", "30", "--duration", "2",
+         "-q", "--to", "srt://127.0.0.1:%d" % port])
+try:
+    _, lerr = lst.communicate(timeout=15)
+except subprocess.TimeoutExpired:
+    lst.kill()
+    _, lerr = lst.communicate()
+dec = run(["ffmpeg", "-v", "error", "-i", got, "-f", "null", "-"])
+s = stream0(got) if os.path.exists(got) else None
+check(r.returncode == 0 and s is not None and int(s["nb_read_frames"]) >= 50 and dec.stderr == "",
+      "SRT to an ffmpeg listener: exit %d, %s frames, decode errors: %r" %
+      (r.returncode, s and s["nb_read_frames"], dec.stderr[:200]))
+
+# A network error ends the session with a clear message, never a hang.
+t0 = time.monotonic()
+r = run([FP, "stream", "--source", "test", "--size", "320x180", "--fps", "30", "--duration", "30",
+         "-q", "--to", "rtsp://127.0.0.1:9/nothing"], timeout=60)
+check(r.returncode == 1 and "127.0.0.1:9" in r.stderr and time.monotonic() - t0 < 20,
+      "unreachable RTSP server: exit %d in %.1f s: %s" % (r.returncode, time.monotonic() - t0,
+                                                          r.stderr.strip().splitlines()[-1:]))
+
+# Hardware encoders absent: a clear error naming the software fallback.
+r, out, st = record("hw.mkv", "test", "--hw", "nvenc", duration="0.5")
+last = (r.stderr.strip().splitlines() or [""])[-1]
+check(r.returncode == 1 and "libx264" in last, "--hw nvenc without a GPU: %s" % last)
+
+# SDR <-> HDR mid-session: MPEG-TS keeps one stream (new keyframe, new parameters) that
+# plays through; MKV splits into segments, each valid with its own mode.
+r, out, st = record("flip.ts", "test:flip-every=20", "--codec", "hevc", fps="30", duration="3")
+dec = run(["ffmpeg", "-v", "error", "-i", out, "-f", "null", "-"])
+s = stream0(out)
+check(r.returncode == 0 and st.get("recreates", 0) >= 2 and st.get("segments") == 1 and s is not None
+      and int(s["nb_read_frames"]) >= 80 and dec.returncode == 0,
+      "SDR<->HDR in one .ts: %s recreates, %s frames, segments %s, decode %r" %
+      (st.get("recreates"), s and s["nb_read_frames"], st.get("segments"), dec.stderr[:120]))
+r, out, st = record("flip.mkv", "test:flip-every=20", "--codec", "hevc", fps="30", duration="3")
+s0, s1 = stream0(out), stream0(os.path.join(TMP, "flip.1.mkv"))
+check(r.returncode == 0 and st.get("segments", 0) >= 2 and s0 and s1 and s0["pix_fmt"] == "yuv420p"
+      and s1["pix_fmt"] == "yuv420p10le" and s1.get("color_transfer") == "smpte2084",
+      "SDR<->HDR in .mkv: %s segments, segment 1 %s" % (st.get("segments"),
+                                                        s1 and (s1["pix_fmt"], s1.get("color_transfer"))))
+
+print("%d checks failed" % failures)
+sys.exit(1 if failures else 0)
