@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "framepush/capture.h"
+#include "framepush/display.h"
 #include "framepush/session.h"
 
 static volatile sig_atomic_t interrupted;
@@ -33,14 +34,21 @@ static void usage(FILE *f)
 "P010 (HDR), encode it and write a file or a live stream.\n"
 "\n"
 "Source:\n"
-"  --source SPEC      what to capture: test[:key=value,...]\n"
+"  --source SPEC      what to capture: test[:key=value,...], x11, wlr (default: the\n"
+"                     backend of --display, else test)\n"
 "                       pattern=moving|bars|solid   animated stripes, 75%% bars, one colour\n"
 "                       rgb=R/G/B      solid colour: 0..1 for SDR, scRGB floats for HDR\n"
 "                                      (rgb=2.5/2.5/2.5 is 200-nit white)\n"
 "                       hdr=0|1        RGBA16F scRGB source -> 10-bit BT.2020 PQ output\n"
 "                       flip-every=N   change size and SDR/HDR every N frames\n"
 "                       idle=1         publish only when kicked (an idle desktop)\n"
-"  --size WxH         display size (default 1920x1080)\n"
+"  --size WxH         display size of the test source (default 1920x1080)\n"
+"  --display D        virtual:WxH@HZ  create a virtual display at that mode for the session\n"
+"                                     (Xvfb, or sway headless with --display-kind sway)\n"
+"                     :N              capture an existing X display (x11 source)\n"
+"                     wayland-N|PATH  capture an existing wlroots compositor (wlr source)\n"
+"  --display-kind K   xvfb (default) or sway, for virtual displays\n"
+"  -- APP [ARGS]      start APP inside the virtual display; it ends with the session\n"
 "  --fps N            output frame rate (default 60); an idle display repeats its last frame\n"
 "\n"
 "Output:\n"
@@ -73,7 +81,8 @@ static void usage(FILE *f)
 "Examples:\n"
 "  framepush record --source test --duration 5 -o out.mkv\n"
 "  framepush record --source test:hdr=1 --codec hevc -o hdr.mp4\n"
-"  framepush stream --source test --to 'srt://127.0.0.1:9000'\n");
+"  framepush stream --source test --to 'srt://127.0.0.1:9000'\n"
+"  framepush record --display virtual:1280x720@60 -o desk.mkv -- xterm\n");
 }
 
 static int parse_size(const char *s, uint32_t *w, uint32_t *h)
@@ -215,6 +224,7 @@ static int cmd_capture(int argc, char **argv, int streaming)
 		{ "hw", required_argument, NULL, 'H' },       { "bitrate", required_argument, NULL, 'b' },
 		{ "crf", required_argument, NULL, 'C' },      { "keyint", required_argument, NULL, 'k' },
 		{ "sdp", required_argument, NULL, 'P' },      { "quiet", no_argument, NULL, 'q' },
+		{ "display", required_argument, NULL, 'D' },  { "display-kind", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
 	};
 	struct fp_session_opts so = {
@@ -223,6 +233,9 @@ static int cmd_capture(int argc, char **argv, int streaming)
 		.duration = streaming ? 0 : 3.0,
 	};
 	const char *source = NULL, *stats_path = NULL, *verb = streaming ? "stream" : "record";
+	const char *display = NULL, *display_kind = "xvfb";
+	struct fp_display *vd = NULL;
+	char **app = NULL;
 	char source_exe[PATH_MAX], backend[32];
 	struct fp_session_result res;
 	int c, r, quiet = 0;
@@ -259,12 +272,20 @@ static int cmd_capture(int argc, char **argv, int streaming)
 		case 'C': so.crf = (int)strtol(optarg, NULL, 10); break;
 		case 'k': so.keyint = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'P': so.output.sdp_path = optarg; break;
+		case 'D': display = optarg; break;
+		case 'K': display_kind = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!source || !so.target) {
+	if (optind < argc)
+		app = argv + optind; /* after "--": the application to run inside the display */
+	if (!source)
+		source = !display ? "test" : !strncmp(display, "virtual:", 8)
+				     ? (!strcmp(display_kind, "sway") ? "wlr" : "x11")
+				     : display[0] == ':' ? "x11" : "wlr";
+	if (!so.target) {
 		fprintf(stderr, "framepush %s: %s is required (see framepush %s --help)\n", verb,
 			!source ? "--source" : streaming ? "--to URL" : "-o FILE", verb);
 		return 2;
@@ -295,16 +316,62 @@ static int cmd_capture(int argc, char **argv, int streaming)
 		backend[n] = '\0';
 		so.capture.spec = colon ? colon + 1 : NULL;
 	}
-	if (strcmp(backend, "test") != 0) {
-		fprintf(stderr, "framepush %s: unknown source '%s' (available: test)\n", verb, backend);
+	if (strcmp(backend, "test") && strcmp(backend, "x11") && strcmp(backend, "wlr")) {
+		fprintf(stderr, "framepush %s: unknown source '%s' (test, x11, wlr)\n", verb, backend);
 		return 2;
 	}
+	if (!strcmp(backend, "test") && (display || app)) {
+		fprintf(stderr, "framepush %s: the test source has no display; use --source x11|wlr\n", verb);
+		return 2;
+	}
+	if (app && (!display || strncmp(display, "virtual:", 8))) {
+		fprintf(stderr, "framepush %s: an application (after --) needs --display virtual:WxH@HZ\n", verb);
+		return 2;
+	}
+	/* Only the test source signs its frames. */
+	so.capture.verify_signatures = !strcmp(backend, "test");
 	if (find_source_exe(source_exe, sizeof(source_exe)) < 0) {
 		fprintf(stderr, "framepush: cannot locate framepush-source; set FRAMEPUSH_SOURCE\n");
 		return 1;
 	}
 	so.capture.source_exe = source_exe;
 	so.capture.backend = backend;
+	if (display && !strncmp(display, "virtual:", 8)) {
+		struct fp_display_opts dopts = { .kind = display_kind };
+		unsigned w, h, hz = 60;
+
+		if (sscanf(display + 8, "%ux%u@%u", &w, &h, &hz) < 2 || w < 16 || h < 16 || w > 7680 ||
+		    h > 4320 || hz < 1 || hz > 240) {
+			fprintf(stderr, "framepush %s: bad --display '%s': want virtual:WxH@HZ\n", verb, display);
+			return 2;
+		}
+		dopts.width = w;
+		dopts.height = h;
+		dopts.refresh_hz = hz;
+		if (fp_display_create(&vd, &dopts) < 0) {
+			fprintf(stderr, "framepush: cannot create the %s virtual display %ux%u@%u (see above)\n",
+				display_kind, w, h, hz);
+			return 1;
+		}
+		if (strcmp(fp_display_backend(vd), backend)) {
+			fprintf(stderr, "framepush %s: a %s display is captured by the %s source, not %s\n",
+				verb, display_kind, fp_display_backend(vd), backend);
+			fp_display_destroy(vd);
+			return 2;
+		}
+		so.capture.display = fp_display_name(vd);
+		if (app) {
+			pid_t pid;
+
+			if (fp_display_spawn(vd, app, &pid) < 0) {
+				fprintf(stderr, "framepush: cannot start %s in the display\n", app[0]);
+				fp_display_destroy(vd);
+				return 1;
+			}
+		}
+	} else if (display) {
+		so.capture.display = display;
+	}
 	so.stop = &interrupted;
 	if (!quiet && isatty(STDERR_FILENO))
 		so.progress = on_progress;
@@ -316,7 +383,8 @@ static int cmd_capture(int argc, char **argv, int streaming)
 	r = fp_session_run(&so, &res);
 	if (so.progress)
 		fputc('\n', stderr);
-	printf("framepush: %llu frames in %.2f s (%.2f fps): %llu fresh, %llu repeated, %llu dropped, "
+	if (r == 0 || res.capture.frames_out > 0)
+		printf("framepush: %llu frames in %.2f s (%.2f fps): %llu fresh, %llu repeated, %llu dropped, "
 	       "%llu recreates, %llu stale rejected, %llu busy skipped, %llu signature failures; "
 	       "%.0f kbit/s, latency p50 %.1f ms p99 %.1f ms -> %s%s\n",
 	       (unsigned long long)res.capture.frames_out, res.seconds,
@@ -332,6 +400,7 @@ static int cmd_capture(int argc, char **argv, int streaming)
 	       res.segments > 1 ? " (+ more segments)" : "");
 	if (stats_path)
 		write_stats_json(stats_path, &res, fp_codec_name(so.codec));
+	fp_display_destroy(vd); /* the display framepush created goes away with the session */
 	if (r < 0) {
 		fprintf(stderr, "framepush: %s\n", res.error[0] ? res.error : strerror(-r));
 		return 1;

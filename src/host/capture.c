@@ -619,8 +619,21 @@ int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts)
 		goto fail;
 	}
 	r = fp_broker_create(&cap->broker, &bo);
-	if (r < 0)
+	if (r < 0) {
+		const char *backend = opts->backend ? opts->backend : "test";
+
+		if (r == -ECHILD)
+			fail(cap, r, "the %s source exited before connecting (its own error is logged above)",
+			     backend);
+		else if (r == -ETIMEDOUT)
+			fail(cap, r, "the %s source did not connect within 5 s", backend);
+		else if (r == -EPERM)
+			fail(cap, r, "the process that connected is not the framepush-source we started");
+		else
+			fail(cap, r, "cannot start the %s source %s: %s", backend, opts->source_exe,
+			     strerror(-r));
 		goto fail;
+	}
 	hello = fp_broker_hello(cap->broker);
 	if (fp_ring_desc_valid(hello->width, hello->height, hello->format) < 0) {
 		r = fail(cap, -EPROTO, "source pid %d reported an invalid display %ux%u format %u",
