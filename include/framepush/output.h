@@ -1,0 +1,95 @@
+/* framepush — muxed output on top of libavformat: files and live network streams.
+ *
+ * Targets, chosen by scheme or extension:
+ *   out.mkv  Matroska                      out.ts   MPEG-TS
+ *   out.mp4  fragmented MP4 (frag_keyframe+empty_moov+default_base_moof, packets flushed):
+ *            a killed process leaves a playable prefix up to the last complete fragment
+ *   srt://host:port[?opts]   MPEG-TS over SRT (caller by default; ?mode=listener waits)
+ *   udp://host:port[?opts]   MPEG-TS over UDP, 1316-byte datagrams (7 TS packets)
+ *   rtp://host:port          RTP (one stream); the SDP is written to sdp_path or logged
+ *   rtsp://host:port/path    RTSP ANNOUNCE/RECORD push, interleaved over TCP
+ *
+ * Network I/O never waits forever: connect/handshake are bounded by connect_timeout_ms and
+ * each write by io_timeout_ms, through both the protocol's own timeout options and an
+ * AVIOInterruptCB deadline; a dead peer ends the session with -ETIMEDOUT (or the
+ * socket's error) and one log line naming the target.
+ */
+#ifndef FRAMEPUSH_OUTPUT_H
+#define FRAMEPUSH_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct AVPacket;
+struct fp_encoder;
+
+struct fp_output_options {
+	int connect_timeout_ms;  /* open + header (SRT handshake, RTSP ANNOUNCE); 0 = 10000 */
+	int io_timeout_ms;       /* each packet write / trailer; 0 = 5000 */
+	const char *sdp_path;    /* rtp://: write the SDP here; NULL = log it at info level */
+};
+
+enum fp_output_kind {
+	FP_OUTPUT_FILE_MKV = 1,
+	FP_OUTPUT_FILE_MP4,
+	FP_OUTPUT_FILE_TS,
+	FP_OUTPUT_SRT,
+	FP_OUTPUT_UDP,
+	FP_OUTPUT_RTP,
+	FP_OUTPUT_RTSP,
+};
+
+struct fp_output;
+
+/* Classifies a target without opening it. Returns the kind or -EINVAL (unknown extension or
+ * scheme; the message lists the supported ones). */
+int fp_output_kind_of(const char *target);
+
+/* Opens target for the stream produced by enc (codec parameters, extradata, time base, HDR10
+ * metadata: attached as stream side data so mkv/mp4 carry mastering display and content light
+ * level boxes/elements). opt may be NULL. Returns 0 or a negative errno (-ETIMEDOUT when the
+ * peer did not answer in time, -ECONNREFUSED, -EINVAL, -ENOTSUP, ...). */
+int fp_output_open(struct fp_output **out, const char *target, const struct fp_encoder *enc,
+		   const struct fp_output_options *opt);
+
+/* Writes one packet from the encoder given to open (or to the latest switch). The packet is
+ * not consumed (a new reference is muxed), so one packet can feed several outputs.
+ * Returns 0 or a negative errno; after an error the output is dead (every later write fails
+ * with the same error) and should be closed. */
+int fp_output_write(struct fp_output *o, const struct AVPacket *pkt);
+
+/* Writes the trailer (file index, fragment index) and closes. Returns 0 or the first error
+ * of the session. Accepts NULL. */
+int fp_output_close(struct fp_output *o);
+
+/* Closes the current file and opens the next segment for enc: "dir/out.mkv" -> "dir/out.1.mkv",
+ * "dir/out.2.mkv", ... (a name without extension gets ".N"). Network targets are reopened
+ * with the same URL instead (a new SRT/RTSP session, a new RTP SDP). */
+int fp_output_reopen_segment(struct fp_output *o, const struct fp_encoder *enc);
+
+enum fp_output_switch_mode {
+	FP_SWITCH_INBAND = 1,   /* same stream continues; the new encoder's keyframe carries the
+				 * new parameter sets in-band (MPEG-TS file/UDP/SRT, same codec) */
+	FP_SWITCH_SEGMENT = 2,  /* a new file (mkv/mp4: codec private data cannot change) */
+	FP_SWITCH_REOPEN = 3,   /* network session re-established (RTP/RTSP: new SDP; TS: codec
+				 * changed so the PMT would lie) */
+};
+
+/* Moves the output to a re-created encoder (e.g. an SDR <-> HDR switch), choosing the mode
+ * above; *mode (may be NULL) says which was used. The old encoder must have been flushed and
+ * its packets written. Timestamps stay continuous in FP_SWITCH_INBAND (the new encoder's
+ * packets are shifted to follow the last one written); new segments/sessions start at 0.
+ * Returns 0 or a negative errno. */
+int fp_output_switch(struct fp_output *o, const struct fp_encoder *enc,
+		     enum fp_output_switch_mode *mode);
+
+/* Path or URL currently written (the segment name after a split). */
+const char *fp_output_target(const struct fp_output *o);
+enum fp_output_kind fp_output_kind(const struct fp_output *o);
+uint64_t fp_output_packets(const struct fp_output *o);  /* written in this segment */
+
+/* Makes the current and every later blocking call of o return -ECANCELED promptly.
+ * Safe to call from another thread or a signal handler. */
+void fp_output_interrupt(struct fp_output *o);
+
+#endif

@@ -1,0 +1,19 @@
+/* framepush — private helpers shared by the encode and output modules for libav* errors. */
+#ifndef FP_ENCODE_AV_UTIL_H
+#define FP_ENCODE_AV_UTIL_H
+
+#include <stddef.h>
+
+/* Maps an AVERROR to a negative errno: AVERROR(e) is already -e; FFmpeg's tag errors
+ * (AVERROR_EOF, AVERROR_EXTERNAL, ...) become the closest errno so that callers only ever see
+ * errno-style values. 0 and positive values pass through. */
+int fp_av_errno(int averr);
+
+/* av_strerror() into a caller buffer, never failing: "Connection refused", "End of file". */
+const char *fp_av_err_str(int averr, char *buf, size_t len);
+
+/* Readable text for an AVERROR, for use inside a single log call (a compound literal buffer
+ * that lives until the end of the enclosing full expression). */
+#define fp_av_err(averr) fp_av_err_str((averr), (char[128]){ 0 }, 128)
+
+#endif

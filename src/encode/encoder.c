@@ -1,0 +1,953 @@
+/* framepush — libavcodec encoder: NV12/P010 frames in, AVPackets out, low latency.
+ *
+ * Frame handover, per encoder:
+ *  - libx264 (NV12), nvenc (NV12/P010), vaapi (upload source): zero copy. Our planes are
+ *    wrapped in AVBufferRefs whose free callback does nothing. This is safe because every
+ *    packet libavcodec holds is drained into our queue before a frame is sent, so libavcodec
+ *    hands the frame to the encoder inside avcodec_send_frame(), and these encoders copy the
+ *    picture into their own buffers there (x264_encoder_encode copies the input; nvenc and
+ *    the vaapi upload copy to the device). The free callback counts releases so a libavcodec
+ *    that ever kept the reference is caught (logged) rather than reading reused memory.
+ *  - libx265 and libsvtav1: one planar copy. Neither accepts semi-planar input (their
+ *    pix_fmts are yuv420p / yuv420p10le only), so the CbCr plane is de-interleaved (and P010's
+ *    10 high bits shifted down) into a reused AVFrame: av_frame_make_writable() only allocates
+ *    when the encoder still holds the previous buffer, so the steady state allocates nothing.
+ *    This is a plain copy, not an swscale conversion: no colour maths, no range change.
+ */
+#include "framepush/encode.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/fifo.h>
+#include <libavutil/hwcontext.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "encode/av_util.h"
+
+/* 90 kHz: the clock of MPEG-TS and RTP, fine enough for capture jitter, and small enough that
+ * MP4's 32-bit sample durations never overflow (a 1 ns base would after 4.3 s). */
+static const AVRational enc_time_base = { 1, 90000 };
+static const AVRational ns_base = { 1, 1000000000 };
+
+struct fp_encoder {
+	struct fp_encoder_config cfg;
+	const AVCodec *codec;
+	AVCodecContext *ctx;
+	AVBufferRef *hw_device;   /* vaapi only */
+	AVFrame *frame;           /* the frame handed to libavcodec (wrapped or copied) */
+	AVFrame *hw_frame;        /* vaapi: device copy of frame */
+	enum AVPixelFormat sw_fmt;
+	bool zero_copy;
+	bool reopen_for_keyframe; /* libsvtav1 in lavc < 60 ignores pict_type: restart instead */
+	AVFifo *queue;            /* AVPacket * drained from libavcodec, oldest first */
+	int64_t origin_ns;
+	int64_t last_pts;
+	bool have_origin;
+	bool flushing;
+	bool keyframe_request;
+	bool warned_nudge;
+	bool warned_held;
+	uint64_t wrapped, released;
+	char preset[32];
+	struct fp_latency_hist lat;
+};
+
+struct fp_hdr10 fp_hdr10_generic(void)
+{
+	/* BT.2020 primaries and D65 in 0.00002 steps; luminance in 0.0001 cd/m2 steps. */
+	return (struct fp_hdr10){
+		.red_x = 35400, .red_y = 14600,
+		.green_x = 8500, .green_y = 39850,
+		.blue_x = 6550, .blue_y = 2300,
+		.white_x = 15635, .white_y = 16450,
+		.max_luminance = 10000000, .min_luminance = 1,
+		.max_cll = 1000, .max_fall = 400,
+	};
+}
+
+void fp_encoder_config_defaults(struct fp_encoder_config *cfg, enum fp_codec codec, uint32_t w,
+				uint32_t h, int fps)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->codec = codec;
+	cfg->hw = FP_HW_NONE;
+	cfg->width = w;
+	cfg->height = h;
+	cfg->fps_num = fps;
+	cfg->fps_den = 1;
+	cfg->format = FP_YUV_NV12;
+}
+
+const char *fp_codec_name(enum fp_codec codec)
+{
+	switch (codec) {
+	case FP_CODEC_H264: return "h264";
+	case FP_CODEC_HEVC: return "hevc";
+	case FP_CODEC_AV1: return "av1";
+	}
+	return "?";
+}
+
+const char *fp_hw_name(enum fp_hw hw)
+{
+	switch (hw) {
+	case FP_HW_NONE: return "none";
+	case FP_HW_VAAPI: return "vaapi";
+	case FP_HW_NVENC: return "nvenc";
+	}
+	return "?";
+}
+
+static const char *sw_encoder_name(enum fp_codec codec)
+{
+	switch (codec) {
+	case FP_CODEC_H264: return "libx264";
+	case FP_CODEC_HEVC: return "libx265";
+	case FP_CODEC_AV1: return "libsvtav1";
+	}
+	return NULL;
+}
+
+static const char *encoder_name(enum fp_codec codec, enum fp_hw hw)
+{
+	static const char *const names[3][3] = {
+		{ "libx264", "h264_vaapi", "h264_nvenc" },
+		{ "libx265", "hevc_vaapi", "hevc_nvenc" },
+		{ "libsvtav1", "av1_vaapi", "av1_nvenc" },
+	};
+
+	if (codec < FP_CODEC_H264 || codec > FP_CODEC_AV1 || hw < FP_HW_NONE || hw > FP_HW_NVENC)
+		return NULL;
+	return names[codec - 1][hw];
+}
+
+static bool any_render_node(void)
+{
+	DIR *d = opendir("/dev/dri");
+	struct dirent *de;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d)))
+		found = !strncmp(de->d_name, "renderD", 7);
+	closedir(d);
+	return found;
+}
+
+/* Opens the device for hw (vaapi: kept in *dev when dev is non-NULL). */
+static int probe_device(enum fp_codec codec, enum fp_hw hw, AVBufferRef **dev, char *msg,
+			size_t len)
+{
+	const char *name = encoder_name(codec, hw), *sw = sw_encoder_name(codec);
+	enum AVHWDeviceType type = hw == FP_HW_NVENC ? AV_HWDEVICE_TYPE_CUDA : AV_HWDEVICE_TYPE_VAAPI;
+	AVBufferRef *ref = NULL;
+	int ret;
+
+	/* Look at the device nodes first: it is cheap, and the reason it gives ("no NVIDIA
+	 * device") is the one a user can act on, unlike a dlopen failure deep in libavutil. */
+	if (hw == FP_HW_NVENC && access("/dev/nvidiactl", F_OK) != 0) {
+		snprintf(msg, len, "%s unavailable (no NVIDIA device): use --codec %s without --hw for %s",
+			 name, fp_codec_name(codec), sw);
+		return -ENODEV;
+	}
+	if (hw == FP_HW_VAAPI && !any_render_node()) {
+		snprintf(msg, len,
+			 "%s unavailable (no VAAPI render node in /dev/dri): use --codec %s without --hw for %s",
+			 name, fp_codec_name(codec), sw);
+		return -ENODEV;
+	}
+	ret = av_hwdevice_ctx_create(&ref, type, NULL, NULL, 0);
+	if (ret < 0) {
+		snprintf(msg, len, "%s unavailable (%s device: %s): use --codec %s without --hw for %s",
+			 name, av_hwdevice_get_type_name(type), fp_av_err(ret), fp_codec_name(codec), sw);
+		return -ENODEV;
+	}
+	if (dev)
+		*dev = ref;
+	else
+		av_buffer_unref(&ref);
+	return 0;
+}
+
+int fp_encoder_probe(enum fp_codec codec, enum fp_hw hw, char *msg, size_t msg_len)
+{
+	char local[256];
+	const char *name = encoder_name(codec, hw);
+
+	if (!msg) {
+		msg = local;
+		msg_len = sizeof(local);
+	}
+	if (msg_len)
+		msg[0] = '\0';
+	if (!name) {
+		snprintf(msg, msg_len, "unknown codec %d / hw %d", (int)codec, (int)hw);
+		return -EINVAL;
+	}
+	if (!avcodec_find_encoder_by_name(name)) {
+		if (hw == FP_HW_NONE)
+			snprintf(msg, msg_len, "%s is not built into this FFmpeg (libavcodec %s)", name,
+				 AV_STRINGIFY(LIBAVCODEC_VERSION));
+		else
+			snprintf(msg, msg_len,
+				 "%s is not built into this FFmpeg (libavcodec %s): use --codec %s without --hw for %s",
+				 name, AV_STRINGIFY(LIBAVCODEC_VERSION), fp_codec_name(codec),
+				 sw_encoder_name(codec));
+		return -ENOTSUP;
+	}
+	if (hw == FP_HW_NONE)
+		return 0;
+	return probe_device(codec, hw, NULL, msg, msg_len);
+}
+
+/* ---- latency histogram ---- */
+
+/* Log-linear buckets over microseconds: values < 64 get their own bucket, above that each
+ * power of two is split into 32 sub-buckets (relative error <= 1/32). */
+#define LAT_SUB_BITS 5
+#define LAT_SUB (1u << LAT_SUB_BITS)
+
+static unsigned lat_index(uint64_t us)
+{
+	unsigned e, shift;
+
+	if (us > UINT32_MAX)
+		us = UINT32_MAX;
+	if (us < 2 * LAT_SUB)
+		return (unsigned)us;
+	e = 63u - (unsigned)__builtin_clzll(us);
+	shift = e - LAT_SUB_BITS;
+	return shift * LAT_SUB + (unsigned)(us >> shift);
+}
+
+/* Midpoint of a bucket, in microseconds. */
+static uint64_t lat_value(unsigned idx)
+{
+	unsigned shift;
+	uint64_t lo;
+
+	if (idx < 2 * LAT_SUB)
+		return idx;
+	shift = idx / LAT_SUB - 1;
+	lo = (uint64_t)(idx % LAT_SUB + LAT_SUB) << shift;
+	return lo + ((UINT64_C(1) << shift) - 1) / 2;
+}
+
+void fp_latency_reset(struct fp_latency_hist *h)
+{
+	memset(h, 0, sizeof(*h));
+}
+
+void fp_latency_record(struct fp_latency_hist *h, int64_t ns)
+{
+	unsigned idx;
+
+	if (ns < 0)
+		ns = 0;
+	idx = lat_index((uint64_t)ns / 1000);
+	if (idx >= FP_LATENCY_BUCKETS)
+		idx = FP_LATENCY_BUCKETS - 1;
+	if (h->count == 0 || ns < h->min_ns)
+		h->min_ns = ns;
+	if (h->count == 0 || ns > h->max_ns)
+		h->max_ns = ns;
+	h->count++;
+	if (h->bucket[idx] < UINT32_MAX)
+		h->bucket[idx]++;
+}
+
+int64_t fp_latency_percentile(const struct fp_latency_hist *h, double p)
+{
+	uint64_t rank, seen = 0;
+	int64_t v;
+
+	if (h->count == 0)
+		return 0;
+	if (p < 0)
+		p = 0;
+	if (p > 100)
+		p = 100;
+	/* The smallest value with at least p % of the samples at or below it. */
+	rank = (uint64_t)(p / 100.0 * (double)h->count + 0.999999);
+	if (rank == 0)
+		rank = 1;
+	for (unsigned i = 0; i < FP_LATENCY_BUCKETS; i++) {
+		seen += h->bucket[i];
+		if (seen >= rank) {
+			v = (int64_t)lat_value(i) * 1000;
+			/* The exact extremes are known: never report outside them. */
+			if (v < h->min_ns)
+				v = h->min_ns;
+			if (v > h->max_ns)
+				v = h->max_ns;
+			return v;
+		}
+	}
+	return h->max_ns;
+}
+
+void fp_latency_summary(const struct fp_latency_hist *h, struct fp_latency_stats *out)
+{
+	out->count = h->count;
+	out->min_ns = h->count ? h->min_ns : 0;
+	out->max_ns = h->count ? h->max_ns : 0;
+	out->p50_ns = fp_latency_percentile(h, 50);
+	out->p99_ns = fp_latency_percentile(h, 99);
+}
+
+/* ---- encoder ---- */
+
+static int check_config(const struct fp_encoder_config *cfg)
+{
+	if (!encoder_name(cfg->codec, cfg->hw)) {
+		fp_error("encoder: unknown codec %d or hw %d", (int)cfg->codec, (int)cfg->hw);
+		return -EINVAL;
+	}
+	if (cfg->width < 16 || cfg->height < 16 || cfg->width > 8192 || cfg->height > 8192 ||
+	    (cfg->width | cfg->height) & 1) {
+		fp_error("encoder: size %ux%u not supported (even, 16..8192)", cfg->width, cfg->height);
+		return -EINVAL;
+	}
+	if (cfg->fps_num <= 0 || cfg->fps_den < 0 || cfg->fps_num / (cfg->fps_den ? cfg->fps_den : 1) > 1000) {
+		fp_error("encoder: frame rate %d/%d not supported", cfg->fps_num, cfg->fps_den);
+		return -EINVAL;
+	}
+	if (cfg->format != FP_YUV_NV12 && cfg->format != FP_YUV_P010) {
+		fp_error("encoder: input format %d is neither NV12 nor P010", (int)cfg->format);
+		return -EINVAL;
+	}
+	/* The frame format defines the colour: the two must agree or the tags would lie. */
+	if (cfg->hdr != (cfg->format == FP_YUV_P010)) {
+		fp_error("encoder: hdr=%d with %s input: HDR needs P010 (BT.2020 PQ), SDR needs NV12",
+			 (int)cfg->hdr, cfg->format == FP_YUV_P010 ? "P010" : "NV12");
+		return -EINVAL;
+	}
+	if (cfg->hdr && cfg->codec == FP_CODEC_H264) {
+		fp_error("encoder: HDR (10-bit P010) is not supported with h264: use --codec hevc or av1");
+		return -ENOTSUP;
+	}
+	if (cfg->bitrate_kbps && cfg->crf) {
+		fp_error("encoder: both bitrate (%u kbps) and crf (%d) given: choose one",
+			 cfg->bitrate_kbps, cfg->crf);
+		return -EINVAL;
+	}
+	if (cfg->crf < 0 || cfg->crf > (cfg->codec == FP_CODEC_AV1 ? 63 : 51)) {
+		fp_error("encoder: crf %d out of range for %s (%s)", cfg->crf, fp_codec_name(cfg->codec),
+			 cfg->codec == FP_CODEC_AV1 ? "1..63" : "0..51");
+		return -EINVAL;
+	}
+	if (cfg->bitrate_kbps > 1000000) {
+		fp_error("encoder: bitrate %u kbps is out of range", cfg->bitrate_kbps);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool hdr10_empty(const struct fp_hdr10 *m)
+{
+	static const struct fp_hdr10 zero;
+
+	return !memcmp(m, &zero, sizeof(zero));
+}
+
+static void x265_hdr_params(char *buf, size_t len, const struct fp_hdr10 *m)
+{
+	/* x265 wants exactly the SEI units: chromaticity * 50000, luminance * 10000. */
+	snprintf(buf, len,
+		 ":hdr10=1:master-display=G(%u,%u)B(%u,%u)R(%u,%u)WP(%u,%u)L(%u,%u):max-cll=%u,%u",
+		 m->green_x, m->green_y, m->blue_x, m->blue_y, m->red_x, m->red_y, m->white_x,
+		 m->white_y, m->max_luminance, m->min_luminance, m->max_cll, m->max_fall);
+}
+
+static void svt_hdr_params(char *buf, size_t len, const struct fp_hdr10 *m)
+{
+	/* SVT-AV1 parses real numbers ("G(0.17,0.797)...L(1000,0.0001)") and converts them to the
+	 * AV1 metadata OBU's fixed point itself; %.5f / %.4f keep the SEI-unit values exact. */
+	snprintf(buf, len,
+		 ":mastering-display=G(%.5f,%.5f)B(%.5f,%.5f)R(%.5f,%.5f)WP(%.5f,%.5f)L(%.4f,%.4f)"
+		 ":content-light=%u,%u",
+		 m->green_x / 50000.0, m->green_y / 50000.0, m->blue_x / 50000.0, m->blue_y / 50000.0,
+		 m->red_x / 50000.0, m->red_y / 50000.0, m->white_x / 50000.0, m->white_y / 50000.0,
+		 m->max_luminance / 10000.0, m->min_luminance / 10000.0, m->max_cll, m->max_fall);
+}
+
+static int set_opt(AVCodecContext *ctx, const char *key, const char *val)
+{
+	int ret = av_opt_set(ctx->priv_data, key, val, 0);
+
+	if (ret < 0)
+		fp_error("encoder: %s: option %s=%s rejected: %s", ctx->codec->name, key, val,
+			 fp_av_err(ret));
+	return ret;
+}
+
+/* Allocates and opens e->ctx from e->cfg. Called at create and, for libsvtav1, to restart. */
+static int open_codec(struct fp_encoder *e)
+{
+	const struct fp_encoder_config *cfg = &e->cfg;
+	struct fp_hdr10 hdr = hdr10_empty(&cfg->hdr10) ? fp_hdr10_generic() : cfg->hdr10;
+	AVCodecContext *ctx;
+	char params[512], extra[256], num[32];
+	const char *name = e->codec->name;
+	int ret = 0;
+
+	ctx = avcodec_alloc_context3(e->codec);
+	if (!ctx)
+		return -ENOMEM;
+	e->ctx = ctx;
+	ctx->width = (int)cfg->width;
+	ctx->height = (int)cfg->height;
+	ctx->time_base = enc_time_base;
+	ctx->framerate = (AVRational){ cfg->fps_num, cfg->fps_den };
+	ctx->gop_size = (int)cfg->keyint;
+	ctx->max_b_frames = 0;
+	ctx->thread_count = cfg->threads;
+	/* Global headers feed mp4/mkv/RTP SDP; the encoders are also told to repeat them in-band
+	 * at every keyframe (below) so MPEG-TS and late joiners of a live stream can decode. */
+	ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+	ctx->color_range = AVCOL_RANGE_MPEG;
+	if (cfg->hdr) {
+		ctx->color_primaries = AVCOL_PRI_BT2020;
+		ctx->color_trc = AVCOL_TRC_SMPTE2084;
+		ctx->colorspace = AVCOL_SPC_BT2020_NCL;
+	} else {
+		ctx->color_primaries = AVCOL_PRI_BT709;
+		ctx->color_trc = AVCOL_TRC_BT709;
+		ctx->colorspace = AVCOL_SPC_BT709;
+	}
+	ctx->chroma_sample_location = AVCHROMA_LOC_LEFT;
+	if (cfg->bitrate_kbps) {
+		ctx->bit_rate = (int64_t)cfg->bitrate_kbps * 1000;
+		/* A 1 s VBV keeps the stream's rate bounded for live links (x264/x265/nvenc).
+		 * SVT-AV1 low-delay is CBR by itself and rejects max == target. */
+		if (cfg->codec != FP_CODEC_AV1 || cfg->hw != FP_HW_NONE) {
+			ctx->rc_max_rate = ctx->bit_rate;
+			ctx->rc_buffer_size = (int)(ctx->bit_rate > INT32_MAX ? INT32_MAX : ctx->bit_rate);
+		}
+	}
+
+	switch (cfg->hw) {
+	case FP_HW_NONE:
+		ctx->pix_fmt = e->sw_fmt;
+		break;
+	case FP_HW_NVENC:
+		ctx->pix_fmt = e->sw_fmt;
+		break;
+	case FP_HW_VAAPI: {
+		AVBufferRef *frames = av_hwframe_ctx_alloc(e->hw_device);
+		AVHWFramesContext *fc;
+
+		if (!frames)
+			return -ENOMEM;
+		fc = (AVHWFramesContext *)frames->data;
+		fc->format = AV_PIX_FMT_VAAPI;
+		fc->sw_format = e->sw_fmt;
+		fc->width = ctx->width;
+		fc->height = ctx->height;
+		fc->initial_pool_size = 8;
+		ret = av_hwframe_ctx_init(frames);
+		if (ret < 0) {
+			fp_error("encoder: %s: VAAPI surfaces %s %dx%d: %s", name,
+				 av_get_pix_fmt_name(e->sw_fmt), ctx->width, ctx->height, fp_av_err(ret));
+			av_buffer_unref(&frames);
+			return fp_av_errno(ret);
+		}
+		ctx->hw_frames_ctx = frames;
+		ctx->pix_fmt = AV_PIX_FMT_VAAPI;
+		break;
+	}
+	}
+
+	params[0] = extra[0] = '\0';
+	if (!strcmp(name, "libx264")) {
+		ret = set_opt(ctx, "preset", cfg->preset ? cfg->preset : "veryfast");
+		if (ret >= 0)
+			ret = set_opt(ctx, "tune", "zerolatency");
+		if (ret >= 0)
+			ret = set_opt(ctx, "forced-idr", "1");
+		if (ret >= 0)
+			ret = set_opt(ctx, "x264-params", "repeat-headers=1");
+	} else if (!strcmp(name, "libx265")) {
+		ret = set_opt(ctx, "preset", cfg->preset ? cfg->preset : "ultrafast");
+		if (ret >= 0)
+			ret = set_opt(ctx, "tune", "zerolatency");
+		if (ret >= 0)
+			ret = set_opt(ctx, "forced-idr", "1");
+		/* FFmpeg 5.1's libx265 wrapper does not turn mastering/CLL side data into SEI, so
+		 * HDR10 goes through x265's own parameters; closed GOPs make every keyframe an IDR
+		 * that a segment or a late joiner can start from. */
+		if (cfg->hdr)
+			x265_hdr_params(extra, sizeof(extra), &hdr);
+		snprintf(params, sizeof(params), "log-level=error:repeat-headers=1:bframes=0:open-gop=0%s%s",
+			 cfg->hdr ? ":colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:range=limited" : "",
+			 extra);
+		if (ret >= 0)
+			ret = set_opt(ctx, "x265-params", params);
+	} else if (!strcmp(name, "libsvtav1")) {
+		ret = set_opt(ctx, "preset", cfg->preset ? cfg->preset : "10");
+		/* pred-struct=1: SVT-AV1's low-delay structure (no frames from the future).
+		 * The 5.1 wrapper does not forward the context's colour tags, so the colour
+		 * description and HDR10 metadata OBUs are requested through SVT's parameters; SVT-AV1
+		 * >= 1.2 (here 1.4) accepts mastering-display and content-light. */
+		if (cfg->hdr)
+			svt_hdr_params(extra, sizeof(extra), &hdr);
+		snprintf(params, sizeof(params), "pred-struct=1%s%s%s",
+			 cfg->bitrate_kbps ? ":rc=2" : "",
+			 cfg->hdr ? ":color-primaries=9:transfer-characteristics=16:matrix-coefficients=9:color-range=0"
+				  : ":color-primaries=1:transfer-characteristics=1:matrix-coefficients=1:color-range=0",
+			 extra);
+		if (ret >= 0)
+			ret = set_opt(ctx, "svtav1-params", params);
+	} else if (cfg->hw == FP_HW_NVENC) {
+		ret = set_opt(ctx, "preset", cfg->preset ? cfg->preset : "p4");
+		if (ret >= 0)
+			ret = set_opt(ctx, "tune", "ll");
+		if (ret >= 0)
+			ret = set_opt(ctx, "zerolatency", "1");
+		if (ret >= 0)
+			ret = set_opt(ctx, "forced-idr", "1");
+		if (ret >= 0 && cfg->codec == FP_CODEC_HEVC && cfg->hdr)
+			ret = set_opt(ctx, "profile", "main10");
+	}
+	if (ret < 0)
+		return fp_av_errno(ret);
+
+	if (cfg->crf) {
+		snprintf(num, sizeof(num), "%d", cfg->crf);
+		if (cfg->hw == FP_HW_NVENC)
+			ret = set_opt(ctx, "cq", num);
+		else if (cfg->hw == FP_HW_VAAPI)
+			ctx->global_quality = cfg->crf;  /* VAAPI's constant-QP value */
+		else
+			ret = set_opt(ctx, "crf", num);
+		if (ret < 0)
+			return fp_av_errno(ret);
+	}
+
+	ret = avcodec_open2(ctx, e->codec, NULL);
+	if (ret < 0) {
+		fp_error("encoder: opening %s %ux%u %s %d/%d fps failed: %s", name, cfg->width, cfg->height,
+			 av_get_pix_fmt_name(e->sw_fmt), cfg->fps_num, cfg->fps_den, fp_av_err(ret));
+		return fp_av_errno(ret);
+	}
+	return 0;
+}
+
+int fp_encoder_create(struct fp_encoder **out, const struct fp_encoder_config *cfg_in)
+{
+	struct fp_encoder *e;
+	struct fp_encoder_config cfg = *cfg_in;
+	char msg[256];
+	int ret;
+
+	*out = NULL;
+	ret = check_config(&cfg);
+	if (ret < 0)
+		return ret;
+	if (cfg.fps_den == 0)
+		cfg.fps_den = 1;
+	if (cfg.keyint == 0) {
+		/* Two seconds' worth, rounded up to a whole frame. */
+		cfg.keyint = (unsigned)((2 * (int64_t)cfg.fps_num + cfg.fps_den - 1) / cfg.fps_den);
+	}
+	ret = fp_encoder_probe(cfg.codec, cfg.hw, msg, sizeof(msg));
+	if (ret < 0) {
+		fp_error("encoder: %s", msg);
+		return ret;
+	}
+
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->cfg = cfg;
+	/* Our own copy: the caller's string need not outlive create, and a restart reuses it. */
+	if (cfg.preset) {
+		snprintf(e->preset, sizeof(e->preset), "%s", cfg.preset);
+		e->cfg.preset = e->preset;
+	}
+	e->codec = avcodec_find_encoder_by_name(encoder_name(cfg.codec, cfg.hw));
+	e->queue = av_fifo_alloc2(8, sizeof(AVPacket *), AV_FIFO_FLAG_AUTO_GROW);
+	e->frame = av_frame_alloc();
+	if (!e->queue || !e->frame) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if (cfg.hw == FP_HW_VAAPI) {
+		ret = probe_device(cfg.codec, cfg.hw, &e->hw_device, msg, sizeof(msg));
+		if (ret < 0) {
+			fp_error("encoder: %s", msg);
+			goto fail;
+		}
+		e->hw_frame = av_frame_alloc();
+		if (!e->hw_frame) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+	}
+
+	if (cfg.hw != FP_HW_NONE || cfg.codec == FP_CODEC_H264) {
+		/* These take the semi-planar layout as is (see the file comment). */
+		e->zero_copy = true;
+		e->sw_fmt = cfg.format == FP_YUV_P010 ? AV_PIX_FMT_P010LE : AV_PIX_FMT_NV12;
+	} else {
+		e->zero_copy = false;
+		e->sw_fmt = cfg.format == FP_YUV_P010 ? AV_PIX_FMT_YUV420P10LE : AV_PIX_FMT_YUV420P;
+		e->frame->format = e->sw_fmt;
+		e->frame->width = (int)cfg.width;
+		e->frame->height = (int)cfg.height;
+		ret = av_frame_get_buffer(e->frame, 0);
+		if (ret < 0) {
+			ret = fp_av_errno(ret);
+			goto fail;
+		}
+	}
+#if LIBAVCODEC_VERSION_MAJOR < 60
+	/* Measured with FFmpeg 5.1 + SVT-AV1 1.4: the wrapper never sets the SVT picture type,
+	 * so AV_PICTURE_TYPE_I is ignored and a keyframe can only be had by restarting SVT. */
+	e->reopen_for_keyframe = cfg.codec == FP_CODEC_AV1 && cfg.hw == FP_HW_NONE;
+#endif
+	ret = open_codec(e);
+	if (ret < 0)
+		goto fail;
+	fp_latency_reset(&e->lat);
+	fp_info("encoder: %s %ux%u %s %d/%d fps keyint %u %s%s", e->codec->name, cfg.width, cfg.height,
+		cfg.hdr ? "HDR10 P010" : "SDR NV12", cfg.fps_num, cfg.fps_den, cfg.keyint,
+		cfg.bitrate_kbps ? "bitrate" : "crf", e->zero_copy ? " (zero-copy input)" : "");
+	*out = e;
+	return 0;
+
+fail:
+	fp_encoder_destroy(e);
+	return ret;
+}
+
+static void drop_queue(struct fp_encoder *e)
+{
+	AVPacket *p;
+
+	if (!e->queue)
+		return;
+	while (av_fifo_read(e->queue, &p, 1) >= 0)
+		av_packet_free(&p);
+}
+
+void fp_encoder_destroy(struct fp_encoder *e)
+{
+	if (!e)
+		return;
+	drop_queue(e);
+	av_fifo_freep2(&e->queue);
+	avcodec_free_context(&e->ctx);
+	av_frame_free(&e->frame);
+	av_frame_free(&e->hw_frame);
+	av_buffer_unref(&e->hw_device);
+	free(e);
+}
+
+static void note_packet(struct fp_encoder *e, const AVPacket *pkt)
+{
+	int64_t captured;
+
+	if (pkt->pts == AV_NOPTS_VALUE)
+		return;
+	captured = e->origin_ns + av_rescale_q(pkt->pts, enc_time_base, ns_base);
+	fp_latency_record(&e->lat, fp_now_ns() - captured);
+}
+
+/* Moves every packet libavcodec has ready into our queue. Returns 0, or AVERROR_EOF once the
+ * encoder is drained, or another AVERROR. */
+static int drain_codec(struct fp_encoder *e)
+{
+	AVPacket *p;
+	int ret;
+
+	for (;;) {
+		p = av_packet_alloc();
+		if (!p)
+			return AVERROR(ENOMEM);
+		ret = avcodec_receive_packet(e->ctx, p);
+		if (ret < 0) {
+			av_packet_free(&p);
+			return ret == AVERROR(EAGAIN) ? 0 : ret;
+		}
+		note_packet(e, p);
+		ret = av_fifo_write(e->queue, &p, 1);
+		if (ret < 0) {
+			av_packet_free(&p);
+			return ret;
+		}
+	}
+}
+
+static void wrapped_free(void *opaque, uint8_t *data)
+{
+	struct fp_encoder *e = opaque;
+
+	(void)data;
+	e->released++;
+}
+
+static int wrap_frame(struct fp_encoder *e, const struct fp_yuv_frame *f)
+{
+	AVFrame *fr = e->frame;
+	size_t ch = (f->height + 1) / 2;
+
+	av_frame_unref(fr);
+	fr->buf[0] = av_buffer_create(f->data[0], f->stride[0] * f->height, wrapped_free, e,
+				      AV_BUFFER_FLAG_READONLY);
+	if (!fr->buf[0])
+		return -ENOMEM;
+	e->wrapped++;
+	fr->buf[1] = av_buffer_create(f->data[1], f->stride[1] * ch, wrapped_free, e,
+				      AV_BUFFER_FLAG_READONLY);
+	if (!fr->buf[1])
+		return -ENOMEM;
+	e->wrapped++;
+	fr->data[0] = f->data[0];
+	fr->data[1] = f->data[1];
+	fr->linesize[0] = (int)f->stride[0];
+	fr->linesize[1] = (int)f->stride[1];
+	fr->format = e->sw_fmt;
+	fr->width = (int)f->width;
+	fr->height = (int)f->height;
+	return 0;
+}
+
+/* NV12 -> yuv420p or P010 -> yuv420p10le (little-endian host): de-interleave CbCr. */
+static int copy_frame(struct fp_encoder *e, const struct fp_yuv_frame *f)
+{
+	AVFrame *fr = e->frame;
+	uint32_t cw = (f->width + 1) / 2, ch = (f->height + 1) / 2;
+	int ret;
+
+	ret = av_frame_make_writable(fr);
+	if (ret < 0)
+		return fp_av_errno(ret);
+	if (f->format == FP_YUV_NV12) {
+		for (uint32_t y = 0; y < f->height; y++)
+			memcpy(fr->data[0] + (size_t)y * (size_t)fr->linesize[0],
+			       f->data[0] + y * f->stride[0], f->width);
+		for (uint32_t y = 0; y < ch; y++) {
+			const uint8_t *s = f->data[1] + y * f->stride[1];
+			uint8_t *u = fr->data[1] + (size_t)y * (size_t)fr->linesize[1];
+			uint8_t *v = fr->data[2] + (size_t)y * (size_t)fr->linesize[2];
+
+			for (uint32_t x = 0; x < cw; x++) {
+				u[x] = s[2 * x];
+				v[x] = s[2 * x + 1];
+			}
+		}
+	} else {
+		for (uint32_t y = 0; y < f->height; y++) {
+			const uint16_t *s = (const uint16_t *)(const void *)(f->data[0] + y * f->stride[0]);
+			uint16_t *d = (uint16_t *)(void *)(fr->data[0] + (size_t)y * (size_t)fr->linesize[0]);
+
+			for (uint32_t x = 0; x < f->width; x++)
+				d[x] = s[x] >> 6;
+		}
+		for (uint32_t y = 0; y < ch; y++) {
+			const uint16_t *s = (const uint16_t *)(const void *)(f->data[1] + y * f->stride[1]);
+			uint16_t *u = (uint16_t *)(void *)(fr->data[1] + (size_t)y * (size_t)fr->linesize[1]);
+			uint16_t *v = (uint16_t *)(void *)(fr->data[2] + (size_t)y * (size_t)fr->linesize[2]);
+
+			for (uint32_t x = 0; x < cw; x++) {
+				u[x] = s[2 * x] >> 6;
+				v[x] = s[2 * x + 1] >> 6;
+			}
+		}
+	}
+	return 0;
+}
+
+/* libsvtav1 in FFmpeg 5.1: drain the running instance and start a fresh one, whose first
+ * picture is a key frame with its sequence header. Costs one SVT init (tens of ms). */
+static int restart_codec(struct fp_encoder *e)
+{
+	int ret = avcodec_send_frame(e->ctx, NULL);
+
+	if (ret < 0 && ret != AVERROR_EOF)
+		return ret;
+	ret = drain_codec(e);
+	if (ret < 0 && ret != AVERROR_EOF)
+		return ret;
+	avcodec_free_context(&e->ctx);
+	return open_codec(e) < 0 ? AVERROR_EXTERNAL : 0;
+}
+
+int fp_encoder_submit(struct fp_encoder *e, const struct fp_yuv_frame *f)
+{
+	AVFrame *send;
+	int64_t pts;
+	int ret;
+
+	if (!e || !f)
+		return -EINVAL;
+	if (e->flushing)
+		return -EPIPE;
+	if (f->format != e->cfg.format || f->width != e->cfg.width || f->height != e->cfg.height ||
+	    !f->data[0] || !f->data[1]) {
+		fp_error("encoder: frame %ux%u format %d does not match the encoder's %ux%u format %d",
+			 f->width, f->height, (int)f->format, e->cfg.width, e->cfg.height,
+			 (int)e->cfg.format);
+		return -EINVAL;
+	}
+	if (!e->have_origin) {
+		e->origin_ns = f->pts_ns;
+		e->have_origin = true;
+		e->last_pts = -1;
+	}
+	pts = av_rescale_q_rnd(f->pts_ns - e->origin_ns, ns_base, enc_time_base,
+			       AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX);
+	if (pts <= e->last_pts) {
+		/* Encoders and muxers require strictly increasing timestamps; a capture clock
+		 * that stalls must not end the stream. */
+		if (!e->warned_nudge)
+			fp_warn("encoder: frame pts %" PRId64 " ns not after the previous frame; nudged",
+				f->pts_ns);
+		e->warned_nudge = true;
+		pts = e->last_pts + 1;
+	}
+
+	/* Keep libavcodec's own packet slot empty, so that the frame is consumed by the encoder
+	 * within avcodec_send_frame() (the zero-copy contract, see the file comment). */
+	ret = drain_codec(e);
+	if (ret < 0)
+		goto averr;
+	if (e->keyframe_request && e->reopen_for_keyframe && e->last_pts >= 0) {
+		ret = restart_codec(e);
+		if (ret < 0)
+			goto averr;
+	}
+
+	ret = e->zero_copy ? wrap_frame(e, f) : copy_frame(e, f);
+	if (ret < 0) {
+		av_frame_unref(e->frame);
+		return ret;
+	}
+	e->frame->pts = pts;
+	e->frame->pict_type = e->keyframe_request ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+	e->frame->color_range = e->ctx->color_range;
+	e->frame->color_primaries = e->ctx->color_primaries;
+	e->frame->color_trc = e->ctx->color_trc;
+	e->frame->colorspace = e->ctx->colorspace;
+	e->frame->chroma_location = e->ctx->chroma_sample_location;
+	send = e->frame;
+	if (e->hw_frame) {
+		av_frame_unref(e->hw_frame);
+		ret = av_hwframe_get_buffer(e->ctx->hw_frames_ctx, e->hw_frame, 0);
+		if (ret >= 0)
+			ret = av_hwframe_transfer_data(e->hw_frame, e->frame, 0);
+		if (ret >= 0)
+			ret = av_frame_copy_props(e->hw_frame, e->frame);
+		if (ret < 0) {
+			av_frame_unref(e->frame);
+			goto averr;
+		}
+		send = e->hw_frame;
+	}
+	ret = avcodec_send_frame(e->ctx, send);
+	if (e->zero_copy)
+		av_frame_unref(e->frame);
+	if (e->hw_frame)
+		av_frame_unref(e->hw_frame);
+	if (e->zero_copy && e->released != e->wrapped && !e->warned_held) {
+		/* Would mean libavcodec queued our planes past this call: the host reuses them. */
+		fp_error("encoder: %s kept a reference to the submitted frame (%" PRIu64 " of %" PRIu64
+			 " released); output may show later frames' pixels",
+			 e->codec->name, e->released, e->wrapped);
+		e->warned_held = true;
+	}
+	if (ret < 0)
+		goto averr;
+	e->keyframe_request = false;
+	e->last_pts = pts;
+	ret = drain_codec(e);
+	if (ret < 0)
+		goto averr;
+	return 0;
+
+averr:
+	fp_error("encoder: %s: encoding frame pts %" PRId64 " ns failed: %s", e->codec->name,
+		 f->pts_ns, fp_av_err(ret));
+	return fp_av_errno(ret);
+}
+
+int fp_encoder_receive(struct fp_encoder *e, AVPacket *pkt)
+{
+	AVPacket *p;
+	int ret;
+
+	if (av_fifo_read(e->queue, &p, 1) < 0) {
+		ret = drain_codec(e);
+		if (ret == AVERROR_EOF && !av_fifo_can_read(e->queue))
+			return -ENODATA;
+		if (ret < 0 && ret != AVERROR_EOF) {
+			fp_error("encoder: %s: receiving a packet failed: %s", e->codec->name,
+				 fp_av_err(ret));
+			return fp_av_errno(ret);
+		}
+		if (av_fifo_read(e->queue, &p, 1) < 0)
+			return e->flushing ? -ENODATA : -EAGAIN;
+	}
+	av_packet_move_ref(pkt, p);
+	av_packet_free(&p);
+	return 0;
+}
+
+int fp_encoder_flush(struct fp_encoder *e)
+{
+	int ret;
+
+	if (e->flushing)
+		return 0;
+	e->flushing = true;
+	ret = avcodec_send_frame(e->ctx, NULL);
+	if (ret < 0 && ret != AVERROR_EOF) {
+		fp_error("encoder: %s: flush failed: %s", e->codec->name, fp_av_err(ret));
+		return fp_av_errno(ret);
+	}
+	return 0;
+}
+
+void fp_encoder_request_keyframe(struct fp_encoder *e)
+{
+	e->keyframe_request = true;
+}
+
+const struct AVCodecContext *fp_encoder_context(const struct fp_encoder *e)
+{
+	return e->ctx;
+}
+
+void fp_encoder_time_base(const struct fp_encoder *e, int *num, int *den)
+{
+	(void)e;
+	*num = enc_time_base.num;
+	*den = enc_time_base.den;
+}
+
+const struct fp_encoder_config *fp_encoder_config(const struct fp_encoder *e)
+{
+	return &e->cfg;
+}
+
+const char *fp_encoder_name(const struct fp_encoder *e)
+{
+	return e->codec->name;
+}
+
+void fp_encoder_latency(const struct fp_encoder *e, struct fp_latency_stats *out)
+{
+	fp_latency_summary(&e->lat, out);
+}
