@@ -8,7 +8,7 @@ pkgs=(
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
   libyuv-dev libzimg-dev
   xvfb x11-utils libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev
-  libxcb-xtest0-dev libxcb-randr0-dev
+  libxcb-xtest0-dev libxcb-randr0-dev libxcb-xinput-dev
   libwayland-dev wayland-protocols sway grim
 )
 missing=()

@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 	}
 	impl = fp_backend_find(backend);
 	if (!impl) {
-		fp_error("unknown backend '%s' (available: test)", backend);
+		fp_error("unknown backend '%s' (test, x11, wlr, as built)", backend);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);

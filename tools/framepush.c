@@ -281,8 +281,13 @@ static int cmd_capture(int argc, char **argv, int streaming)
 	}
 	if (optind < argc)
 		app = argv + optind; /* after "--": the application to run inside the display */
+	if (!source && !display) {
+		fprintf(stderr, "framepush %s: --source is required (or --display; see framepush %s --help)\n",
+			verb, verb);
+		return 2;
+	}
 	if (!source)
-		source = !display ? "test" : !strncmp(display, "virtual:", 8)
+		source = !strncmp(display, "virtual:", 8)
 				     ? (!strcmp(display_kind, "sway") ? "wlr" : "x11")
 				     : display[0] == ':' ? "x11" : "wlr";
 	if (!so.target) {

@@ -1,0 +1,705 @@
+/* framepush — the "sway" display kind: a headless wlroots compositor at the client's mode.
+ *
+ * sway refuses to run as root, and a compositor is a large attack surface anyway: as root we
+ * run it (and every application started in it) as an unprivileged user, "framepush" unless
+ * told otherwise, creating that system user if it is missing. Everything sway needs lives in
+ * a private runtime directory (mode 0700, owned by that user): the Wayland socket, the IPC
+ * socket (SWAYSOCK), the config and sway's log. Root reaches the sockets through its
+ * DAC override; nobody else can.
+ *
+ * Readiness is event-driven: inotify on the runtime directory for both sockets, a pidfd for
+ * an early exit, then `swaymsg -t get_outputs` must list the output at the asked mode. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "framepush/display.h"
+
+#define DEFAULT_USER "framepush"
+#define MAX_APPS 32
+#define WL_SOCKET "wayland-1"
+#define IPC_SOCKET "sway-ipc.sock"
+#define SWAYMSG_TIMEOUT_MS 5000
+#define EXIT_WAIT_MS 2000
+#define TERM_WAIT_MS 1000
+
+extern const struct fp_display_impl fp_display_sway;
+
+struct fp_display {
+	struct fp_display_base base;
+	pid_t sway;
+	int sway_pidfd;
+	uid_t uid;
+	gid_t gid;
+	int drop; /* run children as uid/gid (we are root) */
+	char dir[PATH_MAX];
+	char wl_path[PATH_MAX + 32];
+	char ipc_path[PATH_MAX + 32];
+	char output[64];
+	uint32_t width, height, hz;
+	pid_t apps[MAX_APPS];
+	size_t n_apps;
+};
+
+static int pidfd_open_sys(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* ---- child process setup (runs between fork and exec: async-signal-safe calls only) ---- */
+
+static void child_drop(const struct fp_display *d)
+{
+	if (!d->drop)
+		return;
+	/* Groups first, then gid, then uid: the other order would lose the right to change
+	 * them. Any failure exits: a child must never run on as root. */
+	if (setgroups(1, &d->gid) < 0 || setresgid(d->gid, d->gid, d->gid) < 0 ||
+	    setresuid(d->uid, d->uid, d->uid) < 0)
+		_exit(126);
+	if (geteuid() == 0 || getuid() == 0)
+		_exit(126);
+}
+
+/* The environment of everything started inside the display: nothing of ours leaks in. */
+static void build_env(const struct fp_display *d, char bufs[][PATH_MAX + 64], char **envp,
+		      int for_sway)
+{
+	size_t n = 0;
+
+	snprintf(bufs[n], sizeof(bufs[n]), "XDG_RUNTIME_DIR=%s", d->dir), n++;
+	snprintf(bufs[n], sizeof(bufs[n]), "HOME=%s", d->dir), n++;
+	snprintf(bufs[n], sizeof(bufs[n]), "PATH=/usr/local/bin:/usr/bin:/bin"), n++;
+	snprintf(bufs[n], sizeof(bufs[n]), "SWAYSOCK=%s", d->ipc_path), n++;
+	if (for_sway) {
+		snprintf(bufs[n], sizeof(bufs[n]), "WLR_BACKENDS=headless"), n++;
+		snprintf(bufs[n], sizeof(bufs[n]), "WLR_RENDERER=pixman"), n++;
+		snprintf(bufs[n], sizeof(bufs[n]), "WLR_LIBINPUT_NO_DEVICES=1"), n++;
+		snprintf(bufs[n], sizeof(bufs[n]), "WLR_HEADLESS_OUTPUTS=1"), n++;
+	} else {
+		snprintf(bufs[n], sizeof(bufs[n]), "WAYLAND_DISPLAY=%s", WL_SOCKET), n++;
+		snprintf(bufs[n], sizeof(bufs[n]), "XDG_SESSION_TYPE=wayland"), n++;
+	}
+	if (getenv("FRAMEPUSH_LOG"))
+		snprintf(bufs[n], sizeof(bufs[n]), "FRAMEPUSH_LOG=%s", getenv("FRAMEPUSH_LOG")), n++;
+	for (size_t i = 0; i < n; i++)
+		envp[i] = bufs[i];
+	envp[n] = NULL;
+}
+
+/* Forks and execs argv with envp, optionally dropping to the display user and sending
+ * stdout/stderr to log_path. A CLOEXEC pipe carries an exec failure back, so the caller
+ * gets -errno instead of a child that silently exits 127. */
+static int start_child(const struct fp_display *d, const char *exe, char *const argv[],
+		       char *const envp[], int drop, const char *log_path, int out_fd, pid_t *pid_out)
+{
+	int pfd[2], err = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return err;
+	}
+	if (pid == 0) {
+		int e, devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		close(pfd[0]);
+		setpgid(0, 0); /* its own group: destroy ends its children too */
+		if (devnull >= 0)
+			dup2(devnull, STDIN_FILENO);
+		if (log_path) {
+			int lf = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+				      0600);
+
+			if (lf >= 0) {
+				dup2(lf, STDOUT_FILENO);
+				dup2(lf, STDERR_FILENO);
+			}
+		}
+		if (out_fd >= 0)
+			dup2(out_fd, STDOUT_FILENO);
+		if (drop)
+			child_drop(d);
+		if (chdir(d->dir) < 0)
+			(void)!chdir("/");
+		/* After the uid change: a credential change clears the parent-death signal.
+		 * If the host dies without cleaning up, the display goes with it. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		execve(exe, argv, envp);
+		e = errno;
+		(void)!write(pfd[1], &e, sizeof(e));
+		_exit(127);
+	}
+	close(pfd[1]);
+	do
+		n = read(pfd[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (n == (ssize_t)sizeof(err)) {
+		waitpid(pid, NULL, 0);
+		return -err;
+	}
+	*pid_out = pid;
+	return 0;
+}
+
+/* Waits for pid up to timeout_ms; 0 and *status, or -ETIMEDOUT. */
+static int wait_bounded(pid_t pid, int timeout_ms, int *status)
+{
+	int fd = pidfd_open_sys(pid), st = 0;
+	pid_t r;
+
+	if (fd >= 0) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int pr;
+
+		do
+			pr = poll(&p, 1, timeout_ms);
+		while (pr < 0 && errno == EINTR);
+		close(fd);
+		if (pr == 0)
+			return -ETIMEDOUT;
+	}
+	do
+		r = waitpid(pid, &st, fd >= 0 ? 0 : WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == 0) {
+		/* No pidfd (old kernel): one slow poll loop as the fallback. */
+		for (int t = 0; t < timeout_ms && r == 0; t += 10) {
+			usleep(10000);
+			r = waitpid(pid, &st, WNOHANG);
+		}
+		if (r == 0)
+			return -ETIMEDOUT;
+	}
+	if (r < 0)
+		return -errno;
+	if (status)
+		*status = st;
+	return 0;
+}
+
+static void kill_and_reap(pid_t pid, int grace_ms)
+{
+	if (pid <= 0)
+		return;
+	kill(-pid, SIGTERM);
+	kill(pid, SIGTERM);
+	if (wait_bounded(pid, grace_ms, NULL) == 0) {
+		kill(-pid, SIGKILL); /* leftovers of its group */
+		return;
+	}
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	wait_bounded(pid, 1000, NULL);
+}
+
+/* Runs swaymsg (as root: it only connects to the socket) with args; the reply goes to
+ * out (NUL-terminated, may be NULL). Returns swaymsg's exit code or -errno. */
+static int swaymsg(const struct fp_display *d, char *out, size_t out_cap, const char *a1,
+		   const char *a2, const char *a3, const char *a4, const char *a5, const char *a6)
+{
+	char *argv[12] = { (char *)"/usr/bin/swaymsg", (char *)"-s", (char *)d->ipc_path };
+	char bufs[8][PATH_MAX + 64];
+	char *envp[9];
+	const char *extra[] = { a1, a2, a3, a4, a5, a6 };
+	size_t n = 3, len = 0;
+	int pfd[2], r, st = 0;
+	int64_t deadline = fp_now_ns() + SWAYMSG_TIMEOUT_MS * FP_NSEC_PER_MSEC;
+	pid_t pid;
+
+	if (out && out_cap)
+		out[0] = '\0';
+	for (size_t i = 0; i < FP_ARRAY_LEN(extra) && extra[i]; i++)
+		argv[n++] = (char *)extra[i];
+	argv[n] = NULL;
+	build_env(d, bufs, envp, 0);
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	/* stderr to /dev/null: `exit` always "fails" to read its reply, and a real failure is
+	 * in the JSON reply on stdout, which callers log. */
+	r = start_child(d, argv[0], argv, envp, 0, "/dev/null", pfd[1], &pid);
+	close(pfd[1]);
+	if (r < 0) {
+		close(pfd[0]);
+		return r;
+	}
+	/* Read the whole reply (bounded), so swaymsg never blocks on a full pipe. */
+	for (;;) {
+		char sink[4096];
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		ssize_t k;
+		int ms = fp_ms_until(deadline);
+
+		if (ms == 0 || poll(&p, 1, ms) <= 0)
+			break;
+		if (out && len + 1 < out_cap)
+			k = read(pfd[0], out + len, out_cap - 1 - len);
+		else
+			k = read(pfd[0], sink, sizeof(sink));
+		if (k <= 0)
+			break;
+		if (out && len + 1 < out_cap)
+			len += (size_t)k;
+	}
+	if (out && out_cap)
+		out[len] = '\0';
+	close(pfd[0]);
+	r = wait_bounded(pid, fp_ms_until(deadline) + 100, &st);
+	if (r < 0) {
+		kill_and_reap(pid, 100);
+		return r;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Finds the first output's name and current mode in a get_outputs reply. The reply comes
+ * from the compositor we started, but is still parsed defensively (bounded copies). */
+static int parse_outputs(const char *json, char *name, size_t name_cap, uint32_t *w, uint32_t *h)
+{
+	const char *p = strstr(json, "\"name\": \""), *m;
+	size_t n = 0;
+
+	if (!p)
+		return -ENOENT;
+	p += strlen("\"name\": \"");
+	while (p[n] && p[n] != '"' && n + 1 < name_cap)
+		n++;
+	memcpy(name, p, n);
+	name[n] = '\0';
+	m = strstr(p, "\"current_mode\"");
+	if (!m)
+		return -ENOENT;
+	{
+		const char *pw = strstr(m, "\"width\": "), *ph = strstr(m, "\"height\": ");
+
+		if (!pw || !ph)
+			return -ENOENT;
+		*w = (uint32_t)strtoul(pw + strlen("\"width\": "), NULL, 10);
+		*h = (uint32_t)strtoul(ph + strlen("\"height\": "), NULL, 10);
+	}
+	return 0;
+}
+
+static int query_output(struct fp_display *d, uint32_t *w, uint32_t *h)
+{
+	char reply[16384];
+	int r = swaymsg(d, reply, sizeof(reply), "-r", "-t", "get_outputs", NULL, NULL, NULL);
+
+	if (r != 0)
+		return r < 0 ? r : -EIO;
+	return parse_outputs(reply, d->output, sizeof(d->output), w, h);
+}
+
+/* ---- user and runtime directory ---- */
+
+static int lookup_user(struct fp_display *d, const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	if (!pw && !strcmp(user, DEFAULT_USER)) {
+		/* The default user is ours to create: a system account with no home, no login. */
+		char *argv[] = { (char *)"/usr/sbin/useradd", (char *)"--system",
+				 (char *)"--no-create-home", (char *)"--shell",
+				 (char *)"/usr/sbin/nologin", (char *)DEFAULT_USER, NULL };
+		char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+		pid_t pid;
+		int st = 0;
+
+		fp_info("sway display: creating system user '%s' to run sway as", DEFAULT_USER);
+		pid = fork();
+		if (pid == 0) {
+			execve(argv[0], argv, envp);
+			_exit(127);
+		}
+		if (pid < 0 || wait_bounded(pid, 10000, &st) < 0 || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) != 0)
+			fp_error("sway display: useradd %s failed (status %d)", DEFAULT_USER, st);
+		pw = getpwnam(user);
+	}
+	if (!pw) {
+		fp_error("sway display: user '%s' does not exist; sway cannot run as root", user);
+		return -ENOENT;
+	}
+	if (pw->pw_uid == 0) {
+		fp_error("sway display: user '%s' is root; sway refuses to run as root", user);
+		return -EPERM;
+	}
+	d->uid = pw->pw_uid;
+	d->gid = pw->pw_gid;
+	d->drop = 1;
+	return 0;
+}
+
+/* Empties the directory open at dfd. Root runs this on a directory the display's user
+ * owned: everything goes through dirfds with O_NOFOLLOW, so a symlink planted there can
+ * never make root delete something elsewhere. */
+static void empty_dir_at(int dfd, int depth)
+{
+	int copy = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	DIR *dp = copy >= 0 ? fdopendir(copy) : NULL;
+	struct dirent *e;
+
+	if (!dp) {
+		fp_close(&copy);
+		return;
+	}
+	while ((e = readdir(dp))) {
+		int sub;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (unlinkat(dfd, e->d_name, 0) == 0 || errno != EISDIR || depth >= 8)
+			continue;
+		sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0) {
+			empty_dir_at(sub, depth + 1);
+			close(sub);
+		}
+		unlinkat(dfd, e->d_name, AT_REMOVEDIR);
+	}
+	closedir(dp);
+}
+
+static void remove_dir(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (dfd < 0)
+		return;
+	empty_dir_at(dfd, 0);
+	close(dfd);
+	if (rmdir(dir) < 0)
+		fp_warn("sway display: cannot remove %s: %s", dir, strerror(errno));
+}
+
+static int write_config(struct fp_display *d, char *path, size_t cap)
+{
+	FILE *f;
+	int fd;
+
+	snprintf(path, cap, "%s/config", d->dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (d->drop && fchown(fd, d->uid, d->gid) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	/* No bar, no idle daemon, no Xwayland (a second server to secure), a fixed background
+	 * so an empty desktop has known pixels. HEADLESS-1 is wlroots' name for the first
+	 * headless output; `*` covers a compositor that names it otherwise. */
+	fprintf(f,
+		"# framepush: headless sway for capture\n"
+		"xwayland disable\n"
+		"output * mode %ux%u@%uHz\n"
+		"output * bg #102030 solid_color\n"
+		"focus_follows_mouse no\n",
+		d->width, d->height, d->hz);
+	if (fclose(f) != 0)
+		return -EIO;
+	return 0;
+}
+
+/* ---- the display ---- */
+
+static void sway_destroy(struct fp_display *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n_apps; i++)
+		kill_and_reap(d->apps[i], TERM_WAIT_MS);
+	d->n_apps = 0;
+	if (d->sway > 0) {
+		int st;
+
+		/* Politely first (sway tears its clients and sockets down), then by force. */
+		if (swaymsg(d, NULL, 0, "exit", NULL, NULL, NULL, NULL, NULL) != 0 ||
+		    wait_bounded(d->sway, EXIT_WAIT_MS, &st) < 0)
+			kill_and_reap(d->sway, TERM_WAIT_MS);
+		else
+			kill(-d->sway, SIGKILL); /* swaybg and anything else left in its group */
+	}
+	fp_close(&d->sway_pidfd);
+	if (d->dir[0])
+		remove_dir(d->dir);
+	free(d);
+}
+
+static void log_sway_tail(const struct fp_display *d)
+{
+	char path[PATH_MAX + 16], buf[2048];
+	int fd;
+	ssize_t n;
+	off_t size;
+
+	snprintf(path, sizeof(path), "%s/sway.log", d->dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	size = lseek(fd, 0, SEEK_END);
+	lseek(fd, size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0) {
+		buf[n] = '\0';
+		fp_error("sway display: end of sway's log:\n%s", buf);
+	}
+}
+
+/* Both sockets present, sway alive, within the deadline. */
+static int wait_sockets(struct fp_display *d, int64_t deadline)
+{
+	int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK), r = -ETIMEDOUT;
+
+	if (in < 0)
+		return -errno;
+	if (inotify_add_watch(in, d->dir, IN_CREATE | IN_MOVED_TO) < 0) {
+		r = -errno;
+		close(in);
+		return r;
+	}
+	for (;;) {
+		struct pollfd p[2] = { { .fd = in, .events = POLLIN },
+				       { .fd = d->sway_pidfd, .events = POLLIN } };
+		char ev[4096];
+		int ms;
+
+		/* Checked after the watch exists, so a socket made before it is not missed. */
+		if (access(d->wl_path, F_OK) == 0 && access(d->ipc_path, F_OK) == 0) {
+			r = 0;
+			break;
+		}
+		ms = fp_ms_until(deadline);
+		if (ms == 0)
+			break;
+		if (poll(p, d->sway_pidfd >= 0 ? 2 : 1, ms) < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
+		if (p[1].revents) {
+			r = -ECHILD;
+			break;
+		}
+		while (read(in, ev, sizeof(ev)) > 0)
+			;
+	}
+	close(in);
+	return r;
+}
+
+static int sway_create(struct fp_display **out, const struct fp_display_opts *opts)
+{
+	struct fp_display *d = calloc(1, sizeof(*d));
+	int64_t timeout = opts->start_timeout_ns ? opts->start_timeout_ns : 10 * FP_NSEC_PER_SEC;
+	int64_t deadline = fp_now_ns() + timeout;
+	char config[PATH_MAX + 16], log_path[PATH_MAX + 16];
+	char bufs[10][PATH_MAX + 64];
+	char *envp[11];
+	const char *tmp = getenv("TMPDIR");
+	uint32_t w = 0, h = 0;
+	int r;
+
+	*out = NULL;
+	if (!d)
+		return -ENOMEM;
+	d->base.impl = &fp_display_sway;
+	d->sway_pidfd = -1;
+	d->width = opts->width ? opts->width : 1920;
+	d->height = opts->height ? opts->height : 1080;
+	d->hz = opts->refresh_hz ? opts->refresh_hz : 60;
+	if (access("/usr/bin/sway", X_OK) < 0 || access("/usr/bin/swaymsg", X_OK) < 0) {
+		fp_error("sway display: sway not installed (/usr/bin/sway, /usr/bin/swaymsg)");
+		free(d);
+		return -ENOENT;
+	}
+	if (geteuid() == 0) {
+		r = lookup_user(d, opts->user ? opts->user : DEFAULT_USER);
+		if (r < 0) {
+			free(d);
+			return r;
+		}
+	} else {
+		d->uid = getuid();
+		d->gid = getgid();
+	}
+	snprintf(d->dir, sizeof(d->dir), "%s/framepush-sway-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(d->dir)) {
+		r = -errno;
+		fp_error("sway display: cannot create a runtime directory: %s", strerror(-r));
+		d->dir[0] = '\0';
+		goto fail;
+	}
+	/* mkdtemp made it 0700; hand it to the user sway runs as. */
+	if ((d->drop && chown(d->dir, d->uid, d->gid) < 0) || chmod(d->dir, 0700) < 0) {
+		r = -errno;
+		fp_error("sway display: cannot hand %s to uid %u: %s", d->dir, (unsigned)d->uid,
+			 strerror(-r));
+		goto fail;
+	}
+	snprintf(d->wl_path, sizeof(d->wl_path), "%s/%s", d->dir, WL_SOCKET);
+	snprintf(d->ipc_path, sizeof(d->ipc_path), "%s/%s", d->dir, IPC_SOCKET);
+	snprintf(log_path, sizeof(log_path), "%s/sway.log", d->dir);
+	r = write_config(d, config, sizeof(config));
+	if (r < 0) {
+		fp_error("sway display: cannot write the sway config: %s", strerror(-r));
+		goto fail;
+	}
+	{
+		char *argv[] = { (char *)"/usr/bin/sway", (char *)"-c", config, NULL };
+
+		build_env(d, bufs, envp, 1);
+		r = start_child(d, argv[0], argv, envp, d->drop, log_path, -1, &d->sway);
+	}
+	if (r < 0) {
+		fp_error("sway display: cannot start sway: %s", strerror(-r));
+		goto fail;
+	}
+	d->sway_pidfd = pidfd_open_sys(d->sway);
+	r = wait_sockets(d, deadline);
+	if (r < 0) {
+		fp_error("sway display: sway %s within %lld ms (as uid %u)",
+			 r == -ECHILD ? "exited before it was ready" : "did not create its sockets",
+			 (long long)(timeout / FP_NSEC_PER_MSEC), (unsigned)d->uid);
+		log_sway_tail(d);
+		goto fail;
+	}
+	/* The IPC socket exists once sway listens; the output may come a moment later. */
+	for (int attempt = 1;; attempt++) {
+		r = query_output(d, &w, &h);
+		fp_debug("sway display: get_outputs attempt %d: %d, %s %ux%u", attempt, r,
+			 d->output[0] ? d->output : "no output", w, h);
+		if (r == 0 && w == d->width && h == d->height)
+			break;
+		if (fp_now_ns() >= deadline) {
+			fp_error("sway display: no output at %ux%u within %lld ms (last: %s %ux%u, %d)",
+				 d->width, d->height, (long long)(timeout / FP_NSEC_PER_MSEC),
+				 d->output[0] ? d->output : "none", w, h, r);
+			log_sway_tail(d);
+			r = -ETIMEDOUT;
+			goto fail;
+		}
+		if (r == -ENOENT && swaymsg(d, NULL, 0, "create_output", NULL, NULL, NULL, NULL,
+					    NULL) != 0)
+			fp_warn("sway display: swaymsg create_output failed");
+		/* No event tells us the mode was applied; this retry runs at most a few times. */
+		usleep(20000);
+	}
+	fp_info("sway display: sway pid %d as uid %u, output %s %ux%u@%u, socket %s", (int)d->sway,
+		(unsigned)d->uid, d->output, w, h, d->hz, d->wl_path);
+	*out = d;
+	return 0;
+fail:
+	sway_destroy(d);
+	return r < 0 ? r : -EIO;
+}
+
+static const char *sway_name(const struct fp_display *d)
+{
+	return d->wl_path;
+}
+
+static int sway_set_mode(struct fp_display *d, uint32_t width, uint32_t height, uint32_t hz)
+{
+	char mode[64], reply[1024];
+	uint32_t w = 0, h = 0;
+	int r;
+
+	if (width < 2 || height < 2 || width > 16384 || height > 16384 || hz > 1000)
+		return -EINVAL;
+	snprintf(mode, sizeof(mode), "%ux%u@%uHz", width, height, hz ? hz : d->hz);
+	r = swaymsg(d, reply, sizeof(reply), "output", d->output, "mode", mode, NULL, NULL);
+	if (r != 0) {
+		fp_error("sway display: swaymsg output %s mode %s failed (%d): %s", d->output, mode,
+			 r, reply);
+		return r < 0 ? r : -EIO;
+	}
+	/* swaymsg reports success even for a mode it could not apply: check the result. */
+	r = query_output(d, &w, &h);
+	if (r < 0 || w != width || h != height) {
+		fp_error("sway display: output %s is %ux%u after asking for %s", d->output, w, h, mode);
+		return r < 0 ? r : -EINVAL;
+	}
+	d->width = width;
+	d->height = height;
+	if (hz)
+		d->hz = hz;
+	return 0;
+}
+
+static int sway_spawn(struct fp_display *d, char *const argv[], pid_t *pid)
+{
+	char bufs[10][PATH_MAX + 64], exe[PATH_MAX];
+	char *envp[11];
+	int r;
+
+	if (!argv || !argv[0])
+		return -EINVAL;
+	/* No PATH search (as everywhere in framepush), and the child starts in the runtime
+	 * directory: a relative path is resolved here, against our working directory. */
+	if (argv[0][0] != '/') {
+		if (!strchr(argv[0], '/') || !realpath(argv[0], exe)) {
+			fp_error("sway display: cannot start '%s': give a path to the program", argv[0]);
+			return -ENOENT;
+		}
+	} else {
+		snprintf(exe, sizeof(exe), "%s", argv[0]);
+	}
+	/* Reap what already exited, so the table does not fill with dead entries. */
+	for (size_t i = 0; i < d->n_apps;) {
+		if (waitpid(d->apps[i], NULL, WNOHANG) == d->apps[i])
+			d->apps[i] = d->apps[--d->n_apps];
+		else
+			i++;
+	}
+	if (d->n_apps >= MAX_APPS)
+		return -EMFILE;
+	build_env(d, bufs, envp, 0);
+	r = start_child(d, exe, argv, envp, d->drop, NULL, -1, pid);
+	if (r < 0) {
+		fp_error("sway display: cannot start %s: %s", argv[0], strerror(-r));
+		return r;
+	}
+	d->apps[d->n_apps++] = *pid;
+	return 0;
+}
+
+const struct fp_display_impl fp_display_sway = {
+	.kind = "sway",
+	.create = sway_create,
+	.destroy = sway_destroy,
+	.name = sway_name,
+	.backend = "wlr",
+	.set_mode = sway_set_mode,
+	.spawn = sway_spawn,
+};

@@ -1,0 +1,316 @@
+/* framepush — the Xvfb display kind: a virtual X server at the client's mode.
+ *
+ * Xvfb picks a free display number itself (-displayfd): it writes the number to a pipe once
+ * it accepts connections, so start-up is an event to wait for (bounded), never a sleep or a
+ * guessed :N racing another server. Its mode is fixed for its lifetime: a mode change means
+ * a new server (set_mode says -ENOTSUP). Applications spawned into it get DISPLAY and are
+ * killed with it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "framepush/display.h"
+#include "framepush/proto.h"
+
+#define XVFB_EXE "Xvfb"
+#define STOP_TIMEOUT_MS 3000
+
+extern char **environ;
+
+struct fp_display {
+	struct fp_display_base base;
+	pid_t server;
+	char name[16];      /* ":N" */
+	pid_t *apps;
+	size_t napps, capps;
+};
+
+const struct fp_display_impl fp_display_xvfb;
+
+static int pidfd_open_(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* Waits up to timeout_ms for pid to exit and reaps it. 1 reaped, 0 still running. A pidfd
+ * turns readable at exit, so the wait is an event, not a polling loop. */
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+	int fd = pidfd_open_(pid), status;
+
+	if (fd >= 0) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int r;
+
+		do
+			r = poll(&p, 1, timeout_ms);
+		while (r < 0 && errno == EINTR);
+		close(fd);
+		if (r == 0)
+			return 0;
+	}
+	if (fd >= 0)
+		return waitpid(pid, &status, 0) == pid || errno == ECHILD;
+	/* No pidfd (ESRCH: already gone, or an old kernel): only a non-blocking look. */
+	fd = (int)waitpid(pid, &status, WNOHANG);
+	return fd == (int)pid || (fd < 0 && errno == ECHILD);
+}
+
+/* SIGTERM, a bounded wait, then SIGKILL; always reaps so no zombie stays behind. */
+static void stop(pid_t pid, const char *what)
+{
+	int status;
+
+	if (pid <= 0)
+		return;
+	if (kill(pid, SIGTERM) < 0 && errno == ESRCH) {
+		waitpid(pid, &status, WNOHANG);
+		return;
+	}
+	if (wait_exit(pid, STOP_TIMEOUT_MS))
+		return;
+	fp_warn("xvfb: %s pid %d ignored SIGTERM for %d ms; killing it", what, (int)pid,
+		STOP_TIMEOUT_MS);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+static void xvfb_destroy(struct fp_display *d)
+{
+	if (!d)
+		return;
+	/* Applications first: they would only log errors about a vanished server. */
+	for (size_t i = 0; i < d->napps; i++)
+		stop(d->apps[i], "application");
+	stop(d->server, "Xvfb");
+	free(d->apps);
+	free(d);
+}
+
+/* Copies environ with DISPLAY replaced; NULL on ENOMEM. The caller frees the array and the
+ * one string it allocated (the last entry before NULL is ours). */
+static char **env_with_display(const char *name, char **mine)
+{
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + 2, sizeof(*env));
+	*mine = malloc(strlen(name) + sizeof("DISPLAY="));
+	if (!env || !*mine) {
+		free(env);
+		free(*mine);
+		*mine = NULL;
+		return NULL;
+	}
+	sprintf(*mine, "DISPLAY=%s", name);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "DISPLAY=", 8) != 0)
+			env[k++] = environ[i];
+	env[k++] = *mine;
+	env[k] = NULL;
+	return env;
+}
+
+/* Reads the display number Xvfb writes when it is ready, within deadline. */
+static int read_display_number(int fd, pid_t server, int64_t deadline, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int r = poll(&p, 1, fp_ms_until(deadline));
+		ssize_t n;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0) {
+			fp_error("xvfb: Xvfb pid %d not ready within the start timeout", (int)server);
+			return -ETIMEDOUT;
+		}
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* EOF: the server exited without ever accepting connections. */
+			fp_error("xvfb: Xvfb pid %d exited before it was ready (see its messages above)",
+				 (int)server);
+			return -EIO;
+		}
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strchr(buf, '\n'))
+			return 0;
+		if (len >= cap - 1)
+			return -EPROTO;
+	}
+}
+
+static int find_exe(const char *name)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		if (n && snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, name) < (int)sizeof(buf) &&
+		    access(buf, X_OK) == 0)
+			return 0;
+		path += n + (path[n] == ':');
+	}
+	return -ENOENT;
+}
+
+static int xvfb_create(struct fp_display **out, const struct fp_display_opts *opts)
+{
+	int64_t timeout = opts->start_timeout_ns ? opts->start_timeout_ns : 10 * FP_NSEC_PER_SEC;
+	int64_t deadline = fp_now_ns() + timeout;
+	posix_spawn_file_actions_t fa;
+	struct fp_display *d;
+	char screen[48], fdarg[16], num[32];
+	char *argv[12];
+	int pfd[2], r, devnull;
+	unsigned long n = 0;
+	char *end;
+
+	*out = NULL;
+	if (opts->width < FP_WIDTH_MIN || opts->width > FP_WIDTH_MAX ||
+	    opts->height < FP_HEIGHT_MIN || opts->height > FP_HEIGHT_MAX) {
+		fp_error("xvfb: mode %ux%u is outside %ux%u..%ux%u", opts->width, opts->height,
+			 FP_WIDTH_MIN, FP_HEIGHT_MIN, FP_WIDTH_MAX, FP_HEIGHT_MAX);
+		return -EINVAL;
+	}
+	if (find_exe(XVFB_EXE) < 0) {
+		fp_error("xvfb: Xvfb not installed (no %s in PATH; Debian package xvfb)", XVFB_EXE);
+		return -ENOENT;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->base.impl = &fp_display_xvfb;
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		r = -errno;
+		free(d);
+		return r;
+	}
+	/* The refresh rate is not an Xvfb property: frames are captured at the host's rate. */
+	snprintf(screen, sizeof(screen), "%ux%ux24", opts->width, opts->height);
+	snprintf(fdarg, sizeof(fdarg), "%d", pfd[1]);
+	argv[0] = (char *)XVFB_EXE;
+	argv[1] = (char *)"-displayfd";
+	argv[2] = fdarg;
+	argv[3] = (char *)"-screen";
+	argv[4] = (char *)"0";
+	argv[5] = screen;
+	argv[6] = (char *)"-nolisten";
+	argv[7] = (char *)"tcp";
+	argv[8] = (char *)"-noreset";
+	argv[9] = NULL;
+
+	posix_spawn_file_actions_init(&fa);
+	/* dup2 onto itself clears FD_CLOEXEC in the child only (glibc >= 2.29), so the write
+	 * end reaches Xvfb and nothing else inherits it. */
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], pfd[1]);
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull >= 0)
+		posix_spawn_file_actions_adddup2(&fa, devnull, STDIN_FILENO);
+	r = posix_spawnp(&d->server, XVFB_EXE, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	fp_close(&devnull);
+	/* Only the child may hold the write end: its exit must read as EOF here. */
+	close(pfd[1]);
+	if (r) {
+		fp_error("xvfb: cannot start Xvfb: %s", strerror(r));
+		close(pfd[0]);
+		free(d);
+		return -r;
+	}
+	r = read_display_number(pfd[0], d->server, deadline, num, sizeof(num));
+	close(pfd[0]);
+	if (r == 0) {
+		errno = 0;
+		n = strtoul(num, &end, 10);
+		if (errno || end == num || (*end != '\n' && *end != '\0') || n > 65535) {
+			fp_error("xvfb: Xvfb wrote an unusable display number '%.16s'", num);
+			r = -EPROTO;
+		}
+	}
+	if (r < 0) {
+		xvfb_destroy(d);
+		return r;
+	}
+	snprintf(d->name, sizeof(d->name), ":%lu", n);
+	fp_info("xvfb: Xvfb pid %d serves display %s at %s", (int)d->server, d->name, screen);
+	*out = d;
+	return 0;
+}
+
+static const char *xvfb_name(const struct fp_display *d)
+{
+	return d->name;
+}
+
+static int xvfb_set_mode(struct fp_display *d, uint32_t width, uint32_t height, uint32_t hz)
+{
+	(void)hz;
+	/* Xvfb allocates its framebuffer once; another mode means another server. */
+	fp_info("xvfb: display %s cannot change to %ux%u; a mode change needs a new display",
+		d->name, width, height);
+	return -ENOTSUP;
+}
+
+static int xvfb_spawn(struct fp_display *d, char *const argv[], pid_t *pid)
+{
+	char *mine = NULL, **env;
+	int r;
+
+	if (!argv || !argv[0])
+		return -EINVAL;
+	if (d->napps == d->capps) {
+		size_t cap = d->capps ? d->capps * 2 : 8;
+		pid_t *p = realloc(d->apps, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		d->apps = p;
+		d->capps = cap;
+	}
+	env = env_with_display(d->name, &mine);
+	if (!env)
+		return -ENOMEM;
+	r = posix_spawnp(pid, argv[0], NULL, NULL, argv, env);
+	free(env);
+	free(mine);
+	if (r) {
+		fp_error("xvfb: cannot start %s on %s: %s", argv[0], d->name, strerror(r));
+		return -r;
+	}
+	d->apps[d->napps++] = *pid;
+	return 0;
+}
+
+const struct fp_display_impl fp_display_xvfb = {
+	.kind = "xvfb",
+	.create = xvfb_create,
+	.destroy = xvfb_destroy,
+	.name = xvfb_name,
+	.backend = "x11",
+	.set_mode = xvfb_set_mode,
+	.spawn = xvfb_spawn,
+};

@@ -1,0 +1,392 @@
+/* The wlr backend against a real compositor: sway, headless, as an unprivileged user,
+ * captured through fp_capture by framepush-source --backend wlr.
+ *
+ * Each test starts its own sway (about a second), so a mode change or a client in one test
+ * cannot leak into the next. When sway is missing or cannot start, the tests skip. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "framepush/capture.h"
+#include "framepush/display.h"
+#include "harness.h"
+
+/* The test client's colour, and the desktop's (sway config bg #102030). */
+#define WIN_RGB 0x3366ccu
+
+static char source_exe[4096], client_exe[4096];
+
+struct fixture {
+	struct fp_display *d;
+	struct fp_capture *cap;
+	int fds; /* open fds before the display: teardown must get back to it */
+};
+
+static double ms_since(int64_t t0)
+{
+	return (double)(fp_now_ns() - t0) / 1e6;
+}
+
+/* BT.709 limited-range codes of an sRGB-encoded colour (what the converter promises). */
+static void expect_yuv(uint32_t rgb, int *y, int *cb, int *cr)
+{
+	double r = (double)(rgb >> 16 & 0xff) / 255.0, g = (double)(rgb >> 8 & 0xff) / 255.0,
+	       b = (double)(rgb & 0xff) / 255.0;
+	double yy = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+
+	*y = (int)(16.0 + 219.0 * yy + 0.5);
+	*cb = (int)(128.0 + 224.0 * (b - yy) / 1.8556 + 0.5);
+	*cr = (int)(128.0 + 224.0 * (r - yy) / 1.5748 + 0.5);
+}
+
+static int near(int a, int b)
+{
+	return a - b <= 1 && b - a <= 1;
+}
+
+static int pixel_is(const struct fp_yuv_frame *f, uint32_t x, uint32_t y, uint32_t rgb)
+{
+	int ey, ecb, ecr;
+	const uint8_t *c = f->data[1] + (size_t)(y / 2) * f->stride[1] + (size_t)(x / 2) * 2;
+
+	expect_yuv(rgb, &ey, &ecb, &ecr);
+	return near(f->data[0][(size_t)y * f->stride[0] + x], ey) && near(c[0], ecb) &&
+	       near(c[1], ecr);
+}
+
+/* The window covers the output minus sway's titlebar and borders: points well inside it.
+ * Four points, three must match: the cursor may sit on one of them. */
+static int shows_window(const struct fp_yuv_frame *f)
+{
+	uint32_t pts[4][2] = { { f->width / 4, f->height / 2 }, { 3 * f->width / 4, f->height / 2 },
+			       { f->width / 2, 3 * f->height / 4 }, { f->width / 3, 2 * f->height / 3 } };
+	int hits = 0;
+
+	for (int i = 0; i < 4; i++)
+		hits += pixel_is(f, pts[i][0], pts[i][1], WIN_RGB);
+	return hits >= 3;
+}
+
+static void describe_pixel(const struct fp_yuv_frame *f, uint32_t x, uint32_t y)
+{
+	const uint8_t *c = f->data[1] + (size_t)(y / 2) * f->stride[1] + (size_t)(x / 2) * 2;
+	int ey, ecb, ecr;
+
+	expect_yuv(WIN_RGB, &ey, &ecb, &ecr);
+	print_message("pixel %u,%u of %ux%u: Y %u Cb %u Cr %u (want %d %d %d)\n", x, y, f->width,
+		      f->height, f->data[0][(size_t)y * f->stride[0] + x], c[0], c[1], ey, ecb, ecr);
+}
+
+static int start_display(void **state, uint32_t w, uint32_t h)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct fp_display_opts o = { .kind = "sway", .width = w, .height = h, .refresh_hz = 60 };
+	int r;
+
+	assert_non_null(fx);
+	*state = fx;
+	fx->fds = fp_count_open_fds();
+	if (access("/usr/bin/sway", X_OK) < 0)
+		return 0;
+	r = fp_display_create(&fx->d, &o);
+	if (r < 0)
+		print_message("sway did not start (%s): wlr tests skip\n", strerror(-r));
+	return 0;
+}
+
+static int setup_720p(void **state) { return start_display(state, 1280, 720); }
+static int setup_1080p(void **state) { return start_display(state, 1920, 1080); }
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	int fds;
+
+	fp_capture_close(fx->cap);
+	fp_display_destroy(fx->d);
+	fds = fp_count_open_fds();
+	if (fds != fx->fds) {
+		print_message("teardown: %d fds open, %d before the display\n", fds, fx->fds);
+		free(fx);
+		return -1;
+	}
+	free(fx);
+	return 0;
+}
+
+static struct fixture *need_display(void **state)
+{
+	struct fixture *fx = *state;
+
+	if (!fx->d)
+		skip();
+	assert_string_equal(fp_display_backend(fx->d), "wlr");
+	return fx;
+}
+
+static void spawn_client(struct fixture *fx, int animate)
+{
+	char colour[16];
+	char *argv[] = { client_exe, colour, animate ? (char *)"--animate" : NULL, NULL };
+	pid_t pid;
+
+	snprintf(colour, sizeof(colour), "%06x", WIN_RGB);
+	assert_int_equal(fp_display_spawn(fx->d, argv, &pid), 0);
+	assert_true(pid > 0);
+}
+
+static void open_capture(struct fixture *fx)
+{
+	struct fp_capture_opts o = {
+		.source_exe = source_exe, .backend = fp_display_backend(fx->d),
+		.display = fp_display_name(fx->d), .fps = 60, .convert_threads = 1,
+	};
+	int r = fp_capture_open(&fx->cap, &o);
+
+	if (r < 0)
+		fail_msg("capture open on %s failed: %s", fp_display_name(fx->d), strerror(-r));
+}
+
+/* Fresh frames until one shows the window (the client maps asynchronously; its first
+ * frame is damage, so this waits on events, not time). */
+static const struct fp_yuv_frame *wait_window(struct fixture *fx, int64_t timeout_ns)
+{
+	int64_t end = fp_now_ns() + timeout_ns;
+	const struct fp_yuv_frame *f = NULL;
+
+	while (fp_now_ns() < end) {
+		int r = fp_capture_next_frame(fx->cap, fp_now_ns() + 50 * FP_NSEC_PER_MSEC, &f);
+
+		if (r < 0)
+			fail_msg("next_frame: %s", fp_capture_error(fx->cap));
+		if (!f->repeated && shows_window(f))
+			return f;
+	}
+	if (f)
+		describe_pixel(f, f->width / 4, f->height / 2);
+	fail_msg("the client's window never appeared in a captured frame");
+	return NULL;
+}
+
+static void captures_client_surface(void **state)
+{
+	struct fixture *fx = need_display(state);
+	const struct fp_yuv_frame *f;
+	int64_t t0;
+
+	spawn_client(fx, 0);
+	t0 = fp_now_ns();
+	open_capture(fx);
+	f = wait_window(fx, 5 * FP_NSEC_PER_SEC);
+	print_message("window captured %.0f ms after start\n", ms_since(t0));
+	assert_int_equal(f->format, FP_YUV_NV12);
+	assert_int_equal(f->width, 1280);
+	assert_int_equal(f->height, 720);
+	/* The titlebar row is not the window colour: the frame is the desktop, not a fill. */
+	assert_false(pixel_is(f, f->width / 2, 2, WIN_RGB));
+}
+
+static void mode_change_recreates_ring(void **state)
+{
+	struct fixture *fx = need_display(state);
+	const struct fp_yuv_frame *f;
+	struct fp_capture_stats st;
+	uint64_t old_size = 0, new_size = 0, wrong = 0;
+	int64_t t0, t_first_new = 0;
+
+	spawn_client(fx, 0);
+	open_capture(fx);
+	f = wait_window(fx, 5 * FP_NSEC_PER_SEC);
+	assert_int_equal(f->width, 1280);
+
+	t0 = fp_now_ns();
+	assert_int_equal(fp_display_set_mode(fx->d, 1024, 768, 60), 0);
+	/* Until a fresh 1024x768 frame with the re-tiled window arrives (bounded). */
+	while (ms_since(t0) < 8000.0) {
+		int r = fp_capture_next_frame(fx->cap, fp_now_ns() + 16 * FP_NSEC_PER_MSEC, &f);
+
+		if (r < 0)
+			fail_msg("next_frame after the mode change: %s", fp_capture_error(fx->cap));
+		if (f->width == 1280 && f->height == 720) {
+			/* Old-size frames are fine only until the first new-size one. */
+			if (new_size)
+				wrong++;
+			old_size++;
+		} else if (f->width == 1024 && f->height == 768) {
+			if (!new_size)
+				t_first_new = fp_now_ns();
+			new_size++;
+			if (!f->repeated && shows_window(f))
+				break;
+		} else {
+			wrong++;
+		}
+	}
+	fp_capture_get_stats(fx->cap, &st);
+	print_message("mode change: first 1024x768 frame after %.0f ms; %llu old-size, %llu new-size "
+		      "frames, %llu recreates\n",
+		      t_first_new ? (double)(t_first_new - t0) / 1e6 : -1.0,
+		      (unsigned long long)old_size, (unsigned long long)new_size,
+		      (unsigned long long)st.recreates);
+	assert_true(new_size > 0);
+	assert_true(!f->repeated && shows_window(f));
+	assert_int_equal(wrong, 0);
+	assert_true(st.recreates >= 1);
+	assert_int_equal(st.stale_rejected, 0);
+	assert_int_equal(st.source_dropped, 0); /* the source never wrote an old-size frame */
+	/* And it keeps going at the new size. */
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(fp_capture_next_frame(fx->cap, fp_now_ns() + 16 * FP_NSEC_PER_MSEC, &f), 0);
+		assert_int_equal(f->width, 1024);
+		assert_int_equal(f->height, 768);
+	}
+}
+
+static void idle_output_publishes_nothing_until_kicked(void **state)
+{
+	struct fixture *fx = need_display(state);
+	const struct fp_yuv_frame *f;
+	struct fp_capture_stats st0, st1;
+	int64_t t0, quiet_since;
+
+	spawn_client(fx, 0);
+	open_capture(fx);
+	wait_window(fx, 5 * FP_NSEC_PER_SEC);
+	/* Let the desktop settle: wait (bounded) until 500 ms pass without a fresh frame. */
+	t0 = fp_now_ns();
+	quiet_since = fp_now_ns();
+	while (ms_since(quiet_since) < 500.0) {
+		assert_true(ms_since(t0) < 5000.0);
+		assert_int_equal(fp_capture_next_frame(fx->cap, fp_now_ns() + 50 * FP_NSEC_PER_MSEC, &f), 0);
+		if (!f->repeated)
+			quiet_since = fp_now_ns();
+	}
+	fp_capture_get_stats(fx->cap, &st0);
+	/* Two seconds of nothing changing: repeats only, and the source published nothing. */
+	t0 = fp_now_ns();
+	while (ms_since(t0) < 2000.0) {
+		assert_int_equal(fp_capture_next_frame(fx->cap, fp_now_ns() + 16 * FP_NSEC_PER_MSEC, &f), 0);
+		assert_true(f->repeated);
+	}
+	fp_capture_get_stats(fx->cap, &st1);
+	assert_int_equal(st1.frames_fresh, st0.frames_fresh);
+	assert_int_equal(st1.source_published, st0.source_published);
+	assert_int_equal(st1.kicks, st0.kicks);
+	/* A kick makes the compositor compose: one fresh frame, promptly. */
+	t0 = fp_now_ns();
+	assert_int_equal(fp_capture_kick(fx->cap), 0);
+	do
+		assert_int_equal(fp_capture_next_frame(fx->cap, fp_now_ns() + 16 * FP_NSEC_PER_MSEC, &f), 0);
+	while (f->repeated && ms_since(t0) < 2000.0);
+	print_message("kick to fresh frame: %.1f ms\n", ms_since(t0));
+	assert_false(f->repeated);
+	assert_true(shows_window(f));
+	fp_capture_get_stats(fx->cap, &st1);
+	assert_true(st1.source_published > st0.source_published);
+}
+
+/* A width that is not a multiple of 16: the compositor's stride (width * 4) is not the
+ * ring's (a multiple of 64), so the copy goes through the bounce buffer. */
+static void odd_width_uses_bounce_buffer(void **state)
+{
+	struct fixture *fx = need_display(state);
+	const struct fp_yuv_frame *f;
+	int64_t t0;
+
+	spawn_client(fx, 0);
+	open_capture(fx);
+	wait_window(fx, 5 * FP_NSEC_PER_SEC);
+	assert_int_equal(fp_display_set_mode(fx->d, 1366, 768, 60), 0);
+	t0 = fp_now_ns();
+	do {
+		if (fp_capture_next_frame(fx->cap, fp_now_ns() + 16 * FP_NSEC_PER_MSEC, &f) < 0)
+			fail_msg("next_frame: %s", fp_capture_error(fx->cap));
+	} while (!(f->width == 1366 && !f->repeated && shows_window(f)) && ms_since(t0) < 8000.0);
+	assert_int_equal(f->width, 1366);
+	assert_int_equal(f->height, 768);
+	assert_false(f->repeated);
+	assert_true(shows_window(f));
+	/* The right edge column (last 4 pixels of the row) is the window's border or the
+	 * window, never garbage from the stride padding: it must not be black. */
+	assert_true(f->data[0][(size_t)(f->height / 2) * f->stride[0] + f->width - 1] > 16);
+}
+
+/* The compositor goes away: the source exits with an error, the host says so promptly. */
+static void compositor_exit_ends_session(void **state)
+{
+	struct fixture *fx = need_display(state);
+	char *argv[] = { (char *)"/usr/bin/swaymsg", (char *)"exit", NULL };
+	const struct fp_yuv_frame *f;
+	pid_t pid;
+	int64_t t0;
+	int r;
+
+	spawn_client(fx, 0);
+	open_capture(fx);
+	wait_window(fx, 5 * FP_NSEC_PER_SEC);
+	t0 = fp_now_ns();
+	/* Inside the display, as its user, exactly as any client could. */
+	assert_int_equal(fp_display_spawn(fx->d, argv, &pid), 0);
+	do
+		r = fp_capture_next_frame(fx->cap, fp_now_ns() + 16 * FP_NSEC_PER_MSEC, &f);
+	while (r == 0 && ms_since(t0) < 5000.0);
+	print_message("compositor exit seen after %.0f ms: %s\n", ms_since(t0),
+		      fp_capture_error(fx->cap));
+	assert_int_equal(r, -EPIPE);
+	assert_non_null(strstr(fp_capture_error(fx->cap), "died"));
+	assert_non_null(strstr(fp_capture_error(fx->cap), "exit"));
+}
+
+/* A measurement more than a check: an animating client at 1080p, frames per second seen
+ * by the host. The source logs its copy latency when it exits. */
+static void throughput_1080p(void **state)
+{
+	struct fixture *fx = need_display(state);
+	const struct fp_yuv_frame *f;
+	struct fp_capture_stats st0, st1;
+	int64_t t0;
+	double secs;
+
+	spawn_client(fx, 1);
+	open_capture(fx);
+	fp_capture_get_stats(fx->cap, &st0);
+	t0 = fp_now_ns();
+	while (ms_since(t0) < 3000.0)
+		assert_int_equal(fp_capture_next_frame(fx->cap, fp_now_ns() + 16 * FP_NSEC_PER_MSEC, &f), 0);
+	secs = ms_since(t0) / 1000.0;
+	fp_capture_get_stats(fx->cap, &st1);
+	print_message("1080p animating: %.1f fresh frames/s at the host, %.1f published/s by the "
+		      "source\n",
+		      (double)(st1.frames_fresh - st0.frames_fresh) / secs,
+		      (double)(st1.source_published - st0.source_published) / secs);
+	assert_int_equal(f->width, 1920);
+	assert_true(st1.frames_fresh - st0.frames_fresh >= 10);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(captures_client_surface, setup_720p, teardown),
+		cmocka_unit_test_setup_teardown(mode_change_recreates_ring, setup_720p, teardown),
+		cmocka_unit_test_setup_teardown(idle_output_publishes_nothing_until_kicked, setup_720p,
+						teardown),
+		cmocka_unit_test_setup_teardown(odd_width_uses_bounce_buffer, setup_720p, teardown),
+		cmocka_unit_test_setup_teardown(compositor_exit_ends_session, setup_720p, teardown),
+		cmocka_unit_test_setup_teardown(throughput_1080p, setup_1080p, teardown),
+	};
+
+	fp_log_init("test-wlr");
+	signal(SIGPIPE, SIG_IGN);
+	fpt_build_path("tools/framepush-source", source_exe, sizeof(source_exe));
+	fpt_build_path("tests/wlr/wlr-solid-client", client_exe, sizeof(client_exe));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
