@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "sources/backend.h"
 #include "sources/signature.h"
+#include "sources/spec.h"
 
 #define LUT_LEN 1024u
 
@@ -136,65 +137,42 @@ static void render(struct fp_backend *b, uint8_t *px, size_t stride)
 	}
 }
 
-static int parse_spec(struct fp_backend *b, const char *spec)
+static int set_option(void *user, const char *key, const char *val)
 {
-	char *copy, *save = NULL;
-	int r = 0;
+	struct fp_backend *b = user;
 
-	if (!spec || !*spec)
-		return 0;
-	copy = strdup(spec);
-	if (!copy)
-		return -ENOMEM;
-	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-		char *val = strchr(kv, '=');
-
-		if (!val) {
-			fp_error("test source: option '%s' needs a value (key=value)", kv);
-			r = -EINVAL;
-			break;
-		}
-		*val++ = '\0';
-		if (!strcmp(kv, "pattern")) {
-			if (!strcmp(val, "moving"))
-				b->pattern = PATTERN_MOVING;
-			else if (!strcmp(val, "bars"))
-				b->pattern = PATTERN_BARS;
-			else if (!strcmp(val, "solid"))
-				b->pattern = PATTERN_SOLID;
-			else
-				r = -EINVAL;
-		} else if (!strcmp(kv, "rgb")) {
-			if (sscanf(val, "%f/%f/%f", &b->rgb[0], &b->rgb[1], &b->rgb[2]) != 3)
-				r = -EINVAL;
-		} else if (!strcmp(kv, "hdr")) {
-			b->hdr = b->base_hdr = !strcmp(val, "1");
-		} else if (!strcmp(kv, "flip-every")) {
-			b->flip_every = (uint32_t)strtoul(val, NULL, 10);
-		} else if (!strcmp(kv, "idle")) {
-			b->idle = !strcmp(val, "1");
-		} else if (!strcmp(kv, "mute")) {
-			b->mute = !strcmp(val, "1");
-		} else if (!strcmp(kv, "hostile")) {
-			if (!strcmp(val, "scribble"))
-				b->hostile = HOSTILE_SCRIBBLE;
-			else if (!strcmp(val, "spam"))
-				b->hostile = HOSTILE_SPAM;
-			else
-				r = -EINVAL;
-		} else {
-			fp_error("test source: unknown option '%s' (pattern, rgb, hdr, flip-every, idle, mute, hostile)", kv);
-			r = -EINVAL;
-		}
-		if (r < 0) {
-			if (r == -EINVAL && strcmp(kv, "pattern") && strcmp(kv, "rgb") && strcmp(kv, "hostile"))
-				break;
-			fp_error("test source: bad value '%s' for '%s'", val, kv);
-			break;
-		}
+	if (!strcmp(key, "pattern")) {
+		if (!strcmp(val, "moving"))
+			b->pattern = PATTERN_MOVING;
+		else if (!strcmp(val, "bars"))
+			b->pattern = PATTERN_BARS;
+		else if (!strcmp(val, "solid"))
+			b->pattern = PATTERN_SOLID;
+		else
+			return -EINVAL;
+	} else if (!strcmp(key, "rgb")) {
+		if (sscanf(val, "%f/%f/%f", &b->rgb[0], &b->rgb[1], &b->rgb[2]) != 3)
+			return -EINVAL;
+	} else if (!strcmp(key, "hdr")) {
+		b->hdr = b->base_hdr = !strcmp(val, "1");
+	} else if (!strcmp(key, "flip-every")) {
+		b->flip_every = (uint32_t)strtoul(val, NULL, 10);
+	} else if (!strcmp(key, "idle")) {
+		b->idle = !strcmp(val, "1");
+	} else if (!strcmp(key, "mute")) {
+		b->mute = !strcmp(val, "1");
+	} else if (!strcmp(key, "hostile")) {
+		if (!strcmp(val, "scribble"))
+			b->hostile = HOSTILE_SCRIBBLE;
+		else if (!strcmp(val, "spam"))
+			b->hostile = HOSTILE_SPAM;
+		else
+			return -EINVAL;
+	} else {
+		fp_error("test source: unknown option '%s' (pattern, rgb, hdr, flip-every, idle, mute, hostile)", key);
+		return -ENOENT;
 	}
-	free(copy);
-	return r;
+	return 0;
 }
 
 static void *hostile_thread(void *arg)
@@ -241,7 +219,9 @@ static int test_create(struct fp_backend **out, const struct fp_backend_args *ar
 	b->lut_hdr = -1;
 	b->event_fd = -1;
 	pthread_mutex_init(&b->lock, NULL);
-	r = parse_spec(b, args->spec);
+	r = fp_spec_parse(args->spec, "test source", set_option, b);
+	if (r == -ENOENT)
+		r = -EINVAL;
 	if (r < 0) {
 		pthread_mutex_destroy(&b->lock);
 		free(b);

@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "sources/backend.h"
+#include "sources/spec.h"
 #include "wlr-screencopy-unstable-v1-client-protocol.h"
 #include "wlr-virtual-pointer-unstable-v1-client-protocol.h"
 
@@ -630,41 +631,21 @@ static void request_frame(struct fp_backend *b)
 
 /* ---- backend table ---- */
 
-static int parse_spec(struct fp_backend *b, const char *spec)
+static int set_option(void *user, const char *key, const char *val)
 {
-	char *copy, *save = NULL;
-	int r = 0;
+	struct fp_backend *b = user;
 
-	if (!spec || !*spec)
-		return 0;
-	copy = strdup(spec);
-	if (!copy)
-		return -ENOMEM;
-	for (char *kv = strtok_r(copy, ",", &save); kv && !r; kv = strtok_r(NULL, ",", &save)) {
-		char *val = strchr(kv, '=');
-
-		if (!val) {
-			fp_error("wlr source: option '%s' needs a value (key=value)", kv);
-			r = -EINVAL;
-			break;
-		}
-		*val++ = '\0';
-		if (!strcmp(kv, "output")) {
-			if (strlen(val) >= sizeof(b->want_output)) {
-				fp_error("wlr source: output name '%s' too long", val);
-				r = -EINVAL;
-			} else {
-				snprintf(b->want_output, sizeof(b->want_output), "%s", val);
-			}
-		} else if (!strcmp(kv, "cursor")) {
-			b->overlay_cursor = !strcmp(val, "1");
-		} else {
-			fp_error("wlr source: unknown option '%s' (output, cursor)", kv);
-			r = -EINVAL;
-		}
+	if (!strcmp(key, "output")) {
+		if (strlen(val) >= sizeof(b->want_output))
+			return -EINVAL;
+		snprintf(b->want_output, sizeof(b->want_output), "%s", val);
+	} else if (!strcmp(key, "cursor")) {
+		b->overlay_cursor = !strcmp(val, "1");
+	} else {
+		fp_error("wlr source: unknown option '%s' (output, cursor)", key);
+		return -ENOENT;
 	}
-	free(copy);
-	return r;
+	return 0;
 }
 
 static void wlr_destroy(struct fp_backend *b)
@@ -716,7 +697,7 @@ static int wlr_create(struct fp_backend **out, const struct fp_backend_args *arg
 	b->bounce.fd = -1;
 	b->frame_slot = -1;
 	b->retry_at = INT64_MAX;
-	r = parse_spec(b, args->spec);
+	r = fp_spec_parse(args->spec, "wlr source", set_option, b);
 	if (r < 0)
 		goto fail;
 	/* NULL means $WAYLAND_DISPLAY; a name is relative to $XDG_RUNTIME_DIR; an absolute

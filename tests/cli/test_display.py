@@ -1,28 +1,11 @@
 #!/usr/bin/env python3
 """framepush with real displays, end to end: a virtual display created for the session with
 an application inside it, recorded to a file that ffprobe accepts. Suite cli."""
-import json, os, subprocess, sys, tempfile
+import json, os, sys
 
-BUILD = os.environ.get("FRAMEPUSH_BUILD_ROOT", "build")
-FP = os.path.join(BUILD, "tools", "framepush")
-TMP = tempfile.mkdtemp(prefix="fpt-disp-")
-failures = 0
+from fptlib import BUILD, FP, check, run, stream0 as probe, finish, tmpdir
 
-
-def check(cond, what):
-    global failures
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures += 1
-
-
-def run(args, timeout=120):
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
-
-
-def probe(path):
-    r = run(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", path])
-    return json.loads(r.stdout)["streams"][0] if r.returncode == 0 else None
+TMP = tmpdir("fpt-disp-")
 
 
 def xdisplays():
@@ -50,7 +33,4 @@ check(xdisplays() == before, "the virtual display is gone after the session (%s)
 r = run(["pgrep", "-f", client])
 check(r.returncode == 1, "the application ended with the session")
 
-if failures:
-    print(r.stderr[-2000:] if hasattr(r, "stderr") else "")
-print("%d checks failed" % failures)
-sys.exit(1 if failures else 0)
+finish()

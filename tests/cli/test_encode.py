@@ -2,23 +2,11 @@
 """framepush record/stream with real encoders, checked with ffprobe and ffmpeg.
 
 Each check prints one line; any failure exits 1. Suite cli, FRAMEPUSH_BUILD_ROOT set."""
-import json, os, re, signal, socket, subprocess, sys, tempfile, time
+import json, os, re, signal, socket, subprocess, time
 
-BUILD = os.environ.get("FRAMEPUSH_BUILD_ROOT", "build")
-FP = os.path.join(BUILD, "tools", "framepush")
-TMP = tempfile.mkdtemp(prefix="fpt-enc-")
-failures = 0
+from fptlib import FP, check, run, probe, stream0, finish, tmpdir
 
-
-def check(cond, what):
-    global failures
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures += 1
-
-
-def run(args, timeout=120):
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+TMP = tmpdir("fpt-enc-")
 
 
 def record(name, spec, *extra, size="320x180", fps="30", duration="2"):
@@ -30,16 +18,6 @@ def record(name, spec, *extra, size="320x180", fps="30", duration="2"):
     if r.returncode != 0:
         print(r.stderr[-2000:])
     return r, out, st
-
-
-def probe(path, extra=()):
-    r = run(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", *extra, path])
-    return json.loads(r.stdout) if r.returncode == 0 else None
-
-
-def stream0(path):
-    p = probe(path)
-    return p["streams"][0] if p and p.get("streams") else None
 
 
 def psnr(a, b):
@@ -173,5 +151,4 @@ check(r.returncode == 0 and st.get("segments", 0) >= 2 and s0 and s1 and s0["pix
       "SDR<->HDR in .mkv: %s segments, segment 1 %s" % (st.get("segments"),
                                                         s1 and (s1["pix_fmt"], s1.get("color_transfer"))))
 
-print("%d checks failed" % failures)
-sys.exit(1 if failures else 0)
+finish()

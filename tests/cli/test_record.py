@@ -3,30 +3,11 @@
 
 Each check prints one line; any failure exits 1 with the reason. Run by meson (suite cli)
 with FRAMEPUSH_BUILD_ROOT set."""
-import json, os, signal, subprocess, sys, tempfile, time
+import json, os, signal, subprocess, time
 
-BUILD = os.environ.get("FRAMEPUSH_BUILD_ROOT", "build")
-FP = os.path.join(BUILD, "tools", "framepush")
-TMP = tempfile.mkdtemp(prefix="fpt-cli-")
-failures = 0
+from fptlib import FP, check, run, stream0 as probe, finish, tmpdir
 
-
-def check(cond, what):
-    global failures
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures += 1
-
-
-def run(args, timeout=60, **kw):
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
-
-
-def probe(path):
-    r = run(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", path])
-    if r.returncode != 0:
-        return None
-    return json.loads(r.stdout)["streams"][0]
+TMP = tmpdir("fpt-cli-")
 
 
 def sample(path, pix_fmt, w, h, x, y):
@@ -122,5 +103,4 @@ s = probe(out)
 check(p.returncode == 0 and s is not None and int(s["nb_read_frames"]) > 0 and "frames in" in so,
       "SIGINT: exit %s, %s frames readable" % (p.returncode, s and s["nb_read_frames"]))
 
-print("%d checks failed" % failures)
-sys.exit(1 if failures else 0)
+finish()
