@@ -111,17 +111,14 @@ static void two_processes_300_frames(void **state)
 	fp_broker_destroy(b);
 }
 
-/* A private 0777 directory with a copy of fake-peer in it, reachable by another uid. */
+/* A 0777 directory (another uid must be able to connect a socket in it) and a copy of
+ * fake-peer that uid can run. */
 static void world_dir(char *dir, size_t cap, char *peer_copy, size_t pcap)
 {
-	char cmd[8192];
-
 	snprintf(dir, cap, "/tmp/fpt-peer-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(chmod(dir, 0777), 0);
-	snprintf(peer_copy, pcap, "%s/fake-peer", dir);
-	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 755 '%s'", fake_peer, peer_copy, peer_copy);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fpt_world_copy(fake_peer, peer_copy, pcap), 0);
 }
 
 static void refuse_case(const char *expected_exe, char *const peer_argv[], const char *socket_dir)
@@ -161,7 +158,7 @@ static void peer_other_binary_refused(void **state)
 
 static void peer_other_uid_refused(void **state)
 {
-	char dir[64], copy[128];
+	char dir[64], copy[256];
 	char *argv[] = { "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
 			 copy, "refused", NULL };
 
@@ -173,6 +170,8 @@ static void peer_other_uid_refused(void **state)
 	refuse_case(copy, argv, dir);
 	unlink(copy);
 	rmdir(dir);
+	*strrchr(copy, '/') = '\0';
+	rmdir(copy);
 }
 
 static struct fp_broker *accept_fake(const char *mode, pid_t *pid)

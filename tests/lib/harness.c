@@ -1,6 +1,9 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -53,4 +56,36 @@ int fpt_exit_code(int status)
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
+}
+
+int fpt_world_copy(const char *src, char *out, size_t cap)
+{
+	char dir[] = "/tmp/fpt-bin-XXXXXX", buf[65536];
+	const char *base = strrchr(src, '/');
+	int in, o, r = 0;
+	ssize_t n;
+
+	if (!mkdtemp(dir) || chmod(dir, 0755) < 0)
+		return -errno;
+	snprintf(out, cap, "%s/%s", dir, base ? base + 1 : src);
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	o = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	if (o < 0) {
+		r = -errno;
+		close(in);
+		return r;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(o, buf, (size_t)n) != n) {
+			r = -EIO;
+			break;
+		}
+	if (n < 0)
+		r = -errno;
+	close(in);
+	if (close(o) < 0 && !r)
+		r = -errno;
+	return r;
 }

@@ -14,6 +14,11 @@ pid_t fpt_spawn(char *const argv[]);
 /* Waits up to timeout_ms for pid; returns its wait status, or -ETIMEDOUT (then kills it). */
 int fpt_wait(pid_t pid, int timeout_ms);
 
+/* Copies the program at src into a fresh world-readable directory under /tmp (0755) and
+ * writes the copy's path to out: a process of another uid (sway's user, setpriv) can run it
+ * even when the build tree sits in a 0700 directory, as a fresh CI clone does. 0 or -errno. */
+int fpt_world_copy(const char *src, char *out, size_t cap);
+
 /* Exit code of a wait status, or 128 + signal. */
 int fpt_exit_code(int status);
 

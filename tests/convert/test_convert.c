@@ -1,0 +1,308 @@
+/* framepush — converter tests: known values, every CPU path vs the float64 reference, API. */
+#include "convert_test_util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static const enum fp_cpu_path all_paths[] = { FP_CPU_SCALAR, FP_CPU_SSE2, FP_CPU_SSSE3, FP_CPU_AVX2 };
+
+/* Converts im with the reference, then with every supported path, 1 and 3 threads. */
+static void check_all_paths(const struct img *im, const char *what)
+{
+	const int hdr = im->bpp == 8;
+	const enum fp_yuv_format yf = hdr ? FP_YUV_P010 : FP_YUV_NV12;
+	const enum fp_src_format sf = hdr ? FP_SRC_RGBA16F : FP_SRC_XRGB8888;
+	struct fp_yuv_frame ref, out;
+
+	assert_int_equal(fp_yuv_frame_alloc(&ref, yf, im->w, im->h), 0);
+	assert_int_equal(fp_yuv_frame_alloc(&out, yf, im->w, im->h), 0);
+	if (hdr)
+		fp_convert_ref_rgba16f_to_p010(im->data, im->stride, im->w, im->h, &ref);
+	else
+		fp_convert_ref_xrgb_to_nv12(im->data, im->stride, im->w, im->h, &ref);
+	{
+		struct plane_diff d = frame_compare(&ref, &ref);
+
+		if (d.out_of_range)
+			fail_msg("%s: reference produced %d out-of-range codes", what, d.out_of_range);
+	}
+	for (size_t i = 0; i < sizeof(all_paths) / sizeof(all_paths[0]); i++) {
+		for (unsigned threads = 1; threads <= 3; threads += 2) {
+			struct fp_converter *conv;
+			struct plane_diff d;
+			int r = fp_converter_create(&conv, threads, all_paths[i]);
+
+			if (r == -ENOTSUP)
+				continue;
+			assert_int_equal(r, 0);
+			assert_int_equal(fp_converter_path(conv), all_paths[i]);
+			memset(out.data[0], 0xee, out.stride[0] * out.height);
+			memset(out.data[1], 0xee, out.stride[1] * ((out.height + 1) / 2));
+			assert_int_equal(fp_converter_run(conv, sf, im->data, im->stride, im->w, im->h, &out), 0);
+			d = frame_compare(&out, &ref);
+			if (d.max_err[0] > 1 || d.max_err[1] > 1 || d.out_of_range)
+				fail_msg("%s %ux%u stride %zu path %s threads %u: max err Y %d C %d, %d out of range",
+					 what, im->w, im->h, im->stride, fp_cpu_path_name(all_paths[i]), threads,
+					 d.max_err[0], d.max_err[1], d.out_of_range);
+			fp_converter_destroy(conv);
+		}
+	}
+	fp_yuv_frame_free(&ref);
+	fp_yuv_frame_free(&out);
+}
+
+static void run_patterns(size_t bpp)
+{
+	static const uint32_t sizes[][2] = { { 2, 2 }, { 3, 3 }, { 4, 2 }, { 17, 9 }, { 33, 7 }, { 64, 2 },
+					     { 63, 5 }, { 130, 66 }, { 1921, 1081 } };
+	static const char *const names[] = { "random", "black", "white", "primaries", "bars75", "gradient",
+					     "hdr-wild" };
+
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		const int big = sizes[s][0] > 1000;
+
+		for (int pat = 0; pat < PAT_COUNT; pat++) {
+			struct img im;
+			/* Odd byte padding: rows start misaligned, and garbage sits past each row. */
+			size_t pad = (size_t)(pat * 3 + s) % 13;
+
+			if (pat == PAT_HDR_WILD && bpp == 4)
+				continue;
+			/* The big frame is for threading and long rows; two patterns suffice. */
+			if (big && pat != PAT_RANDOM && pat != PAT_GRADIENT && pat != PAT_HDR_WILD)
+				continue;
+			assert_int_equal(img_alloc(&im, sizes[s][0], sizes[s][1], bpp, pad), 0);
+			img_fill(&im, (enum pattern)pat, 1234 + s * 77 + (uint64_t)pat);
+			check_all_paths(&im, names[pat]);
+			img_free(&im);
+		}
+	}
+}
+
+static void test_sdr_paths_vs_reference(void **state)
+{
+	(void)state;
+	run_patterns(4);
+}
+
+static void test_hdr_paths_vs_reference(void **state)
+{
+	(void)state;
+	run_patterns(8);
+}
+
+/* Solid colour, 4x2: every sample of a plane has one value. */
+static void convert_solid(enum fp_cpu_path path, size_t bpp, const float rgb[3], unsigned yuv[3])
+{
+	struct img im;
+	struct fp_yuv_frame f;
+	struct fp_converter *conv = NULL;
+
+	assert_int_equal(img_alloc(&im, 4, 2, bpp, 0), 0);
+	for (uint32_t y = 0; y < 2; y++)
+		for (uint32_t x = 0; x < 4; x++)
+			img_set_px(&im, x, y, rgb);
+	assert_int_equal(fp_yuv_frame_alloc(&f, bpp == 8 ? FP_YUV_P010 : FP_YUV_NV12, 4, 2), 0);
+	if (path == FP_CPU_AUTO) { /* AUTO here means: the reference */
+		if (bpp == 8)
+			fp_convert_ref_rgba16f_to_p010(im.data, im.stride, 4, 2, &f);
+		else
+			fp_convert_ref_xrgb_to_nv12(im.data, im.stride, 4, 2, &f);
+	} else {
+		assert_int_equal(fp_converter_create(&conv, 1, path), 0);
+		assert_int_equal(fp_converter_run(conv, bpp == 8 ? FP_SRC_RGBA16F : FP_SRC_XRGB8888, im.data,
+						  im.stride, 4, 2, &f), 0);
+		fp_converter_destroy(conv);
+	}
+	yuv[0] = frame_sample(&f, 0, 3, 1);
+	yuv[1] = frame_sample(&f, 1, 2, 0);
+	yuv[2] = frame_sample(&f, 1, 3, 0);
+	fp_yuv_frame_free(&f);
+	img_free(&im);
+}
+
+static int path_supported(enum fp_cpu_path p)
+{
+	struct fp_converter *conv;
+
+	if (p == FP_CPU_AUTO)
+		return 1;
+	if (fp_converter_create(&conv, 1, p))
+		return 0;
+	fp_converter_destroy(conv);
+	return 1;
+}
+
+/* 75% bars (code 191 = round(0.75 * 255)), BT.709 limited: Y = 16 + 219 Y',
+ * Cb = 128 + 224 (B'-Y')/1.8556, Cr = 128 + 224 (R'-Y')/1.5748. E.g. yellow:
+ * Y' = 0.9278 * 191/255 = 0.69494 -> Y 168.19, Cb 44.11, Cr 135.69 (ITU-R BT.709-6 table 3
+ * coefficients; the same values as EBU/SMPTE 75% bars in 8-bit BT.709). */
+static void test_sdr_known_values(void **state)
+{
+	static const struct {
+		const char *name;
+		float rgb[3];
+		unsigned yuv[3];
+	} bars[] = {
+		{ "white75", { 0.75f, 0.75f, 0.75f }, { 180, 128, 128 } },
+		{ "yellow75", { 0.75f, 0.75f, 0 }, { 168, 44, 136 } },
+		{ "cyan75", { 0, 0.75f, 0.75f }, { 145, 147, 44 } },
+		{ "green75", { 0, 0.75f, 0 }, { 133, 63, 52 } },
+		{ "magenta75", { 0.75f, 0, 0.75f }, { 63, 193, 204 } },
+		{ "red75", { 0.75f, 0, 0 }, { 51, 109, 212 } },
+		{ "blue75", { 0, 0, 0.75f }, { 28, 212, 120 } },
+		{ "black", { 0, 0, 0 }, { 16, 128, 128 } },
+		{ "white", { 1, 1, 1 }, { 235, 128, 128 } },
+		{ "red", { 1, 0, 0 }, { 63, 102, 240 } },
+		{ "blue", { 0, 0, 1 }, { 32, 240, 118 } },
+	};
+	(void)state;
+
+	for (int p = FP_CPU_AUTO; p <= FP_CPU_AVX2; p++) {
+		if (!path_supported((enum fp_cpu_path)p))
+			continue;
+		for (size_t i = 0; i < sizeof(bars) / sizeof(bars[0]); i++) {
+			unsigned got[3];
+
+			convert_solid((enum fp_cpu_path)p, 4, bars[i].rgb, got);
+			if (memcmp(got, bars[i].yuv, sizeof(got)))
+				fail_msg("%s on %s: got %u %u %u want %u %u %u", bars[i].name,
+					 p ? fp_cpu_path_name((enum fp_cpu_path)p) : "reference", got[0], got[1],
+					 got[2], bars[i].yuv[0], bars[i].yuv[1], bars[i].yuv[2]);
+		}
+	}
+}
+
+/* ST 2084: PQ(80/10000) = 0.48586 -> Y = 64 + 876 * 0.48586 = 489.6 -> 490;
+ * scRGB 2.5375 is half 2.537109 = 202.97 nits, PQ 0.58067 -> 572.67 -> 573 (BT.2408's HDR
+ * reference white, 203 nits, is PQ 58%). Greys have Cb = Cr = 512. */
+static void test_hdr_known_values(void **state)
+{
+	static const struct {
+		const char *name;
+		float rgb[3];
+		unsigned yuv[3];
+	} cases[] = {
+		{ "80 nits", { 1, 1, 1 }, { 490, 512, 512 } },
+		{ "203 nits", { 2.5375f, 2.5375f, 2.5375f }, { 573, 512, 512 } },
+		{ "100 nits", { 1.25f, 1.25f, 1.25f }, { 509, 512, 512 } },
+		{ "black", { 0, 0, 0 }, { 64, 512, 512 } },
+		{ "negative", { -1, -1, -1 }, { 64, 512, 512 } },
+		{ "10000 nits", { 125, 125, 125 }, { 940, 512, 512 } },
+		{ "over peak", { 1000, 1000, 1000 }, { 940, 512, 512 } },
+		{ "+Inf", { (float)INFINITY, (float)INFINITY, (float)INFINITY }, { 940, 512, 512 } },
+		{ "-Inf", { -(float)INFINITY, -(float)INFINITY, -(float)INFINITY }, { 64, 512, 512 } },
+		{ "NaN", { (float)NAN, (float)NAN, (float)NAN }, { 64, 512, 512 } },
+	};
+	(void)state;
+
+	for (int p = FP_CPU_AUTO; p <= FP_CPU_AVX2; p++) {
+		if (!path_supported((enum fp_cpu_path)p))
+			continue;
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			unsigned got[3];
+
+			convert_solid((enum fp_cpu_path)p, 8, cases[i].rgb, got);
+			if (memcmp(got, cases[i].yuv, sizeof(got)))
+				fail_msg("%s on %s: got %u %u %u want %u %u %u", cases[i].name,
+					 p ? fp_cpu_path_name((enum fp_cpu_path)p) : "reference", got[0], got[1],
+					 got[2], cases[i].yuv[0], cases[i].yuv[1], cases[i].yuv[2]);
+		}
+	}
+}
+
+static void test_api(void **state)
+{
+	struct fp_converter *conv;
+	struct fp_yuv_frame nv12, p010;
+	uint8_t src[8 * 4 * 4] = { 0 };
+	(void)state;
+
+	fp_converter_destroy(NULL);
+	assert_int_equal(fp_converter_create(NULL, 1, FP_CPU_AUTO), -EINVAL);
+	assert_int_equal(fp_converter_create(&conv, 1, (enum fp_cpu_path)99), -EINVAL);
+	assert_string_equal(fp_cpu_path_name(FP_CPU_AVX2), "avx2");
+	assert_string_equal(fp_cpu_path_name(FP_CPU_SCALAR), "scalar");
+
+	/* The environment forces a path when the caller asks for AUTO. */
+	setenv("FRAMEPUSH_CPU_PATH", "scalar", 1);
+	assert_int_equal(fp_converter_create(&conv, 0, FP_CPU_AUTO), 0);
+	assert_int_equal(fp_converter_path(conv), FP_CPU_SCALAR);
+	fp_converter_destroy(conv);
+	setenv("FRAMEPUSH_CPU_PATH", "bogus", 1);
+	assert_int_equal(fp_converter_create(&conv, 2, FP_CPU_AUTO), 0);
+	assert_int_not_equal(fp_converter_path(conv), FP_CPU_AUTO);
+	fp_converter_destroy(conv);
+	unsetenv("FRAMEPUSH_CPU_PATH");
+
+	assert_int_equal(fp_converter_create(&conv, 4, FP_CPU_AUTO), 0);
+	assert_int_equal(fp_yuv_frame_alloc(&nv12, FP_YUV_NV12, 4, 4), 0);
+	assert_int_equal(fp_yuv_frame_alloc(&p010, FP_YUV_P010, 4, 4), 0);
+	assert_int_equal(fp_converter_run(conv, FP_SRC_XRGB8888, src, 16, 4, 4, &nv12), 0);
+	assert_int_equal(fp_converter_run(conv, FP_SRC_RGBA16F, src, 32, 4, 4, &p010), 0);
+	/* format mismatch, short stride, wrong size, NULLs */
+	assert_int_equal(fp_converter_run(conv, FP_SRC_XRGB8888, src, 16, 4, 4, &p010), -EINVAL);
+	assert_int_equal(fp_converter_run(conv, FP_SRC_RGBA16F, src, 32, 4, 4, &nv12), -EINVAL);
+	assert_int_equal(fp_converter_run(conv, FP_SRC_XRGB8888, src, 15, 4, 4, &nv12), -EINVAL);
+	assert_int_equal(fp_converter_run(conv, FP_SRC_XRGB8888, src, 16, 4, 2, &nv12), -EINVAL);
+	assert_int_equal(fp_converter_run(conv, FP_SRC_XRGB8888, NULL, 16, 4, 4, &nv12), -EINVAL);
+	assert_int_equal(fp_converter_run(conv, FP_SRC_XRGB8888, src, 16, 4, 4, NULL), -EINVAL);
+	assert_int_equal(fp_converter_run(NULL, FP_SRC_XRGB8888, src, 16, 4, 4, &nv12), -EINVAL);
+	assert_int_equal(fp_converter_run(conv, (enum fp_src_format)7, src, 16, 4, 4, &nv12), -EINVAL);
+	fp_yuv_frame_free(&nv12);
+	fp_yuv_frame_free(&p010);
+	fp_converter_destroy(conv);
+}
+
+/* Many frames through one pool: bands must not race (run under TSan/ASan too). */
+static void test_pool_reuse(void **state)
+{
+	struct fp_converter *conv;
+	struct fp_yuv_frame a, b;
+	struct img im;
+	(void)state;
+
+	assert_int_equal(img_alloc(&im, 640, 480, 4, 0), 0);
+	img_fill(&im, PAT_RANDOM, 99);
+	assert_int_equal(fp_yuv_frame_alloc(&a, FP_YUV_NV12, 640, 480), 0);
+	assert_int_equal(fp_yuv_frame_alloc(&b, FP_YUV_NV12, 640, 480), 0);
+	assert_int_equal(fp_converter_create(&conv, 1, FP_CPU_AUTO), 0);
+	assert_int_equal(fp_converter_run(conv, FP_SRC_XRGB8888, im.data, im.stride, 640, 480, &a), 0);
+	fp_converter_destroy(conv);
+	assert_int_equal(fp_converter_create(&conv, 8, FP_CPU_AUTO), 0);
+	for (int i = 0; i < 50; i++) {
+		struct plane_diff d;
+
+		memset(b.data[0], 0, b.stride[0] * 480);
+		assert_int_equal(fp_converter_run(conv, FP_SRC_XRGB8888, im.data, im.stride, 640, 480, &b), 0);
+		d = frame_compare(&b, &a);
+		assert_int_equal(d.max_err[0], 0);
+		assert_int_equal(d.max_err[1], 0);
+	}
+	fp_converter_destroy(conv);
+	fp_yuv_frame_free(&a);
+	fp_yuv_frame_free(&b);
+	img_free(&im);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_api),
+		cmocka_unit_test(test_sdr_known_values),
+		cmocka_unit_test(test_hdr_known_values),
+		cmocka_unit_test(test_pool_reuse),
+		cmocka_unit_test(test_sdr_paths_vs_reference),
+		cmocka_unit_test(test_hdr_paths_vs_reference),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
