@@ -99,6 +99,57 @@ static void test_hdr_paths_vs_reference(void **state)
 	run_patterns(8);
 }
 
+/* Every 24-bit colour once (4096 x 4096, pixel (x, y) = colour y * 4096 + x): the luma of
+ * every possible pixel is checked on every path, chroma on 4 Mi mixed blocks. */
+static void test_sdr_every_colour(void **state)
+{
+	struct img im;
+	(void)state;
+
+	assert_int_equal(img_alloc(&im, 4096, 4096, 4, 0), 0);
+	for (uint32_t y = 0; y < 4096; y++) {
+		for (uint32_t x = 0; x < 4096; x++) {
+			uint32_t c = y * 4096 + x;
+			uint8_t *p = im.data + (size_t)y * im.stride + 4 * (size_t)x;
+
+			p[0] = (uint8_t)c;
+			p[1] = (uint8_t)(c >> 8);
+			p[2] = (uint8_t)(c >> 16);
+			p[3] = (uint8_t)(x * 7);
+		}
+	}
+	check_all_paths(&im, "every colour");
+	img_free(&im);
+}
+
+/* Every half value (NaN, +-Inf, denormals, -0 and every exponent) in each channel alone and
+ * in all three (grey): 256 x 256 images, pixel i = half bits i. */
+static void test_hdr_every_half(void **state)
+{
+	static const char *const names[] = { "every half in R", "every half in G", "every half in B",
+					     "every half grey" };
+	(void)state;
+
+	for (int mode = 0; mode < 4; mode++) {
+		struct img im;
+
+		assert_int_equal(img_alloc(&im, 256, 256, 8, 0), 0);
+		for (uint32_t i = 0; i < 65536; i++) {
+			uint8_t *p = im.data + (size_t)(i / 256) * im.stride + 8 * (size_t)(i % 256);
+
+			memset(p, 0, 8);
+			for (int c = 0; c < 3; c++) {
+				if (mode == 3 || mode == c) {
+					p[2 * c] = (uint8_t)i;
+					p[2 * c + 1] = (uint8_t)(i >> 8);
+				}
+			}
+		}
+		check_all_paths(&im, names[mode]);
+		img_free(&im);
+	}
+}
+
 /* Solid colour, 4x2: every sample of a plane has one value. */
 static void convert_solid(enum fp_cpu_path path, size_t bpp, const float rgb[3], unsigned yuv[3])
 {
@@ -302,6 +353,8 @@ int main(void)
 		cmocka_unit_test(test_pool_reuse),
 		cmocka_unit_test(test_sdr_paths_vs_reference),
 		cmocka_unit_test(test_hdr_paths_vs_reference),
+		cmocka_unit_test(test_sdr_every_colour),
+		cmocka_unit_test(test_hdr_every_half),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

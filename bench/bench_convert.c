@@ -1,0 +1,553 @@
+/* framepush-bench convert — our converters vs libyuv, libswscale, zimg and memcpy on the same
+ * source frames in one process. Peers run single-threaded (none of them slices by itself);
+ * "ours" is timed with 1 thread and with all cores. */
+#include "bench.h"
+#include "framepush/convert.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libyuv.h>
+#include <libswscale/swscale.h>
+#include <libavutil/pixfmt.h>
+#include <zimg.h>
+
+#define MAX_SIZES 8
+#define ALIGN 64
+
+static size_t align_up(size_t v)
+{
+	return (v + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+}
+
+static void *xalloc(size_t n)
+{
+	void *p = aligned_alloc(ALIGN, align_up(n ? n : 1));
+
+	if (!p) {
+		fprintf(stderr, "framepush-bench: out of memory (%zu bytes)\n", n);
+		exit(1);
+	}
+	memset(p, 0, n);
+	return p;
+}
+
+struct ctx {
+	uint32_t w, h;
+	enum fp_src_format fmt;
+	const uint8_t *src;
+	size_t src_stride;
+	struct fp_converter *conv;
+	struct fp_yuv_frame *out;
+	/* memcpy */
+	uint8_t *copy;
+	size_t bytes;
+	/* libswscale */
+	struct SwsContext *sws;
+	/* zimg */
+	zimg_filter_graph *graph;
+	void *tmp;
+	uint16_t *hplane[3], *zplane[3];
+	size_t hstride, zstride[3];
+};
+
+static void run_ours(void *p)
+{
+	struct ctx *c = p;
+
+	if (fp_converter_run(c->conv, c->fmt, c->src, c->src_stride, c->w, c->h, c->out))
+		abort();
+}
+
+static void run_memcpy(void *p)
+{
+	struct ctx *c = p;
+
+	memcpy(c->copy, c->src, c->bytes);
+}
+
+static void run_libyuv(void *p)
+{
+	struct ctx *c = p;
+
+	ARGBToNV12(c->src, (int)c->src_stride, c->out->data[0], (int)c->out->stride[0], c->out->data[1],
+		   (int)c->out->stride[1], (int)c->w, (int)c->h);
+}
+
+static void run_sws(void *p)
+{
+	struct ctx *c = p;
+	const uint8_t *src[4] = { c->src, NULL, NULL, NULL };
+	int sstride[4] = { (int)c->src_stride, 0, 0, 0 };
+	uint8_t *dst[4] = { c->out->data[0], c->out->data[1], NULL, NULL };
+	int dstride[4] = { (int)c->out->stride[0], (int)c->out->stride[1], 0, 0 };
+
+	sws_scale(c->sws, src, sstride, 0, (int)c->h, dst, dstride);
+}
+
+/* zimg wants planar input: split the interleaved RGBA16F into three half planes first. */
+static void zimg_split(struct ctx *c)
+{
+	for (uint32_t y = 0; y < c->h; y++) {
+		const uint16_t *s = (const uint16_t *)(const void *)(c->src + (size_t)y * c->src_stride);
+		uint16_t *r = c->hplane[0] + y * c->hstride / 2, *g = c->hplane[1] + y * c->hstride / 2;
+		uint16_t *b = c->hplane[2] + y * c->hstride / 2;
+
+		for (uint32_t x = 0; x < c->w; x++) {
+			r[x] = s[4 * x];
+			g[x] = s[4 * x + 1];
+			b[x] = s[4 * x + 2];
+		}
+	}
+}
+
+static void zimg_core(struct ctx *c)
+{
+	zimg_image_buffer_const in = { .version = ZIMG_API_VERSION };
+	zimg_image_buffer out = { .version = ZIMG_API_VERSION };
+
+	for (int i = 0; i < 3; i++) {
+		in.plane[i].data = c->hplane[i];
+		in.plane[i].stride = (ptrdiff_t)c->hstride;
+		in.plane[i].mask = ZIMG_BUFFER_MAX;
+		out.plane[i].data = c->zplane[i];
+		out.plane[i].stride = (ptrdiff_t)c->zstride[i];
+		out.plane[i].mask = ZIMG_BUFFER_MAX;
+	}
+	if (zimg_filter_graph_process(c->graph, &in, &out, c->tmp, NULL, NULL, NULL, NULL))
+		abort();
+}
+
+/* zimg writes planar 10-bit in the low bits: pack into P010 to produce the same output. */
+static void zimg_pack(struct ctx *c)
+{
+	for (uint32_t y = 0; y < c->h; y++) {
+		const uint16_t *s = c->zplane[0] + y * c->zstride[0] / 2;
+		uint16_t *d = (uint16_t *)(void *)(c->out->data[0] + y * c->out->stride[0]);
+
+		for (uint32_t x = 0; x < c->w; x++)
+			d[x] = (uint16_t)(s[x] << 6);
+	}
+	for (uint32_t y = 0; y < (c->h + 1) / 2; y++) {
+		const uint16_t *u = c->zplane[1] + y * c->zstride[1] / 2, *v = c->zplane[2] + y * c->zstride[2] / 2;
+		uint16_t *d = (uint16_t *)(void *)(c->out->data[1] + y * c->out->stride[1]);
+
+		for (uint32_t x = 0; x < (c->w + 1) / 2; x++) {
+			d[2 * x] = (uint16_t)(u[x] << 6);
+			d[2 * x + 1] = (uint16_t)(v[x] << 6);
+		}
+	}
+}
+
+static void run_zimg(void *p)
+{
+	zimg_split(p);
+	zimg_core(p);
+	zimg_pack(p);
+}
+
+static void run_zimg_core(void *p)
+{
+	zimg_core(p);
+}
+
+static int zimg_setup(struct ctx *c)
+{
+	zimg_image_format in, out;
+	zimg_graph_builder_params params;
+	size_t tmp = 0;
+	char msg[256];
+
+	zimg_image_format_default(&in, ZIMG_API_VERSION);
+	zimg_image_format_default(&out, ZIMG_API_VERSION);
+	zimg_graph_builder_params_default(&params, ZIMG_API_VERSION);
+	in.width = out.width = c->w;
+	in.height = out.height = c->h;
+	in.pixel_type = ZIMG_PIXEL_HALF;
+	in.color_family = ZIMG_COLOR_RGB;
+	in.matrix_coefficients = ZIMG_MATRIX_RGB;
+	in.transfer_characteristics = ZIMG_TRANSFER_LINEAR;
+	in.color_primaries = ZIMG_PRIMARIES_709;
+	out.pixel_type = ZIMG_PIXEL_WORD;
+	out.depth = 10;
+	out.pixel_range = ZIMG_RANGE_LIMITED;
+	out.color_family = ZIMG_COLOR_YUV;
+	out.matrix_coefficients = ZIMG_MATRIX_2020_NCL;
+	out.transfer_characteristics = ZIMG_TRANSFER_ST2084;
+	out.color_primaries = ZIMG_PRIMARIES_2020;
+	out.subsample_w = out.subsample_h = 1;
+	out.chroma_location = ZIMG_CHROMA_CENTER; /* ours averages 2x2: centre siting */
+	params.nominal_peak_luminance = 80.0;      /* scRGB 1.0 = 80 nits */
+	params.allow_approximate_gamma = 1;        /* zimg's fastest mode */
+	params.cpu_type = ZIMG_CPU_AUTO_64B;
+	params.resample_filter_uv = ZIMG_RESIZE_BILINEAR;
+	c->graph = zimg_filter_graph_build(&in, &out, &params);
+	if (!c->graph || zimg_filter_graph_get_tmp_size(c->graph, &tmp)) {
+		zimg_get_last_error(msg, sizeof(msg));
+		fprintf(stderr, "framepush-bench: zimg: %s\n", msg);
+		zimg_filter_graph_free(c->graph);
+		c->graph = NULL;
+		return -1;
+	}
+	c->tmp = xalloc(tmp);
+	c->hstride = align_up((size_t)c->w * 2);
+	for (int i = 0; i < 3; i++) {
+		uint32_t pw = i ? (c->w + 1) / 2 : c->w, ph = i ? (c->h + 1) / 2 : c->h;
+
+		c->hplane[i] = xalloc(c->hstride * c->h);
+		c->zstride[i] = align_up((size_t)pw * 2);
+		c->zplane[i] = xalloc(c->zstride[i] * ph);
+	}
+	return 0;
+}
+
+static void zimg_teardown(struct ctx *c)
+{
+	zimg_filter_graph_free(c->graph);
+	free(c->tmp);
+	for (int i = 0; i < 3; i++) {
+		free(c->hplane[i]);
+		free(c->zplane[i]);
+	}
+}
+
+static uint16_t half_of(float f)
+{
+	/* Positive normal values only (the test card). */
+	uint32_t b;
+	int e;
+
+	if (f < 0x1p-14f)
+		return 0;
+	memcpy(&b, &f, 4);
+	e = (int)(b >> 23) - 127 + 15;
+	return (uint16_t)(e << 10 | ((b >> 13) & 0x3ff));
+}
+
+/* A card with texture: bars, ramps and a little noise so no peer sees flat memory. */
+static void fill_source(uint8_t *src, size_t stride, uint32_t w, uint32_t h, int hdr)
+{
+	uint64_t s = 0x1234567;
+
+	for (uint32_t y = 0; y < h; y++) {
+		for (uint32_t x = 0; x < w; x++) {
+			float rgb[3];
+
+			s = s * 6364136223846793005ull + 1442695040888963407ull;
+			rgb[0] = (float)((x * 8 / w) & 1) * 0.5f + (float)x / (float)w * 0.5f;
+			rgb[1] = (float)((x * 8 / w) & 2) * 0.25f + (float)y / (float)h * 0.5f;
+			rgb[2] = (float)((x * 8 / w) & 4) * 0.125f + (float)(s >> 60) / 64.0f;
+			if (hdr) {
+				uint16_t *p = (uint16_t *)(void *)(src + (size_t)y * stride + (size_t)x * 8);
+
+				for (int c = 0; c < 3; c++)
+					p[c] = half_of(rgb[c] * 6.0f);
+				p[3] = 0x3c00;
+			} else {
+				uint8_t *p = src + (size_t)y * stride + (size_t)x * 4;
+
+				for (int c = 0; c < 3; c++)
+					p[2 - c] = (uint8_t)(rgb[c] * 255.0f);
+				p[3] = 255;
+			}
+		}
+	}
+}
+
+struct result {
+	const char *mode;
+	uint32_t w, h;
+	const char *name;
+	unsigned threads;
+	double ms;
+};
+
+static struct result results[64];
+static unsigned nresults;
+
+/* One contender of a round: all of a mode's contenders are timed in turns (round robin), so
+ * that a noisy neighbour or a frequency change hits every one of them alike. */
+struct contender {
+	const char *name;
+	unsigned threads;
+	bench_fn fn;
+	struct ctx *ctx;
+	double *samples;
+};
+
+static double now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void run_round_robin(const char *mode, uint32_t w, uint32_t h, struct contender *c, unsigned n,
+			    unsigned iterations)
+{
+	for (unsigned k = 0; k < n; k++) {
+		c[k].samples = xalloc(iterations * sizeof(double));
+		c[k].fn(c[k].ctx); /* warm-up: page in outputs, lazy init */
+	}
+	/* The start rotates every round: whoever runs right after memcpy or after a peer that
+	 * just read the same source sees colder or warmer caches, and no one may keep either. */
+	for (unsigned i = 0; i < iterations; i++) {
+		for (unsigned j = 0; j < n; j++) {
+			unsigned k = (i + j) % n;
+			double t0 = now_ms();
+
+			c[k].fn(c[k].ctx);
+			c[k].samples[i] = now_ms() - t0;
+		}
+	}
+	for (unsigned k = 0; k < n; k++) {
+		double *t = c[k].samples, med;
+
+		qsort(t, iterations, sizeof(*t), cmp_double);
+		med = iterations % 2 ? t[iterations / 2] : (t[iterations / 2 - 1] + t[iterations / 2]) / 2;
+		if (nresults < sizeof(results) / sizeof(results[0]))
+			results[nresults++] = (struct result){ mode, w, h, c[k].name, c[k].threads, med };
+		free(t);
+	}
+}
+
+static const struct result *find(const char *mode, uint32_t w, uint32_t h, const char *name,
+				 unsigned threads)
+{
+	for (unsigned i = 0; i < nresults; i++)
+		if (!strcmp(results[i].mode, mode) && results[i].w == w && results[i].h == h &&
+		    !strcmp(results[i].name, name) && (threads == 0 || results[i].threads == threads))
+			return &results[i];
+	return NULL;
+}
+
+static enum fp_cpu_path bench_path = FP_CPU_AUTO;
+
+static int bench_size(uint32_t w, uint32_t h, unsigned iterations, unsigned nthreads)
+{
+	struct fp_yuv_frame nv12[4], p010[4];
+	struct ctx c[5];
+	struct contender k[5];
+	uint8_t *sdr_src, *hdr_src, *copy;
+	struct fp_converter *one, *all;
+	struct SwsContext *sws;
+	unsigned n;
+	int r;
+
+	if ((r = fp_converter_create(&one, 1, bench_path)) || (r = fp_converter_create(&all, nthreads, bench_path))) {
+		fprintf(stderr, "framepush-bench: fp_converter_create: %s\n", strerror(-r));
+		return 1;
+	}
+	/* Each contender writes its own output frame; all read the same source. */
+	for (int i = 0; i < 4; i++) {
+		if (fp_yuv_frame_alloc(&nv12[i], FP_YUV_NV12, w, h) ||
+		    fp_yuv_frame_alloc(&p010[i], FP_YUV_P010, w, h)) {
+			fprintf(stderr, "framepush-bench: cannot allocate %ux%u frames\n", w, h);
+			return 1;
+		}
+	}
+	sdr_src = xalloc((size_t)w * 4 * h);
+	hdr_src = xalloc((size_t)w * 8 * h);
+	copy = xalloc((size_t)w * 8 * h);
+	fill_source(sdr_src, (size_t)w * 4, w, h, 0);
+	fill_source(hdr_src, (size_t)w * 8, w, h, 1);
+	sws = sws_getContext((int)w, (int)h, AV_PIX_FMT_BGR0, (int)w, (int)h, AV_PIX_FMT_NV12, SWS_BILINEAR,
+			     NULL, NULL, NULL);
+	if (!sws) {
+		fprintf(stderr, "framepush-bench: sws_getContext failed\n");
+		return 1;
+	}
+	/* BT.709 matrix, full-range RGB in, limited-range YUV out. */
+	sws_setColorspaceDetails(sws, sws_getCoefficients(SWS_CS_ITU709), 1, sws_getCoefficients(SWS_CS_ITU709),
+				 0, 0, 1 << 16, 1 << 16);
+
+	/* SDR */
+	for (int i = 0; i < 5; i++)
+		c[i] = (struct ctx){ .w = w, .h = h, .fmt = FP_SRC_XRGB8888, .src = sdr_src,
+				     .src_stride = (size_t)w * 4, .out = &nv12[i < 4 ? i : 3], .copy = copy,
+				     .bytes = (size_t)w * 4 * h, .sws = sws };
+	c[0].conv = one;
+	c[1].conv = all;
+	n = 0;
+	k[n++] = (struct contender){ "ours", 1, run_ours, &c[0], NULL };
+	if (nthreads > 1)
+		k[n++] = (struct contender){ "ours", nthreads, run_ours, &c[1], NULL };
+	k[n++] = (struct contender){ "libyuv", 1, run_libyuv, &c[2], NULL };
+	k[n++] = (struct contender){ "swscale", 1, run_sws, &c[3], NULL };
+	k[n++] = (struct contender){ "memcpy", 1, run_memcpy, &c[4], NULL };
+	run_round_robin("sdr", w, h, k, n, iterations);
+
+	/* HDR */
+	for (int i = 0; i < 5; i++)
+		c[i] = (struct ctx){ .w = w, .h = h, .fmt = FP_SRC_RGBA16F, .src = hdr_src,
+				     .src_stride = (size_t)w * 8, .out = &p010[i < 4 ? i : 3], .copy = copy,
+				     .bytes = (size_t)w * 8 * h };
+	c[0].conv = one;
+	c[1].conv = all;
+	n = 0;
+	k[n++] = (struct contender){ "ours", 1, run_ours, &c[0], NULL };
+	if (nthreads > 1)
+		k[n++] = (struct contender){ "ours", nthreads, run_ours, &c[1], NULL };
+	if (zimg_setup(&c[2]) == 0) {
+		k[n++] = (struct contender){ "zimg", 1, run_zimg, &c[2], NULL };
+		c[3] = c[2]; /* same graph and planes; core only */
+		k[n++] = (struct contender){ "zimg-core", 1, run_zimg_core, &c[3], NULL };
+	}
+	k[n++] = (struct contender){ "memcpy", 1, run_memcpy, &c[4], NULL };
+	run_round_robin("hdr", w, h, k, n, iterations);
+	if (c[2].graph)
+		zimg_teardown(&c[2]);
+
+	sws_freeContext(sws);
+	fp_converter_destroy(one);
+	fp_converter_destroy(all);
+	for (int i = 0; i < 4; i++) {
+		fp_yuv_frame_free(&nv12[i]);
+		fp_yuv_frame_free(&p010[i]);
+	}
+	free(sdr_src);
+	free(hdr_src);
+	free(copy);
+	return 0;
+}
+
+static const char *peer_note(const char *name)
+{
+	if (!strcmp(name, "libyuv"))
+		return "ARGBToNV12, BT.601 (speed reference only)";
+	if (!strcmp(name, "swscale"))
+		return "sws_scale BGR0->NV12, BT.709 limited, SWS_BILINEAR";
+	if (!strcmp(name, "zimg"))
+		return "split RGBA16F->3 half planes + zimg + pack P010";
+	if (!strcmp(name, "zimg-core"))
+		return "zimg graph only (planar half in, planar u16 out)";
+	if (!strcmp(name, "memcpy"))
+		return "memcpy of the same source bytes";
+	return "";
+}
+
+int bench_convert_main(int argc, char **argv)
+{
+	uint32_t sizes[MAX_SIZES][2] = { { 1920, 1080 }, { 3840, 2160 } };
+	unsigned nsizes = 2, iterations = 30, nthreads;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct fp_converter *probe;
+
+	nthreads = ncpu > 0 ? (unsigned)ncpu : 1;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--iterations") && i + 1 < argc) {
+			iterations = (unsigned)strtoul(argv[++i], NULL, 10);
+			if (iterations < 1 || iterations > 100000) {
+				fprintf(stderr, "framepush-bench: --iterations must be 1..100000\n");
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+			nthreads = (unsigned)strtoul(argv[++i], NULL, 10);
+			if (nthreads < 1 || nthreads > 64) {
+				fprintf(stderr, "framepush-bench: --threads must be 1..64\n");
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--path") && i + 1 < argc) {
+			const char *name = argv[++i];
+
+			bench_path = FP_CPU_AUTO;
+			for (int p = FP_CPU_SCALAR; p <= FP_CPU_AVX2; p++)
+				if (!strcmp(name, fp_cpu_path_name((enum fp_cpu_path)p)))
+					bench_path = (enum fp_cpu_path)p;
+			if (bench_path == FP_CPU_AUTO) {
+				fprintf(stderr, "framepush-bench: --path wants scalar|sse2|ssse3|avx2\n");
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--sizes") && i + 1 < argc) {
+			char *s = argv[++i], *end;
+
+			nsizes = 0;
+			while (*s) {
+				unsigned long w = strtoul(s, &end, 10), h;
+
+				if (end == s || *end != 'x' || nsizes == MAX_SIZES)
+					goto bad_size;
+				s = end + 1;
+				h = strtoul(s, &end, 10);
+				if (end == s || w < 2 || h < 2 || w > 7680 || h > 4320 || (*end && *end != ','))
+					goto bad_size;
+				sizes[nsizes][0] = (uint32_t)w;
+				sizes[nsizes][1] = (uint32_t)h;
+				nsizes++;
+				s = *end ? end + 1 : end;
+			}
+			if (!nsizes)
+				goto bad_size;
+		} else {
+			fprintf(stderr, "usage: framepush-bench convert [--iterations N] [--sizes WxH[,WxH...]] "
+					"[--threads N] [--path scalar|sse2|ssse3|avx2]\n");
+			return 2;
+		}
+	}
+
+	if (fp_converter_create(&probe, 1, bench_path)) {
+		fprintf(stderr, "framepush-bench: CPU path %s not available\n", fp_cpu_path_name(bench_path));
+		return 1;
+	}
+	printf("framepush-bench convert: path %s, %u threads for \"all cores\", median of %u runs,\n"
+	       "contenders timed in turns on the same source frame; peers single-threaded\n",
+	       fp_cpu_path_name(fp_converter_path(probe)), nthreads, iterations);
+	fp_converter_destroy(probe);
+	for (unsigned i = 0; i < nsizes; i++)
+		if (bench_size(sizes[i][0], sizes[i][1], iterations, nthreads))
+			return 1;
+
+	printf("\n%-4s %-10s %-10s %7s %10s %9s  %s\n", "mode", "size", "impl", "threads", "median_ms", "Mpix/s",
+	       "notes");
+	for (unsigned i = 0; i < nresults; i++) {
+		const struct result *r = &results[i];
+		char size[24];
+
+		snprintf(size, sizeof(size), "%ux%u", r->w, r->h);
+		printf("%-4s %-10s %-10s %7u %10.3f %9.1f  %s\n", r->mode, size, r->name, r->threads, r->ms,
+		       (double)r->w * r->h / (r->ms * 1e3), peer_note(r->name));
+	}
+	printf("\n");
+	for (unsigned i = 0; i < nsizes; i++) {
+		static const char *const modes[] = { "sdr", "hdr" };
+		static const char *const peers[] = { "libyuv", "swscale", "zimg", "memcpy" };
+		uint32_t w = sizes[i][0], h = sizes[i][1];
+
+		for (int m = 0; m < 2; m++) {
+			unsigned tlist[2] = { 1, nthreads };
+
+			for (int t = 0; t < (nthreads > 1 ? 2 : 1); t++) {
+				const struct result *ours = find(modes[m], w, h, "ours", tlist[t]);
+
+				for (int p = 0; p < 4; p++) {
+					const struct result *peer = find(modes[m], w, h, peers[p], 0);
+
+					if (!ours || !peer)
+						continue;
+					printf("bench convert %s %ux%u threads=%u ours_ms=%.3f peer=%s peer_ms=%.3f "
+					       "speedup=%.2f\n", modes[m], w, h, tlist[t], ours->ms, peers[p], peer->ms,
+					       peer->ms / ours->ms);
+				}
+			}
+		}
+	}
+	return 0;
+
+bad_size:
+	fprintf(stderr, "framepush-bench: --sizes wants WxH[,WxH...] within 2x2..7680x4320\n");
+	return 2;
+}

@@ -1,0 +1,27 @@
+/* framepush-bench — micro benchmarks. Usage: framepush-bench convert [options] */
+#include "bench.h"
+#include "common/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: framepush-bench convert [--iterations N] [--sizes WxH[,WxH...]] [--threads N]\n"
+		   "                                [--path scalar|sse2|ssse3|avx2]\n"
+		   "  Times the SDR (XRGB8888 -> NV12) and HDR (RGBA16F scRGB -> P010 PQ) converters,\n"
+		   "  single-threaded and on all cores, against libyuv, libswscale, zimg and memcpy.\n");
+}
+
+int main(int argc, char **argv)
+{
+	fp_log_init("framepush-bench");
+	if (argc >= 2 && !strcmp(argv[1], "convert"))
+		return bench_convert_main(argc - 1, argv + 1);
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	usage(stderr);
+	return 2;
+}
