@@ -27,6 +27,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavutil/fifo.h>
 #include <libavutil/hwcontext.h>
+#include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 
@@ -48,12 +49,15 @@ struct fp_encoder {
 	AVFrame *hw_frame;        /* vaapi: device copy of frame */
 	enum AVPixelFormat sw_fmt;
 	bool zero_copy;
+	bool is_svt;              /* libsvtav1: see svt_finish() */
 	bool reopen_for_keyframe; /* libsvtav1 in lavc < 60 ignores pict_type: restart instead */
 	AVFifo *queue;            /* AVPacket * drained from libavcodec, oldest first */
 	int64_t origin_ns;
 	int64_t last_pts;
 	bool have_origin;
 	bool flushing;
+	bool eos_sent;            /* end of stream sent to the current e->ctx */
+	unsigned instance_frames; /* frames sent to the current e->ctx */
 	bool keyframe_request;
 	bool warned_nudge;
 	bool warned_held;
@@ -496,10 +500,12 @@ static int open_codec(struct fp_encoder *e)
 			ret = set_opt(ctx, "x265-params", params);
 	} else if (!strcmp(name, "libsvtav1")) {
 		ret = set_opt(ctx, "preset", cfg->preset ? cfg->preset : "10");
-		/* pred-struct=1: SVT-AV1's low-delay structure (no frames from the future).
-		 * The 5.1 wrapper does not forward the context's colour tags, so the colour
-		 * description and HDR10 metadata OBUs are requested through SVT's parameters; SVT-AV1
-		 * >= 1.2 (here 1.4) accepts mastering-display and content-light. */
+		/* pred-struct=1: SVT-AV1's low-delay structure (no frames from the future); in it
+		 * SVT only does CBR, so bitrate mode asks for rc=2 instead of being "corrected".
+		 * The 5.1 wrapper ignores mastering/CLL side data, so the HDR10 metadata OBUs are
+		 * requested through SVT's own parameters (accepted by SVT-AV1 1.4.1, the version
+		 * here). The colour description is repeated there too (the wrapper also maps the
+		 * context's tags) so that both always agree. */
 		if (cfg->hdr)
 			svt_hdr_params(extra, sizeof(extra), &hdr);
 		snprintf(params, sizeof(params), "pred-struct=1%s%s%s",
@@ -612,6 +618,7 @@ int fp_encoder_create(struct fp_encoder **out, const struct fp_encoder_config *c
 			goto fail;
 		}
 	}
+	e->is_svt = !strcmp(e->codec->name, "libsvtav1");
 #if LIBAVCODEC_VERSION_MAJOR < 60
 	/* Measured with FFmpeg 5.1 + SVT-AV1 1.4: the wrapper never sets the SVT picture type,
 	 * so AV_PICTURE_TYPE_I is ignored and a keyframe can only be had by restarting SVT. */
@@ -642,10 +649,49 @@ static void drop_queue(struct fp_encoder *e)
 		av_packet_free(&p);
 }
 
+/* SVT-AV1 1.4 under FFmpeg 5.1 (measured): closing an instance that was never sent
+ * end-of-stream blocks for ever inside svt_av1_enc_deinit() waiting for the EOS packet, and
+ * an instance that got EOS without any picture never produces that packet either. So before
+ * an instance is freed it gets one black picture if it had none, then EOS, and is drained.
+ * Costs one small encode, only at teardown. */
+static void svt_finish(struct fp_encoder *e)
+{
+	AVPacket *p;
+	int ret;
+
+	if (!e->is_svt || !e->ctx || !avcodec_is_open(e->ctx))
+		return;
+	if (e->instance_frames == 0 && !e->eos_sent) {
+		if (av_frame_make_writable(e->frame) < 0 ||
+		    av_image_fill_black(e->frame->data, (const ptrdiff_t[4]){ e->frame->linesize[0],
+				e->frame->linesize[1], e->frame->linesize[2], 0 },
+				e->sw_fmt, AVCOL_RANGE_MPEG, e->frame->width, e->frame->height) < 0)
+			return;
+		e->frame->pts = e->last_pts + 1;
+		e->frame->pict_type = AV_PICTURE_TYPE_NONE;
+		if (avcodec_send_frame(e->ctx, e->frame) < 0)
+			return;
+		e->instance_frames++;
+	}
+	if (!e->eos_sent) {
+		ret = avcodec_send_frame(e->ctx, NULL);
+		if (ret < 0 && ret != AVERROR_EOF)
+			return;
+		e->eos_sent = true;
+	}
+	p = av_packet_alloc();
+	if (!p)
+		return;
+	while (avcodec_receive_packet(e->ctx, p) >= 0)
+		av_packet_unref(p);
+	av_packet_free(&p);
+}
+
 void fp_encoder_destroy(struct fp_encoder *e)
 {
 	if (!e)
 		return;
+	svt_finish(e);
 	drop_queue(e);
 	av_fifo_freep2(&e->queue);
 	avcodec_free_context(&e->ctx);
@@ -774,14 +820,21 @@ static int copy_frame(struct fp_encoder *e, const struct fp_yuv_frame *f)
  * picture is a key frame with its sequence header. Costs one SVT init (tens of ms). */
 static int restart_codec(struct fp_encoder *e)
 {
-	int ret = avcodec_send_frame(e->ctx, NULL);
+	int ret;
 
-	if (ret < 0 && ret != AVERROR_EOF)
-		return ret;
-	ret = drain_codec(e);
-	if (ret < 0 && ret != AVERROR_EOF)
-		return ret;
+	if (e->instance_frames > 0) {
+		ret = avcodec_send_frame(e->ctx, NULL);
+		if (ret < 0 && ret != AVERROR_EOF)
+			return ret;
+		e->eos_sent = true;
+		ret = drain_codec(e);
+		if (ret < 0 && ret != AVERROR_EOF)
+			return ret;
+	}
+	svt_finish(e);
 	avcodec_free_context(&e->ctx);
+	e->instance_frames = 0;
+	e->eos_sent = false;
 	return open_codec(e) < 0 ? AVERROR_EXTERNAL : 0;
 }
 
@@ -870,6 +923,7 @@ int fp_encoder_submit(struct fp_encoder *e, const struct fp_yuv_frame *f)
 	}
 	if (ret < 0)
 		goto averr;
+	e->instance_frames++;
 	e->keyframe_request = false;
 	e->last_pts = pts;
 	ret = drain_codec(e);
@@ -912,6 +966,11 @@ int fp_encoder_flush(struct fp_encoder *e)
 	if (e->flushing)
 		return 0;
 	e->flushing = true;
+	/* An SVT instance without pictures never answers EOS (see svt_finish): nothing to
+	 * drain anyway, so receive reports -ENODATA at once. */
+	if (e->instance_frames == 0 && e->is_svt)
+		return 0;
+	e->eos_sent = true;
 	ret = avcodec_send_frame(e->ctx, NULL);
 	if (ret < 0 && ret != AVERROR_EOF) {
 		fp_error("encoder: %s: flush failed: %s", e->codec->name, fp_av_err(ret));

@@ -246,6 +246,16 @@ static int write_sdp(struct fp_output *o)
 	return 0;
 }
 
+/* Options nobody took: expected for some (one dictionary serves several protocols), so
+ * only visible with FRAMEPUSH_LOG=debug, where a misspelt option would show up. */
+static void log_unused(const struct fp_output *o, const AVDictionary *d, const char *what)
+{
+	const AVDictionaryEntry *t = NULL;
+
+	while ((t = av_dict_get(d, "", t, AV_DICT_IGNORE_SUFFIX)))
+		fp_debug("output: %s: %s option %s=%s not used", o->target, what, t->key, t->value);
+}
+
 static void set_int(AVDictionary **d, const char *key, int64_t v)
 {
 	av_dict_set_int(d, key, v, 0);
@@ -375,6 +385,8 @@ static int open_target(struct fp_output *o, const struct fp_encoder *enc)
 	if (ret < 0)
 		goto averr;
 	o->header_written = true;
+	log_unused(o, proto, "protocol");
+	log_unused(o, mux, "muxer");
 	if (o->kind == FP_OUTPUT_RTP) {
 		err = write_sdp(o);
 		if (err < 0)

@@ -826,6 +826,32 @@ static void config_errors(void **state)
 		assert_int_equal(fp_output_open(&o, "rtp://127.0.0.1:9", e, NULL), -ENOTSUP);
 		fp_encoder_destroy(e);
 	}
+	/* Encoders that never got a frame close (SVT-AV1 would block in deinit without care),
+	 * and flushed without frames they report the end at once. */
+	for (enum fp_codec c = FP_CODEC_H264; c <= FP_CODEC_AV1; c++) {
+		cfg = config(c, false);
+		assert_int_equal(fp_encoder_create(&e, &cfg), 0);
+		fp_encoder_destroy(e);
+		assert_int_equal(fp_encoder_create(&e, &cfg), 0);
+		assert_int_equal(fp_encoder_flush(e), 0);
+		assert_int_equal(pump(e, NULL, true), 0);
+		assert_int_equal(fp_encoder_submit(e, &(struct fp_yuv_frame){ 0 }), -EPIPE);
+		fp_encoder_destroy(e);
+		/* Abandoned mid-stream (an output failed): destroy without flush. */
+		{
+			struct fp_yuv_frame f;
+
+			assert_int_equal(fp_encoder_create(&e, &cfg), 0);
+			assert_int_equal(fp_yuv_frame_alloc(&f, cfg.format, cfg.width, cfg.height), 0);
+			for (unsigned i = 0; i < 3; i++) {
+				etu_fill_pattern(&f, i);
+				f.pts_ns = (int64_t)i * FP_NSEC_PER_SEC / FPS;
+				assert_int_equal(fp_encoder_submit(e, &f), 0);
+			}
+			fp_yuv_frame_free(&f);
+			fp_encoder_destroy(e);
+		}
+	}
 }
 
 /* Bitrate mode for each codec produces a stream (rate control wiring; no rate assertion). */
