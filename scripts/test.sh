@@ -24,12 +24,13 @@ rc=0
 meson test -C build --print-errorlogs --num-processes 2 || rc=1
 read -r p1 f1 < <(summary build/meson-logs/testlog.json)
 
-# The peer-facing code again under ASan/UBSan: a hostile peer must not find a memory bug.
+# The peer-facing code (channel, capturer, display sources) again under ASan/UBSan: a
+# hostile peer or display server must not find a memory bug.
 BUILD_DIR=build-asan bash scripts/build.sh -Db_sanitize=address,undefined -Db_lundef=false \
   -Dskip_tests=encode,convert || { echo "sanitizer build failed"; rc=1; }
 p2=0 f2=0
 if [ -f build-asan/build.ninja ]; then
-  meson test -C build-asan --print-errorlogs --num-processes 2 --suite channel --suite host || rc=1
+  meson test -C build-asan --print-errorlogs --num-processes 2 --suite channel --suite host --suite x11 --suite wlr || rc=1
   read -r p2 f2 < <(summary build-asan/meson-logs/testlog.json)
 fi
 passed=$((p1 + p2)); failed=$((f1 + f2))
