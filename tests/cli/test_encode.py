@@ -95,6 +95,26 @@ for ext in ("mp4", "mkv"):
     n = int(s["nb_read_frames"]) if s and s.get("nb_read_frames", "N/A").isdigit() else 0
     check(n > 0, "SIGKILL after ~3 s: %s prefix has %d playable frames" % (ext, n))
 
+# Ctrl-C finishes an encoded file cleanly: trailer written, every frame readable.
+out = os.path.join(TMP, "int.mkv")
+p = subprocess.Popen([FP, "record", "--source", "test", "--size", "320x180", "--fps", "30",
+                      "--duration", "60", "-q", "-o", out], stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True)
+deadline = time.monotonic() + 15
+while time.monotonic() < deadline and (not os.path.exists(out) or os.path.getsize(out) < 20000):
+    time.sleep(0.05)  # no event for "a file grew"; bounded
+p.send_signal(signal.SIGINT)
+try:
+    so, _ = p.communicate(timeout=10)
+except subprocess.TimeoutExpired:
+    p.kill()
+    so, _ = p.communicate()
+s = stream0(out)
+m = re.search(r"(\d+) frames in", so or "")
+check(p.returncode == 0 and s is not None and m and int(s["nb_read_frames"]) == int(m.group(1)),
+      "SIGINT: exit %s, %s frames in the file, summary says %s" %
+      (p.returncode, s and s["nb_read_frames"], m and m.group(1)))
+
 # Live: an SRT stream received by an ffmpeg listener on loopback decodes without errors.
 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sk:
     sk.bind(("127.0.0.1", 0))
