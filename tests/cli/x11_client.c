@@ -1,12 +1,13 @@
-/* A test X client: a window over the whole screen whose colour changes every 50 ms, until
- * it is killed or its display goes away. */
+/* A test X client: a window over the whole screen whose colour changes every N ms (argv[1],
+ * default 50), until it is killed or its display goes away. */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <xcb/xcb.h>
 
-int main(void)
+int main(int argc, char **argv)
 {
+	int interval = argc > 1 ? atoi(argv[1]) : 50;
 	xcb_connection_t *c = xcb_connect(NULL, NULL);
 	xcb_screen_t *s;
 	xcb_window_t w;
@@ -34,7 +35,7 @@ int main(void)
 		xcb_poly_fill_rectangle(c, w, gc, 1, &r);
 		if (xcb_flush(c) <= 0 || xcb_connection_has_error(c))
 			return 0; /* the display went away: done */
-		poll(&p, 1, 50);
+		poll(&p, 1, interval > 0 ? interval : 50);
 		while ((ev = xcb_poll_for_event(c)))
 			free(ev);
 	}
