@@ -229,7 +229,7 @@ static int write_sdp(struct fp_output *o)
 		fp_info("output: %s: SDP for receivers:\n%s", o->target, sdp);
 		return 0;
 	}
-	f = fopen(o->sdp_path, "w");
+	f = fopen(o->sdp_path, "we");
 	if (!f || fputs(sdp, f) < 0 || fputc('\n', f) < 0) {
 		ret = -errno;
 		if (f)
