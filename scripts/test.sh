@@ -33,7 +33,26 @@ if [ -f build-asan/build.ninja ]; then
   meson test -C build-asan --print-errorlogs --num-processes 2 --suite channel --suite host --suite x11 --suite wlr || rc=1
   read -r p2 f2 < <(summary build-asan/meson-logs/testlog.json)
 fi
-passed=$((p1 + p2)); failed=$((f1 + f2))
+# clang must build the tree warning-free too; its libFuzzer target then attacks the
+# delivery validation for 20 s with coverage feedback (a crash or fd leak fails it).
+p3=0 f3=0
+if command -v clang >/dev/null; then
+  if CC=clang BUILD_DIR=build-clang bash scripts/build.sh -Dfuzz=true -Dtests=false \
+      -Db_sanitize=address,undefined -Db_lundef=false; then
+    p3=$((p3 + 1)); echo "clang -Werror build: ok"
+    corpus=$(mktemp -d)
+    if build-clang/fuzz/fuzz-attach -max_total_time=20 -print_final_stats=1 "$corpus" \
+        >build-clang/fuzz.log 2>&1; then
+      p3=$((p3 + 1)); echo "libFuzzer fuzz-attach 20 s: ok ($(grep -o 'number_of_executed_units: *[0-9]*' build-clang/fuzz.log))"
+    else
+      f3=$((f3 + 1)); echo "libFuzzer fuzz-attach: FAILED"; tail -40 build-clang/fuzz.log
+    fi
+    rm -rf "$corpus"
+  else
+    f3=$((f3 + 1)); echo "clang -Werror build: FAILED"
+  fi
+fi
+passed=$((p1 + p2 + p3)); failed=$((f1 + f2 + f3))
 [ "$failed" -eq 0 ] || rc=1
 echo "$passed passed, $failed failed"
 exit $rc
