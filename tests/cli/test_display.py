@@ -33,4 +33,30 @@ check(xdisplays() == before, "the virtual display is gone after the session (%s)
 r = run(["pgrep", "-f", client])
 check(r.returncode == 1, "the application ended with the session")
 
+# sway headless as the virtual display, a Wayland client inside it.
+wl_client = os.path.join(BUILD, "tests", "wlr", "wlr-solid-client")
+if os.path.exists("/usr/bin/sway") and os.path.exists(wl_client):
+    import shutil, stat
+    # The client runs as sway's unprivileged user: give it a copy it can reach.
+    d = tmpdir("fpt-wlclient-")
+    os.chmod(d, 0o755)
+    copy = shutil.copy(wl_client, d)
+    os.chmod(copy, 0o755)
+    out, stats = os.path.join(TMP, "sway.mkv"), os.path.join(TMP, "sway.json")
+    r = run([FP, "record", "--display", "virtual:1280x720@60", "--display-kind", "sway",
+             "--fps", "30", "--duration", "2", "-q", "-o", out, "--stats-json", stats, "--",
+             copy, "3060c0", "--animate"])
+    s = probe(out)
+    st = json.load(open(stats)) if os.path.exists(stats) else {}
+    check(r.returncode == 0 and s is not None and s["width"] == 1280 and s["height"] == 720
+          and abs(int(s["nb_read_frames"]) - 60) <= 2 and st.get("frames_fresh", 0) >= 10,
+          "virtual sway 1280x720 + client -> mkv: exit %d, %s, %s fresh" %
+          (r.returncode, s and (s["width"], s["height"], s["nb_read_frames"]), st.get("frames_fresh")))
+    r2 = run(["pgrep", "-x", "sway"])
+    check(r2.returncode == 1, "sway is gone after the session")
+    if r.returncode:
+        print(r.stderr[-1500:])
+else:
+    print("skip: sway or the Wayland test client is not available")
+
 finish()
