@@ -347,61 +347,33 @@ static void codec_file_test(enum fp_codec codec, bool hdr, const char *name, con
 	check_psnr(path, &cfg, 0, NFRAMES, 35.0);
 }
 
-static void h264_sdr_mkv(void **state)
-{
-	static const struct want w = { "h264", "High", "yuv420p", false, NFRAMES };
+/* One encode-to-file case per codec, dynamic range and container. */
+struct codec_case {
+	enum fp_codec codec;
+	bool hdr;
+	const char *file;
+	struct want want;
+};
 
-	(void)state;
-	codec_file_test(FP_CODEC_H264, false, "h264.mkv", &w);
+static const struct codec_case codec_cases[] = {
+	{ FP_CODEC_H264, false, "h264.mkv", { "h264", "High", "yuv420p", false, NFRAMES } },
+	{ FP_CODEC_H264, false, "h264.ts", { "h264", "High", "yuv420p", false, NFRAMES } },
+	{ FP_CODEC_HEVC, false, "hevc.mkv", { "hevc", "Main", "yuv420p", false, NFRAMES } },
+	{ FP_CODEC_HEVC, true, "hevc_hdr.mkv", { "hevc", "Main 10", "yuv420p10le", true, NFRAMES } },
+	{ FP_CODEC_HEVC, true, "hevc_hdr.mp4", { "hevc", "Main 10", "yuv420p10le", true, NFRAMES } },
+	{ FP_CODEC_AV1, false, "av1.mkv", { "av1", "Main", "yuv420p", false, NFRAMES } },
+	{ FP_CODEC_AV1, true, "av1_hdr.mkv", { "av1", "Main", "yuv420p10le", true, NFRAMES } },
+};
+
+static void codec_case_test(void **state)
+{
+	const struct codec_case *c = *state;
+
+	codec_file_test(c->codec, c->hdr, c->file, &c->want);
 }
 
-static void h264_sdr_ts(void **state)
-{
-	static const struct want w = { "h264", "High", "yuv420p", false, NFRAMES };
-
-	(void)state;
-	codec_file_test(FP_CODEC_H264, false, "h264.ts", &w);
-}
-
-static void hevc_sdr_mkv(void **state)
-{
-	static const struct want w = { "hevc", "Main", "yuv420p", false, NFRAMES };
-
-	(void)state;
-	codec_file_test(FP_CODEC_HEVC, false, "hevc.mkv", &w);
-}
-
-static void hevc_hdr_mkv(void **state)
-{
-	static const struct want w = { "hevc", "Main 10", "yuv420p10le", true, NFRAMES };
-
-	(void)state;
-	codec_file_test(FP_CODEC_HEVC, true, "hevc_hdr.mkv", &w);
-}
-
-static void hevc_hdr_mp4(void **state)
-{
-	static const struct want w = { "hevc", "Main 10", "yuv420p10le", true, NFRAMES };
-
-	(void)state;
-	codec_file_test(FP_CODEC_HEVC, true, "hevc_hdr.mp4", &w);
-}
-
-static void av1_sdr_mkv(void **state)
-{
-	static const struct want w = { "av1", "Main", "yuv420p", false, NFRAMES };
-
-	(void)state;
-	codec_file_test(FP_CODEC_AV1, false, "av1.mkv", &w);
-}
-
-static void av1_hdr_mkv(void **state)
-{
-	static const struct want w = { "av1", "Main", "yuv420p10le", true, NFRAMES };
-
-	(void)state;
-	codec_file_test(FP_CODEC_AV1, true, "av1_hdr.mkv", &w);
-}
+#define CODEC_CASE(test_name, i) \
+	{ test_name, codec_case_test, NULL, NULL, (void *)&codec_cases[i] }
 
 /* A fragmented MP4 cut in half (a killed process) still has decodable frames. */
 static void mp4_truncated(void **state)
@@ -908,13 +880,13 @@ int main(int argc, char **argv)
 		cmocka_unit_test(latency_hist),
 		cmocka_unit_test(config_errors),
 		cmocka_unit_test(hw_unavailable),
-		cmocka_unit_test(h264_sdr_mkv),
-		cmocka_unit_test(h264_sdr_ts),
-		cmocka_unit_test(hevc_sdr_mkv),
-		cmocka_unit_test(hevc_hdr_mkv),
-		cmocka_unit_test(hevc_hdr_mp4),
-		cmocka_unit_test(av1_sdr_mkv),
-		cmocka_unit_test(av1_hdr_mkv),
+		CODEC_CASE("h264_sdr_mkv", 0),
+		CODEC_CASE("h264_sdr_ts", 1),
+		CODEC_CASE("hevc_sdr_mkv", 2),
+		CODEC_CASE("hevc_hdr_mkv", 3),
+		CODEC_CASE("hevc_hdr_mp4", 4),
+		CODEC_CASE("av1_sdr_mkv", 5),
+		CODEC_CASE("av1_hdr_mkv", 6),
 		cmocka_unit_test(bitrate_mode),
 		cmocka_unit_test(mp4_truncated),
 		cmocka_unit_test(keyframe_h264),
@@ -933,8 +905,18 @@ int main(int argc, char **argv)
 	fp_log_init("test_encode");
 	if (argc > 2)
 		etu_set_tools(argv[1], argv[2]);
-	if (argc > 3)
+	if (argc > 3) {
+		size_t i = 0;
+
+		/* A filter that names no test would run nothing and "pass". */
+		while (i < sizeof(tests) / sizeof(tests[0]) && strcmp(tests[i].name, argv[3]))
+			i++;
+		if (i == sizeof(tests) / sizeof(tests[0])) {
+			fprintf(stderr, "test_encode: no test named '%s'\n", argv[3]);
+			return 1;
+		}
 		cmocka_set_test_filter(argv[3]);
+	}
 	/* A closed socket while streaming must surface as an error, not kill the test. */
 	signal(SIGPIPE, SIG_IGN);
 	/* SVT-AV1 prints its configuration banner at info level otherwise. */
