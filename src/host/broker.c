@@ -43,14 +43,16 @@ void fp_broker_destroy(struct fp_broker *b)
 	fp_close(&b->listen_fd);
 	fp_close(&b->peer.pidfd);
 	if (b->child > 0 && !b->child_reaped) {
-		/* The source exits on the hang-up above; give it a moment, then insist. */
-		for (int i = 0; i < 100; i++) {
-			if (waitpid(b->child, &b->child_status, WNOHANG) == b->child) {
-				b->child_reaped = 1;
-				break;
-			}
-			usleep(10000);
+		/* The source exits on the hang-up above: wait for that (its pidfd turns readable),
+		 * at most 1 s, then insist. */
+		struct pollfd p = { .fd = (int)syscall(SYS_pidfd_open, b->child, 0), .events = POLLIN };
+
+		if (p.fd >= 0) {
+			poll(&p, 1, 1000);
+			close(p.fd);
 		}
+		if (waitpid(b->child, &b->child_status, WNOHANG) == b->child)
+			b->child_reaped = 1;
 		if (!b->child_reaped) {
 			fp_warn("broker: source pid %d did not exit on hang-up; killing it", (int)b->child);
 			kill(b->child, SIGKILL);

@@ -170,9 +170,8 @@ static int source_died(struct fp_capture *cap)
 {
 	char why[96] = "exited";
 
-	/* The pidfd is readable: reap for the reason if it is our child. */
-	for (int i = 0; i < 50 && !fp_broker_source_exit(cap->broker, why, sizeof(why)); i++)
-		usleep(1000);
+	/* The pidfd is readable, so a child of ours is a zombie now: reap it for the reason. */
+	fp_broker_source_exit(cap->broker, why, sizeof(why));
 	return fail(cap, -EPIPE, "source pid %d died (%s); no more frames can arrive",
 		    (int)fp_broker_pid(cap->broker), why);
 }

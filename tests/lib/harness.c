@@ -8,8 +8,9 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -32,18 +33,20 @@ pid_t fpt_spawn(char *const argv[])
 
 int fpt_wait(pid_t pid, int timeout_ms)
 {
-	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	/* The pidfd turns readable when the process exits: an event, not a polling loop. */
+	struct pollfd p = { .fd = (int)syscall(SYS_pidfd_open, pid, 0), .events = POLLIN };
 	int status;
+	pid_t r;
 
-	for (int waited = 0; waited <= timeout_ms; waited += 5) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return status;
-		if (r < 0)
-			return -errno;
-		nanosleep(&ts, NULL);
+	if (p.fd >= 0) {
+		poll(&p, 1, timeout_ms);
+		close(p.fd);
 	}
+	r = waitpid(pid, &status, WNOHANG);
+	if (r == pid)
+		return status;
+	if (r < 0)
+		return -errno;
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	return -ETIMEDOUT;
