@@ -1,4 +1,4 @@
-/* framepush-bench — micro benchmarks. Usage: framepush-bench convert [options] */
+/* framepush-bench — micro benchmarks. Usage: framepush-bench convert|transport [options] */
 #include "bench.h"
 #include "common/log.h"
 
@@ -10,7 +10,10 @@ static void usage(FILE *f)
 	fprintf(f, "usage: framepush-bench convert [--iterations N] [--sizes WxH[,WxH...]] [--threads N]\n"
 		   "                                [--path scalar|sse2|ssse3|avx2]\n"
 		   "  Times the SDR (XRGB8888 -> NV12) and HDR (RGBA16F scRGB -> P010 PQ) converters,\n"
-		   "  single-threaded and on all cores, against libyuv, libswscale, zimg and memcpy.\n");
+		   "  single-threaded and on all cores, against libyuv, libswscale, zimg and memcpy.\n"
+		   "usage: framepush-bench transport [-n FRAMES]\n"
+		   "  Publish -> converted frame in hand latency through the real channel, at 320x180\n"
+		   "  and 1920x1080 (p50, p99, max).\n");
 }
 
 int main(int argc, char **argv)
@@ -18,6 +21,8 @@ int main(int argc, char **argv)
 	fp_log_init("framepush-bench");
 	if (argc >= 2 && !strcmp(argv[1], "convert"))
 		return bench_convert_main(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "transport"))
+		return bench_transport_main(argc - 1, argv + 1);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
 		return 0;

@@ -102,37 +102,40 @@ static void render(struct fp_backend *b, uint8_t *px, size_t stride)
 					  { 0, .75f, 0 },       { .75f, 0, .75f },  { .75f, 0, 0 },
 					  { 0, 0, .75f } };
 	uint32_t bpp = b->hdr ? 8 : 4;
+	size_t row_bytes = (size_t)b->width * bpp;
 
 	if (b->lut_hdr != b->hdr)
 		build_lut(b);
+	if (b->pattern != PATTERN_MOVING) {
+		/* Bars and solid are the same on every row: build row 0, copy it down. */
+		uint64_t v = pack_pixel(b->hdr, b->rgb[0], b->rgb[1], b->rgb[2]);
+		int bar = -1;
+
+		for (uint32_t x = 0; x < b->width; x++) {
+			if (b->pattern == PATTERN_BARS && (int)((uint64_t)x * 7 / b->width) != bar) {
+				const float *c = bars[(uint64_t)x * 7 / b->width];
+
+				bar = (int)((uint64_t)x * 7 / b->width);
+				v = pack_pixel(b->hdr, c[0], c[1], c[2]);
+			}
+			memcpy(px + (size_t)x * bpp, &v, bpp);
+		}
+		for (uint32_t y = 1; y < b->height; y++)
+			memcpy(px + (size_t)y * stride, px, row_bytes);
+		return;
+	}
 	for (uint32_t y = 0; y < b->height; y++) {
 		uint8_t *row = px + (size_t)y * stride;
 
 		for (uint32_t x = 0; x < b->width;) {
-			uint64_t v;
-			uint32_t n = 1;
+			/* Diagonal stripes that move every frame: every pixel changes, so a
+			 * torn frame cannot hide in an unchanged region. */
+			uint32_t o = (x + y * 3u + b->frame * 8u) % LUT_LEN;
+			uint32_t n = LUT_LEN - o < b->width - x ? LUT_LEN - o : b->width - x;
 
-			if (b->pattern == PATTERN_MOVING) {
-				/* Diagonal stripes that move every frame: every pixel changes, so a
-				 * torn frame cannot hide in an unchanged region. */
-				uint32_t o = (x + y * 3u + b->frame * 8u) % LUT_LEN;
-
-				n = LUT_LEN - o < b->width - x ? LUT_LEN - o : b->width - x;
-				for (uint32_t k = 0; k < n; k++) {
-					v = b->lut[o + k];
-					memcpy(row + (size_t)(x + k) * bpp, &v, bpp);
-				}
-				x += n;
-				continue;
-			}
-			if (b->pattern == PATTERN_BARS) {
-				const float *c = bars[(uint64_t)x * 7 / b->width];
-				v = pack_pixel(b->hdr, c[0], c[1], c[2]);
-			} else {
-				v = pack_pixel(b->hdr, b->rgb[0], b->rgb[1], b->rgb[2]);
-			}
-			memcpy(row + (size_t)x * bpp, &v, bpp);
-			x++;
+			for (uint32_t k = 0; k < n; k++)
+				memcpy(row + (size_t)(x + k) * bpp, &b->lut[o + k], bpp);
+			x += n;
 		}
 	}
 }
@@ -325,7 +328,9 @@ static int test_dispatch(struct fp_backend *b, struct fp_source *src)
 	render(b, ring->slot[slot], ring->stride);
 	fp_signature_write(ring->slot[slot], ring->stride, b->width, b->height, fmt_of(b),
 			   fp_source_next_seq(src), ring->generation);
-	if (fp_source_publish(src, slot, b->width, b->height, fmt_of(b), now) < 0)
+	/* The frame exists once it is complete, as a compositor's frame does at present time:
+	 * that is its capture time, and latency downstream is measured from it. */
+	if (fp_source_publish(src, slot, b->width, b->height, fmt_of(b), fp_now_ns()) < 0)
 		return 0;
 	if (b->hold == 0 && b->hold_requested) {
 		/* Test hook: a writer wedged inside the slot the host is about to read. */
