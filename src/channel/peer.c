@@ -7,20 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/proc.h"
 #include "common/util.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77 /* Linux 6.5; glibc 2.36 predates it */
 #endif
-
-static int pidfd_open_compat(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
 
 int fp_pidfd_exited(int pidfd)
 {
@@ -102,11 +97,10 @@ int fp_peer_verify(int sock, const char *expected_exe, uid_t expected_uid, pid_t
 		}
 		/* Older kernel: a pidfd by number can name a recycled pid; the re-check below
 		 * (fdinfo pid == cred pid, process still alive after reading exe) closes that. */
-		pidfd = pidfd_open_compat(cred.pid);
+		pidfd = fp_pidfd_open(cred.pid);
 		if (pidfd < 0) {
-			r = -errno;
-			fp_error("peer: pidfd_open(%d) failed: %s", (int)cred.pid, strerror(errno));
-			return r;
+			fp_error("peer: pidfd_open(%d) failed: %s", (int)cred.pid, strerror(-pidfd));
+			return pidfd;
 		}
 		if (fcntl(pidfd, F_SETFD, FD_CLOEXEC) < 0 || pidfd_pid(pidfd) != cred.pid) {
 			fp_error("peer: pid %d changed identity during verification", (int)cred.pid);

@@ -23,12 +23,12 @@
 #include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/proc.h"
 #include "common/util.h"
 #include "framepush/display.h"
 
@@ -57,11 +57,6 @@ struct fp_display {
 	pid_t apps[MAX_APPS];
 	size_t n_apps;
 };
-
-static int pidfd_open_sys(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
 
 /* ---- child process setup (runs between fork and exec: async-signal-safe calls only) ---- */
 
@@ -166,57 +161,6 @@ static int start_child(const struct fp_display *d, const char *exe, char *const 
 	return 0;
 }
 
-/* Waits for pid up to timeout_ms; 0 and *status, or -ETIMEDOUT. */
-static int wait_bounded(pid_t pid, int timeout_ms, int *status)
-{
-	int fd = pidfd_open_sys(pid), st = 0;
-	pid_t r;
-
-	if (fd >= 0) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int pr;
-
-		do
-			pr = poll(&p, 1, timeout_ms);
-		while (pr < 0 && errno == EINTR);
-		close(fd);
-		if (pr == 0)
-			return -ETIMEDOUT;
-	}
-	do
-		r = waitpid(pid, &st, fd >= 0 ? 0 : WNOHANG);
-	while (r < 0 && errno == EINTR);
-	if (r == 0) {
-		/* No pidfd (old kernel): one slow poll loop as the fallback. */
-		for (int t = 0; t < timeout_ms && r == 0; t += 10) {
-			usleep(10000);
-			r = waitpid(pid, &st, WNOHANG);
-		}
-		if (r == 0)
-			return -ETIMEDOUT;
-	}
-	if (r < 0)
-		return -errno;
-	if (status)
-		*status = st;
-	return 0;
-}
-
-static void kill_and_reap(pid_t pid, int grace_ms)
-{
-	if (pid <= 0)
-		return;
-	kill(-pid, SIGTERM);
-	kill(pid, SIGTERM);
-	if (wait_bounded(pid, grace_ms, NULL) == 0) {
-		kill(-pid, SIGKILL); /* leftovers of its group */
-		return;
-	}
-	kill(-pid, SIGKILL);
-	kill(pid, SIGKILL);
-	wait_bounded(pid, 1000, NULL);
-}
-
 /* Runs swaymsg (as root: it only connects to the socket) with args; the reply goes to
  * out (NUL-terminated, may be NULL). Returns swaymsg's exit code or -errno. */
 static int swaymsg(const struct fp_display *d, char *out, size_t out_cap, const char *a1,
@@ -268,9 +212,9 @@ static int swaymsg(const struct fp_display *d, char *out, size_t out_cap, const 
 	if (out && out_cap)
 		out[len] = '\0';
 	close(pfd[0]);
-	r = wait_bounded(pid, fp_ms_until(deadline) + 100, &st);
+	r = fp_child_wait(pid, fp_ms_until(deadline) + 100, &st);
 	if (r < 0) {
-		kill_and_reap(pid, 100);
+		fp_child_stop(pid, 100);
 		return r;
 	}
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -335,7 +279,7 @@ static int lookup_user(struct fp_display *d, const char *user)
 			execve(argv[0], argv, envp);
 			_exit(127);
 		}
-		if (pid < 0 || wait_bounded(pid, 10000, &st) < 0 || !WIFEXITED(st) ||
+		if (pid < 0 || fp_child_wait(pid, 10000, &st) < 0 || !WIFEXITED(st) ||
 		    WEXITSTATUS(st) != 0)
 			fp_error("sway display: useradd %s failed (status %d)", DEFAULT_USER, st);
 		pw = getpwnam(user);
@@ -438,17 +382,13 @@ static void sway_destroy(struct fp_display *d)
 	if (!d)
 		return;
 	for (size_t i = 0; i < d->n_apps; i++)
-		kill_and_reap(d->apps[i], TERM_WAIT_MS);
+		fp_child_stop(d->apps[i], TERM_WAIT_MS);
 	d->n_apps = 0;
 	if (d->sway > 0) {
-		int st;
-
 		/* Politely first (sway tears its clients and sockets down), then by force. */
-		if (swaymsg(d, NULL, 0, "exit", NULL, NULL, NULL, NULL, NULL) != 0 ||
-		    wait_bounded(d->sway, EXIT_WAIT_MS, &st) < 0)
-			kill_and_reap(d->sway, TERM_WAIT_MS);
-		else
-			kill(-d->sway, SIGKILL); /* swaybg and anything else left in its group */
+		if (swaymsg(d, NULL, 0, "exit", NULL, NULL, NULL, NULL, NULL) == 0)
+			fp_child_exited(d->sway, EXIT_WAIT_MS);
+		fp_child_stop(d->sway, TERM_WAIT_MS); /* and swaybg or whatever is left in its group */
 	}
 	fp_close(&d->sway_pidfd);
 	if (d->dir[0])
@@ -585,7 +525,7 @@ static int sway_create(struct fp_display **out, const struct fp_display_opts *op
 		fp_error("sway display: cannot start sway: %s", strerror(-r));
 		goto fail;
 	}
-	d->sway_pidfd = pidfd_open_sys(d->sway);
+	d->sway_pidfd = fp_pidfd_open(d->sway);
 	r = wait_sockets(d, deadline);
 	if (r < 0) {
 		fp_error("sway display: sway %s within %lld ms (as uid %u)",

@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/proc.h"
 #include "common/util.h"
 #include "framepush/display.h"
 #include "framepush/proto.h"
@@ -37,52 +37,12 @@ struct fp_display {
 
 const struct fp_display_impl fp_display_xvfb;
 
-static int pidfd_open_(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-/* Waits up to timeout_ms for pid to exit and reaps it. 1 reaped, 0 still running. A pidfd
- * turns readable at exit, so the wait is an event, not a polling loop. */
-static int wait_exit(pid_t pid, int timeout_ms)
-{
-	int fd = pidfd_open_(pid), status;
-
-	if (fd >= 0) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int r;
-
-		do
-			r = poll(&p, 1, timeout_ms);
-		while (r < 0 && errno == EINTR);
-		close(fd);
-		if (r == 0)
-			return 0;
-	}
-	if (fd >= 0)
-		return waitpid(pid, &status, 0) == pid || errno == ECHILD;
-	/* No pidfd (ESRCH: already gone, or an old kernel): only a non-blocking look. */
-	fd = (int)waitpid(pid, &status, WNOHANG);
-	return fd == (int)pid || (fd < 0 && errno == ECHILD);
-}
-
-/* SIGTERM, a bounded wait, then SIGKILL; always reaps so no zombie stays behind. */
+/* Ends pid and its process group (an application's own children too), always reaped. */
 static void stop(pid_t pid, const char *what)
 {
-	int status;
-
-	if (pid <= 0)
-		return;
-	if (kill(pid, SIGTERM) < 0 && errno == ESRCH) {
-		waitpid(pid, &status, WNOHANG);
-		return;
-	}
-	if (wait_exit(pid, STOP_TIMEOUT_MS))
-		return;
-	fp_warn("xvfb: %s pid %d ignored SIGTERM for %d ms; killing it", what, (int)pid,
-		STOP_TIMEOUT_MS);
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
+	if (fp_child_stop(pid, STOP_TIMEOUT_MS))
+		fp_warn("xvfb: %s pid %d ignored SIGTERM for %d ms; killed it", what, (int)pid,
+			STOP_TIMEOUT_MS);
 }
 
 static void xvfb_destroy(struct fp_display *d)
@@ -277,6 +237,7 @@ static int xvfb_set_mode(struct fp_display *d, uint32_t width, uint32_t height, 
 
 static int xvfb_spawn(struct fp_display *d, char *const argv[], pid_t *pid)
 {
+	posix_spawnattr_t attr;
 	char *mine = NULL, **env;
 	int r;
 
@@ -294,7 +255,12 @@ static int xvfb_spawn(struct fp_display *d, char *const argv[], pid_t *pid)
 	env = env_with_display(d->name, &mine);
 	if (!env)
 		return -ENOMEM;
-	r = posix_spawnp(pid, argv[0], NULL, NULL, argv, env);
+	/* Its own process group: stopping the display ends what the application started. */
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&attr, 0);
+	r = posix_spawnp(pid, argv[0], NULL, &attr, argv, env);
+	posix_spawnattr_destroy(&attr);
 	free(env);
 	free(mine);
 	if (r) {

@@ -10,13 +10,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "channel/msg.h"
 #include "common/log.h"
+#include "common/proc.h"
 #include "common/util.h"
 
 extern char **environ;
@@ -45,18 +45,10 @@ void fp_broker_destroy(struct fp_broker *b)
 	if (b->child > 0 && !b->child_reaped) {
 		/* The source exits on the hang-up above: wait for that (its pidfd turns readable),
 		 * at most 1 s, then insist. */
-		struct pollfd p = { .fd = (int)syscall(SYS_pidfd_open, b->child, 0), .events = POLLIN };
-
-		if (p.fd >= 0) {
-			poll(&p, 1, 1000);
-			close(p.fd);
-		}
-		if (waitpid(b->child, &b->child_status, WNOHANG) == b->child)
-			b->child_reaped = 1;
-		if (!b->child_reaped) {
+		if (fp_child_wait(b->child, 1000, &b->child_status) == -ETIMEDOUT) {
 			fp_warn("broker: source pid %d did not exit on hang-up; killing it", (int)b->child);
 			kill(b->child, SIGKILL);
-			waitpid(b->child, &b->child_status, 0);
+			fp_child_wait(b->child, -1, &b->child_status);
 		}
 	}
 	if (b->path[0])
@@ -159,7 +151,7 @@ int fp_broker_accept(struct fp_broker *b, pid_t expected_pid, int64_t timeout_ns
 
 		/* A spawned source that dies before connecting must not cost the whole timeout. */
 		if (b->child > 0)
-			p[1].fd = (int)syscall(SYS_pidfd_open, b->child, 0);
+			p[1].fd = fp_pidfd_open(b->child);
 		r = poll(p, 2, left);
 		if (p[1].fd >= 0)
 			close(p[1].fd);

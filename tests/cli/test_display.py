@@ -19,8 +19,12 @@ if not os.path.exists("/usr/bin/Xvfb") or not os.path.exists(client):
 
 before = xdisplays()
 out, stats = os.path.join(TMP, "xvfb.mkv"), os.path.join(TMP, "xvfb.json")
+# The application is a shell that also leaves a grandchild which has nothing to do with X
+# (so it would not die with the X server): the session must end it too.
+marker = "317.%d" % os.getpid()
 r = run([FP, "record", "--display", "virtual:1280x720@60", "--fps", "30", "--duration", "2", "-q",
-         "-o", out, "--stats-json", stats, "--", client])
+         "-o", out, "--stats-json", stats, "--", "/bin/sh", "-c",
+         "sleep %s & exec %s" % (marker, client)])
 s = probe(out)
 st = json.load(open(stats)) if os.path.exists(stats) else {}
 check(r.returncode == 0 and s is not None and s["width"] == 1280 and s["height"] == 720
@@ -31,7 +35,9 @@ check(st.get("frames_fresh", 0) >= 20, "the animated client produced %d fresh fr
       st.get("frames_fresh", 0))
 check(xdisplays() == before, "the virtual display is gone after the session (%s)" % xdisplays())
 r = run(["pgrep", "-f", client])
-check(r.returncode == 1, "the application ended with the session")
+r2 = run(["pgrep", "-f", "sleep " + marker])
+check(r.returncode == 1 and r2.returncode == 1,
+      "the application and its own children ended with the session")
 
 # sway headless as the virtual display, a Wayland client inside it.
 wl_client = os.path.join(BUILD, "tests", "wlr", "wlr-solid-client")

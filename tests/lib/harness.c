@@ -8,10 +8,10 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <poll.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "common/proc.h"
 
 extern char **environ;
 
@@ -33,23 +33,13 @@ pid_t fpt_spawn(char *const argv[])
 
 int fpt_wait(pid_t pid, int timeout_ms)
 {
-	/* The pidfd turns readable when the process exits: an event, not a polling loop. */
-	struct pollfd p = { .fd = (int)syscall(SYS_pidfd_open, pid, 0), .events = POLLIN };
-	int status;
-	pid_t r;
+	int status, r = fp_child_wait(pid, timeout_ms, &status);
 
-	if (p.fd >= 0) {
-		poll(&p, 1, timeout_ms);
-		close(p.fd);
+	if (r == -ETIMEDOUT) {
+		kill(pid, SIGKILL);
+		fp_child_wait(pid, -1, NULL);
 	}
-	r = waitpid(pid, &status, WNOHANG);
-	if (r == pid)
-		return status;
-	if (r < 0)
-		return -errno;
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -ETIMEDOUT;
+	return r < 0 ? r : status;
 }
 
 int fpt_exit_code(int status)

@@ -1,0 +1,87 @@
+#include "common/proc.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+int fp_pidfd_open(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Without a pidfd (kernel < 5.3) this falls back to a waitid(WNOWAIT) look every 10 ms. */
+int fp_child_exited(pid_t pid, int timeout_ms)
+{
+	int fd = fp_pidfd_open(pid);
+
+	if (fd >= 0) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int64_t deadline = fp_now_ns() + (int64_t)timeout_ms * FP_NSEC_PER_MSEC;
+		int r;
+
+		do
+			r = poll(&p, 1, timeout_ms < 0 ? -1 : fp_ms_until(deadline));
+		while (r < 0 && errno == EINTR);
+		close(fd);
+		return r != 0;
+	}
+	for (int t = 0;; t += 10) {
+		siginfo_t si = { 0 };
+
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid)
+			return 1; /* exited, or not ours to wait for: waitpid below says which */
+		if (timeout_ms >= 0 && t >= timeout_ms)
+			return 0;
+		usleep(10000);
+	}
+}
+
+static int reap(pid_t pid, int *status)
+{
+	int st = 0;
+	pid_t r;
+
+	do
+		r = waitpid(pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (status)
+		*status = st;
+	return 0;
+}
+
+int fp_child_wait(pid_t pid, int timeout_ms, int *status)
+{
+	if (pid <= 0)
+		return -EINVAL;
+	if (!fp_child_exited(pid, timeout_ms))
+		return -ETIMEDOUT;
+	return reap(pid, status);
+}
+
+int fp_child_stop(pid_t pid, int grace_ms)
+{
+	int killed = 0;
+
+	if (pid <= 0)
+		return 0;
+	/* kill(-pid) fails with ESRCH when pid leads no group: then only pid is signalled. */
+	kill(-pid, SIGTERM);
+	kill(pid, SIGTERM);
+	if (!fp_child_exited(pid, grace_ms)) {
+		kill(pid, SIGKILL);
+		killed = 1;
+		fp_child_exited(pid, 5000);
+	}
+	kill(-pid, SIGKILL);
+	reap(pid, NULL);
+	return killed;
+}
