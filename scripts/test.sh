@@ -6,32 +6,40 @@ set -u
 cd "$(dirname "$0")/.."
 bash scripts/build.sh || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
-summary() { # testlog.json -> passed failed
+summary() { # testlog.json -> passed failed skipped; a missing log is one failure
   python3 - "$1" <<'PY'
 import json, sys
-p = f = 0
-for line in open(sys.argv[1]):
-    r = json.loads(line)["result"]
-    if r in ("OK", "EXPECTEDFAIL", "SKIP"):
-        p += 1
-    else:
-        f += 1
-print(p, f)
+p = f = s = 0
+try:
+    for line in open(sys.argv[1]):
+        r = json.loads(line)["result"]
+        if r in ("OK", "EXPECTEDFAIL"):
+            p += 1
+        elif r == "SKIP":
+            s += 1
+        else:
+            f += 1
+except OSError:
+    f = 1
+print(p, f, s)
 PY
 }
 
 rc=0
+# A log left by an earlier run must never be counted as this run's.
+rm -f build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
 meson test -C build --print-errorlogs --num-processes 2 || rc=1
-read -r p1 f1 < <(summary build/meson-logs/testlog.json)
+read -r p1 f1 s1 < <(summary build/meson-logs/testlog.json)
 
 # The peer-facing code (channel, capturer, display sources) again under ASan/UBSan: a
 # hostile peer or display server must not find a memory bug.
 BUILD_DIR=build-asan bash scripts/build.sh -Db_sanitize=address,undefined -Db_lundef=false \
-  -Dskip_tests=encode,convert || { echo "sanitizer build failed"; rc=1; }
-p2=0 f2=0
-if [ -f build-asan/build.ninja ]; then
+  -Dskip_tests=encode,convert
+if [ $? -eq 0 ]; then
   meson test -C build-asan --print-errorlogs --num-processes 2 --suite channel --suite host --suite x11 --suite wlr || rc=1
-  read -r p2 f2 < <(summary build-asan/meson-logs/testlog.json)
+  read -r p2 f2 s2 < <(summary build-asan/meson-logs/testlog.json)
+else
+  echo "sanitizer build: FAILED"; p2=0 f2=1 s2=0
 fi
 # clang must build the tree warning-free too; its libFuzzer target then attacks the
 # delivery validation for 20 s with coverage feedback (a crash or fd leak fails it).
@@ -52,7 +60,7 @@ if command -v clang >/dev/null; then
     f3=$((f3 + 1)); echo "clang -Werror build: FAILED"
   fi
 fi
-passed=$((p1 + p2 + p3)); failed=$((f1 + f2 + f3))
+passed=$((p1 + p2 + p3)); failed=$((f1 + f2 + f3)); skipped=$((s1 + s2))
 [ "$failed" -eq 0 ] || rc=1
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 exit $rc
