@@ -55,6 +55,7 @@ struct ctx {
 	void *tmp;
 	uint16_t *hplane[3], *zplane[3];
 	size_t hstride, zstride[3];
+	int exact; /* zimg without allow_approximate_gamma */
 };
 
 static void run_ours(void *p)
@@ -157,44 +158,58 @@ static void run_zimg_core(void *p)
 	zimg_core(p);
 }
 
-static int zimg_setup(struct ctx *c)
+/* The peer's graph: half-float linear BT.709 RGB -> PQ BT.2020 NCL limited, with centre-sited
+ * chroma. sub = 1: 4:2:0 10-bit, what is timed; sub = 0: 4:4:4 16-bit, only for measuring
+ * zimg's chroma accuracy without its chroma filter (zimg has no 2x2 box filter). exact = 0
+ * lets zimg evaluate PQ from a table (allow_approximate_gamma, its fastest mode). */
+static zimg_filter_graph *zimg_build(uint32_t w, uint32_t h, int exact, int sub, size_t *tmp)
 {
 	zimg_image_format in, out;
 	zimg_graph_builder_params params;
-	size_t tmp = 0;
+	zimg_filter_graph *g;
 	char msg[256];
 
 	zimg_image_format_default(&in, ZIMG_API_VERSION);
 	zimg_image_format_default(&out, ZIMG_API_VERSION);
 	zimg_graph_builder_params_default(&params, ZIMG_API_VERSION);
-	in.width = out.width = c->w;
-	in.height = out.height = c->h;
+	in.width = out.width = w;
+	in.height = out.height = h;
 	in.pixel_type = ZIMG_PIXEL_HALF;
 	in.color_family = ZIMG_COLOR_RGB;
 	in.matrix_coefficients = ZIMG_MATRIX_RGB;
 	in.transfer_characteristics = ZIMG_TRANSFER_LINEAR;
 	in.color_primaries = ZIMG_PRIMARIES_709;
 	out.pixel_type = ZIMG_PIXEL_WORD;
-	out.depth = 10;
+	out.depth = sub ? 10 : 16;
 	out.pixel_range = ZIMG_RANGE_LIMITED;
 	out.color_family = ZIMG_COLOR_YUV;
 	out.matrix_coefficients = ZIMG_MATRIX_2020_NCL;
 	out.transfer_characteristics = ZIMG_TRANSFER_ST2084;
 	out.color_primaries = ZIMG_PRIMARIES_2020;
-	out.subsample_w = out.subsample_h = 1;
+	out.subsample_w = out.subsample_h = sub ? 1 : 0;
 	out.chroma_location = ZIMG_CHROMA_CENTER; /* ours averages 2x2: centre siting */
 	params.nominal_peak_luminance = 80.0;      /* scRGB 1.0 = 80 nits */
-	params.allow_approximate_gamma = 1;        /* zimg's fastest mode */
+	params.allow_approximate_gamma = !exact;
 	params.cpu_type = ZIMG_CPU_AUTO_64B;
 	params.resample_filter_uv = ZIMG_RESIZE_BILINEAR;
-	c->graph = zimg_filter_graph_build(&in, &out, &params);
-	if (!c->graph || zimg_filter_graph_get_tmp_size(c->graph, &tmp)) {
+	g = zimg_filter_graph_build(&in, &out, &params);
+	if (!g || zimg_filter_graph_get_tmp_size(g, tmp)) {
 		zimg_get_last_error(msg, sizeof(msg));
 		fprintf(stderr, "framepush-bench: zimg: %s\n", msg);
-		zimg_filter_graph_free(c->graph);
-		c->graph = NULL;
-		return -1;
+		zimg_filter_graph_free(g);
+		return NULL;
 	}
+	return g;
+}
+
+static int zimg_setup(struct ctx *c, int exact)
+{
+	size_t tmp = 0;
+
+	c->exact = exact;
+	c->graph = zimg_build(c->w, c->h, exact, 1, &tmp);
+	if (!c->graph)
+		return -1;
 	c->tmp = xalloc(tmp);
 	c->hstride = align_up((size_t)c->w * 2);
 	for (int i = 0; i < 3; i++) {
@@ -215,6 +230,152 @@ static void zimg_teardown(struct ctx *c)
 		free(c->hplane[i]);
 		free(c->zplane[i]);
 	}
+}
+
+/* ---- Accuracy against the float64 reference (fp_convert_ref_rgba16f_to_p010) ----
+ * Errors in 10-bit codes. Luma is compared as each converter produces it. Chroma: ours and
+ * the reference average each 2x2 block (a box); zimg cannot (its 2:1 chroma filters are
+ * bilinear, bicubic, ... over more than 2 samples), so its chroma is measured from a 4:4:4
+ * 16-bit graph with the same settings, box-averaged here: that is zimg's own colour maths
+ * (primaries, PQ, matrix) under our chroma filter. The timed 4:2:0 graph's chroma is reported
+ * too ("as timed"), but its difference from a box is the filter, not an error. */
+struct acc {
+	int ymax, cmax;
+	double ymean, cmean;
+};
+
+struct acc_result {
+	uint32_t w, h;
+	const char *name;
+	struct acc a;
+	int has_direct; /* zimg: chroma of the timed 4:2:0 graph in direct_* */
+	int direct_cmax;
+	double direct_cmean;
+};
+
+static struct acc_result accs[3 * MAX_SIZES];
+static unsigned naccs;
+
+static unsigned p010_code(const struct fp_yuv_frame *f, int plane, uint32_t x, uint32_t y)
+{
+	const uint16_t *row = (const uint16_t *)(const void *)(f->data[plane] + (size_t)y * f->stride[plane]);
+
+	return row[x] >> 6;
+}
+
+static struct acc acc_measure(const struct fp_yuv_frame *ref, const struct fp_yuv_frame *got)
+{
+	struct acc a = { 0, 0, 0, 0 };
+
+	for (int pl = 0; pl < 2; pl++) {
+		uint32_t w = pl ? (ref->width + 1) / 2 * 2 : ref->width;
+		uint32_t h = pl ? (ref->height + 1) / 2 : ref->height;
+		uint64_t sum = 0;
+		int max = 0;
+
+		for (uint32_t y = 0; y < h; y++) {
+			for (uint32_t x = 0; x < w; x++) {
+				int e = abs((int)p010_code(ref, pl, x, y) - (int)p010_code(got, pl, x, y));
+
+				sum += (uint64_t)e;
+				max = e > max ? e : max;
+			}
+		}
+		if (pl) {
+			a.cmax = max;
+			a.cmean = (double)sum / ((double)w * h);
+		} else {
+			a.ymax = max;
+			a.ymean = (double)sum / ((double)w * h);
+		}
+	}
+	return a;
+}
+
+static struct acc_result *acc_add(uint32_t w, uint32_t h, const char *name, struct acc a)
+{
+	if (naccs == sizeof(accs) / sizeof(accs[0]))
+		return NULL;
+	accs[naccs] = (struct acc_result){ w, h, name, a, 0, 0, 0 };
+	return &accs[naccs++];
+}
+
+static const struct acc_result *acc_find(uint32_t w, uint32_t h, const char *name)
+{
+	for (unsigned i = 0; i < naccs; i++)
+		if (accs[i].w == w && accs[i].h == h && !strcmp(accs[i].name, name))
+			return &accs[i];
+	return NULL;
+}
+
+/* c: a zimg contender after its timed runs (its half planes hold the split source, c->out
+ * the packed P010 of the timed graph). Records luma as timed, chroma box-averaged from a
+ * 4:4:4 16-bit graph with the same settings. */
+static int zimg_accuracy(const struct ctx *c, const char *name, const struct fp_yuv_frame *ref)
+{
+	zimg_image_buffer_const in = { .version = ZIMG_API_VERSION };
+	zimg_image_buffer out = { .version = ZIMG_API_VERSION };
+	struct fp_yuv_frame box;
+	struct acc_result *res;
+	struct acc direct;
+	uint16_t *full[3];
+	size_t tmpsize = 0, fstride = align_up((size_t)c->w * 2);
+	zimg_filter_graph *g = zimg_build(c->w, c->h, c->exact, 0, &tmpsize);
+	void *tmp;
+	int r = 0;
+
+	if (!g)
+		return -1;
+	tmp = xalloc(tmpsize);
+	for (int i = 0; i < 3; i++) {
+		full[i] = xalloc(fstride * c->h);
+		in.plane[i].data = c->hplane[i];
+		in.plane[i].stride = (ptrdiff_t)c->hstride;
+		in.plane[i].mask = ZIMG_BUFFER_MAX;
+		out.plane[i].data = full[i];
+		out.plane[i].stride = (ptrdiff_t)fstride;
+		out.plane[i].mask = ZIMG_BUFFER_MAX;
+	}
+	if (zimg_filter_graph_process(g, &in, &out, tmp, NULL, NULL, NULL, NULL) ||
+	    fp_yuv_frame_alloc(&box, FP_YUV_P010, c->w, c->h)) {
+		fprintf(stderr, "framepush-bench: zimg 4:4:4 accuracy graph failed\n");
+		r = -1;
+		goto out;
+	}
+	direct = acc_measure(ref, c->out);
+	for (uint32_t y = 0; y < c->h; y++)
+		memcpy(box.data[0] + y * box.stride[0], c->out->data[0] + y * c->out->stride[0], (size_t)c->w * 2);
+	for (uint32_t y = 0; y < (c->h + 1) / 2; y++) {
+		/* Edge replication for odd sizes, as ours and the reference do. */
+		uint32_t y0 = 2 * y, y1 = 2 * y + 1 < c->h ? 2 * y + 1 : 2 * y;
+		uint16_t *d = (uint16_t *)(void *)(box.data[1] + y * box.stride[1]);
+
+		for (uint32_t x = 0; x < (c->w + 1) / 2; x++) {
+			uint32_t x0 = 2 * x, x1 = 2 * x + 1 < c->w ? 2 * x + 1 : 2 * x;
+
+			for (int p = 1; p <= 2; p++) {
+				const uint16_t *r0 = full[p] + y0 * fstride / 2, *r1 = full[p] + y1 * fstride / 2;
+				/* 16-bit limited = 10-bit limited x 64: the sum of 4 is 256 x the code. */
+				uint32_t code = (r0[x0] + r0[x1] + r1[x0] + r1[x1] + 128u) >> 8;
+
+				code = code < 64 ? 64 : code > 960 ? 960 : code;
+				d[2 * x + (uint32_t)p - 1] = (uint16_t)(code << 6);
+			}
+		}
+	}
+	res = acc_add(c->w, c->h, name, acc_measure(ref, &box));
+	if (res) {
+		res->has_direct = 1;
+		res->direct_cmax = direct.cmax;
+		res->direct_cmean = direct.cmean;
+	}
+	fp_yuv_frame_free(&box);
+out:
+	for (int i = 0; i < 3; i++)
+		free(full[i]);
+	free(tmp);
+	zimg_filter_graph_free(g);
+	return r;
 }
 
 static uint16_t half_of(float f)
@@ -268,7 +429,7 @@ struct result {
 	double ms;
 };
 
-static struct result results[64];
+static struct result results[16 * MAX_SIZES];
 static unsigned nresults;
 
 /* One contender of a round: all of a mode's contenders are timed in turns (round robin), so
@@ -339,9 +500,9 @@ static enum fp_cpu_path bench_path = FP_CPU_AUTO;
 
 static int bench_size(uint32_t w, uint32_t h, unsigned iterations, unsigned nthreads)
 {
-	struct fp_yuv_frame nv12[4], p010[4];
-	struct ctx c[5];
-	struct contender k[5];
+	struct fp_yuv_frame nv12[4], p010[4], ref;
+	struct ctx c[7];
+	struct contender k[7];
 	uint8_t *sdr_src, *hdr_src, *copy;
 	struct fp_converter *one, *all;
 	struct SwsContext *sws;
@@ -391,8 +552,9 @@ static int bench_size(uint32_t w, uint32_t h, unsigned iterations, unsigned nthr
 	k[n++] = (struct contender){ "memcpy", 1, run_memcpy, &c[4], NULL };
 	run_round_robin("sdr", w, h, k, n, iterations);
 
-	/* HDR */
-	for (int i = 0; i < 5; i++)
+	/* HDR. zimg, zimg-core and zimg-exact each have their own graph and planes; zimg-core
+	 * shares zimg's (it times the graph alone on the planes zimg's split filled). */
+	for (int i = 0; i < 7; i++)
 		c[i] = (struct ctx){ .w = w, .h = h, .fmt = FP_SRC_RGBA16F, .src = hdr_src,
 				     .src_stride = (size_t)w * 8, .out = &p010[i < 4 ? i : 3], .copy = copy,
 				     .bytes = (size_t)w * 8 * h };
@@ -402,15 +564,32 @@ static int bench_size(uint32_t w, uint32_t h, unsigned iterations, unsigned nthr
 	k[n++] = (struct contender){ "ours", 1, run_ours, &c[0], NULL };
 	if (nthreads > 1)
 		k[n++] = (struct contender){ "ours", nthreads, run_ours, &c[1], NULL };
-	if (zimg_setup(&c[2]) == 0) {
+	if (zimg_setup(&c[2], 0) == 0) {
 		k[n++] = (struct contender){ "zimg", 1, run_zimg, &c[2], NULL };
-		c[3] = c[2]; /* same graph and planes; core only */
-		k[n++] = (struct contender){ "zimg-core", 1, run_zimg_core, &c[3], NULL };
+		c[5] = c[2]; /* same graph and planes; core only, writes no P010 */
+		k[n++] = (struct contender){ "zimg-core", 1, run_zimg_core, &c[5], NULL };
 	}
-	k[n++] = (struct contender){ "memcpy", 1, run_memcpy, &c[4], NULL };
+	if (zimg_setup(&c[3], 1) == 0)
+		k[n++] = (struct contender){ "zimg-exact", 1, run_zimg, &c[3], NULL };
+	k[n++] = (struct contender){ "memcpy", 1, run_memcpy, &c[6], NULL };
 	run_round_robin("hdr", w, h, k, n, iterations);
+
+	/* Accuracy of the outputs the timed runs left behind, against the float64 reference. */
+	if (fp_yuv_frame_alloc(&ref, FP_YUV_P010, w, h)) {
+		fprintf(stderr, "framepush-bench: cannot allocate %ux%u frames\n", w, h);
+		return 1;
+	}
+	fp_convert_ref_rgba16f_to_p010(hdr_src, (size_t)w * 8, w, h, &ref);
+	acc_add(w, h, "ours", acc_measure(&ref, c[0].out));
+	if (c[2].graph && zimg_accuracy(&c[2], "zimg", &ref))
+		return 1;
+	if (c[3].graph && zimg_accuracy(&c[3], "zimg-exact", &ref))
+		return 1;
+	fp_yuv_frame_free(&ref);
 	if (c[2].graph)
 		zimg_teardown(&c[2]);
+	if (c[3].graph)
+		zimg_teardown(&c[3]);
 
 	sws_freeContext(sws);
 	fp_converter_destroy(one);
@@ -432,12 +611,58 @@ static const char *peer_note(const char *name)
 	if (!strcmp(name, "swscale"))
 		return "sws_scale BGR0->NV12, BT.709 limited, SWS_BILINEAR";
 	if (!strcmp(name, "zimg"))
-		return "split RGBA16F->3 half planes + zimg + pack P010";
+		return "split RGBA16F->3 half planes + zimg (approximate PQ) + pack P010";
 	if (!strcmp(name, "zimg-core"))
-		return "zimg graph only (planar half in, planar u16 out)";
+		return "zimg graph only (approximate PQ; planar half in, planar u16 out)";
+	if (!strcmp(name, "zimg-exact"))
+		return "as zimg, exact PQ (no allow_approximate_gamma)";
 	if (!strcmp(name, "memcpy"))
 		return "memcpy of the same source bytes";
 	return "";
+}
+
+static const char *cmp_word(double ours, double peer)
+{
+	return ours < peer ? "ours lower" : ours > peer ? "peer lower" : "same";
+}
+
+/* How a zimg row's accuracy compares with ours: max and mean error over Y and (box-matched)
+ * C. "Same or better accuracy" in the issue's sense holds for ours where neither says
+ * "peer lower". zimg-core is zimg's graph: the same output, so zimg's accuracy. */
+static const char *acc_verdict(uint32_t w, uint32_t h, const char *name)
+{
+	static char buf[128];
+	const struct acc_result *o = acc_find(w, h, "ours");
+	const struct acc_result *p = acc_find(w, h, !strcmp(name, "zimg-core") ? "zimg" : name);
+
+	if (!o || !p)
+		return "";
+	snprintf(buf, sizeof(buf), "; vs ours: max err Y %s, C %s; mean err Y %s, C %s",
+		 cmp_word(o->a.ymax, p->a.ymax), cmp_word(o->a.cmax, p->a.cmax), cmp_word(o->a.ymean, p->a.ymean),
+		 cmp_word(o->a.cmean, p->a.cmean));
+	return buf;
+}
+
+static void print_accuracy(void)
+{
+	if (!naccs)
+		return;
+	printf("\naccuracy (HDR, vs the float64 reference, 10-bit codes; zimg chroma: its 4:4:4 output\n"
+	       "box-averaged 2x2 like ours, since zimg has no box filter; \"as timed\" = its bilinear\n"
+	       "4:2:0 chroma, which differs by the filter, not by error)\n");
+	printf("%-10s %-10s %5s %8s %5s %8s  %s\n", "size", "impl", "Y max", "Y mean", "C max", "C mean",
+	       "notes");
+	for (unsigned i = 0; i < naccs; i++) {
+		const struct acc_result *r = &accs[i];
+		char size[24], note[192] = "";
+
+		snprintf(size, sizeof(size), "%ux%u", r->w, r->h);
+		if (r->has_direct)
+			snprintf(note, sizeof(note), "C as timed: max %d, mean %.4f%s", r->direct_cmax, r->direct_cmean,
+				 acc_verdict(r->w, r->h, r->name));
+		printf("%-10s %-10s %5d %8.4f %5d %8.4f  %s\n", size, r->name, r->a.ymax, r->a.ymean, r->a.cmax,
+		       r->a.cmean, note);
+	}
 }
 
 int bench_convert_main(int argc, char **argv)
@@ -518,13 +743,15 @@ int bench_convert_main(int argc, char **argv)
 		char size[24];
 
 		snprintf(size, sizeof(size), "%ux%u", r->w, r->h);
-		printf("%-4s %-10s %-10s %7u %10.3f %9.1f  %s\n", r->mode, size, r->name, r->threads, r->ms,
-		       (double)r->w * r->h / (r->ms * 1e3), peer_note(r->name));
+		printf("%-4s %-10s %-10s %7u %10.3f %9.1f  %s%s\n", r->mode, size, r->name, r->threads, r->ms,
+		       (double)r->w * r->h / (r->ms * 1e3), peer_note(r->name),
+		       strncmp(r->name, "zimg", 4) ? "" : acc_verdict(r->w, r->h, r->name));
 	}
+	print_accuracy();
 	printf("\n");
 	for (unsigned i = 0; i < nsizes; i++) {
 		static const char *const modes[] = { "sdr", "hdr" };
-		static const char *const peers[] = { "libyuv", "swscale", "zimg", "memcpy" };
+		static const char *const peers[] = { "libyuv", "swscale", "zimg", "zimg-core", "zimg-exact", "memcpy" };
 		uint32_t w = sizes[i][0], h = sizes[i][1];
 
 		for (int m = 0; m < 2; m++) {
@@ -533,7 +760,7 @@ int bench_convert_main(int argc, char **argv)
 			for (int t = 0; t < (nthreads > 1 ? 2 : 1); t++) {
 				const struct result *ours = find(modes[m], w, h, "ours", tlist[t]);
 
-				for (int p = 0; p < 4; p++) {
+				for (int p = 0; p < 6; p++) {
 					const struct result *peer = find(modes[m], w, h, peers[p], 0);
 
 					if (!ours || !peer)
@@ -545,6 +772,9 @@ int bench_convert_main(int argc, char **argv)
 			}
 		}
 	}
+	for (unsigned i = 0; i < naccs; i++)
+		printf("bench accuracy hdr %ux%u impl=%s y_max=%d y_mean=%.4f c_max=%d c_mean=%.4f\n", accs[i].w,
+		       accs[i].h, accs[i].name, accs[i].a.ymax, accs[i].a.ymean, accs[i].a.cmax, accs[i].a.cmean);
 	return 0;
 
 bad_size:
