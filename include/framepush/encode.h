@@ -7,7 +7,8 @@
  * fails with -ENODEV and a message naming the software fallback, never a silent switch.
  *
  * Every encoder is set up for low latency: no B-frames, zerolatency tune (x264/x265), SVT-AV1
- * low-delay prediction structure. All calls on one encoder must come from one thread.
+ * low-delay prediction structure. All calls on one encoder must come from one thread, except
+ * fp_encoder_request_keyframe().
  */
 #ifndef FRAMEPUSH_ENCODE_H
 #define FRAMEPUSH_ENCODE_H
@@ -74,6 +75,8 @@ void fp_encoder_config_defaults(struct fp_encoder_config *cfg, enum fp_codec cod
 
 const char *fp_codec_name(enum fp_codec codec);  /* "h264", "hevc", "av1" */
 const char *fp_hw_name(enum fp_hw hw);           /* "none", "vaapi", "nvenc" */
+/* The software encoder of codec: "libx264", "libx265", "libsvtav1" (NULL if unknown). */
+const char *fp_codec_software_encoder(enum fp_codec codec);
 
 /* Whether the libavcodec encoder for codec/hw exists and its device can be opened.
  * Returns 0, or -ENODEV / -ENOTSUP with a one-line reason naming the software fallback in msg
@@ -126,7 +129,8 @@ int fp_encoder_receive(struct fp_encoder *e, struct AVPacket *pkt);
 /* Signals end of input; fp_encoder_receive then returns the remaining packets and -ENODATA. */
 int fp_encoder_flush(struct fp_encoder *e);
 
-/* The next submitted frame becomes an IDR / key frame (headers repeated in-band). */
+/* The next submitted frame becomes an IDR / key frame (headers repeated in-band). Safe from any
+ * thread while another submits (an atomic flag); requests before one submit count once. */
 void fp_encoder_request_keyframe(struct fp_encoder *e);
 
 /* Codec parameters for the muxer (extradata is present: the encoder always emits global

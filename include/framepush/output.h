@@ -17,6 +17,7 @@
 #ifndef FRAMEPUSH_OUTPUT_H
 #define FRAMEPUSH_OUTPUT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,6 +28,10 @@ struct fp_output_options {
 	int connect_timeout_ms;  /* open + header (SRT handshake, RTSP ANNOUNCE); 0 = 10000 */
 	int io_timeout_ms;       /* each packet write / trailer; 0 = 5000 */
 	const char *sdp_path;    /* rtp://: write the SDP here; NULL = log it at info level */
+	/* May be NULL. Non-zero while opening or reopening (connect, handshake, header) ends
+	 * that with -ECANCELED at once: Ctrl-C must not wait out connect_timeout_ms. Later
+	 * writes ignore it, so a file still gets its trailer. */
+	volatile sig_atomic_t *cancel;
 };
 
 enum fp_output_kind {

@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,8 @@ struct fp_encoder {
 	bool flushing;
 	bool eos_sent;            /* end of stream sent to the current e->ctx */
 	unsigned instance_frames; /* frames sent to the current e->ctx */
-	bool keyframe_request;
+	/* Set by fp_encoder_request_keyframe() from any thread, taken by submit. */
+	atomic_bool keyframe_request;
 	bool warned_nudge;
 	bool warned_held;
 	uint64_t wrapped, released;
@@ -112,7 +114,7 @@ const char *fp_hw_name(enum fp_hw hw)
 	return "?";
 }
 
-static const char *sw_encoder_name(enum fp_codec codec)
+const char *fp_codec_software_encoder(enum fp_codec codec)
 {
 	switch (codec) {
 	case FP_CODEC_H264: return "libx264";
@@ -153,7 +155,7 @@ static bool any_render_node(void)
 static int probe_device(enum fp_codec codec, enum fp_hw hw, AVBufferRef **dev, char *msg,
 			size_t len)
 {
-	const char *name = encoder_name(codec, hw), *sw = sw_encoder_name(codec);
+	const char *name = encoder_name(codec, hw), *sw = fp_codec_software_encoder(codec);
 	enum AVHWDeviceType type = hw == FP_HW_NVENC ? AV_HWDEVICE_TYPE_CUDA : AV_HWDEVICE_TYPE_VAAPI;
 	AVBufferRef *ref = NULL;
 	int ret;
@@ -207,7 +209,7 @@ int fp_encoder_probe(enum fp_codec codec, enum fp_hw hw, char *msg, size_t msg_l
 			snprintf(msg, msg_len,
 				 "%s is not built into this FFmpeg (libavcodec %s): use --codec %s without --hw for %s",
 				 name, AV_STRINGIFY(LIBAVCODEC_VERSION), fp_codec_name(codec),
-				 sw_encoder_name(codec));
+				 fp_codec_software_encoder(codec));
 		return -ENOTSUP;
 	}
 	if (hw == FP_HW_NONE)
@@ -577,6 +579,7 @@ int fp_encoder_create(struct fp_encoder **out, const struct fp_encoder_config *c
 	if (!e)
 		return -ENOMEM;
 	e->cfg = cfg;
+	atomic_init(&e->keyframe_request, false);
 	/* Our own copy: the caller's string need not outlive create, and a restart reuses it. */
 	if (cfg.preset) {
 		snprintf(e->preset, sizeof(e->preset), "%s", cfg.preset);
@@ -842,6 +845,7 @@ int fp_encoder_submit(struct fp_encoder *e, const struct fp_yuv_frame *f)
 {
 	AVFrame *send;
 	int64_t pts;
+	bool key = false;
 	int ret;
 
 	if (!e || !f)
@@ -877,7 +881,10 @@ int fp_encoder_submit(struct fp_encoder *e, const struct fp_yuv_frame *f)
 	ret = drain_codec(e);
 	if (ret < 0)
 		goto averr;
-	if (e->keyframe_request && e->reopen_for_keyframe && e->last_pts >= 0) {
+	/* Taken now, so a request made while this frame is submitted applies to the next one;
+	 * given back if the frame does not make it into the encoder. */
+	key = atomic_exchange(&e->keyframe_request, false);
+	if (key && e->reopen_for_keyframe && e->last_pts >= 0) {
 		ret = restart_codec(e);
 		if (ret < 0)
 			goto averr;
@@ -886,10 +893,12 @@ int fp_encoder_submit(struct fp_encoder *e, const struct fp_yuv_frame *f)
 	ret = e->zero_copy ? wrap_frame(e, f) : copy_frame(e, f);
 	if (ret < 0) {
 		av_frame_unref(e->frame);
+		if (key)
+			atomic_store(&e->keyframe_request, true);
 		return ret;
 	}
 	e->frame->pts = pts;
-	e->frame->pict_type = e->keyframe_request ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+	e->frame->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
 	e->frame->color_range = e->ctx->color_range;
 	e->frame->color_primaries = e->ctx->color_primaries;
 	e->frame->color_trc = e->ctx->color_trc;
@@ -924,7 +933,7 @@ int fp_encoder_submit(struct fp_encoder *e, const struct fp_yuv_frame *f)
 	if (ret < 0)
 		goto averr;
 	e->instance_frames++;
-	e->keyframe_request = false;
+	key = false; /* in the encoder now: a later failure must not ask again */
 	e->last_pts = pts;
 	ret = drain_codec(e);
 	if (ret < 0)
@@ -932,6 +941,8 @@ int fp_encoder_submit(struct fp_encoder *e, const struct fp_yuv_frame *f)
 	return 0;
 
 averr:
+	if (key)
+		atomic_store(&e->keyframe_request, true);
 	fp_error("encoder: %s: encoding frame pts %" PRId64 " ns failed: %s", e->codec->name,
 		 f->pts_ns, fp_av_err(ret));
 	return fp_av_errno(ret);
@@ -981,7 +992,7 @@ int fp_encoder_flush(struct fp_encoder *e)
 
 void fp_encoder_request_keyframe(struct fp_encoder *e)
 {
-	e->keyframe_request = true;
+	atomic_store(&e->keyframe_request, true);
 }
 
 const struct AVCodecContext *fp_encoder_context(const struct fp_encoder *e)

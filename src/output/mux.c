@@ -43,6 +43,7 @@ struct fp_output {
 	enum AVCodecID codec_id;
 	AVPacket *tmp;
 	atomic_bool interrupted;
+	atomic_bool opening;    /* inside open_target: opt.cancel applies */
 	_Atomic int64_t deadline_ns;  /* 0: not inside a blocking call */
 	int64_t armed_at_ns;    /* start and length of the latest deadline, for error reports */
 	int armed_ms;
@@ -119,6 +120,8 @@ static int interrupt_cb(void *opaque)
 
 	if (atomic_load(&o->interrupted))
 		return 1;
+	if (o->opt.cancel && *o->opt.cancel && atomic_load(&o->opening))
+		return 1;
 	return deadline != 0 && fp_now_ns() > deadline;
 }
 
@@ -141,7 +144,8 @@ static int io_error(struct fp_output *o, int averr)
 	int64_t spent = fp_now_ns() - o->armed_at_ns;
 
 	if (averr == AVERROR_EXIT || averr == AVERROR(EINTR)) {
-		if (atomic_load(&o->interrupted))
+		if (atomic_load(&o->interrupted) ||
+		    (o->opt.cancel && *o->opt.cancel && atomic_load(&o->opening)))
 			return -ECANCELED;
 		return -ETIMEDOUT;
 	}
@@ -263,7 +267,7 @@ static void set_int(AVDictionary **d, const char *key, int64_t v)
 
 /* Opens o->target for enc: context, stream, I/O, header. On failure everything opened here
  * is released again and o->oc is NULL. */
-static int open_target(struct fp_output *o, const struct fp_encoder *enc)
+static int open_target_now(struct fp_output *o, const struct fp_encoder *enc)
 {
 	const AVCodecContext *ctx = fp_encoder_context(enc);
 	const struct fp_encoder_config *cfg = fp_encoder_config(enc);
@@ -419,6 +423,16 @@ fail:
 	return err;
 }
 
+static int open_target(struct fp_output *o, const struct fp_encoder *enc)
+{
+	int ret;
+
+	atomic_store(&o->opening, true);
+	ret = open_target_now(o, enc);
+	atomic_store(&o->opening, false);
+	return ret;
+}
+
 /* Trailer + close of the current session. Returns the session's first error. */
 static int close_target(struct fp_output *o)
 {
@@ -489,6 +503,7 @@ int fp_output_open(struct fp_output **out, const char *target, const struct fp_e
 	snprintf(o->base, sizeof(o->base), "%s", target);
 	snprintf(o->target, sizeof(o->target), "%s", target);
 	atomic_init(&o->interrupted, false);
+	atomic_init(&o->opening, false);
 	atomic_init(&o->deadline_ns, 0);
 	o->tmp = av_packet_alloc();
 	if (!o->tmp) {

@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libavcodec/avcodec.h>
 
@@ -23,6 +25,8 @@ struct sink {
 	struct fp_y4m *y4m;
 	struct fp_encoder *enc;
 	struct fp_output *out;
+	struct fp_output_options out_opts; /* opts->output, cancelled by opts->stop */
+	atomic_bool *keyframe;          /* fp_session_request_keyframe(), forwarded to enc */
 	AVPacket *pkt;
 	enum fp_yuv_format format;
 	uint32_t width, height;
@@ -32,6 +36,7 @@ struct sink {
 	uint64_t frames, packets, bytes;
 	unsigned segments;
 	char first_target[4096], last_target[4096];
+	char codec[16], last_codec[16], encoder[32];
 	char error[1024];
 };
 
@@ -42,7 +47,8 @@ struct item {
 	int64_t capture_ns;
 };
 
-struct session {
+struct fp_session {
+	atomic_bool keyframe;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct item queue[QUEUE_MAX];
@@ -52,6 +58,11 @@ struct session {
 	int failed;
 	struct sink sink;
 };
+
+static uint32_t out_fps(const struct fp_session_opts *o)
+{
+	return o->output_fps ? o->output_fps : o->capture.fps;
+}
 
 static int sink_fail(struct sink *s, int err, const char *what)
 {
@@ -111,13 +122,18 @@ static int sink_y4m(struct sink *s, const struct fp_yuv_frame *f, int64_t captur
 	if (!s->y4m) {
 		next_y4m_name(s->opts->target, s->segments, s->last_target, sizeof(s->last_target));
 		r = fp_y4m_open(&s->y4m, s->last_target, f->format, f->width, f->height,
-				s->opts->capture.fps);
+				out_fps(s->opts));
 		if (r < 0)
 			return sink_fail(s, r, "cannot open the Y4M file");
-		if (s->segments++ == 0)
+		if (s->segments++ == 0) {
 			snprintf(s->first_target, sizeof(s->first_target), "%s", s->last_target);
-		else
+			/* Not encoded: what ffprobe calls the stream of a Y4M file. */
+			snprintf(s->codec, sizeof(s->codec), "rawvideo");
+			snprintf(s->last_codec, sizeof(s->last_codec), "rawvideo");
+			snprintf(s->encoder, sizeof(s->encoder), "none");
+		} else {
 			fp_info("session: display changed; continuing in %s", s->last_target);
+		}
 		s->format = f->format;
 		s->width = f->width;
 		s->height = f->height;
@@ -143,7 +159,7 @@ static int open_encoder(struct sink *s, const struct fp_yuv_frame *f, struct fp_
 		fp_info("session: the display is HDR; encoding HEVC Main10 instead of H.264");
 		codec = FP_CODEC_HEVC;
 	}
-	fp_encoder_config_defaults(&cfg, codec, f->width, f->height, (int)o->capture.fps);
+	fp_encoder_config_defaults(&cfg, codec, f->width, f->height, (int)out_fps(o));
 	cfg.hw = o->hw;
 	cfg.format = f->format;
 	cfg.hdr = hdr;
@@ -154,9 +170,14 @@ static int open_encoder(struct sink *s, const struct fp_yuv_frame *f, struct fp_
 	if (r < 0) {
 		char why[256] = "";
 
-		/* The probe's reason names the software encoder to use instead. */
+		/* The probe's reason names the software encoder to use instead; a device that is
+		 * there but would not open (no encoder engine, a driver refusing the mode) gets
+		 * the same advice, or the user is left without a way forward. */
 		if (fp_encoder_probe(codec, o->hw, why, sizeof(why)) == 0)
 			why[0] = '\0';
+		if (o->hw && !why[0])
+			snprintf(why, sizeof(why), "use --codec %s without --hw for %s",
+				 fp_codec_name(codec), fp_codec_software_encoder(codec));
 		snprintf(s->error, sizeof(s->error), "cannot start the %s%s%s encoder at %ux%u %s: %s%s%s",
 			 fp_codec_name(codec), o->hw ? " " : "", o->hw ? fp_hw_name(o->hw) : "",
 			 f->width, f->height, hdr ? "HDR" : "SDR", av_err2str(r), why[0] ? "; " : "", why);
@@ -179,13 +200,21 @@ static int sink_encode(struct sink *s, const struct fp_yuv_frame *f, int64_t cap
 		if (r < 0)
 			return r;
 		if (!s->enc) {
-			r = fp_output_open(&s->out, s->opts->target, enc, &s->opts->output);
+			r = fp_output_open(&s->out, s->opts->target, enc, &s->out_opts);
 			if (r < 0) {
 				fp_encoder_destroy(enc);
-				snprintf(s->error, sizeof(s->error), "cannot open %s: %s", s->opts->target,
-					 av_err2str(r));
+				if (r == -ECANCELED)
+					snprintf(s->error, sizeof(s->error),
+						 "interrupted while connecting to %s; nothing was sent",
+						 s->opts->target);
+				else
+					snprintf(s->error, sizeof(s->error), "cannot open %s: %s",
+						 s->opts->target, av_err2str(r));
 				return r;
 			}
+			snprintf(s->codec, sizeof(s->codec), "%s",
+				 fp_codec_name(fp_encoder_config(enc)->codec));
+			snprintf(s->encoder, sizeof(s->encoder), "%s", fp_encoder_name(enc));
 			s->segments = 1;
 			snprintf(s->first_target, sizeof(s->first_target), "%s", fp_output_target(s->out));
 		} else {
@@ -212,11 +241,15 @@ static int sink_encode(struct sink *s, const struct fp_yuv_frame *f, int64_t cap
 				fp_output_target(s->out));
 		}
 		s->enc = enc;
+		snprintf(s->last_codec, sizeof(s->last_codec), "%s",
+			 fp_codec_name(fp_encoder_config(enc)->codec));
 		s->format = f->format;
 		s->width = f->width;
 		s->height = f->height;
 		snprintf(s->last_target, sizeof(s->last_target), "%s", fp_output_target(s->out));
 	}
+	if (atomic_exchange(s->keyframe, false))
+		fp_encoder_request_keyframe(s->enc);
 	r = fp_encoder_submit(s->enc, f);
 	if (r < 0)
 		return sink_fail(s, r, "submitting a frame to the encoder");
@@ -254,7 +287,7 @@ static int sink_finish(struct sink *s)
 
 static void *encode_thread(void *arg)
 {
-	struct session *ss = arg;
+	struct fp_session *ss = arg;
 	struct sink *s = &ss->sink;
 	int err = 0;
 
@@ -297,10 +330,26 @@ void fp_session_format_progress(const struct fp_session_progress *p, char *buf, 
 {
 	snprintf(buf, cap,
 		 "%7.1f s  %5.1f fps  %7.0f kbit/s  latency p50 %5.1f ms p99 %5.1f ms  repeats %llu  "
-		 "drops %llu  recreates %llu",
+		 "drops %llu  skipped %llu  recreates %llu",
 		 p->seconds, p->fps, p->bitrate_kbps, (double)p->latency.p50_ns / 1e6,
 		 (double)p->latency.p99_ns / 1e6, (unsigned long long)p->frames_repeated,
-		 (unsigned long long)p->frames_dropped, (unsigned long long)p->recreates);
+		 (unsigned long long)p->frames_dropped, (unsigned long long)p->ticks_skipped,
+		 (unsigned long long)p->recreates);
+}
+
+void fp_session_request_keyframe(struct fp_session *s)
+{
+	atomic_store(&s->keyframe, true);
+}
+
+/* Sleeps until t on the capture clock (CLOCK_MONOTONIC, fp_now_ns), or until *stop. */
+static void sleep_until(int64_t t, volatile sig_atomic_t *stop)
+{
+	struct timespec ts = { .tv_sec = t / FP_NSEC_PER_SEC, .tv_nsec = t % FP_NSEC_PER_SEC };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		if (stop && *stop)
+			return;
 }
 
 static uint64_t dropped(const struct fp_capture_stats *st)
@@ -312,16 +361,22 @@ static uint64_t dropped(const struct fp_capture_stats *st)
 
 int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result *res)
 {
-	struct session ss = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct fp_session ss = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 	struct fp_capture *cap = NULL;
 	pthread_t thread;
-	uint64_t total, k;
+	uint32_t fps = out_fps(opts);
+	uint64_t total, k, skipped = 0;
 	int64_t start, period, last_progress;
 	unsigned depth;
 	int r;
 
 	memset(res, 0, sizeof(*res));
+	atomic_init(&ss.keyframe, false);
 	ss.sink.opts = opts;
+	ss.sink.keyframe = &ss.keyframe;
+	ss.sink.out_opts = opts->output;
+	/* Ctrl-C while a network peer is being reached must not wait out the connect timeout. */
+	ss.sink.out_opts.cancel = opts->stop;
 	ss.sink.y4m_mode = strlen(opts->target) > 4 &&
 			   !strcmp(opts->target + strlen(opts->target) - 4, ".y4m");
 	fp_latency_reset(&ss.sink.latency);
@@ -352,12 +407,15 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 		return -EAGAIN;
 	}
 
-	total = opts->duration > 0 ? (uint64_t)llround(opts->duration * opts->capture.fps) : 0;
-	period = FP_NSEC_PER_SEC / opts->capture.fps;
+	total = opts->duration > 0 ? (uint64_t)llround(opts->duration * fps) : 0;
+	period = FP_NSEC_PER_SEC / fps;
 	start = last_progress = fp_now_ns();
+	if (opts->started)
+		opts->started(&ss, opts->user);
 	r = 0;
 	for (k = 0; (total == 0 || k < total) && !(opts->stop && *opts->stop); k++) {
 		const struct fp_yuv_frame *f;
+		int64_t tick, now;
 
 		/* The capturer's output ring holds depth + 1 frames: with depth + 1 in flight the
 		 * next capture would overwrite the oldest, so wait until the encoder releases it. */
@@ -368,7 +426,28 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 		pthread_mutex_unlock(&ss.lock);
 		if (r < 0)
 			break;
-		r = fp_capture_next_frame(cap, start + (int64_t)(k + 1) * period, &f);
+		/* Behind (a slow encoder, a stalled source): ticks whose successor is already
+		 * due get no frame, so every timestamp stays within a period of its capture and
+		 * the output keeps wall-clock time instead of drifting late. */
+		tick = start + (int64_t)k * period;
+		now = fp_now_ns();
+		if (now >= tick + period) {
+			uint64_t late = (uint64_t)((now - tick) / period);
+
+			if (total && k + late >= total)
+				late = total - k;
+			k += late;
+			skipped += late;
+			if (total && k >= total)
+				break;
+			tick = start + (int64_t)k * period;
+		}
+		/* Consumed at the tick: a source faster than the output rate gives its newest
+		 * frame (the rest count as dropped), one slower or idle a repeat. A frame due just
+		 * after the tick (a source at our rate, a little out of phase) still counts as
+		 * this tick's for half a period rather than becoming a repeat plus a drop. */
+		sleep_until(tick, opts->stop);
+		r = fp_capture_next_frame(cap, tick + period / 2, &f);
 		if (r < 0) {
 			snprintf(res->error, sizeof(res->error), "%s", fp_capture_error(cap));
 			break;
@@ -380,7 +459,7 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 			/* Constant frame rate: the timestamp is the output tick (on the capture
 			 * clock), so fresh frames and repeats sit on one regular grid. */
 			it->frame = *f;
-			it->frame.pts_ns = start + (int64_t)k * period;
+			it->frame.pts_ns = tick;
 			it->capture_ns = f->pts_ns;
 		}
 		ss.in_flight++;
@@ -398,6 +477,7 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 			p.frames_repeated = st.frames_repeated;
 			p.frames_dropped = dropped(&st);
 			p.recreates = st.recreates;
+			p.ticks_skipped = skipped;
 			p.fps = (double)st.frames_out / p.seconds;
 			/* Read racily from the encode thread: a display value, never a decision. */
 			p.bitrate_kbps = (double)ss.sink.bytes * 8 / 1000 / p.seconds;
@@ -414,6 +494,7 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 	res->seconds = (double)(fp_now_ns() - start) / 1e9;
 	fp_capture_get_stats(cap, &res->capture);
 	res->frames_dropped = dropped(&res->capture);
+	res->ticks_skipped = skipped;
 	fp_latency_summary(&ss.sink.latency, &res->latency);
 	res->frames_encoded = ss.sink.frames;
 	res->packets = ss.sink.packets;
@@ -421,6 +502,9 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 	res->segments = ss.sink.segments;
 	snprintf(res->first_target, sizeof(res->first_target), "%s", ss.sink.first_target);
 	snprintf(res->last_target, sizeof(res->last_target), "%s", ss.sink.last_target);
+	snprintf(res->codec, sizeof(res->codec), "%s", ss.sink.codec);
+	snprintf(res->last_codec, sizeof(res->last_codec), "%s", ss.sink.last_codec);
+	snprintf(res->encoder, sizeof(res->encoder), "%s", ss.sink.encoder);
 	if (!res->error[0] && ss.sink.error[0])
 		snprintf(res->error, sizeof(res->error), "%s", ss.sink.error);
 	if (r == 0 && ss.failed)

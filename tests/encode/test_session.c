@@ -1,0 +1,261 @@
+/* framepush session tests: the whole pipeline (real framepush-source, capturer, encoder,
+ * muxer) driven through fp_session_run, checked with ffprobe.
+ *
+ * Usage: test_session FFMPEG FFPROBE [GROUP]
+ * Waits are bounded by the session's own duration; the only time bound asserted is a lower
+ * one (a 2 s session must not end early), never a speed. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "encode_test_util.h"
+#include "framepush/session.h"
+#include "harness.h"
+#include "framepush/encode.h"
+
+#define OUT_FPS 30
+#define PERIOD_90K (90000 / OUT_FPS)
+
+static char source_exe[4096];
+static char *tmp;
+
+static int setup(void **state)
+{
+	(void)state;
+	tmp = etu_tmpdir();
+	return tmp ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (getenv("FRAMEPUSH_KEEP_TMP"))
+		fprintf(stderr, "kept %s\n", tmp);
+	else
+		etu_rmdir(tmp);
+	tmp = NULL;
+	return 0;
+}
+
+static struct fp_session_opts base_opts(const char *target, uint32_t source_fps, double seconds)
+{
+	struct fp_session_opts o = {
+		.capture = { .source_exe = source_exe, .backend = "test", .width = 320, .height = 180,
+			     .fps = source_fps, .verify_signatures = 1, .convert_threads = 1 },
+		.output_fps = OUT_FPS,
+		.target = target,
+		.codec = FP_CODEC_H264,
+		.duration = seconds,
+	};
+	return o;
+}
+
+struct packet {
+	long long pts;
+	int key;
+};
+
+/* Video packets of path (pts in 90 kHz for .ts), in file order. Returns the count. */
+static size_t packets_of(const char *path, struct packet *p, size_t cap)
+{
+	char *argv[] = { (char *)etu_ffprobe(), (char *)"-v", (char *)"error", (char *)"-select_streams",
+			 (char *)"v:0", (char *)"-show_entries", (char *)"packet=pts,flags",
+			 (char *)"-of", (char *)"csv=p=0", (char *)path, NULL };
+	char *out = malloc(1 << 20), *line, *save = NULL;
+	size_t n = 0;
+
+	assert_non_null(out);
+	assert_int_equal(etu_run(argv, out, 1 << 20, 30000), 0);
+	for (line = strtok_r(out, "\n", &save); line && n < cap; line = strtok_r(NULL, "\n", &save)) {
+		char flags[16] = "";
+
+		if (sscanf(line, "%lld,%15s", &p[n].pts, flags) >= 1) {
+			p[n].key = flags[0] == 'K';
+			n++;
+		}
+	}
+	free(out);
+	return n;
+}
+
+/* A source publishing 4x faster than the output rate (a 120 Hz compositor, 30 fps out):
+ * each tick takes the newest frame, so 2 s of output take 2 s of wall time, the source's
+ * extra frames count as dropped and the timestamps sit on the 30 fps grid. */
+static void fast_source_paced(void **state)
+{
+	struct fp_session_result res;
+	struct fp_session_opts o;
+	struct packet pk[256];
+	char path[512];
+	size_t n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/fast.ts", tmp);
+	o = base_opts(path, 120, 2.0);
+	assert_int_equal(fp_session_run(&o, &res), 0);
+	fprintf(stderr, "fast source: %llu encoded, %llu skipped, %llu dropped in %.3f s\n",
+		(unsigned long long)res.frames_encoded, (unsigned long long)res.ticks_skipped,
+		(unsigned long long)res.frames_dropped, res.seconds);
+	/* Every one of the 60 ticks is accounted for: a frame, or skipped because behind. */
+	assert_int_equal(res.frames_encoded + res.ticks_skipped, 2 * OUT_FPS);
+	/* Ticks are 1/30 s apart: the last of 60 is due at 59/30 s. Taking frames as fast as
+	 * the source makes them would end after about 0.5 s. */
+	assert_true(res.seconds >= (2.0 * OUT_FPS - 1) / OUT_FPS - 0.01);
+	assert_true(res.frames_dropped >= res.frames_encoded);
+	n = packets_of(path, pk, 256);
+	assert_int_equal(n, res.frames_encoded);
+	for (size_t i = 1; i < n; i++) {
+		long long gap = pk[i].pts - pk[i - 1].pts;
+
+		/* One tick, or a whole number of them where ticks were skipped. */
+		if (llabs(gap - PERIOD_90K * llround((double)gap / PERIOD_90K)) > 1 || gap < PERIOD_90K - 1)
+			fail_msg("packet %zu: pts step %lld, not a multiple of %d", i, gap, PERIOD_90K);
+		if (!res.ticks_skipped && llabs(gap - PERIOD_90K) > 1)
+			fail_msg("packet %zu: pts step %lld with no tick skipped", i, gap);
+	}
+}
+
+struct stall {
+	int stalled;
+	struct fp_session *session;
+	int keyframe_at_progress; /* request a keyframe from the nth progress call (0: never) */
+	int progress_calls;
+};
+
+static void on_started(struct fp_session *s, void *user)
+{
+	((struct stall *)user)->session = s;
+}
+
+/* Runs on the capture thread: a one-off 400 ms stall there (a scheduler hiccup, a slow
+ * convert) puts the loop about 12 ticks behind. */
+static void on_progress_stall(const struct fp_session_progress *p, void *user)
+{
+	struct stall *st = user;
+	struct timespec ts = { 0, 400 * 1000 * 1000 };
+
+	(void)p;
+	if (st->stalled++ == 0)
+		nanosleep(&ts, NULL); /* the event under test is the stall itself */
+}
+
+/* Behind the output clock: the ticks already past are skipped and counted, and the ones
+ * encoded keep their place on the grid, so the stream stays in wall-clock time. */
+static void stall_skips_ticks(void **state)
+{
+	struct fp_session_result res;
+	struct fp_session_opts o;
+	struct stall st = { 0 };
+	struct packet pk[256];
+	char path[512];
+	long long big = 0;
+	size_t n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/stall.ts", tmp);
+	o = base_opts(path, OUT_FPS, 2.0);
+	o.progress = on_progress_stall;
+	o.user = &st;
+	assert_int_equal(fp_session_run(&o, &res), 0);
+	fprintf(stderr, "stall: %llu encoded, %llu skipped in %.3f s\n",
+		(unsigned long long)res.frames_encoded, (unsigned long long)res.ticks_skipped,
+		res.seconds);
+	assert_true(st.stalled > 0);
+	assert_int_equal(res.frames_encoded + res.ticks_skipped, 2 * OUT_FPS);
+	/* 400 ms is 12 ticks; the stall runs within a tick, so at least 10 are gone. */
+	assert_true(res.ticks_skipped >= 10);
+	n = packets_of(path, pk, 256);
+	assert_int_equal(n, res.frames_encoded);
+	for (size_t i = 1; i < n; i++) {
+		long long gap = pk[i].pts - pk[i - 1].pts;
+
+		if (gap > big)
+			big = gap;
+	}
+	fprintf(stderr, "stall: largest pts step %lld (%.1f ticks)\n", big, (double)big / PERIOD_90K);
+	assert_true(big >= 10 * PERIOD_90K);
+}
+
+static void on_progress_keyframe(const struct fp_session_progress *p, void *user)
+{
+	struct stall *st = user;
+
+	(void)p;
+	if (++st->progress_calls == st->keyframe_at_progress)
+		fp_session_request_keyframe(st->session);
+}
+
+/* fp_session_request_keyframe from the capture thread (the encoder runs on its own):
+ * with a GOP longer than the session, the only keyframes are the first and the requested
+ * one. */
+static void session_keyframe(void **state)
+{
+	struct fp_session_result res;
+	struct fp_session_opts o;
+	struct stall st = { .keyframe_at_progress = 1 };
+	struct packet pk[256];
+	char path[512];
+	unsigned keys = 0;
+	size_t n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/key.ts", tmp);
+	o = base_opts(path, OUT_FPS, 2.0);
+	o.keyint = 1000;
+	o.started = on_started;
+	o.progress = on_progress_keyframe;
+	o.user = &st;
+	assert_int_equal(fp_session_run(&o, &res), 0);
+	assert_true(st.progress_calls >= 1);
+	n = packets_of(path, pk, 256);
+	for (size_t i = 0; i < n; i++) {
+		if (pk[i].key)
+			fprintf(stderr, "keyframe at packet %zu of %zu\n", i, n);
+		keys += (unsigned)pk[i].key;
+	}
+	assert_true(n > 0 && pk[0].key);
+	assert_int_equal(keys, 2);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(fast_source_paced),
+		cmocka_unit_test(stall_skips_ticks),
+		cmocka_unit_test(session_keyframe),
+	};
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s FFMPEG FFPROBE [GROUP]\n", argv[0]);
+		return 2;
+	}
+	etu_set_tools(argv[1], argv[2]);
+	if (argc > 3) {
+		size_t i = 0;
+
+		/* A filter that names no test would run nothing and "pass". */
+		while (i < FP_ARRAY_LEN(tests) && strcmp(tests[i].name, argv[3]))
+			i++;
+		if (i == FP_ARRAY_LEN(tests)) {
+			fprintf(stderr, "test_session: no test named '%s'\n", argv[3]);
+			return 1;
+		}
+		cmocka_set_test_filter(argv[3]);
+	}
+	fp_log_init("test-session");
+	fp_encode_route_av_log();
+	fpt_build_path("tools/framepush-source", source_exe, sizeof(source_exe));
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
