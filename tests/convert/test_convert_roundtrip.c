@@ -1,7 +1,9 @@
 /* framepush — round trip of converted test cards through real encoders (ffmpeg libx264 for
- * NV12, libx265 for P010): the decoded planes must match ours at >= 40 dB PSNR. This checks
- * that a real consumer reads our buffers as NV12 / P010 (plane layout, chroma interleave,
- * P010's high-bit packing), which comparing against our own reference cannot. */
+ * NV12, libx265 for P010). Two checks, both >= 40 dB PSNR: the decoded planes against ours
+ * (a real consumer reads our buffers as NV12 / P010: plane layout, chroma interleave, P010's
+ * high-bit packing), and the decoded frame converted back to R'G'B' by float64 inverses
+ * written here from the standards against the card itself (matrix, range, transfer,
+ * primaries and Cb/Cr order, which comparing with our own planes or our reference cannot). */
 #include "convert_test_util.h"
 
 #include <errno.h>
@@ -116,35 +118,169 @@ static uint8_t *read_file(const char *path, size_t *len)
 	return buf;
 }
 
-/* Test card: 75% bars on top, a horizontal ramp per channel, then primaries and a circle. */
-static void make_card(struct img *im)
+/* Test card: 75% bars on top, a grey horizontal ramp, then primaries and a circle. Everything
+ * but the ramp is decided on each 2x2 block's top-left pixel, so chroma is constant over every
+ * block and 4:2:0 loses nothing: the RGB comparison then measures the colour conversion and
+ * the codec, not the subsampling (the ramp is grey, its chroma is neutral). */
+static void card_px(uint32_t w, uint32_t h, int hdr, uint32_t x, uint32_t y, float rgb[3])
 {
-	const int hdr = im->bpp == 8;
 	static const float bars[8][3] = {
 		{ 0.75f, 0.75f, 0.75f }, { 0.75f, 0.75f, 0 }, { 0, 0.75f, 0.75f }, { 0, 0.75f, 0 },
 		{ 0.75f, 0, 0.75f }, { 0.75f, 0, 0 }, { 0, 0, 0.75f }, { 0, 0, 0 },
 	};
+	const uint32_t bx = x & ~1u, by = y & ~1u;
+	float t = (float)x / (float)(w - 1);
+	float dx = (float)bx - w * 0.75f, dy = (float)by - h * 0.75f;
 
+	if (by < h / 2) {
+		memcpy(rgb, bars[bx * 8 / w], 3 * sizeof(float));
+	} else if (by < h * 5 / 8) {
+		rgb[0] = rgb[1] = rgb[2] = t;
+	} else if (dx * dx + dy * dy < (h / 8.0f) * (h / 8.0f)) {
+		rgb[0] = 1.0f, rgb[1] = 0.5f, rgb[2] = 0.1f;
+	} else {
+		rgb[0] = (bx / 40) % 3 == 0, rgb[1] = (bx / 40) % 3 == 1, rgb[2] = (bx / 40) % 3 == 2;
+	}
+	if (hdr) /* up to 12.5 scRGB = 1000 nits */
+		for (int c = 0; c < 3; c++)
+			rgb[c] *= 12.5f * (by < h / 2 ? 0.2f : 1.0f);
+}
+
+static void make_card(struct img *im)
+{
 	for (uint32_t y = 0; y < im->h; y++) {
 		for (uint32_t x = 0; x < im->w; x++) {
-			float rgb[3], t = (float)x / (float)(im->w - 1);
-			float dx = (float)x - im->w * 0.75f, dy = (float)y - im->h * 0.75f;
+			float rgb[3];
 
-			if (y < im->h / 2) {
-				memcpy(rgb, bars[x * 8 / im->w], sizeof(rgb));
-			} else if (y < im->h * 5 / 8) {
-				rgb[0] = rgb[1] = rgb[2] = t;
-			} else if (dx * dx + dy * dy < (im->h / 8.0f) * (im->h / 8.0f)) {
-				rgb[0] = 1.0f, rgb[1] = 0.5f, rgb[2] = 0.1f;
-			} else {
-				rgb[0] = (x / 40) % 3 == 0, rgb[1] = (x / 40) % 3 == 1, rgb[2] = (x / 40) % 3 == 2;
-			}
-			if (hdr) /* up to 12.5 scRGB = 1000 nits */
-				for (int c = 0; c < 3; c++)
-					rgb[c] *= 12.5f * (y < im->h / 2 ? 0.2f : 1.0f);
+			card_px(im->w, im->h, im->bpp == 8, x, y, rgb);
 			img_set_px(im, x, y, rgb);
 		}
 	}
+}
+
+/* ---- Decoded Y'CbCr back to R'G'B', float64, written from the standards (BT.709-6, BT.2020-2,
+ * ST 2084 and the primaries' chromaticities), not from the converter's code: a wrong matrix,
+ * range, transfer, primaries conversion or swapped Cb/Cr shows up as a low PSNR. ---- */
+
+/* Inverse of the Y'CbCr matrix with luma weights kr, kb; inputs already normalised
+ * (y in 0..1, cb and cr in -0.5..0.5). */
+static void ycbcr_to_rgb(double kr, double kb, double y, double cb, double cr, double rgb[3])
+{
+	rgb[0] = y + 2.0 * (1.0 - kr) * cr;
+	rgb[2] = y + 2.0 * (1.0 - kb) * cb;
+	rgb[1] = (y - kr * rgb[0] - kb * rgb[2]) / (1.0 - kr - kb);
+}
+
+static void inv3(double m[3][3], double r[3][3]) /* m not const: C17 -Wpedantic */
+{
+	double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
+		     m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+		     m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++) {
+			/* cofactor of m[j][i] / det (the transpose of the cofactor matrix) */
+			int r0 = (j + 1) % 3, r1 = (j + 2) % 3, c0 = (i + 1) % 3, c1 = (i + 2) % 3;
+
+			r[i][j] = (m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0]) / det;
+		}
+}
+
+/* RGB -> XYZ of primaries xy[0..2] and white point xy[3] (SMPTE RP 177). */
+static void rgb_to_xyz(const double xy[4][2], double out[3][3])
+{
+	double p[3][3], pi[3][3], wv[3], s[3];
+
+	for (int c = 0; c < 3; c++) {
+		p[0][c] = xy[c][0] / xy[c][1];
+		p[1][c] = 1.0;
+		p[2][c] = (1.0 - xy[c][0] - xy[c][1]) / xy[c][1];
+	}
+	wv[0] = xy[3][0] / xy[3][1];
+	wv[1] = 1.0;
+	wv[2] = (1.0 - xy[3][0] - xy[3][1]) / xy[3][1];
+	inv3(p, pi);
+	for (int i = 0; i < 3; i++)
+		s[i] = pi[i][0] * wv[0] + pi[i][1] * wv[1] + pi[i][2] * wv[2];
+	for (int i = 0; i < 3; i++)
+		for (int c = 0; c < 3; c++)
+			out[i][c] = p[i][c] * s[c];
+}
+
+/* Linear BT.709 RGB -> linear BT.2020 RGB, from the two sets of primaries and D65. */
+static void bt709_to_bt2020(double m[3][3])
+{
+	static const double p709[4][2] = { { 0.640, 0.330 }, { 0.300, 0.600 }, { 0.150, 0.060 }, { 0.3127, 0.3290 } };
+	static const double p2020[4][2] = { { 0.708, 0.292 }, { 0.170, 0.797 }, { 0.131, 0.046 }, { 0.3127, 0.3290 } };
+	double a[3][3], b[3][3], bi[3][3];
+
+	rgb_to_xyz(p709, a);
+	rgb_to_xyz(p2020, b);
+	inv3(b, bi);
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++)
+			m[i][j] = bi[i][0] * a[0][j] + bi[i][1] * a[1][j] + bi[i][2] * a[2][j];
+}
+
+#define PQ_M1 (2610.0 / 16384.0)
+#define PQ_M2 (2523.0 / 4096.0 * 128.0)
+#define PQ_C1 (3424.0 / 4096.0)
+#define PQ_C2 (2413.0 / 4096.0 * 32.0)
+#define PQ_C3 (2392.0 / 4096.0 * 32.0)
+
+/* ST 2084 inverse EOTF: luminance / 10000 nits -> signal 0..1. */
+static double pq_inv(double l)
+{
+	double p = pow(l < 0 ? 0 : l > 1 ? 1 : l, PQ_M1);
+
+	return pow((PQ_C1 + PQ_C2 * p) / (1.0 + PQ_C3 * p), PQ_M2);
+}
+
+/* PSNR (peak 1.0) of the decoded frame converted back to R'G'B' against the card in the same
+ * signal domain: SDR the card's codes / 255; HDR the card taken to BT.2020 (matrix from the
+ * primaries) and PQ-encoded, all in float64. (Not back to linear BT.709: near-zero channels
+ * of saturated colours would turn tiny code errors into large PQ differences.) dec: the
+ * decoder's output, NV12 or planar yuv420p10le. */
+static double rgb_psnr(const struct img *im, int hdr, const uint8_t *dec)
+{
+	const uint32_t w = im->w, h = im->h, cw = w / 2, ch = h / 2;
+	double m[3][3], sse = 0;
+
+	bt709_to_bt2020(m);
+	for (uint32_t y = 0; y < h; y++) {
+		for (uint32_t x = 0; x < w; x++) {
+			double rgb[3], want[3];
+
+			if (hdr) {
+				size_t oy = (size_t)y * w + x, ou = (size_t)w * h + (size_t)(y / 2) * cw + x / 2;
+				size_t ov = ou + (size_t)cw * ch;
+				double yv = dec[2 * oy] | dec[2 * oy + 1] << 8, u = dec[2 * ou] | dec[2 * ou + 1] << 8;
+				double v = dec[2 * ov] | dec[2 * ov + 1] << 8;
+				float card[3];
+
+				/* BT.2020 NCL limited 10-bit: Y = 64 + 876 Y', C = 512 + 896 C'. */
+				ycbcr_to_rgb(0.2627, 0.0593, (yv - 64) / 876, (u - 512) / 896, (v - 512) / 896, rgb);
+				card_px(w, h, 1, x, y, card);
+				for (int c = 0; c < 3; c++) /* scRGB 1.0 = 80 of PQ's 10000 nits */
+					want[c] = pq_inv((m[c][0] * card[0] + m[c][1] * card[1] + m[c][2] * card[2]) / 125.0);
+			} else {
+				size_t ou = (size_t)w * h + (size_t)(y / 2) * w + 2 * (size_t)(x / 2);
+				const uint8_t *p = im->data + (size_t)y * im->stride + 4 * (size_t)x;
+
+				/* BT.709 limited 8-bit: Y = 16 + 219 Y', C = 128 + 224 C'. */
+				ycbcr_to_rgb(0.2126, 0.0722, (dec[(size_t)y * w + x] - 16) / 219.0, (dec[ou] - 128) / 224.0,
+					     (dec[ou + 1] - 128) / 224.0, rgb);
+				for (int c = 0; c < 3; c++)
+					want[c] = p[2 - c] / 255.0;
+			}
+			for (int c = 0; c < 3; c++) {
+				double v = rgb[c] < 0 ? 0 : rgb[c] > 1 ? 1 : rgb[c];
+
+				sse += (v - want[c]) * (v - want[c]);
+			}
+		}
+	}
+	return sse == 0 ? 99.0 : 10.0 * log10(3.0 * w * h / sse);
 }
 
 static double psnr(double sse, double n, double peak)
@@ -152,8 +288,10 @@ static double psnr(double sse, double n, double peak)
 	return sse == 0 ? 99.0 : 10.0 * log10(peak * peak * n / sse);
 }
 
-/* Converts the card, encodes and decodes it with ffmpeg, returns the PSNR (Y, Cb+Cr). */
-static void roundtrip(int hdr, double out_psnr[2])
+/* Converts the card, encodes and decodes it with ffmpeg; returns the PSNR of the decoded
+ * planes against ours (Y, Cb+Cr: the codec and the buffer layout) and of the decoded frame
+ * converted back to RGB against the card (the colour conversion itself). */
+static void roundtrip(int hdr, double out_psnr[3])
 {
 	const uint32_t w = CARD_W, h = CARD_H, cw = w / 2, ch = h / 2;
 	const size_t bps = hdr ? 2 : 1;
@@ -172,7 +310,6 @@ static void roundtrip(int hdr, double out_psnr[2])
 	assert_int_equal(fp_converter_run(conv, hdr ? FP_SRC_RGBA16F : FP_SRC_XRGB8888, im.data, im.stride,
 					  w, h, &f), 0);
 	fp_converter_destroy(conv);
-	img_free(&im);
 
 	/* Tightly packed NV12 / P010 for ffmpeg's rawvideo demuxer. */
 	raw = malloc(rawlen);
@@ -229,7 +366,9 @@ static void roundtrip(int hdr, double out_psnr[2])
 				v -= frame_sample(&f, 1, 2 * x + (uint32_t)c, y);
 				sse[1] += v * v;
 			}
+	out_psnr[2] = rgb_psnr(&im, hdr, got);
 	free(got);
+	img_free(&im);
 	fp_yuv_frame_free(&f);
 	unlink(in);
 	unlink(enc);
@@ -241,16 +380,20 @@ static void roundtrip(int hdr, double out_psnr[2])
 static void check(int hdr)
 {
 	const char *enc = hdr ? "libx265" : "libx264";
-	double p[2];
+	double p[3];
 
 	if (!encoder_available(enc)) {
 		fprintf(stderr, "skipping: %s with %s not available\n", ffmpeg_path(), enc);
 		skip();
 	}
 	roundtrip(hdr, p);
-	fprintf(stderr, "%s round trip: PSNR Y %.2f dB, CbCr %.2f dB\n", enc, p[0], p[1]);
+	fprintf(stderr, "%s round trip: PSNR vs our planes Y %.2f dB, CbCr %.2f dB; decoded -> RGB vs card "
+			"%.2f dB\n", enc, p[0], p[1], p[2]);
 	assert_true(p[0] >= 40.0);
 	assert_true(p[1] >= 40.0);
+	if (p[2] < 40.0)
+		fail_msg("%s: decoded frame back to RGB is %.2f dB from the card (< 40 dB): wrong matrix, "
+			 "range, transfer or chroma order", enc, p[2]);
 }
 
 static void test_nv12_x264(void **state)
