@@ -11,7 +11,6 @@
  * an early exit, then `swaymsg -t get_outputs` must list the output at the asked mode. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
@@ -21,7 +20,6 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/inotify.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -30,6 +28,7 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
+#include "display/child.h"
 #include "framepush/display.h"
 
 #define DEFAULT_USER "framepush"
@@ -58,21 +57,6 @@ struct fp_display {
 	size_t n_apps;
 };
 
-/* ---- child process setup (runs between fork and exec: async-signal-safe calls only) ---- */
-
-static void child_drop(const struct fp_display *d)
-{
-	if (!d->drop)
-		return;
-	/* Groups first, then gid, then uid: the other order would lose the right to change
-	 * them. Any failure exits: a child must never run on as root. */
-	if (setgroups(1, &d->gid) < 0 || setresgid(d->gid, d->gid, d->gid) < 0 ||
-	    setresuid(d->uid, d->uid, d->uid) < 0)
-		_exit(126);
-	if (geteuid() == 0 || getuid() == 0)
-		_exit(126);
-}
-
 /* The environment of everything started inside the display: nothing of ours leaks in. */
 static void build_env(const struct fp_display *d, char bufs[][PATH_MAX + 64], char **envp,
 		      int for_sway)
@@ -81,7 +65,7 @@ static void build_env(const struct fp_display *d, char bufs[][PATH_MAX + 64], ch
 
 	snprintf(bufs[n], sizeof(bufs[n]), "XDG_RUNTIME_DIR=%s", d->dir), n++;
 	snprintf(bufs[n], sizeof(bufs[n]), "HOME=%s", d->dir), n++;
-	snprintf(bufs[n], sizeof(bufs[n]), "PATH=/usr/local/bin:/usr/bin:/bin"), n++;
+	snprintf(bufs[n], sizeof(bufs[n]), "PATH=%s", FP_DISPLAY_PATH), n++;
 	snprintf(bufs[n], sizeof(bufs[n]), "SWAYSOCK=%s", d->ipc_path), n++;
 	if (for_sway) {
 		snprintf(bufs[n], sizeof(bufs[n]), "WLR_BACKENDS=headless"), n++;
@@ -99,70 +83,22 @@ static void build_env(const struct fp_display *d, char bufs[][PATH_MAX + 64], ch
 	envp[n] = NULL;
 }
 
-/* Forks and execs argv with envp, optionally dropping to the display user and sending
- * stdout/stderr to log_path. A CLOEXEC pipe carries an exec failure back, so the caller
- * gets -errno instead of a child that silently exits 127. */
+/* Starts exe in the runtime directory, optionally as the display user, with stdout and
+ * stderr to log_path and/or stdout to out_fd (display/child.h: own group, death signal). */
 static int start_child(const struct fp_display *d, const char *exe, char *const argv[],
 		       char *const envp[], int drop, const char *log_path, int out_fd, pid_t *pid_out)
 {
-	int pfd[2], err = 0;
-	ssize_t n;
-	pid_t pid;
+	struct fp_display_child c = {
+		.exe = exe, .argv = argv, .envp = envp, .cwd = d->dir, .log_path = log_path,
+		.stdout_fd = out_fd, .keep_fd = -1, .drop = drop, .uid = d->uid, .gid = d->gid,
+	};
 
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		err = -errno;
-		close(pfd[0]);
-		close(pfd[1]);
-		return err;
-	}
-	if (pid == 0) {
-		int e, devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		close(pfd[0]);
-		setpgid(0, 0); /* its own group: destroy ends its children too */
-		if (devnull >= 0)
-			dup2(devnull, STDIN_FILENO);
-		if (log_path) {
-			int lf = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-				      0600);
-
-			if (lf >= 0) {
-				dup2(lf, STDOUT_FILENO);
-				dup2(lf, STDERR_FILENO);
-			}
-		}
-		if (out_fd >= 0)
-			dup2(out_fd, STDOUT_FILENO);
-		if (drop)
-			child_drop(d);
-		if (chdir(d->dir) < 0)
-			(void)!chdir("/");
-		/* After the uid change: a credential change clears the parent-death signal.
-		 * If the host dies without cleaning up, the display goes with it. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		execve(exe, argv, envp);
-		e = errno;
-		(void)!write(pfd[1], &e, sizeof(e));
-		_exit(127);
-	}
-	close(pfd[1]);
-	do
-		n = read(pfd[0], &err, sizeof(err));
-	while (n < 0 && errno == EINTR);
-	close(pfd[0]);
-	if (n == (ssize_t)sizeof(err)) {
-		waitpid(pid, NULL, 0);
-		return -err;
-	}
-	*pid_out = pid;
-	return 0;
+	return fp_display_start_child(&c, pid_out);
 }
 
-/* Runs swaymsg (as root: it only connects to the socket) with args; the reply goes to
- * out (NUL-terminated, may be NULL). Returns swaymsg's exit code or -errno. */
+/* Runs swaymsg with args as the display's user (it only needs the IPC socket, which that
+ * user owns, so it needs no root); the reply goes to out
+ * (NUL-terminated, may be NULL). Returns swaymsg's exit code or -errno. */
 static int swaymsg(const struct fp_display *d, char *out, size_t out_cap, const char *a1,
 		   const char *a2, const char *a3, const char *a4, const char *a5, const char *a6)
 {
@@ -185,7 +121,7 @@ static int swaymsg(const struct fp_display *d, char *out, size_t out_cap, const 
 		return -errno;
 	/* stderr to /dev/null: `exit` always "fails" to read its reply, and a real failure is
 	 * in the JSON reply on stdout, which callers log. */
-	r = start_child(d, argv[0], argv, envp, 0, "/dev/null", pfd[1], &pid);
+	r = start_child(d, argv[0], argv, envp, d->drop, "/dev/null", pfd[1], &pid);
 	close(pfd[1]);
 	if (r < 0) {
 		close(pfd[0]);
@@ -605,12 +541,21 @@ static int sway_spawn(struct fp_display *d, char *const argv[], pid_t *pid)
 
 	if (!argv || !argv[0])
 		return -EINVAL;
-	/* No PATH search (as everywhere in framepush), and the child starts in the runtime
-	 * directory: a relative path is resolved here, against our working directory. */
-	if (argv[0][0] != '/') {
-		if (!strchr(argv[0], '/') || !realpath(argv[0], exe)) {
-			fp_error("sway display: cannot start '%s': give a path to the program", argv[0]);
-			return -ENOENT;
+	/* A bare name is looked up in the display's fixed PATH (the one its environment
+	 * has), never the caller's. The child starts in the runtime directory: a relative
+	 * path is resolved here, against our working directory. */
+	if (!strchr(argv[0], '/')) {
+		r = fp_display_find_exe(argv[0], FP_DISPLAY_PATH, exe, sizeof(exe));
+		if (r < 0) {
+			fp_error("sway display: cannot start '%s': not found in %s", argv[0],
+				 FP_DISPLAY_PATH);
+			return r;
+		}
+	} else if (argv[0][0] != '/') {
+		if (!realpath(argv[0], exe)) {
+			r = -errno;
+			fp_error("sway display: cannot start '%s': %s", argv[0], strerror(-r));
+			return r;
 		}
 	} else {
 		snprintf(exe, sizeof(exe), "%s", argv[0]);

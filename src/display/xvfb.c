@@ -4,12 +4,12 @@
  * it accepts connections, so start-up is an event to wait for (bounded), never a sleep or a
  * guessed :N racing another server. Its mode is fixed for its lifetime: a mode change means
  * a new server (set_mode says -ENOTSUP). Applications spawned into it get DISPLAY and are
- * killed with it. */
+ * killed with it. The server and every application have the host's death signal
+ * (display/child.h): a host killed outright does not leave them running. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
+#include "display/child.h"
 #include "framepush/display.h"
 #include "framepush/proto.h"
 
@@ -119,33 +120,15 @@ static int read_display_number(int fd, pid_t server, int64_t deadline, char *buf
 	}
 }
 
-static int find_exe(const char *name)
-{
-	const char *path = getenv("PATH");
-	char buf[4096];
-
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		size_t n = strcspn(path, ":");
-
-		if (n && snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, name) < (int)sizeof(buf) &&
-		    access(buf, X_OK) == 0)
-			return 0;
-		path += n + (path[n] == ':');
-	}
-	return -ENOENT;
-}
-
 static int xvfb_create(struct fp_display **out, const struct fp_display_opts *opts)
 {
 	int64_t timeout = opts->start_timeout_ns ? opts->start_timeout_ns : 10 * FP_NSEC_PER_SEC;
 	int64_t deadline = fp_now_ns() + timeout;
-	posix_spawn_file_actions_t fa;
+	struct fp_display_child child = { .envp = environ, .stdout_fd = -1 };
 	struct fp_display *d;
-	char screen[48], fdarg[16], num[32];
+	char screen[48], fdarg[16], num[32], exe[4096];
 	char *argv[12];
-	int pfd[2], r, devnull;
+	int pfd[2], r;
 	unsigned long n = 0;
 	char *end;
 
@@ -156,7 +139,7 @@ static int xvfb_create(struct fp_display **out, const struct fp_display_opts *op
 			 FP_WIDTH_MIN, FP_HEIGHT_MIN, FP_WIDTH_MAX, FP_HEIGHT_MAX);
 		return -EINVAL;
 	}
-	if (find_exe(XVFB_EXE) < 0) {
+	if (fp_display_find_exe(XVFB_EXE, getenv("PATH"), exe, sizeof(exe)) < 0) {
 		fp_error("xvfb: Xvfb not installed (no %s in PATH; Debian package xvfb)", XVFB_EXE);
 		return -ENOENT;
 	}
@@ -183,23 +166,18 @@ static int xvfb_create(struct fp_display **out, const struct fp_display_opts *op
 	argv[8] = (char *)"-noreset";
 	argv[9] = NULL;
 
-	posix_spawn_file_actions_init(&fa);
-	/* dup2 onto itself clears FD_CLOEXEC in the child only (glibc >= 2.29), so the write
-	 * end reaches Xvfb and nothing else inherits it. */
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], pfd[1]);
-	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (devnull >= 0)
-		posix_spawn_file_actions_adddup2(&fa, devnull, STDIN_FILENO);
-	r = posix_spawnp(&d->server, XVFB_EXE, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	fp_close(&devnull);
+	/* Only the write end reaches Xvfb (its CLOEXEC cleared in the child alone). */
+	child.exe = exe;
+	child.argv = argv;
+	child.keep_fd = pfd[1];
+	r = fp_display_start_child(&child, &d->server);
 	/* Only the child may hold the write end: its exit must read as EOF here. */
 	close(pfd[1]);
-	if (r) {
-		fp_error("xvfb: cannot start Xvfb: %s", strerror(r));
+	if (r < 0) {
+		fp_error("xvfb: cannot start %s: %s", exe, strerror(-r));
 		close(pfd[0]);
 		free(d);
-		return -r;
+		return r;
 	}
 	r = read_display_number(pfd[0], d->server, deadline, num, sizeof(num));
 	close(pfd[0]);
@@ -237,8 +215,8 @@ static int xvfb_set_mode(struct fp_display *d, uint32_t width, uint32_t height, 
 
 static int xvfb_spawn(struct fp_display *d, char *const argv[], pid_t *pid)
 {
-	posix_spawnattr_t attr;
-	char *mine = NULL, **env;
+	struct fp_display_child child = { .argv = argv, .stdout_fd = -1, .keep_fd = -1 };
+	char *mine = NULL, **env, exe[4096];
 	int r;
 
 	if (!argv || !argv[0])
@@ -252,20 +230,23 @@ static int xvfb_spawn(struct fp_display *d, char *const argv[], pid_t *pid)
 		d->apps = p;
 		d->capps = cap;
 	}
+	/* The application gets our environment, so it is found in our PATH (as execvp would). */
+	r = fp_display_find_exe(argv[0], getenv("PATH"), exe, sizeof(exe));
+	if (r < 0) {
+		fp_error("xvfb: cannot start '%s' on %s: not found in PATH", argv[0], d->name);
+		return r;
+	}
 	env = env_with_display(d->name, &mine);
 	if (!env)
 		return -ENOMEM;
-	/* Its own process group: stopping the display ends what the application started. */
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-	posix_spawnattr_setpgroup(&attr, 0);
-	r = posix_spawnp(pid, argv[0], NULL, &attr, argv, env);
-	posix_spawnattr_destroy(&attr);
+	child.exe = exe;
+	child.envp = env;
+	r = fp_display_start_child(&child, pid);
 	free(env);
 	free(mine);
-	if (r) {
-		fp_error("xvfb: cannot start %s on %s: %s", argv[0], d->name, strerror(r));
-		return -r;
+	if (r < 0) {
+		fp_error("xvfb: cannot start %s on %s: %s", argv[0], d->name, strerror(-r));
+		return r;
 	}
 	d->apps[d->napps++] = *pid;
 	return 0;

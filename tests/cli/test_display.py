@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """framepush with real displays, end to end: a virtual display created for the session with
-an application inside it, recorded to a file that ffprobe accepts. Suite cli."""
-import json, os, sys
+an application inside it, recorded to a file that ffprobe accepts; an existing display
+attached and left running; a host killed outright takes its display along. Suite cli."""
+import json, os, select, signal, subprocess, sys, time
 
 from fptlib import BUILD, FP, check, run, stream0 as probe, finish, tmpdir
 
@@ -39,6 +40,117 @@ r2 = run(["pgrep", "-f", "sleep " + marker])
 check(r.returncode == 1 and r2.returncode == 1,
       "the application and its own children ended with the session")
 
+
+def start_xvfb(size):
+    """An Xvfb of our own: ready when it writes its display number (-displayfd), within 10 s."""
+    rfd, wfd = os.pipe()
+    xv = subprocess.Popen(["Xvfb", "-displayfd", str(wfd), "-screen", "0", size + "x24",
+                           "-nolisten", "tcp", "-noreset"], pass_fds=(wfd,),
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    os.close(wfd)
+    buf = b""
+    while not buf.endswith(b"\n"):
+        if not select.select([rfd], [], [], 10)[0]:
+            break
+        chunk = os.read(rfd, 32)
+        if not chunk:
+            break
+        buf += chunk
+    os.close(rfd)
+    if not buf.endswith(b"\n"):
+        xv.kill()
+        xv.wait()
+        return None, None
+    return xv, ":" + buf.decode().strip()
+
+
+def wait_gone(pid_fds, timeout_s):
+    """Waits (bounded) on pidfds; returns the names of the processes still alive."""
+    left = dict(pid_fds)
+    end = select.epoll()
+    for name, fd in left.items():
+        end.register(fd, select.EPOLLIN)
+    deadline = time.monotonic() + timeout_s
+    while left:
+        wait_s = deadline - time.monotonic()
+        if wait_s <= 0:
+            break
+        for fd, _ in end.poll(wait_s):
+            for name in [n for n, f in left.items() if f == fd]:
+                end.unregister(fd)
+                del left[name]
+    end.close()
+    return sorted(left)
+
+
+# Attaching to a display framepush did not create: it records it and leaves it running.
+xv, name = start_xvfb("640x480")
+check(xv is not None, "our own Xvfb is ready (-displayfd) within 10 s")
+if xv is not None:
+    env = dict(os.environ, DISPLAY=name)
+    cl = subprocess.Popen([client], env=env)
+    out = os.path.join(TMP, "attach.mkv")
+    r = run([FP, "record", "--display", name, "--fps", "30", "--duration", "2", "-q", "-o", out])
+    s = probe(out)
+    check(r.returncode == 0 and s is not None and s["width"] == 640 and s["height"] == 480
+          and abs(int(s["nb_read_frames"]) - 60) <= 2,
+          "--display %s (existing Xvfb) -> mkv: exit %d, %s" %
+          (name, r.returncode, s and (s["width"], s["height"], s["nb_read_frames"])))
+    check(xv.poll() is None and os.path.exists("/tmp/.X11-unix/X" + name[1:]),
+          "the existing Xvfb is still running after the session (exit %s)" % xv.poll())
+    check(cl.poll() is None, "the existing display's client is still running (exit %s)" % cl.poll())
+    cl.kill()
+    cl.wait()
+    xv.terminate()
+    try:
+        xv.wait(5)
+    except subprocess.TimeoutExpired:
+        xv.kill()
+        xv.wait()
+
+# A host killed outright (no cleanup runs) must not leave its Xvfb or application behind.
+fifo = os.path.join(TMP, "app.fifo")
+os.mkfifo(fifo)
+rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # no writer yet: poll waits for the app
+log = open(os.path.join(TMP, "killed.log"), "w")
+host = subprocess.Popen([FP, "record", "--display", "virtual:320x240@30", "--fps", "30",
+                         "--duration", "60", "-q", "-o", os.path.join(TMP, "killed.mkv"), "--",
+                         "sh", "-c", "echo $$ > %s; exec sleep 1000" % fifo],
+                        stdout=log, stderr=log)
+buf = b""
+while not buf.endswith(b"\n") and select.select([rfd], [], [], 20)[0]:
+    chunk = os.read(rfd, 32)
+    if not chunk:
+        break
+    buf += chunk
+os.close(rfd)
+app = int(buf) if buf.endswith(b"\n") else 0
+check(app > 0, "the application (bare name 'sh') started inside the virtual display and "
+      "reported its pid within 20 s")
+kids = run(["ps", "-o", "pid=,comm=", "--ppid", str(host.pid)]).stdout.split()
+kids = {int(p): c for p, c in zip(kids[0::2], kids[1::2])}
+pids = {"Xvfb": next((p for p, c in kids.items() if c == "Xvfb"), 0), "the application": app}
+check(all(p in kids for p in pids.values()),
+      "the host's children include Xvfb and the application: %s" % kids)
+fds = {}
+for c, p in pids.items():
+    try:
+        fds[c] = os.pidfd_open(p)  # before the kill: a pidfd cannot name a reused pid
+    except (ProcessLookupError, ValueError, OSError):
+        pass
+host.kill()
+host.wait()
+left = wait_gone(fds, 5)
+check(not left and len(fds) == len(pids),
+      "SIGKILL of the host: %s exited within 5 s; still running: %s" % (sorted(fds), left))
+for c, p in pids.items():
+    if c in left:
+        os.kill(p, signal.SIGKILL)
+for fd in fds.values():
+    os.close(fd)
+log.close()
+
 # sway headless as the virtual display, a Wayland client inside it.
 wl_client = os.path.join(BUILD, "tests", "wlr", "wlr-solid-client")
 if os.path.exists("/usr/bin/sway") and os.path.exists(wl_client):
@@ -49,14 +161,15 @@ if os.path.exists("/usr/bin/sway") and os.path.exists(wl_client):
     copy = shutil.copy(wl_client, d)
     os.chmod(copy, 0o755)
     out, stats = os.path.join(TMP, "sway.mkv"), os.path.join(TMP, "sway.json")
+    # A bare program name ("sh", as in the README's `-- foot`) is found in the display's PATH.
     r = run([FP, "record", "--display", "virtual:1280x720@60", "--display-kind", "sway",
              "--fps", "30", "--duration", "2", "-q", "-o", out, "--stats-json", stats, "--",
-             copy, "3060c0", "--animate"])
+             "sh", "-c", 'exec "$0" 3060c0 --animate', copy])
     s = probe(out)
     st = json.load(open(stats)) if os.path.exists(stats) else {}
     check(r.returncode == 0 and s is not None and s["width"] == 1280 and s["height"] == 720
           and abs(int(s["nb_read_frames"]) - 60) <= 2 and st.get("frames_fresh", 0) >= 10,
-          "virtual sway 1280x720 + client -> mkv: exit %d, %s, %s fresh" %
+          "virtual sway 1280x720 + client started by bare name -> mkv: exit %d, %s, %s fresh" %
           (r.returncode, s and (s["width"], s["height"], s["nb_read_frames"]), st.get("frames_fresh")))
     r2 = run(["pgrep", "-x", "sway"])
     check(r2.returncode == 1, "sway is gone after the session")

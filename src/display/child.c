@@ -1,0 +1,126 @@
+#include "display/child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int is_exe(const char *p)
+{
+	struct stat st;
+
+	/* access() alone accepts directories, and for root any file with one x bit. */
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
+}
+
+int fp_display_find_exe(const char *name, const char *path, char *out, size_t cap)
+{
+	if (!name || !*name)
+		return -ENOENT;
+	if (strchr(name, '/')) {
+		if ((size_t)snprintf(out, cap, "%s", name) >= cap)
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	if (!path || !*path)
+		path = FP_DISPLAY_PATH;
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		int k = snprintf(out, cap, "%.*s/%s", (int)n, path, name);
+
+		/* An empty entry means the working directory in execvp; never here. */
+		if (n && k > 0 && (size_t)k < cap && is_exe(out))
+			return 0;
+		path += n + (path[n] == ':');
+	}
+	return -ENOENT;
+}
+
+/* Between fork and exec: async-signal-safe calls only. Returns 0, or the errno of a step
+ * without which the child must not run (it then never execs). */
+static int child_setup(const struct fp_display_child *c, pid_t parent)
+{
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	setpgid(0, 0); /* its own group: stopping it ends its children too */
+	if (devnull >= 0)
+		dup2(devnull, STDIN_FILENO);
+	if (c->log_path) {
+		int lf = open(c->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+		if (lf >= 0) {
+			dup2(lf, STDOUT_FILENO);
+			dup2(lf, STDERR_FILENO);
+		}
+	}
+	if (c->stdout_fd >= 0)
+		dup2(c->stdout_fd, STDOUT_FILENO);
+	if (c->keep_fd >= 0 && fcntl(c->keep_fd, F_SETFD, 0) < 0)
+		return errno;
+	if (c->drop) {
+		/* Groups first, then gid, then uid: the other order would lose the right to
+		 * change them. A child must never run on as root. */
+		if (setgroups(1, &c->gid) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
+		    setresuid(c->uid, c->uid, c->uid) < 0)
+			return errno;
+		if (geteuid() == 0 || getuid() == 0)
+			return EPERM;
+	}
+	if (c->cwd && chdir(c->cwd) < 0)
+		(void)!chdir("/");
+	/* After the uid change, which clears it. Then check the parent: if it died before
+	 * the prctl, no signal will ever come. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		return errno;
+	if (getppid() != parent)
+		return ESRCH;
+	return 0;
+}
+
+int fp_display_start_child(const struct fp_display_child *c, pid_t *pid_out)
+{
+	pid_t parent = getpid(), pid;
+	int pfd[2], err = 0;
+	ssize_t n;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return err;
+	}
+	if (pid == 0) {
+		int e;
+
+		close(pfd[0]);
+		e = child_setup(c, parent);
+		if (!e) {
+			execve(c->exe, c->argv, c->envp);
+			e = errno;
+		}
+		/* The pipe is close-on-exec: only a child that never ran the program writes. */
+		(void)!write(pfd[1], &e, sizeof(e));
+		_exit(127);
+	}
+	close(pfd[1]);
+	do
+		n = read(pfd[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (n == (ssize_t)sizeof(err)) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return -err;
+	}
+	*pid_out = pid;
+	return 0;
+}

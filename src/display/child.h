@@ -1,0 +1,39 @@
+/* framepush — starting the processes of a virtual display (servers, compositors, apps).
+ *
+ * One fork+exec path for every display kind, so each child gets the same guarantees:
+ * its own process group (stopping it ends what it started), stdin on /dev/null, an exec
+ * failure reported as -errno, and PR_SET_PDEATHSIG, so a host killed without cleaning up
+ * (SIGKILL, a crash) takes its display with it instead of leaving servers behind. */
+#ifndef FP_DISPLAY_CHILD_H
+#define FP_DISPLAY_CHILD_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The PATH of everything a display starts when it does not pass the caller's on. */
+#define FP_DISPLAY_PATH "/usr/local/bin:/usr/bin:/bin"
+
+/* Finds the program name in path (colon separated; NULL or "" means FP_DISPLAY_PATH) as
+ * execvp would: a name with a '/' is taken as it is, otherwise the first regular,
+ * executable file path/name. 0 and the path in out, or -ENOENT / -ENAMETOOLONG. */
+int fp_display_find_exe(const char *name, const char *path, char *out, size_t cap);
+
+struct fp_display_child {
+	const char *exe;        /* path to execve (no PATH search here: fp_display_find_exe) */
+	char *const *argv;
+	char *const *envp;
+	const char *cwd;        /* the child's working directory, "/" if it fails; NULL: ours */
+	const char *log_path;   /* stdout and stderr appended to this file; NULL: inherited */
+	int stdout_fd;          /* stdout onto this fd (after log_path); -1: none */
+	int keep_fd;            /* an fd the program inherits (its CLOEXEC cleared); -1: none */
+	int drop;               /* run as uid/gid, with no supplementary groups (we are root) */
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Forks and execs c. The death signal (SIGTERM) follows the thread that called this:
+ * create displays from a thread that lives as long as they do. Returns 0 and *pid, or
+ * -errno (the exec's own failure included). */
+int fp_display_start_child(const struct fp_display_child *c, pid_t *pid);
+
+#endif
