@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "framepush/capture.h"
+#include "framepush/convert.h"
 #include "framepush/display.h"
 #include "host/broker.h"
 #include "harness.h"
@@ -320,21 +321,16 @@ static void expect_frame(struct fx *f, int timeout_ms)
 
 /* ---- tests ---- */
 
-/* Known rectangles of known colours, drawn after the source attached: the DAMAGE they cause
- * publishes a frame whose slot pixels, written by the X server, equal the drawing plus the
- * cursor. */
-static void pixels_exact(struct fx *f, uint32_t w, uint32_t h)
+/* Known content: 200 random rectangles of 9 colours over a background, edge rows and
+ * columns, the pointer off-centre; drawn under a server grab so a capture sees all or
+ * nothing of it. f->want gets the same pixels (the cursor is added by the caller). */
+static void draw_known(struct fx *f)
 {
 	static const uint32_t colours[] = { 0xff0000, 0x00ff00, 0x0000ff, 0xffffff, 0x000000,
 					    0x123456, 0xfedcba, 0x808080, 0x01fe7f };
+	uint32_t w = f->w, h = f->h;
 	uint64_t x = 0x243f6a8885a308d3ull;
-	int64_t t0;
 
-	start_display(f, w, h);
-	host_open(f);
-	assert_int_equal(f->ring->stride % 64, 0);
-	fp_info("test: %ux%u ring stride %u (%s)", w, h, f->ring->stride,
-		f->ring->stride == w * 4 ? "direct ShmGetImage into the slot" : "scratch + row copy");
 	warp(f, (int)w / 2 + 3, (int)h / 2 + 5);
 	/* Grabbed: the source's ShmGetImage waits until the whole drawing is done. */
 	xcb_grab_server(f->c);
@@ -357,6 +353,20 @@ static void pixels_exact(struct fx *f, uint32_t w, uint32_t h)
 	fill(f, 0xffff00, 0, (int)h - 1, (int)w, 1);
 	xcb_ungrab_server(f->c);
 	x_sync(f);
+}
+
+/* Known content drawn after the source attached: the DAMAGE it causes publishes a frame
+ * whose slot pixels, written by the X server, equal the drawing plus the cursor. */
+static void pixels_exact(struct fx *f, uint32_t w, uint32_t h)
+{
+	int64_t t0;
+
+	start_display(f, w, h);
+	host_open(f);
+	assert_int_equal(f->ring->stride % 64, 0);
+	fp_info("test: %ux%u ring stride %u (%s)", w, h, f->ring->stride,
+		f->ring->stride == w * 4 ? "direct ShmGetImage into the slot" : "scratch + row copy");
+	draw_known(f);
 	t0 = fp_now_ns();
 	expect_cursor(f);
 	expect_frame(f, 5000);
@@ -495,6 +505,87 @@ static void capturer_nv12_bt709(void **state)
 			return;
 	}
 	fail_msg("NV12 never matched BT.709 within 5 s: %s", why);
+}
+
+/* Codes more than 1 away from the reference in one plane (Y: w x h, CbCr: interleaved);
+ * the first one's byte index in *at. */
+static size_t plane_off(const uint8_t *got, size_t gstride, const uint8_t *ref, size_t rstride,
+			uint32_t row_bytes, uint32_t rows, size_t *at, int *g, int *r)
+{
+	size_t n = 0;
+
+	for (uint32_t y = 0; y < rows; y++)
+		for (uint32_t i = 0; i < row_bytes; i++) {
+			int a = got[(size_t)y * gstride + i], b = ref[(size_t)y * rstride + i];
+
+			if (abs(a - b) > 1) {
+				if (!n) {
+					*at = (size_t)y * row_bytes + i;
+					*g = a;
+					*r = b;
+				}
+				n++;
+			}
+		}
+	return n;
+}
+
+/* The known 1080p content through the real capturer: every Y and CbCr code of the NV12
+ * frame is within 1 of the float64 reference converter run on the expected pixels (drawing
+ * plus cursor), i.e. the whole path X server -> slot -> converter, not just a few samples. */
+static void capturer_nv12_ref_1080p(void **state)
+{
+	struct fx *f = *state;
+	struct fp_capture_opts o = {
+		.source_exe = source_exe, .backend = "x11", .width = 1920, .height = 1080, .fps = 60,
+		.convert_threads = 1, .verify_signatures = 0,
+	};
+	struct fp_yuv_frame ref = { 0 };
+	const struct fp_yuv_frame *fr;
+	char why[256] = "no frame";
+	int64_t deadline;
+	int frames = 0;
+
+	start_display(f, 1920, 1080);
+	o.display = fp_display_name(f->d);
+	assert_int_equal(fp_capture_open(&f->cap, &o), 0);
+	draw_known(f);
+	expect_cursor(f);
+	assert_int_equal(fp_yuv_frame_alloc(&ref, FP_YUV_NV12, f->w, f->h), 0);
+	fp_convert_ref_xrgb_to_nv12((const uint8_t *)f->want, (size_t)f->w * 4, f->w, f->h, &ref);
+	deadline = fp_now_ns() + 5 * FP_NSEC_PER_SEC;
+	while (fp_now_ns() < deadline) {
+		size_t ny, nc, at = 0, cat = 0;
+		int gy = 0, ry = 0, gc = 0, rc = 0;
+		int r = fp_capture_next_frame(f->cap, fp_now_ns() + 20 * FP_NSEC_PER_MSEC, &fr);
+
+		if (r < 0) {
+			fp_yuv_frame_free(&ref);
+			fail_msg("next_frame failed: %s", fp_capture_error(f->cap));
+		}
+		if (fr->repeated)
+			continue;
+		frames++;
+		assert_int_equal(fr->format, FP_YUV_NV12);
+		assert_int_equal(fr->width, 1920);
+		assert_int_equal(fr->height, 1080);
+		ny = plane_off(fr->data[0], fr->stride[0], ref.data[0], ref.stride[0], 1920, 1080,
+			       &at, &gy, &ry);
+		nc = plane_off(fr->data[1], fr->stride[1], ref.data[1], ref.stride[1], 1920, 540,
+			       &cat, &gc, &rc);
+		if (!ny && !nc) {
+			fp_info("test: 1080p NV12 within 1 of the reference at every code (fresh frame %d)",
+				frames);
+			fp_yuv_frame_free(&ref);
+			return;
+		}
+		snprintf(why, sizeof(why),
+			 "%zu Y codes off by > 1 (first at (%zu,%zu): %d, reference %d), %zu CbCr codes "
+			 "(first at byte (%zu,%zu): %d, reference %d)", ny, at % 1920, at / 1920, gy, ry,
+			 nc, cat % 1920, cat / 1920, gc, rc);
+	}
+	fp_yuv_frame_free(&ref);
+	fail_msg("no frame within 1 of the reference in 5 s (%d fresh frames): %s", frames, why);
 }
 
 /* Pointer motion alone (XTEST, no kick, no damage) publishes, and the cursor is where the
@@ -792,6 +883,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(idle_then_kick, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(capturer_attach_gate_idle, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(capturer_nv12_bt709, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(capturer_nv12_ref_1080p, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(cursor_follows_pointer, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(xvfb_mode_fixed_and_spawn, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(xvfb_destroy_stops_everything, fx_setup, fx_teardown),
