@@ -15,6 +15,7 @@
 #include "framepush/capture.h"
 #include "framepush/display.h"
 #include "framepush/session.h"
+#include "sources/backend.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -27,15 +28,15 @@ static void on_sigint(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: framepush record --source SPEC [options] -o FILE\n"
-"       framepush stream --source SPEC [options] --to URL\n"
+"usage: framepush record [--source SPEC | --display D] [options] -o FILE\n"
+"       framepush stream [--source SPEC | --display D] [options] --to URL\n"
 "\n"
 "Capture a display through a sealed shared-memory ring, convert it to NV12 (SDR) or\n"
 "P010 (HDR), encode it and write a file or a live stream.\n"
 "\n"
 "Source:\n"
 "  --source SPEC      what to capture: test[:key=value,...], x11, wlr (default: the\n"
-"                     backend of --display, else test)\n"
+"                     backend of --display, else the test source)\n"
 "                       pattern=moving|bars|solid   animated stripes, 75%% bars, one colour\n"
 "                       rgb=R/G/B      solid colour: 0..1 for SDR, scRGB floats for HDR\n"
 "                                      (rgb=2.5/2.5/2.5 is 200-nit white)\n"
@@ -49,7 +50,8 @@ static void usage(FILE *f)
 "                     wayland-N|PATH  capture an existing wlroots compositor (wlr source)\n"
 "  --display-kind K   xvfb (default) or sway, for virtual displays\n"
 "  -- APP [ARGS]      start APP inside the virtual display; it ends with the session\n"
-"  --fps N            output frame rate (default 60); an idle display repeats its last frame\n"
+"  --fps N            output frame rate, 1..240 (default 60): frames are taken on its ticks;\n"
+"                     an idle display repeats its last frame, a faster one drops frames\n"
 "\n"
 "Output:\n"
 "  -o, --output FILE  record: .mkv, .mp4 (fragmented: a killed recording stays playable),\n"
@@ -62,27 +64,64 @@ static void usage(FILE *f)
 "                     with HDR10 metadata (h264 becomes HEVC Main10).\n"
 "  --hw H             none (default), vaapi, nvenc: hardware encoder; fails with the software\n"
 "                     alternative named when the device is absent\n"
-"  --bitrate KBPS     target bitrate (default: constant quality)\n"
-"  --crf N            constant quality in the codec's scale\n"
-"  --keyint N         frames between keyframes (default 2 s)\n"
+"  --bitrate KBPS     target bitrate, 1..1000000 kbit/s (default: constant quality)\n"
+"  --crf N            constant quality in the codec's scale: 1..51 (h264, hevc), 1..63 (av1)\n"
+"  --keyint N         frames between keyframes, 1..100000 (default 2 s)\n"
 "  --sdp FILE         rtp://: write the SDP a player needs here\n"
 "\n"
 "Session:\n"
-"  --stats-json FILE  write the session's counters as JSON\n"
+"  --stats-json FILE  write the session's counters as JSON (a failed write fails the run)\n"
 "  --pipeline-depth N frames in flight to the encoder, 1..3 (default 2, or\n"
 "                     $FRAMEPUSH_PIPELINE_DEPTH)\n"
 "  --threads N        converter threads (default: one per CPU)\n"
 "  -q, --quiet        no live status line\n"
+"  -h, --help         this text\n"
+"\n"
+"On a terminal a status line shows seconds, fps, bitrate, capture->encoded latency p50/p99,\n"
+"repeats, drops, skipped ticks and display recreates; a summary line follows at the end.\n"
+"Ctrl-C (SIGINT) or SIGTERM ends the session cleanly, also while a stream is connecting.\n"
 "\n"
 "Environment: FRAMEPUSH_LOG=debug|info|warn|error, FRAMEPUSH_SOURCE=path of framepush-source.\n"
-"Exit status: 0 done (also after Ctrl-C), 1 capture, encode or output failed (the message\n"
-"says why), 2 bad usage.\n"
+"Exit status: 0 done (also after Ctrl-C once frames were written), 1 capture, encode or\n"
+"output failed, or the stats file could not be written (the message says why), 2 bad usage\n"
+"(also a test source spec it refuses).\n"
 "\n"
 "Examples:\n"
 "  framepush record --source test --duration 5 -o out.mkv\n"
 "  framepush record --source test:hdr=1 --codec hevc -o hdr.mp4\n"
 "  framepush stream --source test --to 'srt://127.0.0.1:9000'\n"
 "  framepush record --display virtual:1280x720@60 -o desk.mkv -- xterm\n");
+}
+
+/* The whole argument must be the number: "30x" or "" is a mistake, not 30 or 0. */
+static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL; /* strtoul would accept " 5", "+5" and wrap "-5" */
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if ((*s < '0' || *s > '9') && *s != '.')
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v))
+		return -EINVAL;
+	*out = v;
+	return 0;
 }
 
 static int parse_size(const char *s, uint32_t *w, uint32_t *h)
@@ -140,18 +179,20 @@ static void json_string(FILE *f, const char *key, const char *v, int last)
 	fputs(last ? "\n" : ",\n", f);
 }
 
-static int write_stats_json(const char *path, const struct fp_session_result *r, const char *codec)
+static int write_stats_json(const char *path, const struct fp_session_result *r)
 {
 	const struct fp_capture_stats *s = &r->capture;
 	FILE *f = fopen(path, "we");
+	int err;
 
 	if (!f) {
-		fprintf(stderr, "framepush: cannot write stats to %s: %s\n", path, strerror(errno));
-		return -errno;
+		err = errno;
+		fprintf(stderr, "framepush: cannot write stats to %s: %s\n", path, strerror(err));
+		return -err;
 	}
 	fprintf(f,
 		"{\n  \"frames_out\": %llu,\n  \"frames_fresh\": %llu,\n  \"frames_repeated\": %llu,\n"
-		"  \"frames_dropped\": %llu,\n  \"frames_encoded\": %llu,\n  \"stale_rejected\": %llu,\n"
+		"  \"frames_dropped\": %llu,\n  \"ticks_skipped\": %llu,\n  \"frames_encoded\": %llu,\n  \"stale_rejected\": %llu,\n"
 		"  \"busy_skipped\": %llu,\n  \"recreates\": %llu,\n  \"signature_failures\": %llu,\n"
 		"  \"kicks\": %llu,\n  \"abandoned_slots\": %llu,\n  \"packets\": %llu,\n"
 		"  \"bytes\": %llu,\n  \"segments\": %u,\n  \"seconds\": %.3f,\n  \"fps\": %.3f,\n"
@@ -159,7 +200,7 @@ static int write_stats_json(const char *path, const struct fp_session_result *r,
 		"  \"latency_max_ms\": %.3f,\n  \"source_status\": \"%s\",\n  \"source_detail\": %u,\n",
 		(unsigned long long)s->frames_out, (unsigned long long)s->frames_fresh,
 		(unsigned long long)s->frames_repeated, (unsigned long long)r->frames_dropped,
-		(unsigned long long)r->frames_encoded, (unsigned long long)s->stale_rejected,
+		(unsigned long long)r->ticks_skipped, (unsigned long long)r->frames_encoded, (unsigned long long)s->stale_rejected,
 		(unsigned long long)s->busy_skipped, (unsigned long long)s->recreates,
 		(unsigned long long)s->signature_failures, (unsigned long long)s->kicks,
 		(unsigned long long)s->abandoned_slots, (unsigned long long)r->packets,
@@ -169,12 +210,22 @@ static int write_stats_json(const char *path, const struct fp_session_result *r,
 		(double)r->latency.p50_ns / 1e6, (double)r->latency.p99_ns / 1e6,
 		(double)r->latency.max_ns / 1e6, fp_source_status_name(s->source_status),
 		s->source_detail);
-	json_string(f, "codec", codec, 0);
+	/* What was written, not what was asked for: HDR turns h264 into hevc, .y4m is raw. */
+	json_string(f, "codec", r->codec, 0);
+	json_string(f, "last_codec", r->last_codec, 0);
+	json_string(f, "encoder", r->encoder, 0);
 	json_string(f, "target", r->first_target, 0);
 	json_string(f, "last_target", r->last_target, 0);
 	json_string(f, "error", r->error, 1);
 	fputs("}\n", f);
-	return fclose(f) == 0 ? 0 : -errno;
+	err = ferror(f) ? EIO : 0;
+	if (fclose(f) != 0 && !err)
+		err = errno;
+	if (err) {
+		fprintf(stderr, "framepush: writing stats to %s failed: %s\n", path, strerror(err));
+		return -err;
+	}
+	return 0;
 }
 
 static void on_progress(const struct fp_session_progress *p, void *user)
@@ -238,7 +289,8 @@ static int cmd_capture(int argc, char **argv, int streaming)
 	char **app = NULL;
 	char source_exe[PATH_MAX], backend[32];
 	struct fp_session_result res;
-	int c, r, quiet = 0;
+	unsigned long num;
+	int c, r, sr, quiet = 0;
 
 	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
 		switch (c) {
@@ -249,13 +301,37 @@ static int cmd_capture(int argc, char **argv, int streaming)
 				return 2;
 			}
 			break;
-		case 'f': so.capture.fps = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'd': so.duration = strtod(optarg, NULL); break;
+		case 'f':
+			if (parse_uint(optarg, 1, 240, &num) < 0) {
+				fprintf(stderr, "framepush %s: bad --fps '%s': want a whole number 1..240\n", verb, optarg);
+				return 2;
+			}
+			so.capture.fps = (uint32_t)num;
+			break;
+		case 'd':
+			if (parse_seconds(optarg, &so.duration) < 0 || so.duration > 86400) {
+				fprintf(stderr, "framepush %s: bad --duration '%s': want seconds 0..86400, e.g. 2.5\n",
+					verb, optarg);
+				return 2;
+			}
+			break;
 		case 'o':
 		case 'T': so.target = optarg; break;
 		case 'j': stats_path = optarg; break;
-		case 'p': so.capture.pipeline_depth = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 't': so.capture.convert_threads = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'p':
+			if (parse_uint(optarg, 1, 3, &num) < 0) {
+				fprintf(stderr, "framepush %s: bad --pipeline-depth '%s': want 1..3\n", verb, optarg);
+				return 2;
+			}
+			so.capture.pipeline_depth = (unsigned)num;
+			break;
+		case 't':
+			if (parse_uint(optarg, 1, 256, &num) < 0) {
+				fprintf(stderr, "framepush %s: bad --threads '%s': want 1..256\n", verb, optarg);
+				return 2;
+			}
+			so.capture.convert_threads = (unsigned)num;
+			break;
 		case 'c':
 			if (parse_codec(optarg, &so.codec) < 0) {
 				fprintf(stderr, "framepush %s: unknown --codec '%s' (h264, hevc, av1)\n", verb, optarg);
@@ -268,9 +344,29 @@ static int cmd_capture(int argc, char **argv, int streaming)
 				return 2;
 			}
 			break;
-		case 'b': so.bitrate_kbps = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'C': so.crf = (int)strtol(optarg, NULL, 10); break;
-		case 'k': so.keyint = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'b':
+			if (parse_uint(optarg, 1, 1000000, &num) < 0) {
+				fprintf(stderr, "framepush %s: bad --bitrate '%s': want kbit/s 1..1000000\n", verb, optarg);
+				return 2;
+			}
+			so.bitrate_kbps = (unsigned)num;
+			break;
+		case 'C':
+			/* The range depends on --codec, which may come later: checked below. */
+			if (parse_uint(optarg, 1, 63, &num) < 0) {
+				fprintf(stderr, "framepush %s: bad --crf '%s': want 1..51 (h264, hevc) or 1..63 (av1)\n",
+					verb, optarg);
+				return 2;
+			}
+			so.crf = (int)num;
+			break;
+		case 'k':
+			if (parse_uint(optarg, 1, 100000, &num) < 0) {
+				fprintf(stderr, "framepush %s: bad --keyint '%s': want frames 1..100000\n", verb, optarg);
+				return 2;
+			}
+			so.keyint = (unsigned)num;
+			break;
 		case 'P': so.output.sdp_path = optarg; break;
 		case 'D': display = optarg; break;
 		case 'K': display_kind = optarg; break;
@@ -281,11 +377,8 @@ static int cmd_capture(int argc, char **argv, int streaming)
 	}
 	if (optind < argc)
 		app = argv + optind; /* after "--": the application to run inside the display */
-	if (!source && !display) {
-		fprintf(stderr, "framepush %s: --source is required (or --display; see framepush %s --help)\n",
-			verb, verb);
-		return 2;
-	}
+	if (!source && !display)
+		source = "test"; /* what --help promises: nothing to capture named, the test pattern */
 	if (!source)
 		source = !strncmp(display, "virtual:", 8)
 				     ? (!strcmp(display_kind, "sway") ? "wlr" : "x11")
@@ -295,9 +388,13 @@ static int cmd_capture(int argc, char **argv, int streaming)
 			!source ? "--source" : streaming ? "--to URL" : "-o FILE", verb);
 		return 2;
 	}
-	if (so.capture.fps < 1 || so.capture.fps > 240 || so.duration < 0 || so.duration > 86400 ||
-	    (!streaming && !(so.duration > 0))) {
-		fprintf(stderr, "framepush %s: --fps must be 1..240 and --duration 0..86400 s\n", verb);
+	if (!streaming && !(so.duration > 0)) {
+		fprintf(stderr, "framepush %s: --duration must be more than 0 s for a recording\n", verb);
+		return 2;
+	}
+	if (so.crf > (so.codec == FP_CODEC_AV1 ? 63 : 51)) {
+		fprintf(stderr, "framepush %s: --crf %d is out of range for %s (1..51)\n", verb, so.crf,
+			fp_codec_name(so.codec));
 		return 2;
 	}
 	if (so.capture.width < 2 || so.capture.height < 2 || so.capture.width > 7680 ||
@@ -332,6 +429,20 @@ static int cmd_capture(int argc, char **argv, int streaming)
 	if (app && (!display || strncmp(display, "virtual:", 8))) {
 		fprintf(stderr, "framepush %s: an application (after --) needs --display virtual:WxH@HZ\n", verb);
 		return 2;
+	}
+	if (!strcmp(backend, "test")) {
+		/* The source would refuse a bad spec too, but only after it was spawned, as an exit
+		 * status of a child: its own parser, run here, makes it the usage error it is. */
+		struct fp_backend_args args = { .spec = so.capture.spec, .width = so.capture.width,
+						.height = so.capture.height, .fps = so.capture.fps };
+		struct fp_backend *tb;
+
+		if (fp_backend_test.create(&tb, &args) < 0) {
+			fprintf(stderr, "framepush %s: bad --source '%s' (the reason is above; see framepush "
+				"%s --help for the test source's keys)\n", verb, source, verb);
+			return 2;
+		}
+		fp_backend_test.destroy(tb);
 	}
 	/* Only the test source signs its frames. */
 	so.capture.verify_signatures = !strcmp(backend, "test");
@@ -390,27 +501,29 @@ static int cmd_capture(int argc, char **argv, int streaming)
 		fputc('\n', stderr);
 	if (r == 0 || res.capture.frames_out > 0)
 		printf("framepush: %llu frames in %.2f s (%.2f fps): %llu fresh, %llu repeated, %llu dropped, "
+	       "%llu ticks skipped, "
 	       "%llu recreates, %llu stale rejected, %llu busy skipped, %llu signature failures; "
 	       "%.0f kbit/s, latency p50 %.1f ms p99 %.1f ms -> %s%s\n",
 	       (unsigned long long)res.capture.frames_out, res.seconds,
 	       res.seconds > 0 ? (double)res.capture.frames_out / res.seconds : 0.0,
 	       (unsigned long long)res.capture.frames_fresh,
 	       (unsigned long long)res.capture.frames_repeated, (unsigned long long)res.frames_dropped,
-	       (unsigned long long)res.capture.recreates, (unsigned long long)res.capture.stale_rejected,
+	       (unsigned long long)res.ticks_skipped, (unsigned long long)res.capture.recreates, (unsigned long long)res.capture.stale_rejected,
 	       (unsigned long long)res.capture.busy_skipped,
 	       (unsigned long long)res.capture.signature_failures,
 	       res.seconds > 0 ? (double)res.bytes * 8 / 1000 / res.seconds : 0.0,
 	       (double)res.latency.p50_ns / 1e6, (double)res.latency.p99_ns / 1e6,
 	       res.first_target[0] ? res.first_target : so.target,
 	       res.segments > 1 ? " (+ more segments)" : "");
-	if (stats_path)
-		write_stats_json(stats_path, &res, fp_codec_name(so.codec));
+	/* A run whose numbers were asked for and not delivered has failed: a script would
+	 * otherwise read an old file or nothing and carry on. */
+	sr = stats_path ? write_stats_json(stats_path, &res) : 0;
 	fp_display_destroy(vd); /* the display framepush created goes away with the session */
 	if (r < 0) {
 		fprintf(stderr, "framepush: %s\n", res.error[0] ? res.error : strerror(-r));
 		return 1;
 	}
-	return 0;
+	return sr < 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)

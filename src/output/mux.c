@@ -143,9 +143,12 @@ static int io_error(struct fp_output *o, int averr)
 {
 	int64_t spent = fp_now_ns() - o->armed_at_ns;
 
+	/* A cancelled open fails however the protocol words it (RTSP turns the callback's
+	 * AVERROR_EXIT into "invalid data"): the cancel is the reason. */
+	if (o->opt.cancel && *o->opt.cancel && atomic_load(&o->opening))
+		return -ECANCELED;
 	if (averr == AVERROR_EXIT || averr == AVERROR(EINTR)) {
-		if (atomic_load(&o->interrupted) ||
-		    (o->opt.cancel && *o->opt.cancel && atomic_load(&o->opening)))
+		if (atomic_load(&o->interrupted))
 			return -ECANCELED;
 		return -ETIMEDOUT;
 	}
@@ -330,9 +333,11 @@ static int open_target_now(struct fp_output *o, const struct fp_encoder *enc)
 
 	switch (o->kind) {
 	case FP_OUTPUT_FILE_MP4:
-		/* Fragmented: moov up front without samples, one moof+mdat per keyframe, so any
-		 * prefix that ends on a fragment boundary plays. */
+		/* Fragmented: moov up front without samples, one moof+mdat per keyframe and at
+		 * least every second (a GOP may be far longer), so any prefix that ends on a
+		 * fragment boundary plays and a killed process loses at most about a second. */
 		av_dict_set(&mux, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
+		set_int(&mux, "frag_duration", 1000000);
 		break;
 	case FP_OUTPUT_FILE_MKV:
 		/* Clusters close at least every second: bounds what a killed process loses. */

@@ -62,9 +62,17 @@ sides = [d.get("side_data_type", "") for f in (fr or {}).get("frames", [])
          for d in f.get("side_data_list", [])]
 check(any("Mastering display" in x for x in sides) and any("Content light" in x for x in sides),
       "HDR10 side data: %s" % sides)
-_, rawh, _ = record("hdrbars.y4m", "test:pattern=bars,hdr=1", duration="0.5")
+_, rawh, st = record("hdrbars.y4m", "test:pattern=bars,hdr=1", duration="0.5")
+check(st.get("codec") == "rawvideo", "stats codec of a .y4m: %s" % st.get("codec"))
 _, ench, _ = record("hdrbars.mkv", "test:pattern=bars,hdr=1", "--codec", "hevc", duration="0.5")
 v = psnr(ench, rawh)
+# Asked for h264, given an HDR display: the stats say what was really written.
+r, out, st = record("hdr264.mkv", "test:hdr=1", duration="0.3")
+s = stream0(out)
+check(r.returncode == 0 and st.get("codec") == "hevc" and st.get("encoder") == "libx265"
+      and s is not None and s["codec_name"] == "hevc",
+      "HDR with --codec h264: stats codec %s encoder %s, file %s" %
+      (st.get("codec"), st.get("encoder"), s and s["codec_name"]))
 check(v >= 35, "HDR PSNR encoded vs raw capture: %.1f dB (>= 35)" % v)
 
 # An idle display still gives a constant-rate stream, with regular timestamps.
@@ -77,23 +85,32 @@ check(r.returncode == 0 and abs(len(ts) - 60) <= 2 and st.get("frames_repeated",
       "idle: %d frames, %d repeats, pts steps %.4f..%.4f s" %
       (len(ts), st.get("frames_repeated", 0), min(gaps or [0]), max(gaps or [0])))
 
-# A killed recording leaves a playable prefix (fragmented MP4, and MKV).
+# A killed recording leaves a playable prefix (fragmented MP4, and MKV), with the default
+# GOP (2 s): fragments and clusters close at least every second, so SIGKILL 3.5 s after the
+# output opened leaves at least 2.5 s that decode without an error.
 for ext in ("mp4", "mkv"):
     out = os.path.join(TMP, "killed." + ext)
     p = subprocess.Popen([FP, "record", "--source", "test", "--size", "320x180", "--fps", "30",
-                          "--duration", "60", "--keyint", "15", "-q", "-o", out],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and p.poll() is None:
-        if os.path.exists(out) and os.path.getsize(out) > 60000:
+                          "--duration", "60", "-q", "-o", out], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, FRAMEPUSH_LOG="info"))
+    opened = False
+    for line in p.stderr:  # the output's "opened" log line: its first frame is on its way
+        if "output: " + out in line:
+            opened = True
             break
-        time.sleep(0.05)  # no event for "a file grew"; bounded
-    time.sleep(3 if time.monotonic() < deadline else 0)
+    if opened:
+        time.sleep(3.5)  # the recording's length is what is under test
     p.send_signal(signal.SIGKILL)
     p.wait()
-    s = stream0(out)
-    n = int(s["nb_read_frames"]) if s and s.get("nb_read_frames", "N/A").isdigit() else 0
-    check(n > 0, "SIGKILL after ~3 s: %s prefix has %d playable frames" % (ext, n))
+    p.stderr.close()
+    fr = probe(out, ("-show_frames", "-show_entries", "frame=pts_time"))
+    ts = [float(f["pts_time"]) for f in (fr or {}).get("frames", []) if "pts_time" in f]
+    dec = run(["ffmpeg", "-v", "error", "-i", out, "-f", "null", "-"])
+    check(opened and len(ts) >= 60 and ts[-1] - ts[0] >= 2.5 and dec.returncode == 0
+          and dec.stderr == "",
+          "SIGKILL 3.5 s in: %s prefix has %d frames, %.2f s, decode errors %r" %
+          (ext, len(ts), ts[-1] - ts[0] if ts else 0, dec.stderr[:200]))
 
 # Ctrl-C finishes an encoded file cleanly: trailer written, every frame readable.
 out = os.path.join(TMP, "int.mkv")
@@ -150,10 +167,45 @@ check(r.returncode == 1 and "127.0.0.1:9" in r.stderr and time.monotonic() - t0 
       "unreachable RTSP server: exit %d in %.1f s: %s" % (r.returncode, time.monotonic() - t0,
                                                           r.stderr.strip().splitlines()[-1:]))
 
-# Hardware encoders absent: a clear error naming the software fallback.
-r, out, st = record("hw.mkv", "test", "--hw", "nvenc", duration="0.5")
-last = (r.stderr.strip().splitlines() or [""])[-1]
-check(r.returncode == 1 and "libx264" in last, "--hw nvenc without a GPU: %s" % last)
+# Hardware encoders: absent, a clear error naming the software fallback; present, it either
+# works or fails naming the same fallback (a GPU without an encoder engine, a driver refusing).
+for hw, present in (("nvenc", os.path.exists("/dev/nvidiactl")),
+                    ("vaapi", os.path.isdir("/dev/dri") and
+                     any(n.startswith("renderD") for n in os.listdir("/dev/dri")))):
+    r, out, st = record("hw-%s.mkv" % hw, "test", "--hw", hw, duration="0.5")
+    last = (r.stderr.strip().splitlines() or [""])[-1]
+    named = "without --hw for libx264" in last
+    check(r.returncode == 1 and named if not present else
+          (r.returncode == 0 and st.get("encoder", "").endswith(hw)) or (r.returncode == 1 and named),
+          "--hw %s (device %s): exit %d: %s" % (hw, "present" if present else "absent",
+                                                r.returncode, last))
+
+# Ctrl-C while a stream is still connecting ends it at once, not after the connect timeout:
+# an RTSP "server" that accepts the TCP connection and never answers the ANNOUNCE.
+with socket.socket() as mute:
+    mute.bind(("127.0.0.1", 0))
+    mute.listen(4)
+    p = subprocess.Popen([FP, "stream", "--size", "320x180", "--fps", "30", "-q", "--to",
+                          "rtsp://127.0.0.1:%d/mute" % mute.getsockname()[1]],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, FRAMEPUSH_LOG="info"))
+    lines = []
+    for line in p.stderr:  # logged just before the output is opened
+        lines.append(line)
+        if "session: encoding" in line:
+            break
+    p.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    try:
+        _, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+    spent = time.monotonic() - t0
+    last = (err.strip().splitlines() or [""])[-1]
+    # The connect timeout is 10 s: ending well before it means the signal ended the wait.
+    check(p.returncode == 1 and "interrupted while connecting" in last and spent < 5,
+          "SIGINT while connecting: exit %s after %.1f s: %s" % (p.returncode, spent, last))
 
 # SDR <-> HDR mid-session: MPEG-TS keeps one stream (new keyframe, new parameters) that
 # plays through; MKV splits into segments, each valid with its own mode.

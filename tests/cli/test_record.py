@@ -34,7 +34,17 @@ def pq(nits):
 r = run([FP, "record", "--help"])
 check(r.returncode == 0 and "--source SPEC" in r.stdout and "flip-every" in r.stdout, "record --help")
 r = run([FP, "record"])
-check(r.returncode == 2 and "--source" in r.stderr, "record without --source exits 2")
+check(r.returncode == 2 and "-o FILE" in r.stderr, "record without -o exits 2: %s" % r.stderr.strip())
+# Numbers are parsed whole: a typo is a usage error, never a silent 30 or 0.
+for args in (["--fps", "30x"], ["--fps", ""], ["--duration", "1abc"], ["--duration", "-1"],
+             ["--bitrate", "abc"], ["--crf", "-5"], ["--crf", "60"], ["--keyint", "0"],
+             ["--pipeline-depth", "9"], ["--threads", "2k"], ["--source", "test:pattern=nosuch"],
+             ["--source", "test:bogus=1"]):
+    r = run([FP, "record", *args, "-o", os.path.join(TMP, "x.y4m")])
+    last = (r.stderr.strip().splitlines() or [""])[-1]
+    check(r.returncode == 2 and args[0] in last and "'%s'" % args[1] in last or
+          (r.returncode == 2 and args[0] == "--crf" and "out of range" in last),
+          "record %s exits 2: %s" % (" ".join(args), last))
 r = run([FP, "record", "--source", "nosuch", "-o", os.path.join(TMP, "x.y4m")])
 check(r.returncode == 2 and "unknown source" in r.stderr, "unknown source exits 2")
 r = run([FP, "record", "--source", "test", "--size", "99999x1", "-o", os.path.join(TMP, "x.y4m")])
@@ -61,6 +71,21 @@ keys = ["frames_out", "frames_fresh", "frames_repeated", "stale_rejected", "busy
 check(all(k in st for k in keys), "stats JSON has %s" % ", ".join(keys))
 check(st["frames_out"] == 30 and st["signature_failures"] == 0 and st["source_status"] == "OPENED",
       "stats: 30 frames out, 0 signature failures, OPENED")
+
+# No --source and no --display: the test source, as --help says.
+out, stats = os.path.join(TMP, "default.y4m"), os.path.join(TMP, "default.json")
+r = run([FP, "record", "--size", "320x180", "--fps", "30", "--duration", "0.5", "-q", "-o", out,
+         "--stats-json", stats])
+st = json.load(open(stats)) if os.path.exists(stats) else {}
+check(r.returncode == 0 and st.get("frames_out") == 15 and st.get("signature_failures") == 0
+      and st.get("codec") == "rawvideo",
+      "no --source: the signed test source, %s frames, codec %s" % (st.get("frames_out"),
+                                                                    st.get("codec")))
+# Stats that cannot be written fail the run.
+r = run([FP, "record", "--size", "320x180", "--fps", "30", "--duration", "0.2", "-q", "-o", out,
+         "--stats-json", os.path.join(TMP, "nosuchdir", "s.json")])
+check(r.returncode == 1 and "cannot write stats" in r.stderr,
+      "unwritable --stats-json exits 1: %s" % r.stderr.strip().splitlines()[-1:])
 
 # HDR: 200-nit scRGB white (2.5) lands on ST 2084's code in 10-bit limited P010.
 out = os.path.join(TMP, "white200.y4m")
