@@ -45,6 +45,26 @@ static pid_t pidfd_pid(int pidfd)
 	return pid;
 }
 
+/* 1 when the socket's other end is closed (every holder of it gone), 0 if not, -errno. */
+static int sock_hung_up(int sock)
+{
+	struct pollfd p = { .fd = sock, .events = POLLRDHUP };
+	int r = poll(&p, 1, 0);
+
+	if (r < 0)
+		return -errno;
+	return r > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR)) ? 1 : 0;
+}
+
+/* Test hook: FRAMEPUSH_NO_PEERPIDFD=1 takes the pre-6.5 path on any kernel, so the
+ * fallback is exercised where SO_PEERPIDFD exists. */
+static int peerpidfd_disabled(void)
+{
+	const char *e = getenv("FRAMEPUSH_NO_PEERPIDFD");
+
+	return e && !strcmp(e, "1");
+}
+
 static int read_exe(pid_t pid, char *out, size_t cap)
 {
 	char path[64];
@@ -89,23 +109,42 @@ int fp_peer_verify(int sock, const char *expected_exe, uid_t expected_uid, pid_t
 	}
 
 	len = sizeof(pidfd);
-	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0) {
+	if (peerpidfd_disabled()) {
+		errno = ENOPROTOOPT;
+		r = -1;
+	} else {
+		r = getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len);
+	}
+	peer->pidfd_from_socket = r == 0;
+	if (r < 0) {
 		if (errno != ENOPROTOOPT && errno != EINVAL) {
 			r = -errno;
 			fp_error("peer: SO_PEERPIDFD for pid %d failed: %s", (int)cred.pid, strerror(errno));
 			return r;
 		}
-		/* Older kernel: a pidfd by number can name a recycled pid; the re-check below
-		 * (fdinfo pid == cred pid, process still alive after reading exe) closes that. */
+		/* Older kernel: the pid SO_PEERCRED reports was fixed at connect, so pidfd_open
+		 * of it names whoever holds that number now, and the connector may have exited
+		 * and its pid been recycled. If, after pidfd_open, the socket's other end is
+		 * still open, some process still holds it; when that is the connector, it was
+		 * alive at pidfd_open, so the number was not recycled and the pidfd is its. What
+		 * this cannot rule out: a connector that handed its end to another process
+		 * (fork, SCM_RIGHTS) and exited, its pid reused before pidfd_open. */
 		pidfd = fp_pidfd_open(cred.pid);
 		if (pidfd < 0) {
 			fp_error("peer: pidfd_open(%d) failed: %s", (int)cred.pid, strerror(-pidfd));
 			return pidfd;
 		}
 		if (fcntl(pidfd, F_SETFD, FD_CLOEXEC) < 0 || pidfd_pid(pidfd) != cred.pid) {
-			fp_error("peer: pid %d changed identity during verification", (int)cred.pid);
+			fp_error("peer: pid %d exited during verification", (int)cred.pid);
 			close(pidfd);
 			return -ESRCH;
+		}
+		r = sock_hung_up(sock);
+		if (r != 0) {
+			fp_error("peer: pid %d: the connection closed during verification; its pid "
+				 "may name another process now", (int)cred.pid);
+			close(pidfd);
+			return r < 0 ? r : -ENOTCONN;
 		}
 	} else if (fcntl(pidfd, F_SETFD, FD_CLOEXEC) < 0) {
 		r = -errno;
