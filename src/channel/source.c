@@ -168,6 +168,15 @@ static void report(struct fp_source *src, uint32_t generation, uint32_t status, 
 	(void)fp_msg_send(src->sock, &m, sizeof(m), NULL, 0);
 }
 
+/* 1 when generation a is newer than b in 24-bit serial arithmetic (the host's counter wraps
+ * past FP_GEN_MAX, skipping 0), so a wrap does not look like an old ring. */
+static int generation_newer(uint32_t a, uint32_t b)
+{
+	uint32_t d = (a - b) & FP_GEN_MAX;
+
+	return d != 0 && d < (1u << (FP_GEN_BITS - 1));
+}
+
 static void handle_channel(struct fp_source *src, const void *buf, size_t len, int *fds,
 			   size_t nfds, struct fp_source_event *ev)
 {
@@ -177,7 +186,16 @@ static void handle_channel(struct fp_source *src, const void *buf, size_t len, i
 	if (len >= sizeof(struct fp_msg_channel))
 		memcpy(&gen, (const char *)buf + offsetof(struct fp_msg_channel, generation),
 		       sizeof(gen));
-	st = fp_attach(buf, len, fds, nfds, src->target_id, &att, &detail);
+	if (src->attached && len == sizeof(struct fp_msg_channel) &&
+	    !generation_newer(gen, src->att.generation)) {
+		/* A replayed or older ring: attaching would move us back onto objects the host
+		 * may already have dropped, and reset seq under a generation it has seen. */
+		fp_msg_close_fds(fds, nfds);
+		st = FP_SRC_STALE;
+		detail = src->att.generation;
+	} else {
+		st = fp_attach(buf, len, fds, nfds, src->target_id, &att, &detail);
+	}
 	if (st != FP_SRC_OPENED) {
 		fp_warn("source: refused delivery gen %u: %s detail %u (%s)", gen,
 			fp_source_status_name(st), detail, fp_source_status_meaning(st));
