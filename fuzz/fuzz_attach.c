@@ -2,9 +2,11 @@
  * message controls). The input builds the message bytes, the fd count, each fd's size and
  * seals, and the control block's contents; fp_attach must refuse or accept without
  * crashing and without leaving a single fd or mapping behind. */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -66,12 +68,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t want = i == 0 ? sizeof(struct fp_control) : i == 1 ? sizeof(struct fp_status) : 64 * 8;
 		uint64_t sz = mode % 8 < 5 ? want : mode % 8 == 5 ? want / 2 : mode % 8 == 6 ? want * 2 : 0;
 
+		if (i == 2 && (mode >> 3) % 8 != 7) {
+			/* The frame-ready fd: an eventfd, blocking or not (the source must cope). */
+			fds[i] = eventfd(0, EFD_CLOEXEC | (mode & 1 ? EFD_NONBLOCK : 0));
+			if (fds[i] < 0)
+				abort();
+			continue;
+		}
 		if ((mode >> 3) % 8 == 7) {
 			fds[i] = memfd_create("fuzz-unsealed", MFD_CLOEXEC);
 			if (fds[i] >= 0 && ftruncate(fds[i], (off_t)sz) < 0)
 				abort();
 		} else {
-			fds[i] = fp_shm_create("fuzz", sz);
+			/* The control block stays unsealed until written, as the host does it. */
+			fds[i] = i == 0 ? fp_shm_create_open("fuzz", sz) : fp_shm_create("fuzz", sz);
 		}
 		if (fds[i] < 0)
 			abort();
@@ -90,6 +100,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				bytes[at] = take(&data, &size);
 			}
 			if (pwrite(fds[0], &c, sizeof(c), 0) != (ssize_t)sizeof(c))
+				abort();
+		}
+		if (i == 0 && (mode >> 3) % 8 != 7) {
+			/* Sealed as the host seals it, or (a quarter of inputs) without FUTURE_WRITE. */
+			int seals = mode >> 6 == 3 ? FP_SHM_SEALS : FP_SHM_SEALS_READONLY;
+
+			if (fcntl(fds[0], F_ADD_SEALS, seals) < 0)
 				abort();
 		}
 	}

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "framepush/proto.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-extern unsigned long fp_fuzz_status_count[12];
+extern unsigned long fp_fuzz_status_count[FP_SRC_STATUS_MAX + 1];
 
 int main(int argc, char **argv)
 {
@@ -30,10 +32,14 @@ int main(int argc, char **argv)
 		LLVMFuzzerTestOneInput(buf, len);
 	}
 	printf("fuzz smoke: %lu inputs, no crash, no fd leak; statuses:", n);
-	for (int s = 0; s < 12; s++)
+	for (int s = 0; s <= FP_SRC_STATUS_MAX; s++)
 		printf(" %d:%lu", s, fp_fuzz_status_count[s]);
 	printf("\n");
 	/* A run that never got past the first check would prove nothing. */
-	return fp_fuzz_status_count[1] && fp_fuzz_status_count[8] && fp_fuzz_status_count[9] ? 0 : 1;
-	return 0;
+	return fp_fuzz_status_count[FP_SRC_OPENED] && fp_fuzz_status_count[FP_SRC_BAD_SIZE] &&
+			       fp_fuzz_status_count[FP_SRC_NO_SEALS] &&
+			       fp_fuzz_status_count[FP_SRC_CONTROL_WRITABLE] &&
+			       fp_fuzz_status_count[FP_SRC_BAD_EVENT]
+		       ? 0
+		       : 1;
 }

@@ -4,7 +4,8 @@
  * size below is pinned with _Static_assert; changing one means bumping FP_PROTO_VERSION.
  *
  * Shared objects (all created by the host, unnamed, sealed against shrink/grow/seal):
- *   control block  host writes, source gets a READ-ONLY fd  (struct fp_control)
+ *   control block  host writes, source gets a READ-ONLY fd  (struct fp_control); also sealed
+ *                  F_SEAL_FUTURE_WRITE once written, so no reopen of it maps writable
  *   status block   source writes, host validates every read (struct fp_status)
  *   slot[i]        one memfd per ring slot: height * stride bytes of pixels
  *   event          eventfd the source signals after each publish
@@ -51,14 +52,18 @@ enum fp_source_status {
 	FP_SRC_BAD_MESSAGE = 2,  /* delivery malformed; detail = byte length or fd count      */
 	FP_SRC_BAD_MAGIC = 3,    /* control block magic wrong; detail = magic seen            */
 	FP_SRC_BAD_VERSION = 4,  /* protocol version differs; detail = version seen           */
-	FP_SRC_STALE = 5,        /* control block generation != delivery's; detail = seen     */
+	FP_SRC_STALE = 5,        /* control block generation != delivery's; detail = seen;
+				  * or delivery not newer than the attached ring; detail =
+				  * attached generation                                      */
 	FP_SRC_BIND_MISMATCH = 6,/* target id is not this source's display; detail = id seen */
 	FP_SRC_BAD_RING = 7,     /* ring length out of bounds; detail = length seen           */
 	FP_SRC_BAD_SIZE = 8,     /* an fd is smaller than declared; detail = fd index         */
 	FP_SRC_NO_SEALS = 9,     /* an fd lacks the required seals; detail = fd index         */
 	FP_SRC_MAP_FAILED = 10,  /* mmap failed; detail = errno                               */
 	FP_SRC_BAD_FORMAT = 11,  /* size/format/stride invalid; detail = field index          */
-	FP_SRC_STATUS_MAX = 11,
+	FP_SRC_CONTROL_WRITABLE = 12, /* control fd lacks F_SEAL_FUTURE_WRITE; detail = seals seen */
+	FP_SRC_BAD_EVENT = 13,   /* event fd is not an eventfd; detail = 0, or errno          */
+	FP_SRC_STATUS_MAX = 13,
 };
 
 /* A one-line meaning per status, for diagnostics on both sides. */
@@ -90,7 +95,9 @@ _Static_assert(offsetof(struct fp_control, width) == 20, "control.width");
 _Static_assert(offsetof(struct fp_control, height) == 24, "control.height");
 _Static_assert(offsetof(struct fp_control, format) == 28, "control.format");
 _Static_assert(offsetof(struct fp_control, stride) == 32, "control.stride");
+_Static_assert(offsetof(struct fp_control, reserved0) == 36, "control.reserved0");
 _Static_assert(offsetof(struct fp_control, slot_size) == 40, "control.slot_size");
+_Static_assert(offsetof(struct fp_control, reserved) == 48, "control.reserved");
 _Static_assert(sizeof(struct fp_control) == 64, "control size");
 
 /* Slot ownership word values (fp_status.slot_owner[i]). The source takes a slot
@@ -123,6 +130,7 @@ struct fp_status {
 _Static_assert(offsetof(struct fp_status, status) == 0, "status.status");
 _Static_assert(offsetof(struct fp_status, detail) == 4, "status.detail");
 _Static_assert(offsetof(struct fp_status, attached_generation) == 8, "status.attached_generation");
+_Static_assert(offsetof(struct fp_status, reserved0) == 12, "status.reserved0");
 _Static_assert(offsetof(struct fp_status, latest) == 16, "status.latest");
 _Static_assert(offsetof(struct fp_status, desc_width) == 24, "status.desc_width");
 _Static_assert(offsetof(struct fp_status, desc_height) == 28, "status.desc_height");
@@ -130,6 +138,7 @@ _Static_assert(offsetof(struct fp_status, desc_format) == 32, "status.desc_forma
 _Static_assert(offsetof(struct fp_status, desc_serial) == 36, "status.desc_serial");
 _Static_assert(offsetof(struct fp_status, frames_published) == 40, "status.frames_published");
 _Static_assert(offsetof(struct fp_status, frames_dropped) == 48, "status.frames_dropped");
+_Static_assert(offsetof(struct fp_status, reserved1) == 56, "status.reserved1");
 _Static_assert(offsetof(struct fp_status, slot_owner) == 64, "status.slot_owner");
 _Static_assert(offsetof(struct fp_status, slot_capture_ns) == 96, "status.slot_capture_ns");
 _Static_assert(sizeof(struct fp_status) == 160, "status size");
@@ -165,7 +174,9 @@ static inline struct fp_token fp_token_unpack(uint64_t token)
 
 /* Attach check, run by the source on the control block it mapped:
  * STALE when magic or generation disagree with the delivery message,
- * BIND_MISMATCH when the target id is not the display the source serves. */
+ * BIND_MISMATCH when the target id is not the display the source serves.
+ * Before it, a source already attached refuses (STALE) a delivery whose generation is not
+ * newer than its ring's, in 24-bit serial arithmetic: a replayed or older ring. */
 enum fp_attach_result {
 	FP_ATTACH_OK = 0,
 	FP_ATTACH_STALE = 1,
@@ -198,6 +209,9 @@ struct fp_msg_header {
 	uint32_t type;
 	uint32_t version; /* FP_PROTO_VERSION */
 };
+_Static_assert(offsetof(struct fp_msg_header, type) == 0, "header.type");
+_Static_assert(offsetof(struct fp_msg_header, version) == 4, "header.version");
+_Static_assert(sizeof(struct fp_msg_header) == 8, "header size");
 
 struct fp_msg_hello {
 	struct fp_msg_header hdr;
@@ -205,6 +219,11 @@ struct fp_msg_hello {
 	uint32_t width, height, format; /* the display's current descriptor */
 	char backend[16];               /* NUL-terminated backend name */
 };
+_Static_assert(offsetof(struct fp_msg_hello, target_id) == 8, "hello.target_id");
+_Static_assert(offsetof(struct fp_msg_hello, width) == 12, "hello.width");
+_Static_assert(offsetof(struct fp_msg_hello, height) == 16, "hello.height");
+_Static_assert(offsetof(struct fp_msg_hello, format) == 20, "hello.format");
+_Static_assert(offsetof(struct fp_msg_hello, backend) == 24, "hello.backend");
 _Static_assert(sizeof(struct fp_msg_hello) == 40, "hello size");
 
 /* fds, in order: control (read-only), status, event, slot[0..ring_len-1]. */
@@ -225,6 +244,17 @@ struct fp_msg_channel {
 	uint64_t control_size;
 	uint64_t status_size;
 };
+_Static_assert(offsetof(struct fp_msg_channel, generation) == 8, "channel.generation");
+_Static_assert(offsetof(struct fp_msg_channel, target_id) == 12, "channel.target_id");
+_Static_assert(offsetof(struct fp_msg_channel, ring_len) == 16, "channel.ring_len");
+_Static_assert(offsetof(struct fp_msg_channel, width) == 20, "channel.width");
+_Static_assert(offsetof(struct fp_msg_channel, height) == 24, "channel.height");
+_Static_assert(offsetof(struct fp_msg_channel, format) == 28, "channel.format");
+_Static_assert(offsetof(struct fp_msg_channel, stride) == 32, "channel.stride");
+_Static_assert(offsetof(struct fp_msg_channel, reserved0) == 36, "channel.reserved0");
+_Static_assert(offsetof(struct fp_msg_channel, slot_size) == 40, "channel.slot_size");
+_Static_assert(offsetof(struct fp_msg_channel, control_size) == 48, "channel.control_size");
+_Static_assert(offsetof(struct fp_msg_channel, status_size) == 56, "channel.status_size");
 _Static_assert(sizeof(struct fp_msg_channel) == 64, "channel size");
 
 struct fp_msg_status {
@@ -234,6 +264,10 @@ struct fp_msg_status {
 	uint32_t detail;
 	uint32_t reserved0;
 };
+_Static_assert(offsetof(struct fp_msg_status, generation) == 8, "status msg.generation");
+_Static_assert(offsetof(struct fp_msg_status, status) == 12, "status msg.status");
+_Static_assert(offsetof(struct fp_msg_status, detail) == 16, "status msg.detail");
+_Static_assert(offsetof(struct fp_msg_status, reserved0) == 20, "status msg.reserved0");
 _Static_assert(sizeof(struct fp_msg_status) == 24, "status msg size");
 
 enum fp_config_op {
@@ -250,6 +284,12 @@ struct fp_msg_config {
 	uint32_t width, height, format;
 	uint32_t reserved0;
 };
+_Static_assert(offsetof(struct fp_msg_config, op) == 8, "config.op");
+_Static_assert(offsetof(struct fp_msg_config, arg0) == 12, "config.arg0");
+_Static_assert(offsetof(struct fp_msg_config, width) == 16, "config.width");
+_Static_assert(offsetof(struct fp_msg_config, height) == 20, "config.height");
+_Static_assert(offsetof(struct fp_msg_config, format) == 24, "config.format");
+_Static_assert(offsetof(struct fp_msg_config, reserved0) == 28, "config.reserved0");
 _Static_assert(sizeof(struct fp_msg_config) == 32, "config size");
 
 #endif

@@ -1,9 +1,12 @@
 #include "channel/attach.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "channel/msg.h"
 #include "channel/shm.h"
@@ -42,13 +45,35 @@ static uint32_t fail(int *fds, size_t nfds, struct fp_attachment *att, uint32_t 
 	return st;
 }
 
+/* The frame-ready fd must be an eventfd, and non-blocking: a pipe or a blocking fd would let a
+ * host wedge the source forever in the write() after each publish. Returns 0, 1 when the fd
+ * is something else, or -errno. */
+static int event_check(int fd)
+{
+	static const char want[] = "anon_inode:[eventfd]";
+	char path[64], link[sizeof(want) + 1];
+	ssize_t n;
+	int fl;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link));
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != sizeof(want) - 1 || memcmp(link, want, sizeof(want) - 1) != 0)
+		return 1;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+		return -errno;
+	return 0;
+}
+
 uint32_t fp_attach(const void *msg, size_t len, int *fds, size_t nfds, uint32_t target_id,
 		   struct fp_attachment *att, uint32_t *detail)
 {
 	struct fp_msg_channel m;
 	uint64_t row;
 	uint32_t bpp, magic, gen;
-	int r;
+	int r, seals;
 
 	attachment_init(att);
 	*detail = 0;
@@ -91,6 +116,16 @@ uint32_t fp_attach(const void *msg, size_t len, int *fds, size_t nfds, uint32_t 
 		if (r < 0)
 			return fail(fds, nfds, att, FP_SRC_NO_SEALS, detail, (uint32_t)i);
 	}
+	/* A read-only fd alone does not keep us from writing the host's control block: it can
+	 * be reopened O_RDWR through /proc. Only F_SEAL_FUTURE_WRITE makes it read-only for
+	 * every fd; a host that skipped it broke the contract, so refuse to run on it. */
+	seals = fp_shm_seals(fds[FP_CHANNEL_FD_CONTROL]);
+	if (seals < 0 || !(seals & F_SEAL_FUTURE_WRITE))
+		return fail(fds, nfds, att, FP_SRC_CONTROL_WRITABLE, detail,
+			    seals < 0 ? 0 : (uint32_t)seals);
+	r = event_check(fds[FP_CHANNEL_FD_EVENT]);
+	if (r != 0)
+		return fail(fds, nfds, att, FP_SRC_BAD_EVENT, detail, r > 0 ? 0 : (uint32_t)-r);
 
 	att->generation = m.generation;
 	att->target_id = m.target_id;

@@ -21,7 +21,9 @@ struct fp_attachment {
 
 /* Validates a FP_MSG_CHANNEL packet (msg, len bytes) and its fds, then maps it.
  * Checks, in order: message size/type/version, ring length, fd count, geometry, every fd's
- * size against fstat and its seals, then maps and runs the attach check on the control block.
+ * size against fstat and its seals, the control fd's F_SEAL_FUTURE_WRITE, the event fd being
+ * an eventfd (then sets it O_NONBLOCK), then maps and runs the attach check on the control
+ * block.
  * On success takes ownership of the fds into *att and returns FP_SRC_OPENED. Otherwise
  * returns the specific status, sets *detail, and closes every fd (nothing stays open). */
 uint32_t fp_attach(const void *msg, size_t len, int *fds, size_t nfds, uint32_t target_id,

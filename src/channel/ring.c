@@ -82,7 +82,8 @@ int fp_ring_create(struct fp_ring **out, uint32_t generation, uint32_t target_id
 	ring->stride = (width * fp_pixfmt_bpp(format) + 63u) & ~63u;
 	ring->slot_size = (uint64_t)ring->stride * height;
 
-	r = fp_shm_create("control", sizeof(struct fp_control));
+	/* Seal set left open: FUTURE_WRITE goes on once the host has written it (below). */
+	r = fp_shm_create_open("control", sizeof(struct fp_control));
 	if (r < 0)
 		goto fail;
 	ring->control_fd = r;
@@ -131,6 +132,12 @@ int fp_ring_create(struct fp_ring **out, uint32_t generation, uint32_t target_id
 	ring->control->slot_size = ring->slot_size;
 	/* Magic last: a reader that sees it sees every field above. */
 	atomic_store_explicit(ATOMIC_U32(&ring->control->magic), FP_PROTO_MAGIC, memory_order_release);
+	/* Before any fd of it exists outside: from here no fd of the control block, whatever
+	 * its open mode, yields a writable mapping or a write(). The host's own mapping above
+	 * stays writable (a seal does not revoke existing mappings). */
+	r = fp_shm_seal_readonly(ring->control_fd, "control");
+	if (r < 0)
+		goto fail;
 	*out = ring;
 	return 0;
 fail:

@@ -29,8 +29,10 @@ uint32_t fp_ring_next_generation(void);
 /* Validates a display descriptor against the contract's bounds. 0 or -EINVAL. */
 int fp_ring_desc_valid(uint32_t width, uint32_t height, uint32_t format);
 
-/* Creates every shared object, initialises the control block and stores magic LAST with
- * release ordering. Returns 0 or -errno; on failure nothing stays allocated or open. */
+/* Creates every shared object, initialises the control block, stores magic LAST with
+ * release ordering, then seals the control block F_SEAL_FUTURE_WRITE: ring->control stays
+ * writable for the host, but no fd of it can be mapped writable again, by anyone. Returns 0
+ * or -errno; on failure nothing stays allocated or open. */
 int fp_ring_create(struct fp_ring **out, uint32_t generation, uint32_t target_id,
 		   uint32_t ring_len, uint32_t width, uint32_t height, uint32_t format);
 void fp_ring_destroy(struct fp_ring *ring);

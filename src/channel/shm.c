@@ -15,7 +15,7 @@
 #define MFD_NOEXEC_SEAL 0x0008U
 #endif
 
-int fp_shm_create(const char *what, uint64_t size)
+static int shm_create(const char *what, uint64_t size, int seals)
 {
 	char name[64];
 	int fd;
@@ -29,7 +29,7 @@ int fp_shm_create(const char *what, uint64_t size)
 		fp_error("shm %s: memfd_create failed: %s", what, strerror(errno));
 		return r;
 	}
-	if (ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, FP_SHM_SEALS) < 0) {
+	if (ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, seals) < 0) {
 		int r = -errno;
 		fp_error("shm %s: sizing to %llu bytes and sealing failed: %s", what,
 			 (unsigned long long)size, strerror(errno));
@@ -37,6 +37,29 @@ int fp_shm_create(const char *what, uint64_t size)
 		return r;
 	}
 	return fd;
+}
+
+int fp_shm_create(const char *what, uint64_t size)
+{
+	return shm_create(what, size, FP_SHM_SEALS);
+}
+
+int fp_shm_create_open(const char *what, uint64_t size)
+{
+	return shm_create(what, size, F_SEAL_SHRINK | F_SEAL_GROW);
+}
+
+int fp_shm_seal_readonly(int fd, const char *what)
+{
+	if (fcntl(fd, F_ADD_SEALS, FP_SHM_SEALS_READONLY) < 0) {
+		int r = -errno;
+
+		/* EINVAL here means a kernel before 5.1: refuse rather than deliver a control
+		 * block the source could reopen writable. */
+		fp_error("shm %s: adding F_SEAL_FUTURE_WRITE failed: %s", what, strerror(errno));
+		return r;
+	}
+	return 0;
 }
 
 int fp_shm_reopen_readonly(int fd)
@@ -81,8 +104,15 @@ int fp_shm_check(int fd, uint64_t size)
 		return -errno;
 	if (st.st_size < 0 || (uint64_t)st.st_size < size)
 		return -EFBIG;
-	seals = fcntl(fd, F_GET_SEALS);
+	seals = fp_shm_seals(fd);
 	if (seals < 0 || (seals & FP_SHM_SEALS) != FP_SHM_SEALS)
 		return -EPERM;
 	return 0;
+}
+
+int fp_shm_seals(int fd)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	return seals < 0 ? -errno : seals;
 }

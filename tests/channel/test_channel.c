@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -20,6 +22,7 @@
 #include "channel/ring.h"
 #include "channel/shm.h"
 #include "common/log.h"
+#include "common/proc.h"
 #include "common/util.h"
 #include "host/broker.h"
 #include "sources/signature.h"
@@ -174,6 +177,76 @@ static void peer_other_uid_refused(void **state)
 	rmdir(copy);
 }
 
+/* The pre-6.5 peer check (FRAMEPUSH_NO_PEERPIDFD=1 forces it): it verifies a live peer, its
+ * pidfd is the death probe, it refuses a connection whose peer is gone even while that
+ * pid still exists (a zombie: pidfd_open succeeds; -ENOTCONN shows the hang-up check, not
+ * a later step, refused it), and the broker works end to end on it. */
+static void peer_fallback_without_peerpidfd(void **state)
+{
+	char dir[] = "/tmp/fpt-fallback-XXXXXX", path[64];
+	char *argv[] = { fake_peer, "hangup", path, NULL };
+	char *refused_argv[] = { fake_peer, "refused", NULL };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct fp_msg_header kick = { FP_MSG_KICK, FP_PROTO_VERSION };
+	struct fp_peer peer, exact, late;
+	struct pollfd p;
+	struct fp_broker *b;
+	struct fp_ring *ring;
+	int ls, s;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/s", dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_true(ls >= 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(ls, 1), 0);
+	pid = fpt_spawn(argv);
+	assert_true(pid > 0);
+	p = (struct pollfd){ .fd = ls, .events = POLLIN };
+	if (poll(&p, 1, 5000) != 1)
+		fail_msg("fake-peer pid %d did not connect within 5 s", (int)pid);
+	s = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(s >= 0);
+
+	assert_int_equal(setenv("FRAMEPUSH_NO_PEERPIDFD", "1", 1), 0);
+	assert_int_equal(fp_peer_verify(s, fake_peer, getuid(), pid, &peer), 0);
+	assert_int_equal(peer.pidfd_from_socket, 0);
+	assert_int_equal(fp_pidfd_exited(peer.pidfd), 0);
+	assert_int_equal(unsetenv("FRAMEPUSH_NO_PEERPIDFD"), 0);
+	assert_int_equal(fp_peer_verify(s, fake_peer, getuid(), pid, &exact), 0);
+	if (!exact.pidfd_from_socket)
+		print_message("kernel lacks SO_PEERPIDFD: both checks took the fallback\n");
+	close(exact.pidfd);
+
+	/* The peer closes its end and exits; left unreaped, its pid still exists. */
+	assert_int_equal(fp_msg_send(s, &kick, sizeof(kick), NULL, 0), 0);
+	assert_int_equal(fp_child_exited(pid, 5000), 1);
+	assert_int_equal(fp_pidfd_exited(peer.pidfd), 1);
+	assert_int_equal(setenv("FRAMEPUSH_NO_PEERPIDFD", "1", 1), 0);
+	assert_int_equal(fp_peer_verify(s, fake_peer, getuid(), pid, &late), -ENOTCONN);
+	assert_int_equal(late.pidfd, -1);
+	assert_int_equal(fpt_exit_code(fpt_wait(pid, 5000)), 0);
+	close(peer.pidfd);
+	close(s);
+	close(ls);
+	unlink(path);
+	rmdir(dir);
+
+	/* End to end on the fallback: a spawned source attaches; another binary is refused. */
+	b = spawn_source("64x32", "30");
+	assert_int_equal(fp_ring_create(&ring, fp_ring_next_generation(), 1, 3, 64, 32,
+					FP_PIXFMT_XRGB8888), 0);
+	assert_int_equal(fp_ring_deliver(ring, fp_broker_sock(b)), 0);
+	expect_status(b, ring->generation, FP_SRC_OPENED, 0);
+	fp_ring_destroy(ring);
+	fp_broker_destroy(b);
+	refuse_case(source_exe, refused_argv, NULL);
+	assert_int_equal(unsetenv("FRAMEPUSH_NO_PEERPIDFD"), 0);
+}
+
 static struct fp_broker *accept_fake(const char *mode, pid_t *pid)
 {
 	struct fp_broker_opts o = { .source_exe = fake_peer };
@@ -201,8 +274,19 @@ static void least_privilege(void **state)
 	assert_int_equal(fp_ring_create(&ring, fp_ring_next_generation(), 1, 3, 64, 32,
 					FP_PIXFMT_XRGB8888), 0);
 	assert_int_equal(fp_ring_deliver(ring, fp_broker_sock(b)), 0);
-	/* fake-peer exits 0 only if the writable mmap failed with EACCES and every ftruncate failed. */
+	/* fake-peer exits 0 only if the control block carried F_SEAL_FUTURE_WRITE, no way of
+	 * writing it worked (writable mmap EACCES; /proc reopen O_RDWR then mmap/pwrite EPERM;
+	 * mprotect), and every ftruncate failed (EPERM on the writable fds). */
 	assert_int_equal(fpt_exit_code(fpt_wait(pid, 10000)), 0);
+	/* The seal leaves the host's own mapping, made before it, writable. */
+	ring->control->reserved0 = 0x5eed;
+	{
+		const struct fp_control *c = fp_shm_map(ring->control_fd, sizeof(*c), PROT_READ);
+
+		assert_non_null(c);
+		assert_int_equal(c->reserved0, 0x5eed);
+		fp_shm_unmap((void *)c, sizeof(*c));
+	}
 	fp_ring_destroy(ring);
 	fp_broker_destroy(b);
 }
@@ -267,12 +351,28 @@ static void fill_delivery(const struct fp_ring *r, struct fp_msg_channel *m, int
 		fds[3 + i] = r->slot_fd[i];
 }
 
+/* A copy of ring's control block in a new memfd carrying only `seals` (-1: none at all). */
+static int control_copy(const struct fp_ring *r, int seals)
+{
+	int fd = seals < 0 ? memfd_create("ctl-unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING)
+			   : fp_shm_create_open("ctl-copy", sizeof(struct fp_control));
+
+	assert_true(fd >= 0);
+	if (seals < 0)
+		assert_int_equal(ftruncate(fd, sizeof(struct fp_control)), 0);
+	assert_int_equal(pwrite(fd, r->control, sizeof(struct fp_control), 0),
+			 (ssize_t)sizeof(struct fp_control));
+	if (seals > 0)
+		assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
+	return fd;
+}
+
 static void bad_deliveries_refused(void **state)
 {
 	struct fp_broker *b = spawn_source("64x32", "30");
 	struct fp_msg_channel m;
-	struct fp_ring *ring, *other;
-	int fds[FP_CHANNEL_MAX_FDS], ro, small, unsealed;
+	struct fp_ring *ring, *other, *newer;
+	int fds[FP_CHANNEL_MAX_FDS], ro, small, unsealed, ctl, pipefd[2], efd;
 	int sock = fp_broker_sock(b);
 	size_t nfds;
 
@@ -290,11 +390,48 @@ static void bad_deliveries_refused(void **state)
 	expect_status(b, ring->generation, FP_SRC_BAD_MAGIC, 0xdeadbeef);
 	ring->control->magic = FP_PROTO_MAGIC;
 
-	/* An old protocol version. */
+	/* An old protocol version, in the message and then in the control block (written
+	 * through the host's mapping, which the FUTURE_WRITE seal leaves writable). */
 	fill_delivery(ring, &m, fds, ro);
 	m.hdr.version = FP_PROTO_VERSION - 1;
 	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
 	expect_status(b, ring->generation, FP_SRC_BAD_VERSION, FP_PROTO_VERSION - 1);
+	ring->control->version = FP_PROTO_VERSION + 1;
+	fill_delivery(ring, &m, fds, ro);
+	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
+	expect_status(b, ring->generation, FP_SRC_BAD_VERSION, FP_PROTO_VERSION + 1);
+	ring->control->version = FP_PROTO_VERSION;
+
+	/* A control block without F_SEAL_FUTURE_WRITE: the source could reopen it writable. */
+	ctl = control_copy(ring, FP_SHM_SEALS);
+	fill_delivery(ring, &m, fds, ctl);
+	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
+	assert_int_equal(fcntl(ctl, F_GET_SEALS) & F_SEAL_FUTURE_WRITE, 0);
+	expect_status(b, ring->generation, FP_SRC_CONTROL_WRITABLE,
+		      (uint32_t)fcntl(ctl, F_GET_SEALS)); /* + F_SEAL_EXEC where MFD_NOEXEC_SEAL */
+	close(ctl);
+	/* ... and one with no seals at all, then a status block without seals. */
+	ctl = control_copy(ring, -1);
+	fill_delivery(ring, &m, fds, ctl);
+	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
+	expect_status(b, ring->generation, FP_SRC_NO_SEALS, FP_CHANNEL_FD_CONTROL);
+	close(ctl);
+	unsealed = memfd_create("status-unsealed", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(unsealed, sizeof(struct fp_status)), 0);
+	fill_delivery(ring, &m, fds, ro);
+	fds[FP_CHANNEL_FD_STATUS] = unsealed;
+	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
+	expect_status(b, ring->generation, FP_SRC_NO_SEALS, FP_CHANNEL_FD_STATUS);
+	close(unsealed);
+
+	/* A pipe as the frame-ready fd: a full one would block the source's write forever. */
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	fill_delivery(ring, &m, fds, ro);
+	fds[FP_CHANNEL_FD_EVENT] = pipefd[1];
+	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
+	expect_status(b, ring->generation, FP_SRC_BAD_EVENT, 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
 
 	/* Ring lengths 0 and 200. */
 	fill_delivery(ring, &m, fds, ro);
@@ -337,9 +474,33 @@ static void bad_deliveries_refused(void **state)
 	assert_int_equal(fp_ring_deliver(ring, sock), 0);
 	expect_status(b, ring->generation, FP_SRC_OPENED, 0);
 
+	/* The same generation again, and an older one: stale, the attached ring stays. */
+	assert_int_equal(fp_ring_deliver(ring, sock), 0);
+	expect_status(b, ring->generation, FP_SRC_STALE, ring->generation);
+	assert_int_equal(fp_ring_create(&newer, fp_ring_next_generation(), 1, 3, 64, 32,
+					FP_PIXFMT_XRGB8888), 0);
+	/* A newer ring whose eventfd is blocking: accepted, and made non-blocking (the
+	 * description is shared, so the flag shows here too). */
+	efd = eventfd(0, EFD_CLOEXEC);
+	assert_true(efd >= 0);
+	fill_delivery(newer, &m, fds, ro);
+	close(ro);
+	ro = fp_shm_reopen_readonly(newer->control_fd);
+	assert_true(ro >= 0);
+	fds[FP_CHANNEL_FD_CONTROL] = ro;
+	fds[FP_CHANNEL_FD_EVENT] = efd;
+	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
+	expect_status(b, newer->generation, FP_SRC_OPENED, 0);
+	assert_true(fcntl(efd, F_GETFL) & O_NONBLOCK);
+	assert_int_equal(fp_ring_deliver(ring, sock), 0);
+	expect_status(b, ring->generation, FP_SRC_STALE, newer->generation);
+	assert_int_equal(fp_pidfd_exited(fp_broker_pidfd(b)), 0);
+
+	close(efd);
 	close(ro);
 	close(small);
 	close(unsealed);
+	fp_ring_destroy(newer);
 	fp_ring_destroy(other);
 	fp_ring_destroy(ring);
 	fp_broker_destroy(b);
@@ -351,6 +512,7 @@ int main(void)
 		cmocka_unit_test(two_processes_300_frames),
 		cmocka_unit_test(peer_other_binary_refused),
 		cmocka_unit_test(peer_other_uid_refused),
+		cmocka_unit_test(peer_fallback_without_peerpidfd),
 		cmocka_unit_test(least_privilege),
 		cmocka_unit_test(all_or_nothing),
 		cmocka_unit_test(bad_deliveries_refused),

@@ -45,8 +45,15 @@ static void layout_pinned(void **state)
 	assert_int_equal(offsetof(struct fp_status, slot_owner), 64);
 	assert_int_equal(offsetof(struct fp_status, slot_capture_ns), 96);
 	assert_true(offsetof(struct fp_status, latest) % 8 == 0); /* atomic u64 */
+	assert_int_equal(offsetof(struct fp_control, reserved0), 36);
+	assert_int_equal(offsetof(struct fp_control, reserved), 48);
+	assert_int_equal(offsetof(struct fp_status, reserved0), 12);
+	assert_int_equal(offsetof(struct fp_status, reserved1), 56);
+	assert_int_equal(sizeof(struct fp_msg_header), 8);
 	assert_int_equal(sizeof(struct fp_msg_channel), 64);
 	assert_int_equal(sizeof(struct fp_msg_hello), 40);
+	assert_int_equal(sizeof(struct fp_msg_status), 24);
+	assert_int_equal(sizeof(struct fp_msg_config), 32);
 }
 
 static void attach_check_rules(void **state)
