@@ -27,6 +27,15 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
+	/* Display backends are optional at build time: say which this binary has. */
+	static const char *const all[] = { "test", "x11", "wlr" };
+	char built[64] = "";
+
+	for (size_t i = 0; i < FP_ARRAY_LEN(all); i++)
+		if (fp_backend_find(all[i])) {
+			strcat(built, built[0] ? ", " : "");
+			strcat(built, all[i]);
+		}
 	fprintf(f,
 		"usage: framepush-source --connect SOCKET [--backend NAME] [--spec OPTS]\n"
 		"                        [--size WxH] [--fps N] [--target-id N] [--display NAME]\n"
@@ -35,14 +44,19 @@ static void usage(FILE *f)
 		"hand only to attach to a host that listens on SOCKET.\n"
 		"\n"
 		"  --connect SOCKET  the host's UNIX socket\n"
-		"  --backend NAME    test (default)\n"
-		"  --spec OPTS       backend options, e.g. pattern=moving,hdr=1 for test\n"
+		"  --backend NAME    test (default): a synthetic display (pattern, HDR, hooks)\n"
+		"                    x11: an X server, MIT-SHM into the ring, DAMAGE-driven\n"
+		"                    wlr: a wlroots compositor, wlr-screencopy with damage\n"
+		"                    (built into this binary: %s)\n"
+		"  --spec OPTS       backend options, e.g. pattern=moving,hdr=1 for test,\n"
+		"                    output=NAME,cursor=1 for wlr\n"
 		"  --size WxH        display size where the backend chooses it (1920x1080)\n"
 		"  --fps N           frame rate of timer-driven backends (60)\n"
 		"  --target-id N     the display id the host's ring must name (1)\n"
 		"  --display NAME    X display or Wayland socket for display backends\n"
 		"\n"
-		"Exit status: 0 when the host hung up, 1 on error, 2 on bad usage, 3 when refused.\n");
+		"Exit status: 0 when the host hung up, 1 on error, 2 on bad usage, 3 when refused.\n",
+		built);
 }
 
 static int parse_size(const char *s, uint32_t *w, uint32_t *h)

@@ -41,6 +41,8 @@
 #define RETRY_FAILED_NS (100 * FP_NSEC_PER_MSEC)
 /* No free slot (should not happen with >= 3 slots): look again soon. */
 #define RETRY_BUSY_NS (2 * FP_NSEC_PER_MSEC)
+/* The kick's pointer nudge: one wl_fixed unit, 1/256 px (see wlr_kick). */
+#define KICK_STEP ((wl_fixed_t)1)
 
 struct output {
 	struct fp_backend *b;
@@ -893,10 +895,15 @@ static void wlr_kick(struct fp_backend *b)
 
 	if (!b->vp)
 		return;
-	/* Net zero: the pointer ends where it was, but both moves damage the cursor. */
-	zwlr_virtual_pointer_v1_motion(b->vp, t, wl_fixed_from_int(1), wl_fixed_from_int(0));
+	/* Both moves damage the cursor, and the pointer ends where it was. A client cannot
+	 * read the pointer's position (x11 asks the server and turns back at the right edge),
+	 * so the step is what no edge can clamp: wlroots keeps the pointer in [0, width) and
+	 * clamps only at width or beyond, so a pointer resting at width - 1 (where the edge
+	 * leaves it) goes 1/256 px right and back exactly. A whole pixel right from there
+	 * was clamped, and the move back left it one pixel further left every kick. */
+	zwlr_virtual_pointer_v1_motion(b->vp, t, KICK_STEP, 0);
 	zwlr_virtual_pointer_v1_frame(b->vp);
-	zwlr_virtual_pointer_v1_motion(b->vp, t, wl_fixed_from_int(-1), wl_fixed_from_int(0));
+	zwlr_virtual_pointer_v1_motion(b->vp, t, -KICK_STEP, 0);
 	zwlr_virtual_pointer_v1_frame(b->vp);
 	/* A frame may be waiting for a free slot or the ring; this is a good moment to ask. */
 	if (!b->frame && b->retry_at == INT64_MAX)

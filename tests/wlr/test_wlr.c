@@ -294,6 +294,69 @@ static void idle_output_publishes_nothing_until_kicked(void **state)
 	assert_true(st1.source_published > st0.source_published);
 }
 
+/* Runs swaymsg against the test's sway (root reaches its IPC socket); its exit code. */
+static int swaymsg(struct fixture *fx, char *a1, char *a2, char *a3, char *a4, char *a5)
+{
+	char ipc[4096];
+	char *argv[] = { "/usr/bin/swaymsg", "-q", "-s", ipc, a1, a2, a3, a4, a5, NULL };
+
+	snprintf(ipc, sizeof(ipc), "%s", fp_display_name(fx->d));
+	snprintf(strrchr(ipc, '/'), sizeof(ipc) - (size_t)(strrchr(ipc, '/') - ipc),
+		 "/sway-ipc.sock");
+	return fpt_exit_code(fpt_wait(fpt_spawn(argv), 5000));
+}
+
+/* Luma of the last 8 columns, rows y..y+23: where a pointer at the right edge is drawn. */
+static void right_edge(const struct fp_yuv_frame *f, uint32_t y, uint8_t out[24][8])
+{
+	for (uint32_t j = 0; j < 24; j++)
+		memcpy(out[j], f->data[0] + (size_t)(y + j) * f->stride[0] + f->width - 8, 8);
+}
+
+/* A pointer resting at the right edge: the kick's nudge must put it back where it was,
+ * so every frame the kick produces draws the cursor exactly as before. */
+static void kick_is_net_zero_at_right_edge(void **state)
+{
+	struct fixture *fx = need_display(state);
+	const struct fp_yuv_frame *f;
+	uint8_t before[24][8], after[24][8], bg[24][8];
+	int64_t t0;
+	int fresh = 0;
+
+	open_capture(fx);
+	assert_int_equal(fp_capture_next_frame(fx->cap, fp_now_ns() + 50 * FP_NSEC_PER_MSEC, &f), 0);
+	memset(bg, f->data[0][(size_t)(f->height / 2) * f->stride[0] + f->width / 2], sizeof(bg));
+	assert_int_equal(swaymsg(fx, "seat", "seat0", "cursor", "set", "1279 360"), 0);
+	/* Until a fresh frame shows the cursor in the last column (bounded). */
+	t0 = fp_now_ns();
+	for (;;) {
+		if (ms_since(t0) > 3000.0)
+			fail_msg("no frame with the cursor at the right edge within 3 s");
+		assert_int_equal(fp_capture_next_frame(fx->cap, fp_now_ns() + 50 * FP_NSEC_PER_MSEC, &f), 0);
+		right_edge(f, 360, before);
+		if (!f->repeated && memcmp(before, bg, sizeof(bg)))
+			break;
+	}
+	/* A pointer that ends one pixel left shows more of the arrow: any fresh frame the
+	 * kick makes must equal the one before it in this patch. */
+	assert_int_equal(fp_capture_kick(fx->cap), 0);
+	t0 = fp_now_ns();
+	while (ms_since(t0) < 1000.0) {
+		assert_int_equal(fp_capture_next_frame(fx->cap, fp_now_ns() + 16 * FP_NSEC_PER_MSEC, &f), 0);
+		if (f->repeated)
+			continue;
+		fresh++;
+		right_edge(f, 360, after);
+		for (int j = 0; j < 24; j++)
+			for (int i = 0; i < 8; i++)
+				if (after[j][i] != before[j][i])
+					fail_msg("after the kick, luma at (%u,%u) is %u, was %u: the pointer "
+						 "moved", 1272 + i, 360 + j, after[j][i], before[j][i]);
+	}
+	print_message("kick at the right edge: %d fresh frame(s), cursor unmoved\n", fresh);
+	assert_true(fresh >= 1);
+}
+
 /* A width that is not a multiple of 16: the compositor's stride (width * 4) is not the
  * ring's (a multiple of 64), so the copy goes through the bounce buffer. */
 static void odd_width_uses_bounce_buffer(void **state)
@@ -379,6 +442,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(mode_change_recreates_ring, setup_720p, teardown),
 		cmocka_unit_test_setup_teardown(idle_output_publishes_nothing_until_kicked, setup_720p,
 						teardown),
+		cmocka_unit_test_setup_teardown(kick_is_net_zero_at_right_edge, setup_720p, teardown),
 		cmocka_unit_test_setup_teardown(odd_width_uses_bounce_buffer, setup_720p, teardown),
 		cmocka_unit_test_setup_teardown(compositor_exit_ends_session, setup_720p, teardown),
 		cmocka_unit_test_setup_teardown(throughput_1080p, setup_1080p, teardown),
