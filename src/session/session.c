@@ -17,6 +17,9 @@
 
 #define QUEUE_MAX 4u     /* >= the capturer's largest output ring */
 #define PTS_FIFO 64u
+/* Ticks the capture loop may run late and still catch up, taking frames back to back: a
+ * scheduling hiccup costs no frame, and no timestamp lags its capture by more than this. */
+#define CATCH_UP_TICKS 2
 
 /* The encode side: one thread owns everything in here. */
 struct sink {
@@ -426,12 +429,12 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 		pthread_mutex_unlock(&ss.lock);
 		if (r < 0)
 			break;
-		/* Behind (a slow encoder, a stalled source): ticks whose successor is already
-		 * due get no frame, so every timestamp stays within a period of its capture and
-		 * the output keeps wall-clock time instead of drifting late. */
+		/* Further behind than the catch-up window (a slow encoder, a stall): the ticks
+		 * already past get no frame, so the output keeps wall-clock time instead of
+		 * drifting late, and each is counted. */
 		tick = start + (int64_t)k * period;
 		now = fp_now_ns();
-		if (now >= tick + period) {
+		if (now >= tick + (CATCH_UP_TICKS + 1) * period) {
 			uint64_t late = (uint64_t)((now - tick) / period);
 
 			if (total && k + late >= total)
