@@ -14,28 +14,26 @@
 
 static const enum fp_cpu_path all_paths[] = { FP_CPU_SCALAR, FP_CPU_SSE2, FP_CPU_SSSE3, FP_CPU_AVX2 };
 
-/* Converts im with the reference, then with every supported path, 1 and 3 threads. */
-static void check_all_paths(const struct img *im, const char *what)
+/* Converts im with every supported path, with each thread count of `threads`, and compares
+ * with ref (the reference's output for im). */
+static void check_paths(const struct img *im, const struct fp_yuv_frame *ref, const char *what,
+			const unsigned *thread_counts, size_t nthread_counts)
 {
 	const int hdr = im->bpp == 8;
 	const enum fp_yuv_format yf = hdr ? FP_YUV_P010 : FP_YUV_NV12;
 	const enum fp_src_format sf = hdr ? FP_SRC_RGBA16F : FP_SRC_XRGB8888;
-	struct fp_yuv_frame ref, out;
+	struct fp_yuv_frame out;
 
-	assert_int_equal(fp_yuv_frame_alloc(&ref, yf, im->w, im->h), 0);
 	assert_int_equal(fp_yuv_frame_alloc(&out, yf, im->w, im->h), 0);
-	if (hdr)
-		fp_convert_ref_rgba16f_to_p010(im->data, im->stride, im->w, im->h, &ref);
-	else
-		fp_convert_ref_xrgb_to_nv12(im->data, im->stride, im->w, im->h, &ref);
 	{
-		struct plane_diff d = frame_compare(&ref, &ref);
+		struct plane_diff d = frame_compare(ref, ref);
 
 		if (d.out_of_range)
 			fail_msg("%s: reference produced %d out-of-range codes", what, d.out_of_range);
 	}
 	for (size_t i = 0; i < sizeof(all_paths) / sizeof(all_paths[0]); i++) {
-		for (unsigned threads = 1; threads <= 3; threads += 2) {
+		for (size_t t = 0; t < nthread_counts; t++) {
+			const unsigned threads = thread_counts[t];
 			struct fp_converter *conv;
 			struct plane_diff d;
 			int r = fp_converter_create(&conv, threads, all_paths[i]);
@@ -47,7 +45,7 @@ static void check_all_paths(const struct img *im, const char *what)
 			memset(out.data[0], 0xee, out.stride[0] * out.height);
 			memset(out.data[1], 0xee, out.stride[1] * ((out.height + 1) / 2));
 			assert_int_equal(fp_converter_run(conv, sf, im->data, im->stride, im->w, im->h, &out), 0);
-			d = frame_compare(&out, &ref);
+			d = frame_compare(&out, ref);
 			if (d.max_err[0] > 1 || d.max_err[1] > 1 || d.out_of_range)
 				fail_msg("%s %ux%u stride %zu path %s threads %u: max err Y %d C %d, %d out of range",
 					 what, im->w, im->h, im->stride, fp_cpu_path_name(all_paths[i]), threads,
@@ -55,8 +53,27 @@ static void check_all_paths(const struct img *im, const char *what)
 			fp_converter_destroy(conv);
 		}
 	}
-	fp_yuv_frame_free(&ref);
 	fp_yuv_frame_free(&out);
+}
+
+static void reference(const struct img *im, const struct fp_yuv_frame *ref)
+{
+	if (im->bpp == 8)
+		fp_convert_ref_rgba16f_to_p010(im->data, im->stride, im->w, im->h, ref);
+	else
+		fp_convert_ref_xrgb_to_nv12(im->data, im->stride, im->w, im->h, ref);
+}
+
+/* Converts im with the reference, then with every supported path, 1 and 3 threads. */
+static void check_all_paths(const struct img *im, const char *what)
+{
+	static const unsigned threads[] = { 1, 3 };
+	struct fp_yuv_frame ref;
+
+	assert_int_equal(fp_yuv_frame_alloc(&ref, im->bpp == 8 ? FP_YUV_P010 : FP_YUV_NV12, im->w, im->h), 0);
+	reference(im, &ref);
+	check_paths(im, &ref, what, threads, 2);
+	fp_yuv_frame_free(&ref);
 }
 
 static void run_patterns(size_t bpp)
@@ -97,6 +114,74 @@ static void test_hdr_paths_vs_reference(void **state)
 {
 	(void)state;
 	run_patterns(8);
+}
+
+/* The top of the size range, odd in both directions (7679x4319, odd row padding): long rows,
+ * many bands, the odd last row and column at full size; every path with 3 threads (the
+ * single-thread kernels run the same rows at 1921x1081). SDR: random pixels everywhere. HDR:
+ * the float64 reference costs ~20 s at this size (three pow pairs per pixel), so the random
+ * content repeats every MAX_PERIOD rows and the reference is computed on one period (row
+ * pairs are independent) plus the odd last row, then tiled. The period, 2 x 97 rows, is
+ * coprime to every band size a band bug would shift rows by, so misplaced rows still show. */
+#define MAX_W 7679
+#define MAX_H 4319
+#define MAX_PERIOD 194
+
+static void copy_rows(const struct fp_yuv_frame *from, uint32_t fy, const struct fp_yuv_frame *to, uint32_t ty,
+		      int plane)
+{
+	memcpy(to->data[plane] + (size_t)ty * to->stride[plane], from->data[plane] + (size_t)fy * from->stride[plane],
+	       from->stride[plane] < to->stride[plane] ? from->stride[plane] : to->stride[plane]);
+}
+
+static void test_sdr_max_size(void **state)
+{
+	struct img im;
+	(void)state;
+
+	assert_int_equal(img_alloc(&im, MAX_W, MAX_H, 4, 5), 0);
+	img_fill(&im, PAT_RANDOM, 7679);
+	check_all_paths(&im, "random max size");
+	img_free(&im);
+}
+
+static void test_hdr_max_size(void **state)
+{
+	static const unsigned threads[] = { 3 };
+	const uint32_t last = MAX_H - 1; /* odd height: the last row is a pair of its own */
+	struct img im, period, lastrow;
+	struct fp_yuv_frame ref, pref, lref;
+	(void)state;
+
+	assert_int_equal(img_alloc(&im, MAX_W, MAX_H, 8, 5), 0);
+	assert_int_equal(img_alloc(&period, MAX_W, MAX_PERIOD, 8, 5), 0);
+	img_fill(&period, PAT_RANDOM, 7680);
+	for (uint32_t y = 0; y < MAX_H; y += MAX_PERIOD) {
+		uint32_t n = MAX_H - y < MAX_PERIOD ? MAX_H - y : MAX_PERIOD;
+
+		memcpy(im.data + (size_t)y * im.stride, period.data, (size_t)n * im.stride);
+	}
+	assert_int_equal(fp_yuv_frame_alloc(&ref, FP_YUV_P010, MAX_W, MAX_H), 0);
+	assert_int_equal(fp_yuv_frame_alloc(&pref, FP_YUV_P010, MAX_W, MAX_PERIOD), 0);
+	assert_int_equal(fp_yuv_frame_alloc(&lref, FP_YUV_P010, MAX_W, 1), 0);
+	reference(&period, &pref);
+	lastrow = period;
+	lastrow.data = period.data + (size_t)(last % MAX_PERIOD) * period.stride;
+	lastrow.h = 1;
+	reference(&lastrow, &lref);
+	for (uint32_t y = 0; y < last; y++) {
+		copy_rows(&pref, y % MAX_PERIOD, &ref, y, 0);
+		if (y % 2 == 0)
+			copy_rows(&pref, (y % MAX_PERIOD) / 2, &ref, y / 2, 1);
+	}
+	copy_rows(&lref, 0, &ref, last, 0);
+	copy_rows(&lref, 0, &ref, last / 2, 1);
+	check_paths(&im, &ref, "random max size (rows repeat every 194)", threads, 1);
+	fp_yuv_frame_free(&ref);
+	fp_yuv_frame_free(&pref);
+	fp_yuv_frame_free(&lref);
+	img_free(&period);
+	img_free(&im);
 }
 
 /* Every 24-bit colour once (4096 x 4096, pixel (x, y) = colour y * 4096 + x): the luma of
@@ -150,32 +235,48 @@ static void test_hdr_every_half(void **state)
 	}
 }
 
-/* Solid colour, 4x2: every sample of a plane has one value. */
+/* Solid colour, 66x2: wide enough that every SIMD kernel converts columns 0..63 in its vector
+ * loop (AVX2 SDR steps 32 px, the others less) and only 64..65 in the scalar tail. The value
+ * is read inside the vector part, and every sample of each plane must equal it, so a
+ * vector-only or tail-only error cannot hide. */
+#define SOLID_W 66
+#define SOLID_H 2
+
 static void convert_solid(enum fp_cpu_path path, size_t bpp, const float rgb[3], unsigned yuv[3])
 {
+	const char *pname = path == FP_CPU_AUTO ? "reference" : fp_cpu_path_name(path);
 	struct img im;
 	struct fp_yuv_frame f;
 	struct fp_converter *conv = NULL;
 
-	assert_int_equal(img_alloc(&im, 4, 2, bpp, 0), 0);
-	for (uint32_t y = 0; y < 2; y++)
-		for (uint32_t x = 0; x < 4; x++)
+	assert_int_equal(img_alloc(&im, SOLID_W, SOLID_H, bpp, 0), 0);
+	for (uint32_t y = 0; y < SOLID_H; y++)
+		for (uint32_t x = 0; x < SOLID_W; x++)
 			img_set_px(&im, x, y, rgb);
-	assert_int_equal(fp_yuv_frame_alloc(&f, bpp == 8 ? FP_YUV_P010 : FP_YUV_NV12, 4, 2), 0);
+	assert_int_equal(fp_yuv_frame_alloc(&f, bpp == 8 ? FP_YUV_P010 : FP_YUV_NV12, SOLID_W, SOLID_H), 0);
 	if (path == FP_CPU_AUTO) { /* AUTO here means: the reference */
 		if (bpp == 8)
-			fp_convert_ref_rgba16f_to_p010(im.data, im.stride, 4, 2, &f);
+			fp_convert_ref_rgba16f_to_p010(im.data, im.stride, SOLID_W, SOLID_H, &f);
 		else
-			fp_convert_ref_xrgb_to_nv12(im.data, im.stride, 4, 2, &f);
+			fp_convert_ref_xrgb_to_nv12(im.data, im.stride, SOLID_W, SOLID_H, &f);
 	} else {
 		assert_int_equal(fp_converter_create(&conv, 1, path), 0);
 		assert_int_equal(fp_converter_run(conv, bpp == 8 ? FP_SRC_RGBA16F : FP_SRC_XRGB8888, im.data,
-						  im.stride, 4, 2, &f), 0);
+						  im.stride, SOLID_W, SOLID_H, &f), 0);
 		fp_converter_destroy(conv);
 	}
-	yuv[0] = frame_sample(&f, 0, 3, 1);
-	yuv[1] = frame_sample(&f, 1, 2, 0);
-	yuv[2] = frame_sample(&f, 1, 3, 0);
+	yuv[0] = frame_sample(&f, 0, 13, 1);
+	yuv[1] = frame_sample(&f, 1, 2 * 6, 0);
+	yuv[2] = frame_sample(&f, 1, 2 * 6 + 1, 0);
+	for (uint32_t y = 0; y < SOLID_H; y++)
+		for (uint32_t x = 0; x < SOLID_W; x++)
+			if (frame_sample(&f, 0, x, y) != yuv[0])
+				fail_msg("%s: solid frame has Y %u at (%u, %u) but %u at (13, 1)", pname,
+					 frame_sample(&f, 0, x, y), x, y, yuv[0]);
+	for (uint32_t x = 0; x < SOLID_W; x++)
+		if (frame_sample(&f, 1, x, 0) != yuv[1 + x % 2])
+			fail_msg("%s: solid frame has %s %u at chroma block %u but %u at block 6", pname,
+				 x % 2 ? "Cr" : "Cb", frame_sample(&f, 1, x, 0), x / 2, yuv[1 + x % 2]);
 	fp_yuv_frame_free(&f);
 	img_free(&im);
 }
@@ -353,6 +454,8 @@ int main(void)
 		cmocka_unit_test(test_pool_reuse),
 		cmocka_unit_test(test_sdr_paths_vs_reference),
 		cmocka_unit_test(test_hdr_paths_vs_reference),
+		cmocka_unit_test(test_sdr_max_size),
+		cmocka_unit_test(test_hdr_max_size),
 		cmocka_unit_test(test_sdr_every_colour),
 		cmocka_unit_test(test_hdr_every_half),
 	};
