@@ -34,8 +34,11 @@ const char *fp_display_backend(const struct fp_display *d);
 /* Changes the mode at run time; -ENOTSUP where the display cannot (Xvfb). */
 int fp_display_set_mode(struct fp_display *d, uint32_t width, uint32_t height, uint32_t hz);
 
-/* Starts argv inside the display (DISPLAY / WAYLAND_DISPLAY set; as the display's user).
- * The application is killed when the display is destroyed. Returns 0 and *pid, or -errno. */
+/* Starts argv inside the display (DISPLAY / WAYLAND_DISPLAY set; as the display's user),
+ * in its own process group, stdin on /dev/null. A bare argv[0] is looked up in the PATH the
+ * application gets: the caller's for xvfb, /usr/local/bin:/usr/bin:/bin for sway. The
+ * application is killed when the display is destroyed, and gets SIGTERM if the calling
+ * thread dies first. Returns 0 and *pid, or -errno (an exec failure included). */
 int fp_display_spawn(struct fp_display *d, char *const argv[], pid_t *pid);
 
 /* ---- for display implementations (src/display/) ---- */
