@@ -11,6 +11,7 @@
 #ifndef FRAMEPUSH_CAPTURE_H
 #define FRAMEPUSH_CAPTURE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -48,6 +49,11 @@ struct fp_capture_stats {
 
 int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts);
 void fp_capture_close(struct fp_capture *cap);
+/* Hangs up on the source and waits up to timeout_ms for it to exit, before a close: fills
+ * why with how it ended ("exited with status 0", "was killed by signal 9 (Killed)"). Returns
+ * 1 once it has exited, 0 while it still runs (close then insists), or -errno. Next-frame
+ * fails after it. */
+int fp_capture_hangup(struct fp_capture *cap, int timeout_ms, char *why, size_t len);
 
 /* The next frame for the encoder: the newest fresh frame that arrives before deadline_ns,
  * else a repeat of the last one at deadline_ns. Returns 0 and *frame, or a negative error

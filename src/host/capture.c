@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "channel/msg.h"
@@ -39,12 +40,15 @@ struct fp_capture {
 	int last_idx;              /* output slot of the last frame handed out, -1 none */
 	uint32_t last_seq;         /* seq of the last fresh frame consumed from this ring */
 	uint64_t last_rejected;    /* last token counted as stale, so each counts once */
+	uint64_t last_busy;        /* last token counted as busy, so each counts once */
+	uint64_t last_bad;         /* last token whose frame failed its signature */
 
 	uint32_t desc_serial;      /* last descriptor serial acted on */
 	int64_t recovering_since;  /* set by a recreate until a fresh frame arrives */
 	int64_t next_kick;
 	int64_t last_fresh;
-	int status_logged;
+	unsigned status_logs;      /* status lines logged so far */
+	uint32_t logged_status, logged_detail;
 	int failed;
 
 	struct fp_capture_stats stats;
@@ -100,24 +104,22 @@ static void free_out_ring(struct fp_capture *cap)
 	cap->last_idx = -1;
 }
 
-/* Built once per ring geometry; never per frame. */
-static int ensure_out_ring(struct fp_capture *cap)
+/* Makes out[i] a w x h buffer of fmt. Only ever called for the buffer about to be written
+ * (out_idx): the other depth buffers may still be in the encoder, so a display change
+ * replaces the old-format buffers one by one as the ring comes round to them, never all at
+ * once. Allocates at most out_len times per geometry change, never per frame. */
+static int ensure_out_buffer(struct fp_capture *cap, unsigned i, enum fp_yuv_format fmt,
+			     uint32_t w, uint32_t h)
 {
-	enum fp_yuv_format fmt = cap->ring->format == FP_PIXFMT_RGBA16F ? FP_YUV_P010 : FP_YUV_NV12;
+	struct fp_yuv_frame *b = &cap->out[i];
+	int r;
 
-	if (cap->out[0].format == fmt && cap->out[0].width == cap->ring->width &&
-	    cap->out[0].height == cap->ring->height)
+	if (b->data[0] && b->format == fmt && b->width == w && b->height == h)
 		return 0;
-	free_out_ring(cap);
-	for (unsigned i = 0; i < cap->out_len; i++) {
-		int r = fp_yuv_frame_alloc(&cap->out[i], fmt, cap->ring->width, cap->ring->height);
-
-		if (r < 0) {
-			free_out_ring(cap);
-			return fail(cap, r, "cannot allocate %ux%u output buffers", cap->ring->width,
-				    cap->ring->height);
-		}
-	}
+	fp_yuv_frame_free(b);
+	r = fp_yuv_frame_alloc(b, fmt, w, h);
+	if (r < 0)
+		return fail(cap, r, "cannot allocate a %ux%u output buffer", w, h);
 	return 0;
 }
 
@@ -127,19 +129,29 @@ static void read_source_status(const struct fp_capture *cap, uint32_t *status, u
 	*detail = cap->ring->status->detail;
 }
 
-static void log_status_once(struct fp_capture *cap)
+/* The source's status is logged when it first reports and then on a change only, not on
+ * every ring (each new ring's block starts NOT_ATTACHED and then repeats OPENED). A source
+ * that keeps changing it (hostile) gets a few lines, not one per poll. */
+#define STATUS_LOG_MAX 8u
+
+static void log_status_change(struct fp_capture *cap)
 {
 	uint32_t st, detail;
 
-	if (cap->status_logged)
-		return;
 	read_source_status(cap, &st, &detail);
-	if (st == FP_SRC_NOT_ATTACHED)
+	if (st == FP_SRC_NOT_ATTACHED || (cap->status_logs && st == cap->logged_status &&
+					  detail == cap->logged_detail))
 		return;
-	cap->status_logged = 1;
+	cap->logged_status = st;
+	cap->logged_detail = detail;
+	if (cap->status_logs >= STATUS_LOG_MAX)
+		return;
 	fp_info("capture: source pid %d reports %s (detail %u) on ring gen %u",
 		(int)fp_broker_pid(cap->broker), fp_source_status_name(st), detail,
 		cap->ring->generation);
+	if (++cap->status_logs == STATUS_LOG_MAX)
+		fp_info("capture: source pid %d keeps changing its status; no more status lines",
+			(int)fp_broker_pid(cap->broker));
 }
 
 static int send_kick(struct fp_capture *cap)
@@ -166,10 +178,31 @@ int fp_capture_config(struct fp_capture *cap, uint32_t op, uint32_t arg0, uint32
 	return fp_broker_send(cap->broker, &m, sizeof(m));
 }
 
+/* A dead source cannot release what it held: every slot word it owned (or scribbled) is
+ * taken over and freed, so nothing of this ring stays wedged. Its pixels are not used. */
+static void take_abandoned_slots(struct fp_capture *cap)
+{
+	struct fp_ring *ring = cap->ring;
+
+	for (uint32_t i = 0; i < ring->ring_len; i++) {
+		uint32_t v = atomic_load_explicit(ATOMIC_U32(&ring->status->slot_owner[i]),
+						  memory_order_acquire);
+
+		if (v == FP_SLOT_FREE || v == FP_SLOT_HOST)
+			continue; /* the host never leaves a slot held between calls */
+		fp_ring_slot_take_abandoned(ring, i);
+		fp_ring_slot_release(ring, i);
+		cap->stats.abandoned_slots++;
+		fp_info("capture: took over slot %u (word 0x%x) from dead source pid %d", i, v,
+			(int)fp_broker_pid(cap->broker));
+	}
+}
+
 static int source_died(struct fp_capture *cap)
 {
 	char why[96] = "exited";
 
+	take_abandoned_slots(cap);
 	/* The pidfd is readable, so a child of ours is a zombie now: reap it for the reason. */
 	fp_broker_source_exit(cap->broker, why, sizeof(why));
 	return fail(cap, -EPIPE, "source pid %d died (%s); no more frames can arrive",
@@ -235,7 +268,8 @@ static int deliver_new_ring(struct fp_capture *cap, uint32_t w, uint32_t h, uint
 	cap->ring = ring;
 	cap->last_seq = 0;
 	cap->last_rejected = 0;
-	cap->status_logged = 0;
+	cap->last_busy = 0;
+	cap->last_bad = 0;
 	cap->desc_serial = 0;
 	return 0;
 }
@@ -292,7 +326,7 @@ static int service(struct fp_capture *cap)
 	r = drain_socket(cap);
 	if (r < 0)
 		return r;
-	log_status_once(cap);
+	log_status_change(cap);
 	r = follow_descriptor(cap);
 	if (r < 0)
 		return r;
@@ -330,6 +364,23 @@ static void copy_frame(struct fp_yuv_frame *dst, const struct fp_yuv_frame *src)
 			       bytes[p]);
 }
 
+static int signature_ok(struct fp_capture *cap, struct fp_token tok)
+{
+	const struct fp_ring *ring = cap->ring;
+	struct fp_signature sig;
+	enum fp_sig_result s = fp_signature_check(ring->slot[tok.slot], ring->stride, ring->width,
+						  ring->height, ring->format, &sig);
+
+	if (s == FP_SIG_OK && sig.generation == ring->generation && sig.frame == tok.seq)
+		return 1;
+	cap->stats.signature_failures++;
+	if (cap->stats.signature_failures <= 5)
+		fp_warn("capture: frame seq %u slot %u gen %u failed its signature: %s (frame %u "
+			"gen %u)", tok.seq, tok.slot, ring->generation, fp_sig_result_name(s),
+			sig.frame, sig.generation);
+	return 0;
+}
+
 /* Consumes the newest publish if it is the current ring's, new, and in range. */
 static int try_consume(struct fp_capture *cap, const struct fp_yuv_frame **frame)
 {
@@ -353,17 +404,16 @@ static int try_consume(struct fp_capture *cap, const struct fp_yuv_frame **frame
 			}
 			return -EAGAIN;
 		}
-		if ((int32_t)(tok.seq - cap->last_seq) <= 0)
-			return -EAGAIN; /* not new */
+		if ((int32_t)(tok.seq - cap->last_seq) <= 0 || latest == cap->last_bad)
+			return -EAGAIN; /* not new, or already refused */
 		r = fp_ring_slot_acquire(ring, tok.slot, SLOT_LOCK_TIMEOUT_NS);
 		if (r < 0) {
-			cap->stats.busy_skipped++;
-			if (fp_pidfd_exited(fp_broker_pidfd(cap->broker)) > 0) {
-				/* The source died holding it: the slot is ours, its pixels are not. */
-				fp_ring_slot_take_abandoned(ring, tok.slot);
-				fp_ring_slot_release(ring, tok.slot);
-				cap->stats.abandoned_slots++;
+			/* Skipped, not waited for; the same token retried later counts once. */
+			if (latest != cap->last_busy) {
+				cap->last_busy = latest;
+				cap->stats.busy_skipped++;
 			}
+			/* A source that died holding it: the next service() takes it over. */
 			return -EAGAIN;
 		}
 		/* The slot is ours. If nothing was published since we read the token, the
@@ -374,24 +424,9 @@ static int try_consume(struct fp_capture *cap, const struct fp_yuv_frame **frame
 			latest = again;
 			continue;
 		}
-		if (cap->opts.verify_signatures) {
-			struct fp_signature sig;
-			enum fp_sig_result s = fp_signature_check(ring->slot[tok.slot], ring->stride,
-								  ring->width, ring->height,
-								  ring->format, &sig);
-
-			if (s != FP_SIG_OK || sig.generation != ring->generation || sig.frame != tok.seq) {
-				fp_ring_slot_release(ring, tok.slot);
-				cap->stats.signature_failures++;
-				if (cap->stats.signature_failures <= 5)
-					fp_warn("capture: frame seq %u slot %u gen %u failed its signature: "
-						"%s (frame %u gen %u)", tok.seq, tok.slot, ring->generation,
-						fp_sig_result_name(s), sig.frame, sig.generation);
-				cap->last_seq = tok.seq;
-				return -EAGAIN;
-			}
-		}
-		r = ensure_out_ring(cap);
+		r = ensure_out_buffer(cap, cap->out_idx,
+				      ring->format == FP_PIXFMT_RGBA16F ? FP_YUV_P010 : FP_YUV_NV12,
+				      ring->width, ring->height);
 		if (r < 0) {
 			fp_ring_slot_release(ring, tok.slot);
 			return r;
@@ -401,6 +436,16 @@ static int try_consume(struct fp_capture *cap, const struct fp_yuv_frame **frame
 				     ring->format == FP_PIXFMT_RGBA16F ? FP_SRC_RGBA16F : FP_SRC_XRGB8888,
 				     ring->slot[tok.slot], ring->stride, ring->width, ring->height, out);
 		cap_ns = ring->status->slot_capture_ns[tok.slot];
+		/* Verified after the conversion read the slot: a source that writes a slot the
+		 * host holds changes what the check sees, so a frame altered before or while it
+		 * was converted is refused (checking first would let a later write through). */
+		if (r == 0 && cap->opts.verify_signatures && !signature_ok(cap, tok)) {
+			fp_ring_slot_release(ring, tok.slot);
+			/* Refused once per token; last_seq stays, so a forged far-ahead seq cannot
+			 * make the real frames look old. */
+			cap->last_bad = latest;
+			return -EAGAIN;
+		}
 		fp_ring_slot_release(ring, tok.slot);
 		if (r < 0)
 			return fail(cap, r, "converting a %ux%u frame failed", ring->width, ring->height);
@@ -426,13 +471,19 @@ static int try_consume(struct fp_capture *cap, const struct fp_yuv_frame **frame
 
 static int repeat_last(struct fp_capture *cap, const struct fp_yuv_frame **frame)
 {
+	const struct fp_yuv_frame *last;
 	struct fp_yuv_frame *dst;
+	int r;
 
 	if (cap->last_idx < 0)
 		return -EAGAIN;
 	/* A fresh output buffer: the last one may still be in the encoder. */
+	last = &cap->out[cap->last_idx];
+	r = ensure_out_buffer(cap, cap->out_idx, last->format, last->width, last->height);
+	if (r < 0)
+		return r;
 	dst = &cap->out[cap->out_idx];
-	copy_frame(dst, &cap->out[cap->last_idx]);
+	copy_frame(dst, last);
 	dst->pts_ns = fp_now_ns();
 	dst->seq = cap->out[cap->last_idx].seq;
 	dst->repeated = 1;
@@ -501,8 +552,9 @@ int fp_capture_next_frame(struct fp_capture *cap, int64_t deadline_ns,
 			return r;
 		now = fp_now_ns();
 		if (now >= deadline_ns) {
-			if (repeat_last(cap, frame) == 0)
-				return 0;
+			r = repeat_last(cap, frame);
+			if (r != -EAGAIN)
+				return r;
 			if (now - cap->last_fresh > cap->opts.no_frame_timeout_ns)
 				return no_frame_error(cap);
 		}
@@ -546,6 +598,29 @@ static int wait_for_attach(struct fp_capture *cap)
 		}
 		wait_events(cap, WAIT_SLICE_MS);
 	}
+}
+
+int fp_capture_hangup(struct fp_capture *cap, int timeout_ms, char *why, size_t len)
+{
+	struct pollfd p = { .fd = fp_broker_pidfd(cap->broker), .events = POLLIN };
+	int r;
+
+	snprintf(why, len, "still running");
+	/* The source exits on end-of-file on its socket; shutdown (not close) keeps the fd
+	 * number the broker owns valid until it closes it. */
+	if (shutdown(fp_broker_sock(cap->broker), SHUT_RDWR) < 0 && errno != ENOTCONN)
+		return -errno;
+	if (!cap->failed) {
+		snprintf(cap->error, sizeof(cap->error), "the host hung up on source pid %d",
+			 (int)fp_broker_pid(cap->broker));
+		cap->failed = -EPIPE;
+	}
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	return r > 0 && fp_broker_source_exit(cap->broker, why, len) ? 1 : 0;
 }
 
 void fp_capture_close(struct fp_capture *cap)

@@ -2,17 +2,24 @@
  *
  * Spec keys: pattern=moving|bars|solid, rgb=R/G/B (0..1 SDR, scRGB floats HDR), hdr=0|1,
  * flip-every=N (change the descriptor every N published frames: size and SDR/HDR alternate),
- * idle=1 (publish only when kicked), mute=1 (publish nothing, even when kicked),
- * hostile=scribble|spam (attack the host: scribble the status block / signal the event in a
- * tight loop). Every frame carries a signature. */
+ * idle=1 (publish only when kicked), answer-kick=N (idle: ignore the first N-1 kicks),
+ * mute=1 (publish nothing, even when kicked), hostile=scribble|scribble-status|
+ * scribble-pixels|spam (attack the host: random words over the whole status block / over all
+ * of it but the descriptor words / into the published slot's pixels; or signal the event in a
+ * tight loop), hostile-after=N (start the attack after N published frames), seed=N (the
+ * attack's random sequence). Booleans are 0 or 1, numbers plain decimal; anything else is
+ * refused. Every frame carries a signature. */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/half.h"
@@ -25,7 +32,13 @@
 #define LUT_LEN 1024u
 
 enum pattern { PATTERN_MOVING, PATTERN_BARS, PATTERN_SOLID };
-enum hostile { HOSTILE_NONE, HOSTILE_SCRIBBLE, HOSTILE_SPAM };
+enum hostile {
+	HOSTILE_NONE,
+	HOSTILE_SCRIBBLE,        /* every word of the status block */
+	HOSTILE_SCRIBBLE_STATUS, /* every word but the descriptor: the session can go on */
+	HOSTILE_SCRIBBLE_PIXELS, /* the published slot's pixels, after publish */
+	HOSTILE_SPAM,
+};
 
 struct fp_backend {
 	enum pattern pattern;
@@ -34,6 +47,7 @@ struct fp_backend {
 	uint32_t width, height, base_width, base_height;
 	uint32_t flip_every, published_in_ring, flips;
 	int idle, kicks, mute, hold, hold_requested;
+	uint32_t answer_kick, kicks_seen;
 	int64_t period_ns, next_ns;
 	uint32_t frame;
 	/* LUT of one period of the moving pattern, twice so a row can copy without wrapping. */
@@ -42,12 +56,19 @@ struct fp_backend {
 
 	/* Hostile modes run on their own thread against the attached ring. */
 	enum hostile hostile;
+	uint32_t hostile_after, seed;
+	uint64_t published_total;
 	pthread_t thread;
 	int thread_started;
 	pthread_mutex_t lock;
+	pthread_cond_t armed_cond;
 	atomic_int stop;
+	int armed;                /* under lock: hostile_after frames were published */
 	struct fp_status *status; /* under lock */
 	int event_fd;             /* under lock */
+	uint8_t *slots[FP_RING_MAX]; /* under lock: the thread's own writable slot mappings */
+	uint32_t ring_len;        /* under lock */
+	uint64_t slot_size;       /* under lock */
 };
 
 static uint32_t fmt_of(const struct fp_backend *b)
@@ -140,6 +161,56 @@ static void render(struct fp_backend *b, uint8_t *px, size_t stride)
 	}
 }
 
+/* Strict value parsers: a typo in a test spec must fail the source, not silently test
+ * something else. Each names the key and the value it refuses. */
+static int parse_bool(const char *key, const char *val, int *out)
+{
+	if (strcmp(val, "0") && strcmp(val, "1")) {
+		fp_error("test source: %s=%s: expected 0 or 1", key, val);
+		return -EINVAL;
+	}
+	*out = val[0] == '1';
+	return 0;
+}
+
+static int parse_u32(const char *key, const char *val, uint32_t min, uint32_t max, uint32_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = (*val >= '0' && *val <= '9') ? strtoull(val, &end, 10) : 0;
+	if (*val < '0' || *val > '9' || errno || *end || v < min || v > max) {
+		fp_error("test source: %s=%s: expected a decimal integer %u..%u", key, val, min, max);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* R/G/B as three finite floats a half float can hold (scRGB may be negative). */
+static int parse_rgb(const char *key, const char *val, float rgb[3])
+{
+	const char *p = val;
+
+	for (int i = 0; i < 3; i++) {
+		char *end;
+		float v;
+
+		errno = 0;
+		v = strtof(p, &end);
+		if (end == p || errno || !isfinite(v) || fabsf(v) > 65504.0f ||
+		    *end != (i < 2 ? '/' : '\0')) {
+			fp_error("test source: %s=%s: expected R/G/B, three finite numbers "
+				 "(0..1 SDR, scRGB HDR)", key, val);
+			return -EINVAL;
+		}
+		rgb[i] = v;
+		p = end + 1;
+	}
+	return 0;
+}
+
 static int set_option(void *user, const char *key, const char *val)
 {
 	struct fp_backend *b = user;
@@ -151,52 +222,113 @@ static int set_option(void *user, const char *key, const char *val)
 			b->pattern = PATTERN_BARS;
 		else if (!strcmp(val, "solid"))
 			b->pattern = PATTERN_SOLID;
-		else
+		else {
+			fp_error("test source: pattern=%s: expected moving, bars or solid", val);
 			return -EINVAL;
+		}
 	} else if (!strcmp(key, "rgb")) {
-		if (sscanf(val, "%f/%f/%f", &b->rgb[0], &b->rgb[1], &b->rgb[2]) != 3)
-			return -EINVAL;
+		return parse_rgb(key, val, b->rgb);
 	} else if (!strcmp(key, "hdr")) {
-		b->hdr = b->base_hdr = !strcmp(val, "1");
+		int r = parse_bool(key, val, &b->hdr);
+
+		b->base_hdr = b->hdr;
+		return r;
 	} else if (!strcmp(key, "flip-every")) {
-		b->flip_every = (uint32_t)strtoul(val, NULL, 10);
+		return parse_u32(key, val, 0, 1000000, &b->flip_every);
 	} else if (!strcmp(key, "idle")) {
-		b->idle = !strcmp(val, "1");
+		return parse_bool(key, val, &b->idle);
+	} else if (!strcmp(key, "answer-kick")) {
+		return parse_u32(key, val, 1, 1000, &b->answer_kick);
 	} else if (!strcmp(key, "mute")) {
-		b->mute = !strcmp(val, "1");
+		return parse_bool(key, val, &b->mute);
 	} else if (!strcmp(key, "hostile")) {
 		if (!strcmp(val, "scribble"))
 			b->hostile = HOSTILE_SCRIBBLE;
+		else if (!strcmp(val, "scribble-status"))
+			b->hostile = HOSTILE_SCRIBBLE_STATUS;
+		else if (!strcmp(val, "scribble-pixels"))
+			b->hostile = HOSTILE_SCRIBBLE_PIXELS;
 		else if (!strcmp(val, "spam"))
 			b->hostile = HOSTILE_SPAM;
-		else
+		else {
+			fp_error("test source: hostile=%s: expected scribble, scribble-status, "
+				 "scribble-pixels or spam", val);
 			return -EINVAL;
+		}
+	} else if (!strcmp(key, "hostile-after")) {
+		return parse_u32(key, val, 0, 1000000000, &b->hostile_after);
+	} else if (!strcmp(key, "seed")) {
+		return parse_u32(key, val, 0, UINT32_MAX, &b->seed);
 	} else {
-		fp_error("test source: unknown option '%s' (pattern, rgb, hdr, flip-every, idle, mute, hostile)", key);
+		fp_error("test source: unknown option '%s' (pattern, rgb, hdr, flip-every, idle, "
+			 "answer-kick, mute, hostile, hostile-after, seed)", key);
 		return -ENOENT;
 	}
 	return 0;
 }
 
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* One random word into the published slot. Under the lock, which the dispatch holds while it
+ * renders and publishes: the latest slot is then complete and the source does not write it
+ * again before the next publish, so a frame the host gets whole is one the source signed. */
+static void scribble_pixels(struct fp_backend *b, uint64_t *x)
+{
+	uint64_t latest = atomic_load_explicit((_Atomic uint64_t *)(void *)&b->status->latest,
+					       memory_order_acquire);
+	struct fp_token tok = fp_token_unpack(latest);
+	uint32_t v = (uint32_t)xorshift(x);
+	uint64_t off;
+
+	if (tok.generation == 0 || tok.slot >= b->ring_len || !b->slots[tok.slot] ||
+	    b->slot_size < 4)
+		return;
+	off = (xorshift(x) % (b->slot_size / 4)) * 4;
+	memcpy(b->slots[tok.slot] + off, &v, sizeof(v));
+}
+
 static void *hostile_thread(void *arg)
 {
 	struct fp_backend *b = arg;
-	uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+	uint64_t x = 0x9e3779b97f4a7c15ull ^ (b->seed ? b->seed : (uint64_t)getpid());
+	/* The descriptor words (desc_width..desc_serial) are spared by scribble-status. */
+	const size_t desc_first = offsetof(struct fp_status, desc_width) / 4;
+	const size_t desc_last = offsetof(struct fp_status, desc_serial) / 4;
 
+	pthread_mutex_lock(&b->lock);
+	while (!b->armed && !atomic_load(&b->stop))
+		pthread_cond_wait(&b->armed_cond, &b->lock);
+	pthread_mutex_unlock(&b->lock);
 	while (!atomic_load(&b->stop)) {
 		pthread_mutex_lock(&b->lock);
+		if (b->hostile == HOSTILE_SCRIBBLE_PIXELS) {
+			if (b->status)
+				scribble_pixels(b, &x);
+			pthread_mutex_unlock(&b->lock);
+			/* Some frames get through whole, some not: both paths are exercised. */
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+			continue;
+		}
 		for (int i = 0; i < 4096; i++) {
 			uint64_t one = 1;
 
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			if (b->hostile == HOSTILE_SCRIBBLE && b->status) {
+			xorshift(&x);
+			if ((b->hostile == HOSTILE_SCRIBBLE || b->hostile == HOSTILE_SCRIBBLE_STATUS) &&
+			    b->status) {
 				uint32_t *words = (uint32_t *)(void *)b->status;
-				size_t n = sizeof(*b->status) / 4;
+				size_t n = sizeof(*b->status) / 4, w = (x >> 32) % n;
 
-				atomic_store_explicit((_Atomic uint32_t *)&words[(x >> 32) % n],
-						      (uint32_t)x, memory_order_relaxed);
+				if (b->hostile == HOSTILE_SCRIBBLE_STATUS && w >= desc_first &&
+				    w <= desc_last)
+					continue;
+				atomic_store_explicit((_Atomic uint32_t *)&words[w], (uint32_t)x,
+						      memory_order_relaxed);
 			} else if (b->hostile == HOSTILE_SPAM && b->event_fd >= 0) {
 				if (write(b->event_fd, &one, sizeof(one)) < 0)
 					break;
@@ -205,6 +337,37 @@ static void *hostile_thread(void *arg)
 		pthread_mutex_unlock(&b->lock);
 	}
 	return NULL;
+}
+
+static void unmap_ring(struct fp_backend *b)
+{
+	for (uint32_t i = 0; i < FP_RING_MAX; i++) {
+		if (b->slots[i])
+			munmap(b->slots[i], b->slot_size);
+		b->slots[i] = NULL;
+	}
+	if (b->status)
+		munmap(b->status, sizeof(*b->status));
+	b->status = NULL;
+	b->ring_len = 0;
+	fp_close(&b->event_fd);
+}
+
+static void test_destroy(struct fp_backend *b)
+{
+	if (!b)
+		return;
+	if (b->thread_started) {
+		pthread_mutex_lock(&b->lock);
+		atomic_store(&b->stop, 1);
+		pthread_cond_broadcast(&b->armed_cond);
+		pthread_mutex_unlock(&b->lock);
+		pthread_join(b->thread, NULL);
+	}
+	unmap_ring(b);
+	pthread_cond_destroy(&b->armed_cond);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
 }
 
 static int test_create(struct fp_backend **out, const struct fp_backend_args *args)
@@ -221,41 +384,27 @@ static int test_create(struct fp_backend **out, const struct fp_backend_args *ar
 	b->period_ns = FP_NSEC_PER_SEC / (args->fps ? args->fps : 60);
 	b->lut_hdr = -1;
 	b->event_fd = -1;
+	b->answer_kick = 1;
 	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->armed_cond, NULL);
 	r = fp_spec_parse(args->spec, "test source", set_option, b);
 	if (r == -ENOENT)
 		r = -EINVAL;
 	if (r < 0) {
-		pthread_mutex_destroy(&b->lock);
-		free(b);
+		test_destroy(b);
 		return r;
 	}
 	b->next_ns = fp_now_ns();
+	b->armed = b->hostile_after == 0;
 	if (b->hostile != HOSTILE_NONE) {
 		if (pthread_create(&b->thread, NULL, hostile_thread, b) != 0) {
-			pthread_mutex_destroy(&b->lock);
-			free(b);
+			test_destroy(b);
 			return -EAGAIN;
 		}
 		b->thread_started = 1;
 	}
 	*out = b;
 	return 0;
-}
-
-static void test_destroy(struct fp_backend *b)
-{
-	if (!b)
-		return;
-	if (b->thread_started) {
-		atomic_store(&b->stop, 1);
-		pthread_join(b->thread, NULL);
-	}
-	if (b->status)
-		munmap(b->status, sizeof(*b->status));
-	fp_close(&b->event_fd);
-	pthread_mutex_destroy(&b->lock);
-	free(b);
 }
 
 static void test_describe(struct fp_backend *b, uint32_t *w, uint32_t *h, uint32_t *fmt)
@@ -297,11 +446,30 @@ static void flip(struct fp_backend *b, struct fp_source *src)
 	fp_source_set_descriptor(src, b->width, b->height, fmt_of(b));
 }
 
+/* Test hook: a writer wedged inside the slot the host is about to read. The frame is
+ * announced as a publish would, but the slot word stays the source's, so the host finds the
+ * newest token's slot held (and, once the source is killed, abandoned). */
+static void hold_slot(struct fp_backend *b, struct fp_source *src, int slot)
+{
+	const struct fp_source_ring *ring = fp_source_ring(src);
+	struct fp_status *st = fp_source_status_block(src);
+	uint64_t one = 1;
+
+	atomic_store_explicit((_Atomic uint64_t *)(void *)&st->latest,
+			      fp_token_pack(ring->generation, fp_source_next_seq(src), (uint32_t)slot),
+			      memory_order_release);
+	if (write(ring->event_fd, &one, sizeof(one)) < 0)
+		fp_warn("test source: cannot signal the held frame: %s", strerror(errno));
+	b->hold = 1;
+	b->hold_requested = 0;
+	fp_info("test source: holding published slot %d; publishing nothing more", slot);
+}
+
 static int test_dispatch(struct fp_backend *b, struct fp_source *src)
 {
 	const struct fp_source_ring *ring = fp_source_ring(src);
 	int64_t now = fp_now_ns();
-	int slot;
+	int slot, r;
 
 	if (b->idle) {
 		if (!b->kicks)
@@ -325,22 +493,27 @@ static int test_dispatch(struct fp_backend *b, struct fp_source *src)
 		fp_source_publish(src, slot, b->width, b->height, fmt_of(b), now);
 		return 0;
 	}
+	if (b->hostile == HOSTILE_SCRIBBLE_PIXELS)
+		pthread_mutex_lock(&b->lock); /* see scribble_pixels */
 	render(b, ring->slot[slot], ring->stride);
 	fp_signature_write(ring->slot[slot], ring->stride, b->width, b->height, fmt_of(b),
 			   fp_source_next_seq(src), ring->generation);
+	if (b->hold_requested) {
+		hold_slot(b, src, slot);
+		return 0;
+	}
 	/* The frame exists once it is complete, as a compositor's frame does at present time:
 	 * that is its capture time, and latency downstream is measured from it. */
-	if (fp_source_publish(src, slot, b->width, b->height, fmt_of(b), fp_now_ns()) < 0)
+	r = fp_source_publish(src, slot, b->width, b->height, fmt_of(b), fp_now_ns());
+	if (b->hostile == HOSTILE_SCRIBBLE_PIXELS)
+		pthread_mutex_unlock(&b->lock);
+	if (r < 0)
 		return 0;
-	if (b->hold == 0 && b->hold_requested) {
-		/* Test hook: a writer wedged inside the slot the host is about to read. */
-		uint32_t free_word = FP_SLOT_FREE;
-
-		atomic_compare_exchange_strong(
-			(_Atomic uint32_t *)(void *)&fp_source_status_block(src)->slot_owner[slot],
-			&free_word, FP_SLOT_SOURCE);
-		b->hold = 1;
-		return 0;
+	if (!b->armed && ++b->published_total >= b->hostile_after) {
+		pthread_mutex_lock(&b->lock);
+		b->armed = 1;
+		pthread_cond_broadcast(&b->armed_cond);
+		pthread_mutex_unlock(&b->lock);
 	}
 	if (b->flip_every && ++b->published_in_ring >= b->flip_every)
 		flip(b, src);
@@ -355,16 +528,20 @@ static int test_ring_changed(struct fp_backend *b, const struct fp_source_ring *
 	if (b->hostile == HOSTILE_NONE)
 		return 0;
 	pthread_mutex_lock(&b->lock);
-	if (b->status)
-		munmap(b->status, sizeof(*b->status));
-	b->status = NULL;
-	fp_close(&b->event_fd);
+	unmap_ring(b);
 	if (ring) {
 		void *p = mmap(NULL, sizeof(*b->status), PROT_READ | PROT_WRITE, MAP_SHARED,
 			       ring->status_fd, 0);
 
 		b->status = p == MAP_FAILED ? NULL : p;
 		b->event_fd = fcntl(ring->event_fd, F_DUPFD_CLOEXEC, 0);
+		b->slot_size = ring->slot_size;
+		b->ring_len = ring->ring_len;
+		for (uint32_t i = 0; b->hostile == HOSTILE_SCRIBBLE_PIXELS && i < ring->ring_len; i++) {
+			p = mmap(NULL, ring->slot_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				 ring->slot_fd[i], 0);
+			b->slots[i] = p == MAP_FAILED ? NULL : p;
+		}
 	}
 	pthread_mutex_unlock(&b->lock);
 	return 0;
@@ -372,7 +549,9 @@ static int test_ring_changed(struct fp_backend *b, const struct fp_source_ring *
 
 static void test_kick(struct fp_backend *b)
 {
-	b->kicks = 1;
+	/* answer-kick=N: a display that wakes up only on the Nth nudge. */
+	if (++b->kicks_seen >= b->answer_kick)
+		b->kicks = 1;
 }
 
 static void test_config(struct fp_backend *b, struct fp_source *src, const struct fp_msg_config *c)
