@@ -28,9 +28,9 @@ struct fp_output_options {
 	int connect_timeout_ms;  /* open + header (SRT handshake, RTSP ANNOUNCE); 0 = 10000 */
 	int io_timeout_ms;       /* each packet write / trailer; 0 = 5000 */
 	const char *sdp_path;    /* rtp://: write the SDP here; NULL = log it at info level */
-	/* May be NULL. Non-zero while opening or reopening (connect, handshake, header) ends
-	 * that with -ECANCELED at once: Ctrl-C must not wait out connect_timeout_ms. Later
-	 * writes ignore it, so a file still gets its trailer. */
+	/* May be NULL. Non-zero while a network target is opened or reopened (connect,
+	 * handshake, header) ends that with -ECANCELED at once: Ctrl-C must not wait out
+	 * connect_timeout_ms. Writes and file opens ignore it, so files still get finished. */
 	volatile sig_atomic_t *cancel;
 };
 

@@ -113,6 +113,13 @@ static const char *muxer_name(enum fp_output_kind k)
 	return NULL;
 }
 
+/* Only network opens wait on a peer; a file segment opened after Ctrl-C (a mode change still
+ * in the pipeline) must be written, not cancelled. */
+static bool open_cancelled(struct fp_output *o)
+{
+	return o->opt.cancel && *o->opt.cancel && is_network(o->kind) && atomic_load(&o->opening);
+}
+
 static int interrupt_cb(void *opaque)
 {
 	struct fp_output *o = opaque;
@@ -120,7 +127,7 @@ static int interrupt_cb(void *opaque)
 
 	if (atomic_load(&o->interrupted))
 		return 1;
-	if (o->opt.cancel && *o->opt.cancel && atomic_load(&o->opening))
+	if (open_cancelled(o))
 		return 1;
 	return deadline != 0 && fp_now_ns() > deadline;
 }
@@ -145,7 +152,7 @@ static int io_error(struct fp_output *o, int averr)
 
 	/* A cancelled open fails however the protocol words it (RTSP turns the callback's
 	 * AVERROR_EXIT into "invalid data"): the cancel is the reason. */
-	if (o->opt.cancel && *o->opt.cancel && atomic_load(&o->opening))
+	if (open_cancelled(o))
 		return -ECANCELED;
 	if (averr == AVERROR_EXIT || averr == AVERROR(EINTR)) {
 		if (atomic_load(&o->interrupted))

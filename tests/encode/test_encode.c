@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -546,6 +549,47 @@ static void srt_stream(void **state)
 	check_streams(path, &w);
 }
 
+/* fp_output_options.cancel: a network open ends with -ECANCELED (not the 10 s connect
+ * timeout) against an RTSP "server" that accepts and never answers; a file opens and is
+ * written in full regardless (Ctrl-C must still finish a recording). */
+static void open_cancel(void **state)
+{
+	volatile sig_atomic_t cancel = 1;
+	struct fp_encoder_config cfg = config(FP_CODEC_H264, false);
+	struct fp_output_options opt = { .connect_timeout_ms = 10000, .cancel = &cancel };
+	struct enc_run run = { .frames = 10 };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	struct fp_encoder *e = NULL;
+	struct fp_output *o = NULL;
+	char url[128], path[512];
+	int mute = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ret;
+
+	(void)state;
+	assert_true(mute >= 0);
+	assert_int_equal(bind(mute, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(mute, 4), 0);
+	assert_int_equal(getsockname(mute, (struct sockaddr *)&a, &alen), 0);
+	snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/mute", ntohs(a.sin_port));
+	assert_int_equal(fp_encoder_create(&e, &cfg), 0);
+	ret = fp_output_open(&o, url, e, &opt);
+	fprintf(stderr, "cancelled rtsp open: %d (%s)\n", ret, strerror(-ret));
+	assert_int_equal(ret, -ECANCELED);
+	assert_null(o);
+	close(mute);
+
+	path_in_tmp(path, sizeof(path), "cancel.mkv");
+	assert_int_equal(fp_output_open(&o, path, e, &opt), 0);
+	encode_into(e, o, &run, fp_now_ns());
+	assert_int_equal(fp_output_close(o), 0);
+	fp_encoder_destroy(e);
+	{
+		static const struct want w = { "h264", "High", "yuv420p", false, 10 };
+
+		check_streams(path, &w);
+	}
+}
+
 /* Live: UDP/MPEG-TS to an ffmpeg reading udp:// with a read timeout that ends its input. */
 static void udp_stream(void **state)
 {
@@ -928,6 +972,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(rtp_sdp),
 		cmocka_unit_test(srt_dead_peer),
 		cmocka_unit_test(srt_peer_dies),
+		cmocka_unit_test(open_cancel),
 	};
 
 	fp_log_init("test_encode");
