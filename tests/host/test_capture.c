@@ -17,6 +17,7 @@
 #include "common/util.h"
 #include "framepush/capture.h"
 #include "harness.h"
+#include "sources/backend.h"
 
 static char source_exe[4096];
 
@@ -598,6 +599,63 @@ static void teardown_releases_everything(void **state)
 	assert_int_equal(count_maps(), before.maps);
 }
 
+/* Creates the test backend with spec, its log going to a temporary file; returns the
+ * result and what it logged. */
+static int create_test_backend(const char *spec, char *log, size_t len)
+{
+	const struct fp_backend_impl *impl = fp_backend_find("test");
+	struct fp_backend_args args = { .spec = spec, .width = 64, .height = 32, .fps = 60 };
+	struct fp_backend *b = NULL;
+	FILE *tmp = tmpfile();
+	int saved = dup(STDERR_FILENO), r;
+	size_t n;
+
+	assert_non_null(impl);
+	assert_non_null(tmp);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	r = impl->create(&b, &args);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(tmp);
+	n = fread(log, 1, len - 1, tmp);
+	log[n] = '\0';
+	fclose(tmp);
+	if (b)
+		impl->destroy(b);
+	return r;
+}
+
+/* A typo in a test spec must fail the source, naming the key and the value, rather than
+ * quietly test something else. */
+static void test_source_spec_strict(void **state)
+{
+	static const char *bad[] = {
+		"hdr=2", "hdr=yes", "hdr=", "idle=01", "mute=true", "flip-every=3x", "flip-every=-1",
+		"flip-every= 2", "flip-every=99999999999", "rgb=0.5/0.5", "rgb=0.5/0.5/0.5x",
+		"rgb=nan/0/0", "rgb=0/inf/0", "rgb=1e9/0/0", "rgb=a/b/c", "answer-kick=0",
+		"hostile-after=1.5", "seed=-3", "pattern=zigzag", "hostile=nice",
+	};
+	static const char *good[] = {
+		"hdr=0", "hdr=1,idle=1,mute=0", "flip-every=0", "flip-every=7",
+		"rgb=0.25/0.5/1", "rgb=-0.1/4.0/12.5", "answer-kick=3", "hostile-after=0,seed=42",
+		"pattern=bars",
+	};
+	char log[1024];
+
+	(void)state;
+	for (size_t i = 0; i < FP_ARRAY_LEN(bad); i++) {
+		if (create_test_backend(bad[i], log, sizeof(log)) != -EINVAL)
+			fail_msg("spec '%s' was accepted", bad[i]);
+		/* The line names the pair as written and says what would do. */
+		if (!strstr(log, bad[i]) || !strstr(log, "expected"))
+			fail_msg("spec '%s' refused without naming it: %s", bad[i], log);
+	}
+	for (size_t i = 0; i < FP_ARRAY_LEN(good); i++)
+		if (create_test_backend(good[i], log, sizeof(log)) != 0)
+			fail_msg("spec '%s' was refused: %s", good[i], log);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -619,6 +677,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(hostile_pixels_rejected),
 		cmocka_unit_test(hostile_event_spam),
 		cmocka_unit_test(teardown_releases_everything),
+		cmocka_unit_test(test_source_spec_strict),
 	};
 
 	/* An optional argument picks tests by name (cmocka glob), for one case under a sanitizer. */
