@@ -4,8 +4,8 @@
  *   probe     expects a ring; the control fd must carry F_SEAL_FUTURE_WRITE, a writable mmap
  *             of it must fail with EACCES, and so must every way around the read-only fd:
  *             a reopen of /proc/self/fd/N O_RDWR then a writable mmap or pwrite (EPERM),
- *             mprotect of a read-only map to writable; ftruncate of every delivered memfd
- *             must fail, with EPERM (sealed) where the fd is writable (exit 0)
+ *             mprotect of a read-only map (of either fd) to writable; ftruncate of every
+ *             delivered memfd must fail, with EPERM (sealed) where the fd is writable (exit 0)
  *   hangup    says hello, waits for the host's KICK, then closes (a delivery then fails)
  * Any other outcome exits non-zero with a message. */
 #include <errno.h>
@@ -69,6 +69,15 @@ static int probe_control(int ctl)
 		close(rw);
 		return 27;
 	}
+	/* A read-only shared map of the O_RDWR reopen must not be upgradable either. */
+	p = mmap(NULL, sizeof(struct fp_control), PROT_READ, MAP_SHARED, rw, 0);
+	if (p == MAP_FAILED || mprotect(p, sizeof(struct fp_control), PROT_READ | PROT_WRITE) == 0) {
+		fprintf(stderr, "fake-peer: control block reopened O_RDWR: %s\n",
+			p == MAP_FAILED ? "read-only mmap failed" : "mprotect made it writable");
+		close(rw);
+		return 30;
+	}
+	munmap(p, sizeof(struct fp_control));
 	if (pwrite(rw, "x", 1, 0) >= 0 || errno != EPERM) {
 		fprintf(stderr, "fake-peer: pwrite to the control block reopened O_RDWR: %s\n",
 			strerror(errno));
