@@ -109,7 +109,8 @@ if xv is not None:
         xv.kill()
         xv.wait()
 
-# A host killed outright (no cleanup runs) must not leave its Xvfb or application behind.
+# A host killed outright (no cleanup runs) must not leave its Xvfb, application or source
+# behind.
 fifo = os.path.join(TMP, "app.fifo")
 os.mkfifo(fifo)
 rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # no writer yet: poll waits for the app
@@ -130,9 +131,10 @@ check(app > 0, "the application (bare name 'sh') started inside the virtual disp
       "reported its pid within 20 s")
 kids = run(["ps", "-o", "pid=,comm=", "--ppid", str(host.pid)]).stdout.split()
 kids = {int(p): c for p, c in zip(kids[0::2], kids[1::2])}
-pids = {"Xvfb": next((p for p, c in kids.items() if c == "Xvfb"), 0), "the application": app}
+pids = {"Xvfb": next((p for p, c in kids.items() if c == "Xvfb"), 0), "the application": app,
+        "framepush-source": next((p for p, c in kids.items() if c.startswith("framepush-sou")), 0)}
 check(all(p in kids for p in pids.values()),
-      "the host's children include Xvfb and the application: %s" % kids)
+      "the host's children are Xvfb, the application and the source: %s" % kids)
 fds = {}
 for c, p in pids.items():
     try:
