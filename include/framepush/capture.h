@@ -19,6 +19,7 @@
 #include "framepush/proto.h"
 
 struct fp_capture;
+struct fp_hdr10; /* framepush/encode.h */
 
 struct fp_capture_opts {
 	const char *source_exe;   /* framepush-source binary (also what the peer must run) */
@@ -42,8 +43,12 @@ struct fp_capture_stats {
 	uint64_t frames_out, frames_fresh, frames_repeated;
 	uint64_t stale_rejected, busy_skipped, recreates, signature_failures, kicks;
 	uint64_t abandoned_slots;
-	/* As the source reports them (untrusted, for display only). */
+	/* As the source reports them (untrusted, for display only). source_published and
+	 * source_dropped are the current ring's; the _total ones add every earlier ring's count,
+	 * as it stood when that ring was replaced, so they cover the whole session (what a
+	 * frames-dropped figure must be computed from). */
 	uint64_t source_published, source_dropped;
+	uint64_t source_published_total, source_dropped_total;
 	uint32_t source_status, source_detail;
 };
 
@@ -65,6 +70,10 @@ int fp_capture_next_frame(struct fp_capture *cap, int64_t deadline_ns,
 int fp_capture_try_latest(struct fp_capture *cap, const struct fp_yuv_frame **frame);
 
 int fp_capture_is_hdr(const struct fp_capture *cap);
+/* The HDR10 metadata for the current display: 1 and *meta (the generic baseline,
+ * fp_hdr10_generic(); the channel carries no mastering metadata) while it is HDR, 0 and a
+ * zeroed *meta while it is SDR. It changes with the display, like fp_capture_is_hdr. */
+int fp_capture_hdr_meta(const struct fp_capture *cap, struct fp_hdr10 *meta);
 unsigned fp_capture_pipeline_depth(const struct fp_capture *cap);
 void fp_capture_get_stats(const struct fp_capture *cap, struct fp_capture_stats *stats);
 const char *fp_capture_error(const struct fp_capture *cap);

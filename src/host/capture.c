@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "framepush/convert.h"
+#include "framepush/encode.h"
 #include "host/broker.h"
 #include "sources/signature.h"
 
@@ -52,6 +53,7 @@ struct fp_capture {
 	int failed;
 
 	struct fp_capture_stats stats;
+	uint64_t published_before, dropped_before; /* earlier rings' counts, summed */
 	char error[512];
 };
 
@@ -81,6 +83,21 @@ static int fail(struct fp_capture *cap, int err, const char *fmt, ...)
 
 const char *fp_capture_error(const struct fp_capture *cap) { return cap->error; }
 int fp_capture_is_hdr(const struct fp_capture *cap) { return cap->ring->format == FP_PIXFMT_RGBA16F; }
+
+int fp_capture_hdr_meta(const struct fp_capture *cap, struct fp_hdr10 *meta)
+{
+	memset(meta, 0, sizeof(*meta));
+	if (!fp_capture_is_hdr(cap))
+		return 0;
+	*meta = fp_hdr10_generic();
+	return 1;
+}
+
+/* Saturating: the counts are the source's, and a hostile one could make them wrap. */
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
 unsigned fp_capture_pipeline_depth(const struct fp_capture *cap) { return cap->depth; }
 pid_t fp_capture_source_pid(const struct fp_capture *cap) { return fp_broker_pid(cap->broker); }
 uint32_t fp_capture_generation(const struct fp_capture *cap) { return cap->ring->generation; }
@@ -263,6 +280,12 @@ static int deliver_new_ring(struct fp_capture *cap, uint32_t w, uint32_t h, uint
 		fp_ring_destroy(ring);
 		return fail(cap, r, "delivering ring to source pid %d failed: %s",
 			    (int)fp_broker_pid(cap->broker), strerror(-r));
+	}
+	if (cap->ring) {
+		/* Read last, as late as possible: the source may still publish on the old ring. */
+		cap->published_before = add_sat(cap->published_before,
+						cap->ring->status->frames_published);
+		cap->dropped_before = add_sat(cap->dropped_before, cap->ring->status->frames_dropped);
 	}
 	fp_ring_destroy(cap->ring);
 	cap->ring = ring;
@@ -744,5 +767,7 @@ void fp_capture_get_stats(const struct fp_capture *cap, struct fp_capture_stats 
 	*stats = cap->stats;
 	stats->source_published = cap->ring->status->frames_published;
 	stats->source_dropped = cap->ring->status->frames_dropped;
+	stats->source_published_total = add_sat(cap->published_before, stats->source_published);
+	stats->source_dropped_total = add_sat(cap->dropped_before, stats->source_dropped);
 	read_source_status(cap, &stats->source_status, &stats->source_detail);
 }

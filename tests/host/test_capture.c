@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "framepush/capture.h"
+#include "framepush/encode.h"
 #include "harness.h"
 #include "sources/backend.h"
 
@@ -131,6 +132,7 @@ static void steady_state_and_output_ring(void **state)
 	struct fp_capture_opts o = base_opts(NULL, 640, 360, 120);
 	const struct fp_yuv_frame *f, *prev[3] = { 0 };
 	struct fp_capture_stats st;
+	struct fp_hdr10 meta;
 	struct fp_capture *cap;
 	uint64_t last_seq = 0;
 
@@ -138,6 +140,8 @@ static void steady_state_and_output_ring(void **state)
 	o.pipeline_depth = 2;
 	cap = open_ok(&o);
 	assert_int_equal(fp_capture_pipeline_depth(cap), 2);
+	assert_int_equal(fp_capture_hdr_meta(cap, &meta), 0); /* SDR */
+	assert_int_equal(meta.max_luminance, 0);
 	for (int i = 0; i < 120; i++) {
 		assert_int_equal(fp_capture_next_frame(cap, fp_now_ns() + 8 * FP_NSEC_PER_MSEC, &f), 0);
 		assert_int_equal(f->format, FP_YUV_NV12);
@@ -213,6 +217,7 @@ static void display_flips_200(void **state)
 	struct fp_capture *cap = open_ok(&o);
 	int64_t deadline = fp_now_ns() + 90 * FP_NSEC_PER_SEC;
 	uint64_t sdr = 0, hdr = 0;
+	struct fp_hdr10 meta;
 
 	(void)state;
 	do {
@@ -234,8 +239,16 @@ static void display_flips_200(void **state)
 		fp_capture_get_stats(cap, &st);
 		if (fp_now_ns() > deadline)
 			fail_msg("only %llu recreates in 90 s", (unsigned long long)st.recreates);
+		/* The HDR metadata follows the display. */
+		assert_int_equal(fp_capture_hdr_meta(cap, &meta), fp_capture_is_hdr(cap));
 	} while (st.recreates < 200);
 	assert_int_equal(st.signature_failures, 0);
+	/* Every fresh frame was published on some ring: the session-wide count covers them,
+	 * the current ring's alone cannot (it restarts at each of the 200 rings). */
+	if (st.source_published_total < st.frames_fresh || st.source_published >= st.frames_fresh)
+		fail_msg("published %llu in all, %llu on this ring; %llu fresh consumed",
+			 (unsigned long long)st.source_published_total,
+			 (unsigned long long)st.source_published, (unsigned long long)st.frames_fresh);
 	assert_true(sdr > 100 && hdr > 100);
 	fp_capture_close(cap);
 }
@@ -556,9 +569,13 @@ static void open_use_close(struct counts *open, char *why, size_t len)
 	struct fp_capture *cap;
 	pid_t pid;
 
+	struct fp_hdr10 meta, generic = fp_hdr10_generic();
+
 	o.convert_threads = 4;
 	cap = open_ok(&o);
 	assert_true(fp_capture_is_hdr(cap));
+	assert_int_equal(fp_capture_hdr_meta(cap, &meta), 1);
+	assert_memory_equal(&meta, &generic, sizeof(meta));
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(fp_capture_next_frame(cap, fp_now_ns() + 20 * FP_NSEC_PER_MSEC, &f), 0);
 	assert_int_equal(f->format, FP_YUV_P010);
