@@ -31,9 +31,10 @@ struct fp_display_child {
 	gid_t gid;
 };
 
-/* Forks and execs c. The death signal (SIGTERM) follows the thread that called this:
- * create displays from a thread that lives as long as they do. Returns 0 and *pid, or
- * -errno (the exec's own failure included). */
+/* Forks and execs c, returning once the program runs (its group and death signal are in
+ * place by then) or could not be started. The death signal (SIGTERM) follows the thread
+ * that called this: create displays from a thread that lives as long as they do. Returns 0
+ * and *pid, or -errno (the exec's own failure included). */
 int fp_display_start_child(const struct fp_display_child *c, pid_t *pid);
 
 #endif
