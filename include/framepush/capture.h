@@ -7,7 +7,8 @@
  * through; a source that dies or stops recovering ends the session with a clear error.
  *
  * Output frames live in a ring of pipeline_depth + 1 buffers: a frame handed out stays
- * untouched until pipeline_depth more frames have been handed out. */
+ * untouched (and allocated, across a display change too) until pipeline_depth more frames
+ * have been handed out. */
 #ifndef FRAMEPUSH_CAPTURE_H
 #define FRAMEPUSH_CAPTURE_H
 

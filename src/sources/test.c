@@ -469,7 +469,7 @@ static int test_dispatch(struct fp_backend *b, struct fp_source *src)
 {
 	const struct fp_source_ring *ring = fp_source_ring(src);
 	int64_t now = fp_now_ns();
-	int slot, r;
+	int slot, r = 0;
 
 	if (b->idle) {
 		if (!b->kicks)
@@ -498,16 +498,15 @@ static int test_dispatch(struct fp_backend *b, struct fp_source *src)
 	render(b, ring->slot[slot], ring->stride);
 	fp_signature_write(ring->slot[slot], ring->stride, b->width, b->height, fmt_of(b),
 			   fp_source_next_seq(src), ring->generation);
-	if (b->hold_requested) {
-		hold_slot(b, src, slot);
-		return 0;
-	}
 	/* The frame exists once it is complete, as a compositor's frame does at present time:
 	 * that is its capture time, and latency downstream is measured from it. */
-	r = fp_source_publish(src, slot, b->width, b->height, fmt_of(b), fp_now_ns());
+	if (b->hold_requested)
+		hold_slot(b, src, slot);
+	else
+		r = fp_source_publish(src, slot, b->width, b->height, fmt_of(b), fp_now_ns());
 	if (b->hostile == HOSTILE_SCRIBBLE_PIXELS)
 		pthread_mutex_unlock(&b->lock);
-	if (r < 0)
+	if (b->hold || r < 0)
 		return 0;
 	if (!b->armed && ++b->published_total >= b->hostile_after) {
 		pthread_mutex_lock(&b->lock);
