@@ -644,8 +644,12 @@ static void xvfb_mode_fixed_and_spawn(void **state)
 	char *argv[] = { "xdpyinfo", NULL };
 	pid_t pid;
 
+	char *missing[] = { "fpt-no-such-program", NULL };
+
 	start_display(f, 320, 240);
 	assert_int_equal(fp_display_set_mode(f->d, 640, 480, 60), -ENOTSUP);
+	/* A name found nowhere fails at once, with no child left behind. */
+	assert_int_equal(fp_display_spawn(f->d, missing, &pid), -ENOENT);
 	if (access("/usr/bin/xdpyinfo", X_OK) != 0)
 		return;
 	/* xdpyinfo exits 0 only if DISPLAY named a server it could open. */
