@@ -642,9 +642,8 @@ static void xvfb_mode_fixed_and_spawn(void **state)
 {
 	struct fx *f = *state;
 	char *argv[] = { "xdpyinfo", NULL };
-	pid_t pid;
-
 	char *missing[] = { "fpt-no-such-program", NULL };
+	pid_t pid;
 
 	start_display(f, 320, 240);
 	assert_int_equal(fp_display_set_mode(f->d, 640, 480, 60), -ENOTSUP);
