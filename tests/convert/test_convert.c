@@ -136,12 +136,17 @@ static void copy_rows(const struct fp_yuv_frame *from, uint32_t fy, const struct
 
 static void test_sdr_max_size(void **state)
 {
+	static const unsigned threads[] = { 3 };
 	struct img im;
+	struct fp_yuv_frame ref;
 	(void)state;
 
 	assert_int_equal(img_alloc(&im, MAX_W, MAX_H, 4, 5), 0);
 	img_fill(&im, PAT_RANDOM, 7679);
-	check_all_paths(&im, "random max size");
+	assert_int_equal(fp_yuv_frame_alloc(&ref, FP_YUV_NV12, MAX_W, MAX_H), 0);
+	reference(&im, &ref);
+	check_paths(&im, &ref, "random max size", threads, 1);
+	fp_yuv_frame_free(&ref);
 	img_free(&im);
 }
 
