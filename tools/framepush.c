@@ -537,6 +537,10 @@ static int cmd_capture(int argc, char **argv, int streaming)
 int main(int argc, char **argv)
 {
 	fp_log_init("framepush");
+	/* SVT-AV1 prints its configuration banner and work-in-progress notes straight to
+	 * stderr; keep its errors only, unless asked for everything. */
+	if (!getenv("FRAMEPUSH_LOG") || strcmp(getenv("FRAMEPUSH_LOG"), "debug"))
+		setenv("SVT_LOG", "1", 0);
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;

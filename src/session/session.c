@@ -488,6 +488,10 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 			opts->progress(&p, opts->user);
 		}
 	}
+	/* The last frame covers one period: a 2 s session ends 2 s after it started, so its
+	 * wall time and rate read as what was asked for. */
+	if (r == 0 && total && k >= total)
+		sleep_until(start + (int64_t)total * period, opts->stop);
 	pthread_mutex_lock(&ss.lock);
 	ss.done = 1;
 	pthread_cond_broadcast(&ss.cond);

@@ -66,8 +66,9 @@ ecr = 128 + 224 * 0.5
 check(abs(yy - ey) <= 1 and abs(cb - ecb) <= 1 and abs(cr - ecr) <= 1,
       "red = Y %d Cb %d Cr %d (BT.709 limited %.1f %.1f %.1f)" % (yy, cb, cr, ey, ecb, ecr))
 st = json.load(open(stats))
-keys = ["frames_out", "frames_fresh", "frames_repeated", "stale_rejected", "busy_skipped",
-        "recreates", "signature_failures", "source_status"]
+keys = ["frames_out", "frames_fresh", "frames_repeated", "frames_dropped", "ticks_skipped",
+        "stale_rejected", "busy_skipped", "recreates", "signature_failures", "source_status",
+        "codec", "encoder"]
 check(all(k in st for k in keys), "stats JSON has %s" % ", ".join(keys))
 check(st["frames_out"] == 30 and st["signature_failures"] == 0 and st["source_status"] == "OPENED",
       "stats: 30 frames out, 0 signature failures, OPENED")
