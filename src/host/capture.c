@@ -98,6 +98,7 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
 {
 	return a + b < a ? UINT64_MAX : a + b;
 }
+
 unsigned fp_capture_pipeline_depth(const struct fp_capture *cap) { return cap->depth; }
 pid_t fp_capture_source_pid(const struct fp_capture *cap) { return fp_broker_pid(cap->broker); }
 uint32_t fp_capture_generation(const struct fp_capture *cap) { return cap->ring->generation; }
@@ -205,8 +206,9 @@ static void take_abandoned_slots(struct fp_capture *cap)
 		uint32_t v = atomic_load_explicit(ATOMIC_U32(&ring->status->slot_owner[i]),
 						  memory_order_acquire);
 
-		if (v == FP_SLOT_FREE || v == FP_SLOT_HOST)
-			continue; /* the host never leaves a slot held between calls */
+		/* Anything but FREE is the source's doing: the host holds no slot between calls. */
+		if (v == FP_SLOT_FREE)
+			continue;
 		fp_ring_slot_take_abandoned(ring, i);
 		fp_ring_slot_release(ring, i);
 		cap->stats.abandoned_slots++;
