@@ -274,7 +274,7 @@ enum fp_config_op {
 	FP_CONFIG_SET_DESC = 1, /* change the display to width x height x format */
 	FP_CONFIG_SET_IDLE = 2, /* arg0 = 1: publish only when kicked; 0: free-running */
 	FP_CONFIG_SET_MUTE = 4, /* arg0 = 1: publish nothing, even when kicked */
-	FP_CONFIG_HOLD_SLOT = 5,/* take back the slot just published and keep it (a wedged writer) */
+	FP_CONFIG_HOLD_SLOT = 5,/* announce a frame in a slot the source keeps (a wedged writer) */
 };
 
 struct fp_msg_config {

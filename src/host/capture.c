@@ -107,8 +107,15 @@ static unsigned clamp_depth(unsigned want)
 {
 	const char *env = getenv("FRAMEPUSH_PIPELINE_DEPTH");
 
-	if (!want && env)
-		want = (unsigned)strtoul(env, NULL, 10);
+	if (!want && env && *env) {
+		char *end;
+		unsigned long v = strtoul(env, &end, 10);
+
+		if (*end || v == 0) /* junk must not pass silently as the default */
+			fp_warn("capture: FRAMEPUSH_PIPELINE_DEPTH='%s' is not 1..3; using 2", env);
+		else
+			want = v > OUT_RING_MAX ? OUT_RING_MAX : (unsigned)v;
+	}
 	if (!want)
 		want = 2;
 	return want < 1 ? 1 : want > OUT_RING_MAX - 1 ? OUT_RING_MAX - 1 : want;

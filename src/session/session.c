@@ -359,7 +359,8 @@ static uint64_t dropped(const struct fp_capture_stats *st)
 {
 	uint64_t used = st->frames_fresh + st->signature_failures;
 
-	return st->source_published > used ? st->source_published - used : 0;
+	/* The lifetime total: the per-ring count restarts at every display change. */
+	return st->source_published_total > used ? st->source_published_total - used : 0;
 }
 
 int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result *res)
