@@ -84,6 +84,10 @@ const char *fp_codec_software_encoder(enum fp_codec codec);
  * libx264"). msg may be NULL. */
 int fp_encoder_probe(enum fp_codec codec, enum fp_hw hw, char *msg, size_t msg_len);
 
+/* Whether hw's device nodes exist (/dev/nvidiactl, a /dev/dri render node): the cheap first
+ * look of the probe. True says nothing about whether an encoder will open on it. */
+bool fp_hw_device_present(enum fp_hw hw);
+
 /* Capture -> encoded latency histogram: fixed size (log-linear buckets of microseconds,
  * <= 3.2 % relative error, range 0 .. ~71 minutes), no allocation, no unbounded growth. */
 #define FP_LATENCY_BUCKETS 896

@@ -137,13 +137,15 @@ static const char *encoder_name(enum fp_codec codec, enum fp_hw hw)
 	return names[codec - 1][hw];
 }
 
-static bool any_render_node(void)
+bool fp_hw_device_present(enum fp_hw hw)
 {
-	DIR *d = opendir("/dev/dri");
+	DIR *d;
 	struct dirent *de;
 	bool found = false;
 
-	if (!d)
+	if (hw == FP_HW_NVENC)
+		return access("/dev/nvidiactl", F_OK) == 0;
+	if (hw != FP_HW_VAAPI || !(d = opendir("/dev/dri")))
 		return false;
 	while (!found && (de = readdir(d)))
 		found = !strncmp(de->d_name, "renderD", 7);
@@ -162,12 +164,12 @@ static int probe_device(enum fp_codec codec, enum fp_hw hw, AVBufferRef **dev, c
 
 	/* Look at the device nodes first: it is cheap, and the reason it gives ("no NVIDIA
 	 * device") is the one a user can act on, unlike a dlopen failure deep in libavutil. */
-	if (hw == FP_HW_NVENC && access("/dev/nvidiactl", F_OK) != 0) {
+	if (hw == FP_HW_NVENC && !fp_hw_device_present(hw)) {
 		snprintf(msg, len, "%s unavailable (no NVIDIA device): use --codec %s without --hw for %s",
 			 name, fp_codec_name(codec), sw);
 		return -ENODEV;
 	}
-	if (hw == FP_HW_VAAPI && !any_render_node()) {
+	if (hw == FP_HW_VAAPI && !fp_hw_device_present(hw)) {
 		snprintf(msg, len,
 			 "%s unavailable (no VAAPI render node in /dev/dri): use --codec %s without --hw for %s",
 			 name, fp_codec_name(codec), sw);

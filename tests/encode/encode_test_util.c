@@ -412,3 +412,23 @@ void etu_rmdir(char *dir)
 	rmdir(dir);
 	free(dir);
 }
+
+char *etu_tmp;
+
+int etu_group_setup(void **state)
+{
+	(void)state;
+	etu_tmp = etu_tmpdir();
+	return etu_tmp ? 0 : -1;
+}
+
+int etu_group_teardown(void **state)
+{
+	(void)state;
+	if (getenv("FRAMEPUSH_KEEP_TMP"))
+		fprintf(stderr, "kept %s\n", etu_tmp);
+	else
+		etu_rmdir(etu_tmp);
+	etu_tmp = NULL;
+	return 0;
+}

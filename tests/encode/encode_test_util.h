@@ -54,4 +54,10 @@ void etu_set_tools(const char *ffmpeg, const char *ffprobe);
 char *etu_tmpdir(void);
 void etu_rmdir(char *dir);
 
+/* cmocka group set-up and tear-down: etu_tmp is a fresh directory for the group's files,
+ * removed afterwards unless FRAMEPUSH_KEEP_TMP is set. */
+extern char *etu_tmp;
+int etu_group_setup(void **state);
+int etu_group_teardown(void **state);
+
 #endif

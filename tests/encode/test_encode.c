@@ -36,7 +36,6 @@
 #define W 320
 #define H 240
 
-static char *tmp;
 
 /* LeakSanitizer: x265 3.5 leaks FrameFilter buffers at encoder close (inside libx265, not
  * reachable from our code). Read only when the binary is built with -fsanitize=address. */
@@ -46,27 +45,9 @@ const char *__lsan_default_suppressions(void)
 	return "leak:libx265.so\n";
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	tmp = etu_tmpdir();
-	return tmp ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	if (getenv("FRAMEPUSH_KEEP_TMP"))
-		fprintf(stderr, "kept %s\n", tmp);
-	else
-		etu_rmdir(tmp);
-	tmp = NULL;
-	return 0;
-}
-
 static void path_in_tmp(char *buf, size_t len, const char *name)
 {
-	snprintf(buf, len, "%s/%s", tmp, name);
+	snprintf(buf, len, "%s/%s", etu_tmp, name);
 }
 
 static struct fp_encoder_config config(enum fp_codec codec, bool hdr)
@@ -773,21 +754,6 @@ static void srt_dead_peer(void **state)
 	fp_encoder_destroy(e);
 }
 
-/* What the encoder looks for before it reports VAAPI absent: a render node. */
-static bool has_render_node(void)
-{
-	DIR *d = opendir("/dev/dri");
-	struct dirent *de;
-	bool found = false;
-
-	if (!d)
-		return false;
-	while (!found && (de = readdir(d)))
-		found = !strncmp(de->d_name, "renderD", 7);
-	closedir(d);
-	return found;
-}
-
 static void hw_unavailable(void **state)
 {
 	static const struct {
@@ -802,7 +768,7 @@ static void hw_unavailable(void **state)
 		{ FP_CODEC_AV1, FP_HW_NVENC, "use --codec av1 without --hw for libsvtav1" },
 	};
 
-	bool nvidia = access("/dev/nvidiactl", F_OK) == 0, render = has_render_node();
+	bool nvidia = fp_hw_device_present(FP_HW_NVENC), render = fp_hw_device_present(FP_HW_VAAPI);
 	unsigned tested = 0;
 
 	(void)state;
@@ -911,7 +877,7 @@ static void bitrate_mode(void **state)
 
 		cfg.crf = 0;
 		cfg.bitrate_kbps = 800;
-		snprintf(path, sizeof(path), "%s/rate_%s.mkv", tmp, fp_codec_name(codecs[i]));
+		snprintf(path, sizeof(path), "%s/rate_%s.mkv", etu_tmp, fp_codec_name(codecs[i]));
 		encode_file(path, &cfg, &run);
 	}
 }
@@ -995,5 +961,5 @@ int main(int argc, char **argv)
 	/* SVT-AV1 prints its configuration banner at info level otherwise. */
 	setenv("SVT_LOG", "2", 0);
 	fp_encode_route_av_log();
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, etu_group_setup, etu_group_teardown);
 }

@@ -29,25 +29,6 @@
 #define PERIOD_90K (90000 / OUT_FPS)
 
 static char source_exe[4096];
-static char *tmp;
-
-static int setup(void **state)
-{
-	(void)state;
-	tmp = etu_tmpdir();
-	return tmp ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	if (getenv("FRAMEPUSH_KEEP_TMP"))
-		fprintf(stderr, "kept %s\n", tmp);
-	else
-		etu_rmdir(tmp);
-	tmp = NULL;
-	return 0;
-}
 
 static struct fp_session_opts base_opts(const char *target, uint32_t source_fps, double seconds)
 {
@@ -102,7 +83,7 @@ static void fast_source_paced(void **state)
 	size_t n;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/fast.ts", tmp);
+	snprintf(path, sizeof(path), "%s/fast.ts", etu_tmp);
 	o = base_opts(path, 120, 2.0);
 	assert_int_equal(fp_session_run(&o, &res), 0);
 	fprintf(stderr, "fast source: %llu encoded, %llu skipped, %llu dropped in %.3f s\n",
@@ -164,7 +145,7 @@ static void stall_skips_ticks(void **state)
 	size_t n;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/stall.ts", tmp);
+	snprintf(path, sizeof(path), "%s/stall.ts", etu_tmp);
 	o = base_opts(path, OUT_FPS, 2.0);
 	o.progress = on_progress_stall;
 	o.user = &st;
@@ -211,7 +192,7 @@ static void session_keyframe(void **state)
 	size_t n;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/key.ts", tmp);
+	snprintf(path, sizeof(path), "%s/key.ts", etu_tmp);
 	o = base_opts(path, OUT_FPS, 2.0);
 	o.keyint = 1000;
 	o.started = on_started;
@@ -257,5 +238,5 @@ int main(int argc, char **argv)
 	fp_log_init("test-session");
 	fp_encode_route_av_log();
 	fpt_build_path("tools/framepush-source", source_exe, sizeof(source_exe));
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, etu_group_setup, etu_group_teardown);
 }
