@@ -271,6 +271,13 @@ static int parse_hw(const char *s, enum fp_hw *h)
 	return 0;
 }
 
+/* A usage error in one option's value: names the option, the value and what it wants. */
+static int bad_value(const char *verb, const char *opt, const char *value, const char *want)
+{
+	fprintf(stderr, "framepush %s: bad --%s '%s': want %s\n", verb, opt, value, want);
+	return 2;
+}
+
 static int cmd_capture(int argc, char **argv, int streaming)
 {
 	static const struct option opts[] = {
@@ -304,40 +311,29 @@ static int cmd_capture(int argc, char **argv, int streaming)
 		switch (c) {
 		case 's': source = optarg; break;
 		case 'S':
-			if (parse_size(optarg, &so.capture.width, &so.capture.height) < 0) {
-				fprintf(stderr, "framepush %s: bad --size '%s': want WxH, e.g. 1920x1080\n", verb, optarg);
-				return 2;
-			}
+			if (parse_size(optarg, &so.capture.width, &so.capture.height) < 0)
+				return bad_value(verb, "size", optarg, "WxH, e.g. 1920x1080");
 			break;
 		case 'f':
-			if (parse_uint(optarg, 1, 240, &num) < 0) {
-				fprintf(stderr, "framepush %s: bad --fps '%s': want a whole number 1..240\n", verb, optarg);
-				return 2;
-			}
+			if (parse_uint(optarg, 1, 240, &num) < 0)
+				return bad_value(verb, "fps", optarg, "a whole number 1..240");
 			so.capture.fps = (uint32_t)num;
 			break;
 		case 'd':
-			if (parse_seconds(optarg, &so.duration) < 0 || so.duration > 86400) {
-				fprintf(stderr, "framepush %s: bad --duration '%s': want seconds 0..86400, e.g. 2.5\n",
-					verb, optarg);
-				return 2;
-			}
+			if (parse_seconds(optarg, &so.duration) < 0 || so.duration > 86400)
+				return bad_value(verb, "duration", optarg, "seconds 0..86400, e.g. 2.5");
 			break;
 		case 'o':
 		case 'T': so.target = optarg; break;
 		case 'j': stats_path = optarg; break;
 		case 'p':
-			if (parse_uint(optarg, 1, 3, &num) < 0) {
-				fprintf(stderr, "framepush %s: bad --pipeline-depth '%s': want 1..3\n", verb, optarg);
-				return 2;
-			}
+			if (parse_uint(optarg, 1, 3, &num) < 0)
+				return bad_value(verb, "pipeline-depth", optarg, "1..3");
 			so.capture.pipeline_depth = (unsigned)num;
 			break;
 		case 't':
-			if (parse_uint(optarg, 1, 256, &num) < 0) {
-				fprintf(stderr, "framepush %s: bad --threads '%s': want 1..256\n", verb, optarg);
-				return 2;
-			}
+			if (parse_uint(optarg, 1, 256, &num) < 0)
+				return bad_value(verb, "threads", optarg, "1..256");
 			so.capture.convert_threads = (unsigned)num;
 			break;
 		case 'c':
@@ -353,26 +349,19 @@ static int cmd_capture(int argc, char **argv, int streaming)
 			}
 			break;
 		case 'b':
-			if (parse_uint(optarg, 1, 1000000, &num) < 0) {
-				fprintf(stderr, "framepush %s: bad --bitrate '%s': want kbit/s 1..1000000\n", verb, optarg);
-				return 2;
-			}
+			if (parse_uint(optarg, 1, 1000000, &num) < 0)
+				return bad_value(verb, "bitrate", optarg, "kbit/s 1..1000000");
 			so.bitrate_kbps = (unsigned)num;
 			break;
 		case 'C':
 			/* The range depends on --codec, which may come later: checked below. */
-			if (parse_uint(optarg, 1, 63, &num) < 0) {
-				fprintf(stderr, "framepush %s: bad --crf '%s': want 1..51 (h264, hevc) or 1..63 (av1)\n",
-					verb, optarg);
-				return 2;
-			}
+			if (parse_uint(optarg, 1, 63, &num) < 0)
+				return bad_value(verb, "crf", optarg, "1..51 (h264, hevc) or 1..63 (av1)");
 			so.crf = (int)num;
 			break;
 		case 'k':
-			if (parse_uint(optarg, 1, 100000, &num) < 0) {
-				fprintf(stderr, "framepush %s: bad --keyint '%s': want frames 1..100000\n", verb, optarg);
-				return 2;
-			}
+			if (parse_uint(optarg, 1, 100000, &num) < 0)
+				return bad_value(verb, "keyint", optarg, "frames 1..100000");
 			so.keyint = (unsigned)num;
 			break;
 		case 'P': so.output.sdp_path = optarg; break;
