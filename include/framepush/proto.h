@@ -20,6 +20,8 @@
 #include <stdint.h>
 
 #define FP_PROTO_MAGIC 0x48535046u /* "FPSH" little-endian */
+/* Still 1: nothing has shipped, and both sides build from this header. A source of another
+ * layout is refused anyway: the delivery's control_size / status_size must equal sizeof. */
 #define FP_PROTO_VERSION 1u
 
 /* Ring length bounds: one slot for the host to read, one being written, one published. */
@@ -108,6 +110,40 @@ _Static_assert(sizeof(struct fp_control) == 64, "control size");
 #define FP_SLOT_HOST 2u
 #define FP_SLOT_WAITERS 0x80000000u
 
+/* The display's HDR10 metadata, as its source reports it: SMPTE ST 2086 mastering display
+ * colour volume and CTA-861.3 content light level, in the HEVC SEI units (chromaticity in
+ * 0.00002 steps, luminance in 0.0001 cd/m2 steps, light levels in cd/m2). Part of the
+ * descriptor: written before desc_serial is bumped. present is exactly FP_HDR_META_NONE (the
+ * host uses its generic baseline) or FP_HDR_META_PRESENT; the host validates every field
+ * (doc/channel.md) and falls back to the baseline on any invalid record. */
+#define FP_HDR_META_NONE 0u
+#define FP_HDR_META_PRESENT 1u
+
+struct fp_hdr_meta {
+	uint32_t present;
+	uint16_t red_x, red_y, green_x, green_y, blue_x, blue_y;
+	uint16_t white_x, white_y;
+	uint32_t max_luminance;  /* 0.0001 cd/m2 */
+	uint32_t min_luminance;  /* 0.0001 cd/m2 */
+	uint16_t max_cll;        /* cd/m2 */
+	uint16_t max_fall;       /* cd/m2 */
+};
+
+_Static_assert(offsetof(struct fp_hdr_meta, present) == 0, "hdr_meta.present");
+_Static_assert(offsetof(struct fp_hdr_meta, red_x) == 4, "hdr_meta.red_x");
+_Static_assert(offsetof(struct fp_hdr_meta, red_y) == 6, "hdr_meta.red_y");
+_Static_assert(offsetof(struct fp_hdr_meta, green_x) == 8, "hdr_meta.green_x");
+_Static_assert(offsetof(struct fp_hdr_meta, green_y) == 10, "hdr_meta.green_y");
+_Static_assert(offsetof(struct fp_hdr_meta, blue_x) == 12, "hdr_meta.blue_x");
+_Static_assert(offsetof(struct fp_hdr_meta, blue_y) == 14, "hdr_meta.blue_y");
+_Static_assert(offsetof(struct fp_hdr_meta, white_x) == 16, "hdr_meta.white_x");
+_Static_assert(offsetof(struct fp_hdr_meta, white_y) == 18, "hdr_meta.white_y");
+_Static_assert(offsetof(struct fp_hdr_meta, max_luminance) == 20, "hdr_meta.max_luminance");
+_Static_assert(offsetof(struct fp_hdr_meta, min_luminance) == 24, "hdr_meta.min_luminance");
+_Static_assert(offsetof(struct fp_hdr_meta, max_cll) == 28, "hdr_meta.max_cll");
+_Static_assert(offsetof(struct fp_hdr_meta, max_fall) == 30, "hdr_meta.max_fall");
+_Static_assert(sizeof(struct fp_hdr_meta) == 32, "hdr_meta size");
+
 /* Source-written, host-read (and the host's CAS on the slot words). */
 struct fp_status {
 	uint32_t status;                 /* enum fp_source_status */
@@ -125,6 +161,7 @@ struct fp_status {
 	uint64_t reserved1;
 	uint32_t slot_owner[FP_RING_MAX];     /* futex words */
 	uint64_t slot_capture_ns[FP_RING_MAX];/* CLOCK_MONOTONIC at capture, per slot */
+	struct fp_hdr_meta desc_hdr;     /* descriptor too: written before desc_serial */
 };
 
 _Static_assert(offsetof(struct fp_status, status) == 0, "status.status");
@@ -141,7 +178,8 @@ _Static_assert(offsetof(struct fp_status, frames_dropped) == 48, "status.frames_
 _Static_assert(offsetof(struct fp_status, reserved1) == 56, "status.reserved1");
 _Static_assert(offsetof(struct fp_status, slot_owner) == 64, "status.slot_owner");
 _Static_assert(offsetof(struct fp_status, slot_capture_ns) == 96, "status.slot_capture_ns");
-_Static_assert(sizeof(struct fp_status) == 160, "status size");
+_Static_assert(offsetof(struct fp_status, desc_hdr) == 160, "status.desc_hdr");
+_Static_assert(sizeof(struct fp_status) == 192, "status size");
 
 /* Publish token: (generation << 40) | (seq << 8) | slot; 24/32/8 bits.
  * Generation 0 is the "nothing published" sentinel. */

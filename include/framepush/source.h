@@ -66,6 +66,15 @@ const struct fp_source_ring *fp_source_ring(const struct fp_source *src);
 void fp_source_set_descriptor(struct fp_source *src, uint32_t width, uint32_t height,
 			      uint32_t format);
 
+/* Reports the display's HDR10 metadata (NULL: none; the host then uses its generic
+ * baseline). It is part of the descriptor: written with it, before a new serial, into the
+ * ring attached now and every later one, and kept across fp_source_set_descriptor (it
+ * describes the display; the host uses it only while the display is HDR). meta is copied as
+ * given, present word included (FP_HDR_META_PRESENT for a real record): the host validates
+ * it and falls back to the baseline, so a wrong record never ends a session. Call it before
+ * the first publish of a mode so the first frames are encoded with it. */
+void fp_source_set_hdr_meta(struct fp_source *src, const struct fp_hdr_meta *meta);
+
 /* Takes a free slot (never the latest published one, never one the host holds).
  * Returns the slot index, -ENOTCONN when no ring is attached, -EBUSY when none is free. */
 int fp_source_acquire(struct fp_source *src);

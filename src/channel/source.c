@@ -22,6 +22,7 @@ struct fp_source {
 	int sock;
 	uint32_t target_id;
 	uint32_t desc_width, desc_height, desc_format, desc_serial;
+	struct fp_hdr_meta desc_hdr;  /* present == FP_HDR_META_NONE until a backend reports */
 	struct fp_attachment att;
 	int attached;
 	struct fp_source_ring view;
@@ -39,6 +40,8 @@ static void write_descriptor(struct fp_source *src)
 	st->desc_width = src->desc_width;
 	st->desc_height = src->desc_height;
 	st->desc_format = src->desc_format;
+	st->desc_hdr = src->desc_hdr;
+	/* Release: a host that sees this serial sees every descriptor field written above. */
 	atomic_store_explicit(ATOMIC_U32(&st->desc_serial), src->desc_serial, memory_order_release);
 }
 
@@ -151,6 +154,18 @@ void fp_source_set_descriptor(struct fp_source *src, uint32_t width, uint32_t he
 	src->desc_width = width;
 	src->desc_height = height;
 	src->desc_format = format;
+	src->desc_serial++;
+	write_descriptor(src);
+}
+
+void fp_source_set_hdr_meta(struct fp_source *src, const struct fp_hdr_meta *meta)
+{
+	if (meta)
+		src->desc_hdr = *meta;
+	else
+		memset(&src->desc_hdr, 0, sizeof(src->desc_hdr));
+	/* A new serial even though the mode is the same: the host takes the record only with
+	 * a serial it has not seen. */
 	src->desc_serial++;
 	write_descriptor(src);
 }

@@ -39,7 +39,12 @@ static void layout_pinned(void **state)
 	(void)state;
 	/* The same numbers the _Static_asserts in proto.h pin; a drift fails the build first. */
 	assert_int_equal(sizeof(struct fp_control), 64);
-	assert_int_equal(sizeof(struct fp_status), 160);
+	assert_int_equal(sizeof(struct fp_status), 192);
+	assert_int_equal(offsetof(struct fp_status, desc_hdr), 160);
+	assert_int_equal(sizeof(struct fp_hdr_meta), 32);
+	assert_int_equal(offsetof(struct fp_hdr_meta, red_x), 4);
+	assert_int_equal(offsetof(struct fp_hdr_meta, max_luminance), 20);
+	assert_int_equal(offsetof(struct fp_hdr_meta, max_fall), 30);
 	assert_int_equal(offsetof(struct fp_control, slot_size), 40);
 	assert_int_equal(offsetof(struct fp_status, latest), 16);
 	assert_int_equal(offsetof(struct fp_status, slot_owner), 64);
