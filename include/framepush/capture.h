@@ -71,9 +71,11 @@ int fp_capture_next_frame(struct fp_capture *cap, int64_t deadline_ns,
 int fp_capture_try_latest(struct fp_capture *cap, const struct fp_yuv_frame **frame);
 
 int fp_capture_is_hdr(const struct fp_capture *cap);
-/* The HDR10 metadata for the current display: 1 and *meta (the generic baseline,
- * fp_hdr10_generic(); the channel carries no mastering metadata) while it is HDR, 0 and a
- * zeroed *meta while it is SDR. It changes with the display, like fp_capture_is_hdr. */
+/* The HDR10 metadata for the current display: 1 and *meta while it is HDR, 0 and a zeroed
+ * *meta while it is SDR. *meta is the record the source reported with its descriptor
+ * (fp_source_set_hdr_meta) once validated, else the generic baseline fp_hdr10_generic() (no
+ * record, or an invalid one: logged once). It is taken with each new descriptor, so it
+ * changes with the display, like fp_capture_is_hdr. */
 int fp_capture_hdr_meta(const struct fp_capture *cap, struct fp_hdr10 *meta);
 unsigned fp_capture_pipeline_depth(const struct fp_capture *cap);
 void fp_capture_get_stats(const struct fp_capture *cap, struct fp_capture_stats *stats);

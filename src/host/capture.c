@@ -45,6 +45,9 @@ struct fp_capture {
 	uint64_t last_bad;         /* last token whose frame failed its signature */
 
 	uint32_t desc_serial;      /* last descriptor serial acted on */
+	struct fp_hdr10 hdr;       /* the source's own HDR10 record, validated (hdr_own) */
+	int hdr_own;               /* 0: none or invalid, fp_hdr10_generic() is used */
+	int hdr_logged_bad, hdr_logged_own; /* each logged once: a source may repeat it */
 	int64_t recovering_since;  /* set by a recreate until a fresh frame arrives */
 	int64_t next_kick;
 	int64_t last_fresh;
@@ -89,8 +92,67 @@ int fp_capture_hdr_meta(const struct fp_capture *cap, struct fp_hdr10 *meta)
 	memset(meta, 0, sizeof(*meta));
 	if (!fp_capture_is_hdr(cap))
 		return 0;
-	*meta = fp_hdr10_generic();
+	*meta = cap->hdr_own ? cap->hdr : fp_hdr10_generic();
 	return 1;
+}
+
+/* Why a source's HDR10 record is not used, or NULL when it is valid. The limits are what
+ * ST 2086 / CTA-861.3 can express and x265 / SVT-AV1 accept. */
+static const char *hdr_meta_problem(const struct fp_hdr_meta *m)
+{
+	const uint16_t xy[] = { m->red_x, m->red_y, m->green_x, m->green_y,
+				m->blue_x, m->blue_y, m->white_x, m->white_y };
+
+	if (m->present != FP_HDR_META_PRESENT)
+		return "presence word is neither 0 nor 1";
+	for (size_t i = 0; i < FP_ARRAY_LEN(xy); i++)
+		if (xy[i] > 50000)
+			return "a chromaticity is above 50000 (1.0)";
+	if (m->max_luminance < 10000 || m->max_luminance > 100000000)
+		return "max luminance is not 1..10000 cd/m2";
+	if (m->min_luminance >= m->max_luminance)
+		return "min luminance is not below max";
+	if (m->max_cll > 10000)
+		return "MaxCLL is above 10000 cd/m2";
+	if (m->max_fall > m->max_cll)
+		return "MaxFALL is above MaxCLL";
+	return NULL;
+}
+
+/* Takes the HDR10 record that came with an accepted descriptor (m is the host's copy, read
+ * once): the source's own when valid, else the generic baseline. Never fails the session:
+ * wrong metadata makes a player tone-map differently, it does not make the stream wrong. */
+static void take_hdr_meta(struct fp_capture *cap, const struct fp_hdr_meta *m)
+{
+	const char *why;
+
+	cap->hdr_own = 0;
+	if (m->present == FP_HDR_META_NONE)
+		return;
+	why = hdr_meta_problem(m);
+	if (why) {
+		if (!cap->hdr_logged_bad++)
+			fp_warn("capture: source pid %d reported invalid HDR10 metadata (present %u, "
+				"R %u,%u G %u,%u B %u,%u WP %u,%u, luminance %u..%u x 0.0001 cd/m2, "
+				"MaxCLL %u, MaxFALL %u): %s; using the generic baseline",
+				(int)fp_broker_pid(cap->broker), m->present, m->red_x, m->red_y,
+				m->green_x, m->green_y, m->blue_x, m->blue_y, m->white_x, m->white_y,
+				m->min_luminance, m->max_luminance, m->max_cll, m->max_fall, why);
+		return;
+	}
+	cap->hdr = (struct fp_hdr10){
+		.red_x = m->red_x, .red_y = m->red_y,
+		.green_x = m->green_x, .green_y = m->green_y,
+		.blue_x = m->blue_x, .blue_y = m->blue_y,
+		.white_x = m->white_x, .white_y = m->white_y,
+		.max_luminance = m->max_luminance, .min_luminance = m->min_luminance,
+		.max_cll = m->max_cll, .max_fall = m->max_fall,
+	};
+	cap->hdr_own = 1;
+	if (!cap->hdr_logged_own++)
+		fp_info("capture: source pid %d reports its own HDR10 metadata: luminance %u..%u x "
+			"0.0001 cd/m2, MaxCLL %u, MaxFALL %u", (int)fp_broker_pid(cap->broker),
+			m->min_luminance, m->max_luminance, m->max_cll, m->max_fall);
 }
 
 /* Saturating: the counts are the source's, and a hostile one could make them wrap. */
@@ -311,6 +373,7 @@ static int deliver_new_ring(struct fp_capture *cap, uint32_t w, uint32_t h, uint
 static int follow_descriptor(struct fp_capture *cap)
 {
 	struct fp_status *st = cap->ring->status;
+	struct fp_hdr_meta hdr;
 	uint32_t serial, w, h, fmt;
 	int r;
 
@@ -320,10 +383,12 @@ static int follow_descriptor(struct fp_capture *cap)
 	w = st->desc_width;
 	h = st->desc_height;
 	fmt = st->desc_format;
+	memcpy(&hdr, &st->desc_hdr, sizeof(hdr)); /* once: validated and used as copied */
 	/* Re-read: a serial that moved while we copied means a torn descriptor; next time. */
 	if (atomic_load_explicit(ATOMIC_U32(&st->desc_serial), memory_order_acquire) != serial)
 		return 0;
 	cap->desc_serial = serial;
+	take_hdr_meta(cap, &hdr);
 	if (w == cap->ring->width && h == cap->ring->height && fmt == cap->ring->format)
 		return 0;
 	if (fp_ring_desc_valid(w, h, fmt) < 0)
@@ -613,8 +678,18 @@ static int wait_for_attach(struct fp_capture *cap)
 		read_source_status(cap, &st, &detail);
 		if (st == FP_SRC_OPENED &&
 		    (cap->opts.lazy_attach ||
-		     fp_token_unpack(fp_ring_latest(cap->ring)).generation == cap->ring->generation))
-			return 0;
+		     fp_token_unpack(fp_ring_latest(cap->ring)).generation == cap->ring->generation)) {
+			uint32_t gen = cap->ring->generation;
+
+			/* The source wrote its descriptor before OPENED: take it now, so the first
+			 * frame's HDR10 record is the source's, not a guess a later poll corrects. */
+			r = follow_descriptor(cap);
+			if (r < 0)
+				return r;
+			if (cap->ring->generation == gen)
+				return 0;
+			continue; /* it changed mode meanwhile: wait for the new ring */
+		}
 		now = fp_now_ns();
 		if (now >= deadline)
 			return fail(cap, -ETIMEDOUT,

@@ -7,8 +7,13 @@
  * scribble-pixels|spam (attack the host: random words over the whole status block / over all
  * of it but the descriptor words / into the published slot's pixels; or signal the event in a
  * tight loop), hostile-after=N (start the attack after N published frames), seed=N (the
- * attack's random sequence). Booleans are 0 or 1, numbers plain decimal; anything else is
- * refused. Every frame carries a signature. */
+ * attack's random sequence), max-cll=N, max-fall=N (cd/m2, 0..10000), mastering-max=NITS,
+ * mastering-min=NITS (decimal, up to 4 places; 1..10000 and 0..10000): any of these makes the
+ * source report its own HDR10 record (P3-D65 primaries; unset values 1000 / 0.0001 nits,
+ * MaxCLL 1000, MaxFALL 400), hdr-meta=own (that record with the defaults), hdr-meta=bad (an
+ * invalid record: MaxFALL above MaxCLL, min luminance above max) or hdr-meta=bad-present (a
+ * valid record with presence word 2). Booleans are 0 or 1, numbers plain decimal; anything
+ * else is refused. Every frame carries a signature. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -39,6 +44,7 @@ enum hostile {
 	HOSTILE_SCRIBBLE_PIXELS, /* the published slot's pixels, after publish */
 	HOSTILE_SPAM,
 };
+enum hdr_meta_mode { META_NONE, META_OWN, META_BAD, META_BAD_PRESENT };
 
 struct fp_backend {
 	enum pattern pattern;
@@ -53,6 +59,12 @@ struct fp_backend {
 	/* LUT of one period of the moving pattern, twice so a row can copy without wrapping. */
 	uint64_t lut[2 * LUT_LEN];
 	int lut_hdr;
+
+	/* The HDR10 record reported once, with the first descriptor (hdr-meta and friends). */
+	enum hdr_meta_mode meta_mode;
+	int meta_values;          /* a value key was given */
+	struct fp_hdr_meta meta;
+	int meta_reported;
 
 	/* Hostile modes run on their own thread against the attached ring. */
 	enum hostile hostile;
@@ -211,11 +223,65 @@ static int parse_rgb(const char *key, const char *val, float rgb[3])
 	return 0;
 }
 
+/* Nits as decimal with at most 4 places, into 0.0001 cd/m2 units (exact, no float). */
+static int parse_nits(const char *key, const char *val, uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+	const char *p = val;
+	int digits = 0, places = -1;
+
+	for (; *p; p++) {
+		if (*p == '.' && places < 0 && digits) {
+			places = 0;
+			continue;
+		}
+		if (*p < '0' || *p > '9' || places >= 4 || ++digits > 9)
+			break;
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (places >= 0)
+			places++;
+	}
+	for (int i = places < 0 ? 0 : places; i < 4; i++)
+		v *= 10;
+	if (*p || !digits || places == 0 || v < min || v > max) {
+		fp_error("test source: %s=%s: expected nits %u.%04u..%u (at most 4 decimals)", key, val,
+			 min / 10000, min % 10000, max / 10000);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
 static int set_option(void *user, const char *key, const char *val)
 {
 	struct fp_backend *b = user;
+	uint32_t v;
+	int r;
 
-	if (!strcmp(key, "pattern")) {
+	if (!strcmp(key, "max-cll") || !strcmp(key, "max-fall")) {
+		r = parse_u32(key, val, 0, 10000, &v);
+		if (r == 0)
+			*(!strcmp(key, "max-cll") ? &b->meta.max_cll : &b->meta.max_fall) = (uint16_t)v;
+		b->meta_values = 1;
+		return r;
+	} else if (!strcmp(key, "mastering-max")) {
+		b->meta_values = 1;
+		return parse_nits(key, val, 10000, 100000000, &b->meta.max_luminance);
+	} else if (!strcmp(key, "mastering-min")) {
+		b->meta_values = 1;
+		return parse_nits(key, val, 0, 100000000, &b->meta.min_luminance);
+	} else if (!strcmp(key, "hdr-meta")) {
+		if (!strcmp(val, "own"))
+			b->meta_mode = META_OWN;
+		else if (!strcmp(val, "bad"))
+			b->meta_mode = META_BAD;
+		else if (!strcmp(val, "bad-present"))
+			b->meta_mode = META_BAD_PRESENT;
+		else {
+			fp_error("test source: hdr-meta=%s: expected own, bad or bad-present", val);
+			return -EINVAL;
+		}
+	} else if (!strcmp(key, "pattern")) {
 		if (!strcmp(val, "moving"))
 			b->pattern = PATTERN_MOVING;
 		else if (!strcmp(val, "bars"))
@@ -261,7 +327,8 @@ static int set_option(void *user, const char *key, const char *val)
 		return parse_u32(key, val, 0, UINT32_MAX, &b->seed);
 	} else {
 		fp_error("test source: unknown option '%s' (pattern, rgb, hdr, flip-every, idle, "
-			 "answer-kick, mute, hostile, hostile-after, seed)", key);
+			 "answer-kick, mute, hostile, hostile-after, seed, max-cll, max-fall, "
+			 "mastering-max, mastering-min, hdr-meta)", key);
 		return -ENOENT;
 	}
 	return 0;
@@ -297,7 +364,9 @@ static void *hostile_thread(void *arg)
 {
 	struct fp_backend *b = arg;
 	uint64_t x = 0x9e3779b97f4a7c15ull ^ (b->seed ? b->seed : (uint64_t)getpid());
-	/* The descriptor words (desc_width..desc_serial) are spared by scribble-status. */
+	/* The descriptor words (desc_width..desc_serial) are spared by scribble-status; the HDR
+	 * record (desc_hdr) is not: the host reads it only with a new serial, so no scribble
+	 * of it is ever taken. */
 	const size_t desc_first = offsetof(struct fp_status, desc_width) / 4;
 	const size_t desc_last = offsetof(struct fp_status, desc_serial) / 4;
 
@@ -370,6 +439,52 @@ static void test_destroy(struct fp_backend *b)
 	free(b);
 }
 
+/* Completes the record from the spec: P3-D65 primaries, defaults for what was not given.
+ * An inconsistent pair is refused like a bad value (hdr-meta=bad is the way to send one). */
+static int finish_hdr_meta(struct fp_backend *b)
+{
+	struct fp_hdr_meta *m = &b->meta;
+
+	if (b->meta_values && b->meta_mode == META_NONE)
+		b->meta_mode = META_OWN;
+	if (b->meta_mode == META_NONE)
+		return 0;
+	if (m->max_luminance == UINT32_MAX)
+		m->max_luminance = 10000000;
+	if (m->min_luminance == UINT32_MAX)
+		m->min_luminance = 1;
+	if (m->max_cll == UINT16_MAX)
+		m->max_cll = 1000;
+	if (m->max_fall == UINT16_MAX)
+		m->max_fall = m->max_cll < 400 ? m->max_cll : 400;
+	/* DCI-P3 with D65 white, in 0.00002 steps. */
+	m->red_x = 34000, m->red_y = 16000;
+	m->green_x = 13250, m->green_y = 34500;
+	m->blue_x = 7500, m->blue_y = 3000;
+	m->white_x = 15635, m->white_y = 16450;
+	m->present = FP_HDR_META_PRESENT;
+	if (b->meta_mode == META_OWN && m->min_luminance >= m->max_luminance) {
+		fp_error("test source: mastering-min=%u.%04u is not below mastering-max=%u.%04u "
+			 "(expected min < max)", m->min_luminance / 10000, m->min_luminance % 10000,
+			 m->max_luminance / 10000, m->max_luminance % 10000);
+		return -EINVAL;
+	}
+	if (b->meta_mode == META_OWN && m->max_fall > m->max_cll) {
+		fp_error("test source: max-fall=%u is above max-cll=%u (expected max-fall <= max-cll)",
+			 m->max_fall, m->max_cll);
+		return -EINVAL;
+	}
+	if (b->meta_mode == META_BAD) {
+		/* Two faults, each enough for the host to refuse the record. */
+		m->max_cll = 100;
+		m->max_fall = 200;
+		m->min_luminance = m->max_luminance + 1;
+	} else if (b->meta_mode == META_BAD_PRESENT) {
+		m->present = 2;
+	}
+	return 0;
+}
+
 static int test_create(struct fp_backend **out, const struct fp_backend_args *args)
 {
 	struct fp_backend *b = calloc(1, sizeof(*b));
@@ -385,11 +500,16 @@ static int test_create(struct fp_backend **out, const struct fp_backend_args *ar
 	b->lut_hdr = -1;
 	b->event_fd = -1;
 	b->answer_kick = 1;
+	/* "Not given" marks (above every accepted value): finish_hdr_meta fills defaults. */
+	b->meta.max_luminance = b->meta.min_luminance = UINT32_MAX;
+	b->meta.max_cll = b->meta.max_fall = UINT16_MAX;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->armed_cond, NULL);
 	r = fp_spec_parse(args->spec, "test source", set_option, b);
 	if (r == -ENOENT)
 		r = -EINVAL;
+	if (r == 0)
+		r = finish_hdr_meta(b);
 	if (r < 0) {
 		test_destroy(b);
 		return r;
@@ -471,6 +591,12 @@ static int test_dispatch(struct fp_backend *b, struct fp_source *src)
 	int64_t now = fp_now_ns();
 	int slot, r = 0;
 
+	if (b->meta_mode != META_NONE && !b->meta_reported) {
+		/* Before any frame (this runs from the first loop, attached or not): the library
+		 * writes it with the descriptor into this ring and every later one. */
+		fp_source_set_hdr_meta(src, &b->meta);
+		b->meta_reported = 1;
+	}
 	if (b->idle) {
 		if (!b->kicks)
 			return 0;

@@ -248,6 +248,127 @@ static void display_flips_200(void **state)
 	fp_capture_close(cap);
 }
 
+/* The record hdr=1 plus these keys makes the test source report (P3-D65, test.c). */
+#define OWN_HDR_SPEC "hdr=1,max-cll=1200,max-fall=350,mastering-max=4000,mastering-min=0.005"
+
+static struct fp_hdr10 own_hdr10(void)
+{
+	return (struct fp_hdr10){
+		.red_x = 34000, .red_y = 16000, .green_x = 13250, .green_y = 34500,
+		.blue_x = 7500, .blue_y = 3000, .white_x = 15635, .white_y = 16450,
+		.max_luminance = 40000000, .min_luminance = 50, .max_cll = 1200, .max_fall = 350,
+	};
+}
+
+static void expect_hdr10(const struct fp_hdr10 *got, const struct fp_hdr10 *want, const char *what)
+{
+	if (memcmp(got, want, sizeof(*got)))
+		fail_msg("%s: got R %u,%u WP %u,%u L %u..%u CLL %u FALL %u; want R %u,%u WP %u,%u "
+			 "L %u..%u CLL %u FALL %u", what, got->red_x, got->red_y, got->white_x,
+			 got->white_y, got->min_luminance, got->max_luminance, got->max_cll,
+			 got->max_fall, want->red_x, want->red_y, want->white_x, want->white_y,
+			 want->min_luminance, want->max_luminance, want->max_cll, want->max_fall);
+}
+
+/* The source's own record is what the capturer hands out, from open on (its first frames
+ * are encoded with it) and again on every ring after a display change; SDR has none. */
+static void hdr_meta_from_source(void **state)
+{
+	struct fp_capture_opts o = base_opts(OWN_HDR_SPEC ",flip-every=3", 320, 180, 240);
+	struct fp_hdr10 meta, want = own_hdr10();
+	const struct fp_yuv_frame *f;
+	struct fp_capture_stats st = { 0 };
+	struct fp_capture *cap;
+	int64_t deadline = fp_now_ns() + 30 * FP_NSEC_PER_SEC;
+	unsigned hdr_seen = 0, sdr_seen = 0;
+
+	(void)state;
+	cap = open_ok(&o);
+	assert_true(fp_capture_is_hdr(cap));
+	assert_int_equal(fp_capture_hdr_meta(cap, &meta), 1);
+	expect_hdr10(&meta, &want, "at open");
+	while (st.recreates < 6 || !hdr_seen || !sdr_seen) {
+		int r = fp_capture_next_frame(cap, fp_now_ns() + 4 * FP_NSEC_PER_MSEC, &f);
+
+		if (r < 0)
+			fail_msg("next_frame failed: %s", fp_capture_error(cap));
+		if (fp_capture_is_hdr(cap)) {
+			assert_int_equal(fp_capture_hdr_meta(cap, &meta), 1);
+			if (st.recreates >= 2)
+				expect_hdr10(&meta, &want, "after a display change");
+			hdr_seen += st.recreates >= 2;
+		} else {
+			struct fp_hdr10 zero = { 0 };
+
+			assert_int_equal(fp_capture_hdr_meta(cap, &meta), 0);
+			expect_hdr10(&meta, &zero, "SDR");
+			sdr_seen++;
+		}
+		fp_capture_get_stats(cap, &st);
+		if (fp_now_ns() > deadline)
+			fail_msg("%llu recreates, %u HDR / %u SDR checks in 30 s",
+				 (unsigned long long)st.recreates, hdr_seen, sdr_seen);
+	}
+	fp_capture_close(cap);
+
+	/* The same record on an SDR display: nothing to hand out. */
+	o = base_opts("max-cll=1200,max-fall=350", 320, 180, 60);
+	cap = open_ok(&o);
+	assert_int_equal(fp_capture_hdr_meta(cap, &meta), 0);
+	assert_int_equal(meta.max_cll, 0);
+	fp_capture_close(cap);
+}
+
+/* An invalid record (bad values, or a presence word other than 0/1) is never used and never
+ * ends the session: the generic baseline stands in, and the record is logged once, with its
+ * values, however many rings repeat it. */
+static void hdr_meta_invalid_falls_back(void **state)
+{
+	static const char *specs[] = { "hdr=1,hdr-meta=bad,flip-every=4",
+				       "hdr=1,hdr-meta=bad-present,flip-every=4" };
+	static const char *values[] = { "MaxCLL 100, MaxFALL 200", "present 2," };
+
+	(void)state;
+	for (size_t i = 0; i < FP_ARRAY_LEN(specs); i++) {
+		struct fp_capture_opts o = base_opts(specs[i], 320, 180, 240);
+		struct fp_hdr10 meta, generic = fp_hdr10_generic();
+		const struct fp_yuv_frame *f;
+		struct fp_capture_stats st = { 0 };
+		struct fp_capture *cap;
+		FILE *tmp = tmpfile();
+		int saved = dup(STDERR_FILENO);
+		char log[8192], *p;
+		size_t n;
+		unsigned lines = 0;
+
+		assert_non_null(tmp);
+		assert_true(saved >= 0);
+		assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+		cap = open_ok(&o);
+		assert_int_equal(fp_capture_hdr_meta(cap, &meta), 1);
+		expect_hdr10(&meta, &generic, specs[i]);
+		while (st.recreates < 4) {
+			assert_int_equal(fp_capture_next_frame(cap, fp_now_ns() + 4 * FP_NSEC_PER_MSEC, &f), 0);
+			if (fp_capture_hdr_meta(cap, &meta))
+				expect_hdr10(&meta, &generic, specs[i]);
+			fp_capture_get_stats(cap, &st);
+		}
+		fp_capture_close(cap);
+		fflush(stderr);
+		assert_true(dup2(saved, STDERR_FILENO) >= 0);
+		close(saved);
+		rewind(tmp);
+		n = fread(log, 1, sizeof(log) - 1, tmp);
+		log[n] = '\0';
+		fclose(tmp);
+		for (p = log; (p = strstr(p, "invalid HDR10 metadata")); p++)
+			lines++;
+		if (lines != 1 || !strstr(log, values[i]) || !strstr(log, "generic baseline"))
+			fail_msg("%s: want one line with '%s', got %u in: %.2000s", specs[i], values[i],
+				 lines, log);
+	}
+}
+
 /* A frame handed out before a display change stays readable until pipeline_depth more
  * frames have been handed out, even when those are of the new format: the encoder may
  * still be reading it (ASan reports a use-after-free if the old buffers go early). */
@@ -651,11 +772,21 @@ static void test_source_spec_strict(void **state)
 		"flip-every= 2", "flip-every=99999999999", "rgb=0.5/0.5", "rgb=0.5/0.5/0.5x",
 		"rgb=nan/0/0", "rgb=0/inf/0", "rgb=1e9/0/0", "rgb=a/b/c", "answer-kick=0",
 		"hostile-after=1.5", "seed=-3", "pattern=zigzag", "hostile=nice",
+		"max-cll=10001", "max-fall=-1", "max-cll=1e3", "mastering-max=0", "mastering-max=10001",
+		"mastering-max=1.00001", "mastering-min=.5", "mastering-min=1.",
+		"mastering-max=1000nits", "hdr-meta=yes",
 	};
 	static const char *good[] = {
 		"hdr=0", "hdr=1,idle=1,mute=0", "flip-every=0", "flip-every=7",
 		"rgb=0.25/0.5/1", "rgb=-0.1/4.0/12.5", "answer-kick=3", "hostile-after=0,seed=42",
-		"pattern=bars",
+		"pattern=bars", "max-cll=1000,max-fall=400", "mastering-max=1000,mastering-min=0.0001",
+		"mastering-min=0.005", "mastering-max=10000", "hdr-meta=own", "hdr-meta=bad",
+		"hdr-meta=bad-present", "max-cll=0,max-fall=0",
+	};
+	/* Each value fine, the pair not: refused too, naming both (hdr-meta=bad sends one). */
+	static const char *bad_pair[][3] = {
+		{ "max-cll=100,max-fall=200", "max-fall=200", "max-cll=100" },
+		{ "mastering-max=1,mastering-min=1", "mastering-min=1.0000", "mastering-max=1.0000" },
 	};
 	char log[1024];
 
@@ -670,6 +801,13 @@ static void test_source_spec_strict(void **state)
 	for (size_t i = 0; i < FP_ARRAY_LEN(good); i++)
 		if (create_test_backend(good[i], log, sizeof(log)) != 0)
 			fail_msg("spec '%s' was refused: %s", good[i], log);
+	for (size_t i = 0; i < FP_ARRAY_LEN(bad_pair); i++) {
+		if (create_test_backend(bad_pair[i][0], log, sizeof(log)) != -EINVAL)
+			fail_msg("spec '%s' was accepted", bad_pair[i][0]);
+		if (!strstr(log, bad_pair[i][1]) || !strstr(log, bad_pair[i][2]) ||
+		    !strstr(log, "expected"))
+			fail_msg("spec '%s' refused without naming the pair: %s", bad_pair[i][0], log);
+	}
 }
 
 int main(int argc, char **argv)
@@ -694,6 +832,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(hostile_event_spam),
 		cmocka_unit_test(teardown_releases_everything),
 		cmocka_unit_test(test_source_spec_strict),
+		cmocka_unit_test(hdr_meta_from_source),
+		cmocka_unit_test(hdr_meta_invalid_falls_back),
 	};
 
 	/* An optional argument picks tests by name (cmocka glob), for one case under a sanitizer. */
