@@ -33,6 +33,7 @@ struct sink {
 	AVPacket *pkt;
 	enum fp_yuv_format format;
 	uint32_t width, height;
+	struct fp_hdr10 hdr10;          /* the current encoder's, all zero while SDR */
 	int64_t pts_fifo[PTS_FIFO];     /* capture times of submitted frames, in order */
 	unsigned fifo_head, fifo_len;
 	struct fp_latency_hist latency; /* capture -> packet out (or written) */
@@ -48,6 +49,10 @@ struct sink {
 struct item {
 	struct fp_yuv_frame frame;
 	int64_t capture_ns;
+	/* The display's HDR10 record when the frame was taken (zero while SDR): taken on the
+	 * capture thread, which owns the capturer, and travelling with the frame so the
+	 * encoder reopens on exactly the first frame of a new record. */
+	struct fp_hdr10 hdr10;
 };
 
 struct fp_session {
@@ -150,7 +155,8 @@ static int sink_y4m(struct sink *s, const struct fp_yuv_frame *f, int64_t captur
 	return 0;
 }
 
-static int open_encoder(struct sink *s, const struct fp_yuv_frame *f, struct fp_encoder **out)
+static int open_encoder(struct sink *s, const struct fp_yuv_frame *f,
+			const struct fp_hdr10 *hdr10, struct fp_encoder **out)
 {
 	const struct fp_session_opts *o = s->opts;
 	struct fp_encoder_config cfg;
@@ -166,6 +172,8 @@ static int open_encoder(struct sink *s, const struct fp_yuv_frame *f, struct fp_
 	cfg.hw = o->hw;
 	cfg.format = f->format;
 	cfg.hdr = hdr;
+	if (hdr)
+		cfg.hdr10 = *hdr10; /* the source's record or the generic baseline */
 	cfg.bitrate_kbps = o->bitrate_kbps;
 	cfg.crf = o->crf;
 	cfg.keyint = o->keyint;
@@ -191,15 +199,19 @@ static int open_encoder(struct sink *s, const struct fp_yuv_frame *f, struct fp_
 	return 0;
 }
 
-static int sink_encode(struct sink *s, const struct fp_yuv_frame *f, int64_t capture_ns)
+static int sink_encode(struct sink *s, const struct fp_yuv_frame *f, int64_t capture_ns,
+		       const struct fp_hdr10 *hdr10)
 {
 	int r;
 
-	if (!s->enc || f->format != s->format || f->width != s->width || f->height != s->height) {
+	/* New HDR10 values on the same mode need new parameter sets too (x265 writes them into
+	 * its SEI at open, the muxers into the stream header). */
+	if (!s->enc || f->format != s->format || f->width != s->width || f->height != s->height ||
+	    memcmp(hdr10, &s->hdr10, sizeof(*hdr10))) {
 		struct fp_encoder *enc;
 		enum fp_output_switch_mode mode;
 
-		r = open_encoder(s, f, &enc);
+		r = open_encoder(s, f, hdr10, &enc);
 		if (r < 0)
 			return r;
 		if (!s->enc) {
@@ -249,6 +261,7 @@ static int sink_encode(struct sink *s, const struct fp_yuv_frame *f, int64_t cap
 		s->format = f->format;
 		s->width = f->width;
 		s->height = f->height;
+		s->hdr10 = *hdr10;
 		snprintf(s->last_target, sizeof(s->last_target), "%s", fp_output_target(s->out));
 	}
 	if (atomic_exchange(s->keyframe, false))
@@ -311,7 +324,7 @@ static void *encode_thread(void *arg)
 
 		if (!err)
 			err = s->y4m_mode ? sink_y4m(s, &it.frame, it.capture_ns)
-					  : sink_encode(s, &it.frame, it.capture_ns);
+					  : sink_encode(s, &it.frame, it.capture_ns, &it.hdr10);
 
 		/* The encoder keeps no reference to f: its output buffer may be reused now. */
 		pthread_mutex_lock(&ss->lock);
@@ -465,6 +478,8 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 			it->frame = *f;
 			it->frame.pts_ns = tick;
 			it->capture_ns = f->pts_ns;
+			/* Zero while SDR: memcmp in sink_encode then sees no change on SDR. */
+			fp_capture_hdr_meta(cap, &it->hdr10);
 		}
 		ss.in_flight++;
 		pthread_cond_signal(&ss.cond);

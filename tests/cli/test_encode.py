@@ -62,6 +62,59 @@ sides = [d.get("side_data_type", "") for f in (fr or {}).get("frames", [])
          for d in f.get("side_data_list", [])]
 check(any("Mastering display" in x for x in sides) and any("Content light" in x for x in sides),
       "HDR10 side data: %s" % sides)
+
+
+# Where the HDR10 values come from: the generic baseline (BT.2020, 1000 / 0.0001 nits, MaxCLL
+# 1000, MaxFALL 400) unless the source reports its own record (the test source's: P3-D65);
+# an invalid record falls back to the baseline without failing. Checked in the first frame's
+# side data (the codec's SEI / metadata OBU) and in the container's stream side data.
+GENERIC = {"red_x": "0.708", "white_point_y": "0.329", "max_luminance": "1000",
+           "min_luminance": "0.0001", "max_content": 1000, "max_average": 400}
+OWN = {"red_x": "0.68", "white_point_y": "0.329", "max_luminance": "4000",
+       "min_luminance": "0.005", "max_content": 1200, "max_average": 350}
+OWN_SPEC = "test:hdr=1,max-cll=1200,max-fall=350,mastering-max=4000,mastering-min=0.005"
+
+
+def hdr10_values(path):
+    """{field: value} of the first frame's and of the stream's HDR10 side data."""
+    j = probe(path, ("-show_frames", "-read_intervals", "%+#1")) or {}
+    lists = {"frame": [d for f in j.get("frames", [])[:1] for d in f.get("side_data_list", [])],
+             "stream": [d for s in j.get("streams", [])[:1] for d in s.get("side_data_list", [])]}
+    return {k: {f: v for d in l for f, v in d.items() if f != "side_data_type"}
+            for k, l in lists.items()}
+
+
+def hdr10_match(got, want, tol):
+    """Fields off by more than tol (a fraction of the value; AV1 rounds to fixed point)."""
+    from fractions import Fraction
+    bad = []
+    for f, w in want.items():
+        g = got.get(f)
+        try:
+            ok = g is not None and abs(Fraction(g) - Fraction(w)) <= tol * Fraction(w)
+        except (ValueError, ZeroDivisionError):
+            ok = False
+        if not ok:
+            bad.append("%s=%s (want %s)" % (f, g, w))
+    return bad
+
+
+for name, spec, codec, want in (("hdr.mkv", None, "hevc", GENERIC),
+                                ("hdr-own.mkv", OWN_SPEC, "hevc", OWN),
+                                ("hdr-own-av1.mkv", OWN_SPEC, "av1", OWN),
+                                ("hdr-bad.mkv", "test:hdr=1,hdr-meta=bad", "hevc", GENERIC)):
+    if spec:
+        r, path, _ = record(name, spec, "--codec", codec, duration="0.5")
+    else:
+        r, path = None, out  # the HDR recording above
+    vals = hdr10_values(path)
+    # HEVC's SEI is exact; AV1's metadata OBU holds 0.16 chromaticity, 24.8 / 18.14 luminance.
+    tol = 0 if codec == "hevc" else 0.005
+    # The container stores doubles (Matroska) that ffprobe prints back as fractions.
+    bad = {k: hdr10_match(v, want, tol if k == "frame" else 1e-6) for k, v in vals.items()}
+    check((r is None or r.returncode == 0) and not bad["frame"] and not bad["stream"],
+          "HDR10 values %s %s: %s" % (codec, spec or "(generic)",
+                                      "as wanted" if not any(bad.values()) else bad))
 _, rawh, st = record("hdrbars.y4m", "test:pattern=bars,hdr=1", duration="0.5")
 check(st.get("codec") == "rawvideo", "stats codec of a .y4m: %s" % st.get("codec"))
 _, ench, _ = record("hdrbars.mkv", "test:pattern=bars,hdr=1", "--codec", "hevc", duration="0.5")
@@ -222,5 +275,15 @@ check(r.returncode == 0 and st.get("segments", 0) >= 2 and s0 and s1 and s0["pix
       and s1["pix_fmt"] == "yuv420p10le" and s1.get("color_transfer") == "smpte2084",
       "SDR<->HDR in .mkv: %s segments, segment 1 %s" % (st.get("segments"),
                                                         s1 and (s1["pix_fmt"], s1.get("color_transfer"))))
+# The source's own HDR10 record after a mid-session change too: HDR, SDR, HDR again; the
+# third segment's encoder is opened with the record the new ring's descriptor carried.
+r, out, st = record("flip-own.mkv", OWN_SPEC + ",flip-every=20", "--codec", "hevc", fps="30",
+                    duration="3")
+third = os.path.join(TMP, "flip-own.2.mkv")
+bad = [b for v in (hdr10_values(third) if os.path.exists(third) else {"": {}}).values()
+       for b in hdr10_match(v, OWN, 1e-6)]
+check(r.returncode == 0 and st.get("segments", 0) >= 3 and not bad,
+      "own HDR10 record after SDR<->HDR: %s segments, segment 2 %s" %
+      (st.get("segments"), bad or "as wanted"))
 
 finish()
