@@ -175,6 +175,26 @@ static void render(struct fp_backend *b, uint8_t *px, size_t stride)
 
 /* Strict value parsers: a typo in a test spec must fail the source, not silently test
  * something else. Each names the key and the value it refuses. */
+/* val must be one of names (NULL-terminated); *out becomes first + its index, so the
+ * names list each enum in declaration order from its value `first`. */
+static int parse_choice(const char *key, const char *val, const char *const *names, int first,
+			int *out)
+{
+	char want[160] = "";
+	size_t n = 0;
+
+	for (int i = 0; names[i]; i++) {
+		if (!strcmp(val, names[i])) {
+			*out = first + i;
+			return 0;
+		}
+		n += (size_t)snprintf(want + n, n < sizeof(want) ? sizeof(want) - n : 0, "%s%s",
+				      i ? ", " : "", names[i]);
+	}
+	fp_error("test source: %s=%s: expected one of %s", key, val, want);
+	return -EINVAL;
+}
+
 static int parse_bool(const char *key, const char *val, int *out)
 {
 	if (strcmp(val, "0") && strcmp(val, "1")) {
@@ -271,27 +291,19 @@ static int set_option(void *user, const char *key, const char *val)
 		b->meta_values = 1;
 		return parse_nits(key, val, 0, 100000000, &b->meta.min_luminance);
 	} else if (!strcmp(key, "hdr-meta")) {
-		if (!strcmp(val, "own"))
-			b->meta_mode = META_OWN;
-		else if (!strcmp(val, "bad"))
-			b->meta_mode = META_BAD;
-		else if (!strcmp(val, "bad-present"))
-			b->meta_mode = META_BAD_PRESENT;
-		else {
-			fp_error("test source: hdr-meta=%s: expected own, bad or bad-present", val);
-			return -EINVAL;
-		}
+		static const char *const names[] = { "own", "bad", "bad-present", NULL };
+		int v, r = parse_choice(key, val, names, META_OWN, &v);
+
+		if (r == 0)
+			b->meta_mode = (enum hdr_meta_mode)v;
+		return r;
 	} else if (!strcmp(key, "pattern")) {
-		if (!strcmp(val, "moving"))
-			b->pattern = PATTERN_MOVING;
-		else if (!strcmp(val, "bars"))
-			b->pattern = PATTERN_BARS;
-		else if (!strcmp(val, "solid"))
-			b->pattern = PATTERN_SOLID;
-		else {
-			fp_error("test source: pattern=%s: expected moving, bars or solid", val);
-			return -EINVAL;
-		}
+		static const char *const names[] = { "moving", "bars", "solid", NULL };
+		int v, r = parse_choice(key, val, names, PATTERN_MOVING, &v);
+
+		if (r == 0)
+			b->pattern = (enum pattern)v;
+		return r;
 	} else if (!strcmp(key, "rgb")) {
 		return parse_rgb(key, val, b->rgb);
 	} else if (!strcmp(key, "hdr")) {
@@ -308,19 +320,13 @@ static int set_option(void *user, const char *key, const char *val)
 	} else if (!strcmp(key, "mute")) {
 		return parse_bool(key, val, &b->mute);
 	} else if (!strcmp(key, "hostile")) {
-		if (!strcmp(val, "scribble"))
-			b->hostile = HOSTILE_SCRIBBLE;
-		else if (!strcmp(val, "scribble-status"))
-			b->hostile = HOSTILE_SCRIBBLE_STATUS;
-		else if (!strcmp(val, "scribble-pixels"))
-			b->hostile = HOSTILE_SCRIBBLE_PIXELS;
-		else if (!strcmp(val, "spam"))
-			b->hostile = HOSTILE_SPAM;
-		else {
-			fp_error("test source: hostile=%s: expected scribble, scribble-status, "
-				 "scribble-pixels or spam", val);
-			return -EINVAL;
-		}
+		static const char *const names[] = { "scribble", "scribble-status", "scribble-pixels",
+						     "spam", NULL };
+		int v, r = parse_choice(key, val, names, HOSTILE_SCRIBBLE, &v);
+
+		if (r == 0)
+			b->hostile = (enum hostile)v;
+		return r;
 	} else if (!strcmp(key, "hostile-after")) {
 		return parse_u32(key, val, 0, 1000000000, &b->hostile_after);
 	} else if (!strcmp(key, "seed")) {
