@@ -4,7 +4,7 @@ an application inside it, recorded to a file that ffprobe accepts; an existing d
 attached and left running; a host killed outright takes its display along. Suite cli."""
 import json, os, select, signal, subprocess, sys, time
 
-from fptlib import BUILD, FP, check, run, stream0 as probe, finish, tmpdir
+from fptlib import BUILD, FP, check, run, probe as probe_all, stream0 as probe, finish, tmpdir
 
 TMP = tmpdir("fpt-disp-")
 
@@ -173,6 +173,15 @@ if os.path.exists("/usr/bin/sway") and os.path.exists(wl_client):
           and abs(int(s["nb_read_frames"]) - 60) <= 2 and st.get("frames_fresh", 0) >= 10,
           "virtual sway 1280x720 + client started by bare name -> mkv: exit %d, %s, %s fresh" %
           (r.returncode, s and (s["width"], s["height"], s["nb_read_frames"]), st.get("frames_fresh")))
+    # sway presents at 60 Hz and the output is 30 fps: frames are taken on the output's
+    # ticks, so the stream keeps real time (2 s of session for 2 s of video, not 60
+    # compositor frames in 1 s played back in slow motion) with one tick between frames.
+    fr = probe_all(out, ("-show_frames", "-show_entries", "frame=pts_time"))
+    ts = [float(f["pts_time"]) for f in (fr or {}).get("frames", []) if "pts_time" in f]
+    steps = [b - a for a, b in zip(ts, ts[1:])]
+    check(st.get("seconds", 0) >= 1.9 and steps and max(abs(x - 1 / 30) for x in steps) < 0.002,
+          "sway 60 Hz captured at 30 fps in real time: session %.2f s, pts steps %.4f..%.4f s" %
+          (st.get("seconds", 0), min(steps or [0]), max(steps or [0])))
     r2 = run(["pgrep", "-x", "sway"])
     check(r2.returncode == 1, "sway is gone after the session")
     if r.returncode:
