@@ -51,6 +51,11 @@ static void usage(FILE *f)
 "                       hdr=0|1        RGBA16F scRGB source -> 10-bit BT.2020 PQ output\n"
 "                       flip-every=N   change size and SDR/HDR every N frames\n"
 "                       idle=1         publish only when kicked (an idle desktop)\n"
+"                       max-cll=N, max-fall=N, mastering-max=NITS, mastering-min=NITS\n"
+"                                      HDR: the display's own HDR10 metadata (P3-D65);\n"
+"                                      without them a generic HDR10 baseline is used\n");
+	/* Two strings: C17 promises string literals of 4095 bytes only. */
+	fprintf(f,
 "  --size WxH         display size of the test source (default 1920x1080)\n"
 "  --display D        virtual:WxH@HZ  create a virtual display at that mode for the session\n"
 "                                     (Xvfb, or sway headless with --display-kind sway)\n"
