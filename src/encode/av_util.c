@@ -90,3 +90,30 @@ void fp_encode_route_av_log(void)
 	av_log_set_level(fp_log_enabled(FP_LOG_DEBUG) ? AV_LOG_VERBOSE : AV_LOG_WARNING);
 	av_log_set_callback(av_log_route);
 }
+
+void fp_hdr10_to_av(const struct fp_hdr10 *in, AVMasteringDisplayMetadata *md,
+		    AVContentLightMetadata *cll)
+{
+	static const struct fp_hdr10 zero;
+	struct fp_hdr10 m = memcmp(in, &zero, sizeof(zero)) ? *in : fp_hdr10_generic();
+
+	if (md) {
+		/* libavutil orders the primaries R, G, B; HEVC's SEI G, B, R. */
+		md->display_primaries[0][0] = av_make_q(m.red_x, 50000);
+		md->display_primaries[0][1] = av_make_q(m.red_y, 50000);
+		md->display_primaries[1][0] = av_make_q(m.green_x, 50000);
+		md->display_primaries[1][1] = av_make_q(m.green_y, 50000);
+		md->display_primaries[2][0] = av_make_q(m.blue_x, 50000);
+		md->display_primaries[2][1] = av_make_q(m.blue_y, 50000);
+		md->white_point[0] = av_make_q(m.white_x, 50000);
+		md->white_point[1] = av_make_q(m.white_y, 50000);
+		md->max_luminance = av_make_q((int)m.max_luminance, 10000);
+		md->min_luminance = av_make_q((int)m.min_luminance, 10000);
+		md->has_primaries = 1;
+		md->has_luminance = 1;
+	}
+	if (cll) {
+		cll->MaxCLL = m.max_cll;
+		cll->MaxFALL = m.max_fall;
+	}
+}

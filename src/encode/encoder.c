@@ -529,6 +529,10 @@ static int open_codec(struct fp_encoder *e)
 			ret = set_opt(ctx, "forced-idr", "1");
 		if (ret >= 0 && cfg->codec == FP_CODEC_HEVC && cfg->hdr)
 			ret = set_opt(ctx, "profile", "main10");
+	} else if (cfg->hw == FP_HW_VAAPI && cfg->codec == FP_CODEC_HEVC && cfg->hdr) {
+		/* hevc_vaapi writes mastering-display and light-level SEI on each IDR from the
+		 * frame's side data (attached in fp_encoder_submit). */
+		ret = set_opt(ctx, "sei", "hdr");
 	}
 	if (ret < 0)
 		return fp_av_errno(ret);
@@ -551,6 +555,25 @@ static int open_codec(struct fp_encoder *e)
 			 av_get_pix_fmt_name(e->sw_fmt), cfg->fps_num, cfg->fps_den, fp_av_err(ret));
 		return fp_av_errno(ret);
 	}
+	return 0;
+}
+
+/* The HDR10 records as frame side data, for the encoders that write their SEI from it
+ * (hevc_vaapi; libx265 and libsvtav1 in FFmpeg 5.1 take them as parameters instead).
+ * Returns 0 or an AVERROR. */
+static int attach_hdr10(AVFrame *f, const struct fp_hdr10 *m)
+{
+	AVMasteringDisplayMetadata *md;
+	AVContentLightMetadata *cll;
+
+	/* Replaced, never stacked, should a frame ever be reused without an unref. */
+	av_frame_remove_side_data(f, AV_FRAME_DATA_MASTERING_DISPLAY_METADATA);
+	av_frame_remove_side_data(f, AV_FRAME_DATA_CONTENT_LIGHT_LEVEL);
+	md = av_mastering_display_metadata_create_side_data(f);
+	cll = av_content_light_metadata_create_side_data(f);
+	if (!md || !cll)
+		return AVERROR(ENOMEM);
+	fp_hdr10_to_av(m, md, cll);
 	return 0;
 }
 
@@ -907,6 +930,13 @@ int fp_encoder_submit(struct fp_encoder *e, const struct fp_yuv_frame *f)
 	e->frame->colorspace = e->ctx->colorspace;
 	e->frame->chroma_location = e->ctx->chroma_sample_location;
 	send = e->frame;
+	if (e->cfg.hdr && e->cfg.hw == FP_HW_VAAPI) {
+		ret = attach_hdr10(e->frame, &e->cfg.hdr10);
+		if (ret < 0) {
+			av_frame_unref(e->frame);
+			goto averr;
+		}
+	}
 	if (e->hw_frame) {
 		av_frame_unref(e->hw_frame);
 		ret = av_hwframe_get_buffer(e->ctx->hw_frames_ctx, e->hw_frame, 0);

@@ -185,31 +185,14 @@ static const char *io_error_text(const struct fp_output *o, int err, int averr, 
 
 static int add_hdr_side_data(AVStream *st, const struct fp_encoder_config *cfg)
 {
-	struct fp_hdr10 m = cfg->hdr10;
-	static const struct fp_hdr10 zero;
-	AVMasteringDisplayMetadata *md;
+	AVMasteringDisplayMetadata *md = av_mastering_display_metadata_alloc();
 	AVContentLightMetadata *cll;
 	size_t cll_size;
 	int ret;
 
-	if (!memcmp(&m, &zero, sizeof(m)))
-		m = fp_hdr10_generic();
-	md = av_mastering_display_metadata_alloc();
 	if (!md)
 		return -ENOMEM;
-	/* AVMasteringDisplayMetadata order is R, G, B. */
-	md->display_primaries[0][0] = av_make_q(m.red_x, 50000);
-	md->display_primaries[0][1] = av_make_q(m.red_y, 50000);
-	md->display_primaries[1][0] = av_make_q(m.green_x, 50000);
-	md->display_primaries[1][1] = av_make_q(m.green_y, 50000);
-	md->display_primaries[2][0] = av_make_q(m.blue_x, 50000);
-	md->display_primaries[2][1] = av_make_q(m.blue_y, 50000);
-	md->white_point[0] = av_make_q(m.white_x, 50000);
-	md->white_point[1] = av_make_q(m.white_y, 50000);
-	md->max_luminance = av_make_q((int)m.max_luminance, 10000);
-	md->min_luminance = av_make_q((int)m.min_luminance, 10000);
-	md->has_primaries = 1;
-	md->has_luminance = 1;
+	fp_hdr10_to_av(&cfg->hdr10, md, NULL);
 	ret = av_stream_add_side_data(st, AV_PKT_DATA_MASTERING_DISPLAY_METADATA, (uint8_t *)md,
 				      sizeof(*md));
 	if (ret < 0) {
@@ -219,8 +202,7 @@ static int add_hdr_side_data(AVStream *st, const struct fp_encoder_config *cfg)
 	cll = av_content_light_metadata_alloc(&cll_size);
 	if (!cll)
 		return -ENOMEM;
-	cll->MaxCLL = m.max_cll;
-	cll->MaxFALL = m.max_fall;
+	fp_hdr10_to_av(&cfg->hdr10, NULL, cll);
 	ret = av_stream_add_side_data(st, AV_PKT_DATA_CONTENT_LIGHT_LEVEL, (uint8_t *)cll, cll_size);
 	if (ret < 0) {
 		av_free(cll);
