@@ -43,8 +43,10 @@ static void usage(FILE *f)
 "P010 (HDR), encode it and write a file or a live stream.\n"
 "\n"
 "Source:\n"
-"  --source SPEC      what to capture: test[:key=value,...], x11, wlr (default: the\n"
-"                     backend of --display, else the test source)\n"
+"  --source SPEC      what to capture: test[:key=value,...], x11, wlr[:key=value,...]\n"
+"                     (default: the backend of --display, else the test source)\n"
+"                     wlr keys: output=NAME (which output), cursor=0|1 (draw the pointer)\n"
+"                     test keys:\n"
 "                       pattern=moving|bars|solid   animated stripes, 75%% bars, one colour\n"
 "                       rgb=R/G/B      solid colour: 0..1 for SDR, scRGB floats for HDR\n"
 "                                      (rgb=2.5/2.5/2.5 is 200-nit white)\n"
@@ -432,19 +434,21 @@ static int cmd_capture(int argc, char **argv, int streaming)
 		fprintf(stderr, "framepush %s: an application (after --) needs --display virtual:WxH@HZ\n", verb);
 		return 2;
 	}
-	if (!strcmp(backend, "test")) {
+	{
 		/* The source would refuse a bad spec too, but only after it was spawned, as an exit
 		 * status of a child: its own parser, run here, makes it the usage error it is. */
-		struct fp_backend_args args = { .spec = so.capture.spec, .width = so.capture.width,
-						.height = so.capture.height, .fps = so.capture.fps };
-		struct fp_backend *tb;
+		const struct fp_backend_impl *impl = fp_backend_find(backend);
 
-		if (fp_backend_test.create(&tb, &args) < 0) {
-			fprintf(stderr, "framepush %s: bad --source '%s' (the reason is above; see framepush "
-				"%s --help for the test source's keys)\n", verb, source, verb);
+		if (!impl) {
+			fprintf(stderr, "framepush %s: source '%s' is not in this build (test, x11, wlr)\n",
+				verb, backend);
 			return 2;
 		}
-		fp_backend_test.destroy(tb);
+		if (impl->check_spec && impl->check_spec(so.capture.spec) < 0) {
+			fprintf(stderr, "framepush %s: bad --source '%s' (the reason is above; see framepush "
+				"%s --help for the keys)\n", verb, source, verb);
+			return 2;
+		}
 	}
 	/* Only the test source signs its frames. */
 	so.capture.verify_signatures = !strcmp(backend, "test");

@@ -37,6 +37,10 @@ struct fp_backend_impl {
 	void (*kick)(struct fp_backend *b);
 	/* Test hooks from the host (descriptor change, idle, hostile modes). */
 	void (*config)(struct fp_backend *b, struct fp_source *src, const struct fp_msg_config *cfg);
+	/* Validates an option string without touching a display: the host runs it before it
+	 * spawns the source, so a bad spec is a usage error, not a source that died. 0 or
+	 * -EINVAL / -ENOENT with the reason logged. */
+	int (*check_spec)(const char *spec);
 };
 
 extern const struct fp_backend_impl fp_backend_test;

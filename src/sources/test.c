@@ -491,6 +491,34 @@ static int finish_hdr_meta(struct fp_backend *b)
 	return 0;
 }
 
+/* The defaults, then the spec over them: shared by create and check_spec. */
+static int configure(struct fp_backend *b, const char *spec)
+{
+	int r;
+
+	b->rgb[0] = b->rgb[1] = b->rgb[2] = 0.5f;
+	b->answer_kick = 1;
+	/* "Not given" marks (above every accepted value): finish_hdr_meta fills defaults. */
+	b->meta.max_luminance = b->meta.min_luminance = UINT32_MAX;
+	b->meta.max_cll = b->meta.max_fall = UINT16_MAX;
+	r = fp_spec_parse(spec, "test source", set_option, b);
+	if (r == -ENOENT)
+		r = -EINVAL;
+	return r ? r : finish_hdr_meta(b);
+}
+
+static int test_check_spec(const char *spec)
+{
+	struct fp_backend *scratch = calloc(1, sizeof(*scratch));
+	int r;
+
+	if (!scratch)
+		return -ENOMEM;
+	r = configure(scratch, spec);
+	free(scratch);
+	return r;
+}
+
 static int test_create(struct fp_backend **out, const struct fp_backend_args *args)
 {
 	struct fp_backend *b = calloc(1, sizeof(*b));
@@ -499,23 +527,14 @@ static int test_create(struct fp_backend **out, const struct fp_backend_args *ar
 	*out = NULL;
 	if (!b)
 		return -ENOMEM;
-	b->rgb[0] = b->rgb[1] = b->rgb[2] = 0.5f;
 	b->base_width = b->width = args->width ? args->width : 1920;
 	b->base_height = b->height = args->height ? args->height : 1080;
 	b->period_ns = FP_NSEC_PER_SEC / (args->fps ? args->fps : 60);
 	b->lut_hdr = -1;
 	b->event_fd = -1;
-	b->answer_kick = 1;
-	/* "Not given" marks (above every accepted value): finish_hdr_meta fills defaults. */
-	b->meta.max_luminance = b->meta.min_luminance = UINT32_MAX;
-	b->meta.max_cll = b->meta.max_fall = UINT16_MAX;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->armed_cond, NULL);
-	r = fp_spec_parse(args->spec, "test source", set_option, b);
-	if (r == -ENOENT)
-		r = -EINVAL;
-	if (r == 0)
-		r = finish_hdr_meta(b);
+	r = configure(b, args->spec);
 	if (r < 0) {
 		test_destroy(b);
 		return r;
@@ -713,6 +732,7 @@ static void test_config(struct fp_backend *b, struct fp_source *src, const struc
 
 const struct fp_backend_impl fp_backend_test = {
 	.name = "test",
+	.check_spec = test_check_spec,
 	.create = test_create,
 	.destroy = test_destroy,
 	.describe = test_describe,

@@ -642,12 +642,26 @@ static int set_option(void *user, const char *key, const char *val)
 			return -EINVAL;
 		snprintf(b->want_output, sizeof(b->want_output), "%s", val);
 	} else if (!strcmp(key, "cursor")) {
+		if (strcmp(val, "0") && strcmp(val, "1"))
+			return -EINVAL;
 		b->overlay_cursor = !strcmp(val, "1");
 	} else {
 		fp_error("wlr source: unknown option '%s' (output, cursor)", key);
 		return -ENOENT;
 	}
 	return 0;
+}
+
+static int wlr_check_spec(const char *spec)
+{
+	struct fp_backend *scratch = calloc(1, sizeof(*scratch));
+	int r;
+
+	if (!scratch)
+		return -ENOMEM;
+	r = fp_spec_parse(spec, "wlr source", set_option, scratch);
+	free(scratch);
+	return r;
 }
 
 static void wlr_destroy(struct fp_backend *b)
@@ -921,6 +935,7 @@ static void wlr_config(struct fp_backend *b, struct fp_source *src, const struct
 
 const struct fp_backend_impl fp_backend_wlr = {
 	.name = "wlr",
+	.check_spec = wlr_check_spec,
 	.create = wlr_create,
 	.destroy = wlr_destroy,
 	.describe = wlr_describe,

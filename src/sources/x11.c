@@ -34,6 +34,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "sources/backend.h"
+#include "sources/spec.h"
 
 /* XFixes cursor images larger than this are not a cursor we should trust (themes top out at
  * 256 px; the bound keeps a hostile server from making us walk a huge buffer). */
@@ -440,6 +441,19 @@ static void x11_destroy(struct fp_backend *b)
 	free(b);
 }
 
+static int no_options(void *user, const char *key, const char *val)
+{
+	(void)user;
+	(void)val;
+	fp_error("x11 source: unknown option '%s' (it has none)", key);
+	return -ENOENT;
+}
+
+static int x11_check_spec(const char *spec)
+{
+	return fp_spec_parse(spec, "x11 source", no_options, NULL);
+}
+
 static int x11_create(struct fp_backend **out, const struct fp_backend_args *args)
 {
 	struct fp_backend *b = calloc(1, sizeof(*b));
@@ -450,6 +464,11 @@ static int x11_create(struct fp_backend **out, const struct fp_backend_args *arg
 	*out = NULL;
 	if (!b)
 		return -ENOMEM;
+	r = x11_check_spec(args->spec);
+	if (r < 0) {
+		free(b);
+		return r;
+	}
 	b->period_ns = FP_NSEC_PER_SEC / (args->fps ? args->fps : 60);
 	b->damage = XCB_NONE;
 	b->c = xcb_connect(args->display && *args->display ? args->display : NULL, &screen);
@@ -791,6 +810,7 @@ static void x11_config(struct fp_backend *b, struct fp_source *src, const struct
 
 const struct fp_backend_impl fp_backend_x11 = {
 	.name = "x11",
+	.check_spec = x11_check_spec,
 	.create = x11_create,
 	.destroy = x11_destroy,
 	.describe = x11_describe,

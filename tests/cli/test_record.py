@@ -39,7 +39,8 @@ check(r.returncode == 2 and "-o FILE" in r.stderr, "record without -o exits 2: %
 for args in (["--fps", "30x"], ["--fps", ""], ["--duration", "1abc"], ["--duration", "-1"],
              ["--bitrate", "abc"], ["--crf", "-5"], ["--crf", "60"], ["--keyint", "0"],
              ["--pipeline-depth", "9"], ["--threads", "2k"], ["--source", "test:pattern=nosuch"],
-             ["--source", "test:bogus=1"]):
+             ["--source", "test:bogus=1"], ["--source", "x11:bogus=1"],
+             ["--source", "wlr:cursor=yes"], ["--source", "wlr:nosuch=1"]):
     r = run([FP, "record", *args, "-o", os.path.join(TMP, "x.y4m")])
     last = (r.stderr.strip().splitlines() or [""])[-1]
     check(r.returncode == 2 and args[0] in last and "'%s'" % args[1] in last or
