@@ -99,7 +99,7 @@ static void usage(FILE *f)
 "Environment: FRAMEPUSH_LOG=debug|info|warn|error, FRAMEPUSH_SOURCE=path of framepush-source.\n"
 "Exit status: 0 done (also after Ctrl-C once frames were written), 1 capture, encode or\n"
 "output failed, or the stats file could not be written (the message says why), 2 bad usage\n"
-"(also a test source spec it refuses).\n"
+"(also a --source spec that source refuses).\n"
 "\n"
 "Examples:\n"
 "  framepush record --source test --duration 5 -o out.mkv\n"
@@ -109,21 +109,6 @@ static void usage(FILE *f)
 }
 
 /* The whole argument must be the number: "30x" or "" is a mistake, not 30 or 0. */
-static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL; /* strtoul would accept " 5", "+5" and wrap "-5" */
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static int parse_seconds(const char *s, double *out)
 {
 	char *end;
@@ -311,7 +296,7 @@ static int cmd_capture(int argc, char **argv, int streaming)
 	char **app = NULL;
 	char source_exe[PATH_MAX], backend[32];
 	struct fp_session_result res;
-	unsigned long num;
+	unsigned long long num;
 	int c, r, sr, quiet = 0;
 
 	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
@@ -322,7 +307,7 @@ static int cmd_capture(int argc, char **argv, int streaming)
 				return bad_value(verb, "size", optarg, "WxH, e.g. 1920x1080");
 			break;
 		case 'f':
-			if (parse_uint(optarg, 1, 240, &num) < 0)
+			if (fp_parse_uint(optarg, 1, 240, &num) < 0)
 				return bad_value(verb, "fps", optarg, "a whole number 1..240");
 			so.capture.fps = (uint32_t)num;
 			break;
@@ -334,12 +319,12 @@ static int cmd_capture(int argc, char **argv, int streaming)
 		case 'T': so.target = optarg; break;
 		case 'j': stats_path = optarg; break;
 		case 'p':
-			if (parse_uint(optarg, 1, 3, &num) < 0)
+			if (fp_parse_uint(optarg, 1, 3, &num) < 0)
 				return bad_value(verb, "pipeline-depth", optarg, "1..3");
 			so.capture.pipeline_depth = (unsigned)num;
 			break;
 		case 't':
-			if (parse_uint(optarg, 1, 256, &num) < 0)
+			if (fp_parse_uint(optarg, 1, 256, &num) < 0)
 				return bad_value(verb, "threads", optarg, "1..256");
 			so.capture.convert_threads = (unsigned)num;
 			break;
@@ -356,18 +341,18 @@ static int cmd_capture(int argc, char **argv, int streaming)
 			}
 			break;
 		case 'b':
-			if (parse_uint(optarg, 1, 1000000, &num) < 0)
+			if (fp_parse_uint(optarg, 1, 1000000, &num) < 0)
 				return bad_value(verb, "bitrate", optarg, "kbit/s 1..1000000");
 			so.bitrate_kbps = (unsigned)num;
 			break;
 		case 'C':
 			/* The range depends on --codec, which may come later: checked below. */
-			if (parse_uint(optarg, 1, 63, &num) < 0)
+			if (fp_parse_uint(optarg, 1, 63, &num) < 0)
 				return bad_value(verb, "crf", optarg, "1..51 (h264, hevc) or 1..63 (av1)");
 			so.crf = (int)num;
 			break;
 		case 'k':
-			if (parse_uint(optarg, 1, 100000, &num) < 0)
+			if (fp_parse_uint(optarg, 1, 100000, &num) < 0)
 				return bad_value(verb, "keyint", optarg, "frames 1..100000");
 			so.keyint = (unsigned)num;
 			break;

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <time.h>
 
 int64_t fp_now_ns(void)
@@ -46,4 +47,20 @@ int fp_ms_until(int64_t deadline_ns)
 		return 0;
 	left = (left + FP_NSEC_PER_MSEC - 1) / FP_NSEC_PER_MSEC;
 	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+int fp_parse_uint(const char *s, unsigned long long min, unsigned long long max,
+		  unsigned long long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL; /* strtoull would take " 5", "+5" and wrap "-5" */
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
 }

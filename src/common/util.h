@@ -26,6 +26,12 @@ static inline int fp_take_fd(int *fd)
 /* Number of open fds of this process (counts /proc/self/fd); tests and leak checks use it. */
 int fp_count_open_fds(void);
 
+/* Strict decimal: the whole string is digits (no sign, space or suffix: "30x", "", "-5" and
+ * " 5" are mistakes, not 30, 0, a wrapped value or 5) and the value is in [min, max].
+ * Returns 0 and *out, or -EINVAL. */
+int fp_parse_uint(const char *s, unsigned long long min, unsigned long long max,
+		  unsigned long long *out);
+
 /* Milliseconds left until deadline_ns, clamped to [0, INT32_MAX], for poll(). */
 int fp_ms_until(int64_t deadline_ns);
 

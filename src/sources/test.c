@@ -174,8 +174,9 @@ static void render(struct fp_backend *b, uint8_t *px, size_t stride)
 }
 
 /* Strict value parsers: a typo in a test spec must fail the source, not silently test
- * something else. Each names the key and the value it refuses. */
-/* val must be one of names (NULL-terminated); *out becomes first + its index, so the
+ * something else. Each names the key and the value it refuses.
+ *
+ * val must be one of names (NULL-terminated); *out becomes first + its index, so the
  * names list each enum in declaration order from its value `first`. */
 static int parse_choice(const char *key, const char *val, const char *const *names, int first,
 			int *out)
@@ -197,22 +198,16 @@ static int parse_choice(const char *key, const char *val, const char *const *nam
 
 static int parse_bool(const char *key, const char *val, int *out)
 {
-	if (strcmp(val, "0") && strcmp(val, "1")) {
-		fp_error("test source: %s=%s: expected 0 or 1", key, val);
-		return -EINVAL;
-	}
-	*out = val[0] == '1';
-	return 0;
+	static const char *const names[] = { "0", "1", NULL };
+
+	return parse_choice(key, val, names, 0, out);
 }
 
 static int parse_u32(const char *key, const char *val, uint32_t min, uint32_t max, uint32_t *out)
 {
 	unsigned long long v;
-	char *end;
 
-	errno = 0;
-	v = (*val >= '0' && *val <= '9') ? strtoull(val, &end, 10) : 0;
-	if (*val < '0' || *val > '9' || errno || *end || v < min || v > max) {
+	if (fp_parse_uint(val, min, max, &v) < 0) {
 		fp_error("test source: %s=%s: expected a decimal integer %u..%u", key, val, min, max);
 		return -EINVAL;
 	}
