@@ -194,7 +194,8 @@ static int write_stats_json(const char *path, const struct fp_session_result *r)
 		"{\n  \"frames_out\": %llu,\n  \"frames_fresh\": %llu,\n  \"frames_repeated\": %llu,\n"
 		"  \"frames_dropped\": %llu,\n  \"ticks_skipped\": %llu,\n  \"frames_encoded\": %llu,\n  \"stale_rejected\": %llu,\n"
 		"  \"busy_skipped\": %llu,\n  \"recreates\": %llu,\n  \"signature_failures\": %llu,\n"
-		"  \"kicks\": %llu,\n  \"abandoned_slots\": %llu,\n  \"packets\": %llu,\n"
+		"  \"kicks\": %llu,\n  \"abandoned_slots\": %llu,\n  \"junk_messages\": %llu,\n"
+		"  \"packets\": %llu,\n"
 		"  \"bytes\": %llu,\n  \"segments\": %u,\n  \"seconds\": %.3f,\n  \"fps\": %.3f,\n"
 		"  \"bitrate_kbps\": %.1f,\n  \"latency_p50_ms\": %.3f,\n  \"latency_p99_ms\": %.3f,\n"
 		"  \"latency_max_ms\": %.3f,\n  \"source_status\": \"%s\",\n  \"source_detail\": %u,\n",
@@ -203,7 +204,8 @@ static int write_stats_json(const char *path, const struct fp_session_result *r)
 		(unsigned long long)r->ticks_skipped, (unsigned long long)r->frames_encoded, (unsigned long long)s->stale_rejected,
 		(unsigned long long)s->busy_skipped, (unsigned long long)s->recreates,
 		(unsigned long long)s->signature_failures, (unsigned long long)s->kicks,
-		(unsigned long long)s->abandoned_slots, (unsigned long long)r->packets,
+		(unsigned long long)s->abandoned_slots, (unsigned long long)s->junk_messages,
+		(unsigned long long)r->packets,
 		(unsigned long long)r->bytes, r->segments, r->seconds,
 		r->seconds > 0 ? (double)s->frames_out / r->seconds : 0.0,
 		r->seconds > 0 ? (double)r->bytes * 8 / 1000 / r->seconds : 0.0,

@@ -44,6 +44,7 @@ struct fp_capture_stats {
 	uint64_t frames_out, frames_fresh, frames_repeated;
 	uint64_t stale_rejected, busy_skipped, recreates, signature_failures, kicks;
 	uint64_t abandoned_slots;
+	uint64_t junk_messages;   /* socket messages the protocol does not allow (ended past 64) */
 	/* As the source reports them (untrusted, for display only). source_published and
 	 * source_dropped are the current ring's; the _total ones add every earlier ring's count,
 	 * as it stood when that ring was replaced, so they cover the whole session (what a

@@ -20,9 +20,9 @@
 #include <stdint.h>
 
 #define FP_PROTO_MAGIC 0x48535046u /* "FPSH" little-endian */
-/* Still 1: nothing has shipped, and both sides build from this header. A source of another
- * layout is refused anyway: the delivery's control_size / status_size must equal sizeof. */
-#define FP_PROTO_VERSION 1u
+/* 2: desc_serial became a seqlock (odd while written). Both sides build from this header; a
+ * source of another layout is refused anyway (control_size / status_size must be sizeof). */
+#define FP_PROTO_VERSION 2u
 
 /* Ring length bounds: one slot for the host to read, one being written, one published. */
 #define FP_RING_MIN 3u
@@ -113,7 +113,7 @@ _Static_assert(sizeof(struct fp_control) == 64, "control size");
 /* The display's HDR10 metadata, as its source reports it: SMPTE ST 2086 mastering display
  * colour volume and CTA-861.3 content light level, in the HEVC SEI units (chromaticity in
  * 0.00002 steps, luminance in 0.0001 cd/m2 steps, light levels in cd/m2). Part of the
- * descriptor: written before desc_serial is bumped. present is exactly FP_HDR_META_NONE (the
+ * descriptor, under the desc_serial seqlock. present is exactly FP_HDR_META_NONE (the
  * host uses its generic baseline) or FP_HDR_META_PRESENT; the host validates every field
  * (doc/channel.md) and falls back to the baseline on any invalid record. */
 #define FP_HDR_META_NONE 0u
@@ -155,13 +155,13 @@ struct fp_status {
 	uint32_t desc_width;
 	uint32_t desc_height;
 	uint32_t desc_format;
-	uint32_t desc_serial;            /* bumped on every descriptor change */
+	uint32_t desc_serial;            /* seqlock: odd while written, even (not 0) when whole */
 	uint64_t frames_published;
 	uint64_t frames_dropped;         /* format guard and no-free-slot drops */
 	uint64_t reserved1;
 	uint32_t slot_owner[FP_RING_MAX];     /* futex words */
 	uint64_t slot_capture_ns[FP_RING_MAX];/* CLOCK_MONOTONIC at capture, per slot */
-	struct fp_hdr_meta desc_hdr;     /* descriptor too: written before desc_serial */
+	struct fp_hdr_meta desc_hdr;     /* descriptor too, under the same seqlock */
 };
 
 _Static_assert(offsetof(struct fp_status, status) == 0, "status.status");

@@ -30,8 +30,10 @@ int fp_msg_send(int sock, const void *buf, size_t len, const int *fds, size_t nf
 		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
+	/* MSG_DONTWAIT, not O_NONBLOCK: the flag is this call's own, so a peer that stops
+	 * reading (or shares the socket's file status flags) can never block the sender. */
 	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "channel/attach.h"
+#include "channel/desc.h"
+#include "channel/event.h"
 #include "channel/futex.h"
 #include "channel/msg.h"
 #include "common/log.h"
@@ -21,8 +23,9 @@
 struct fp_source {
 	int sock;
 	uint32_t target_id;
-	uint32_t desc_width, desc_height, desc_format, desc_serial;
-	struct fp_hdr_meta desc_hdr;  /* present == FP_HDR_META_NONE until a backend reports */
+	struct fp_desc desc;   /* hdr.present == FP_HDR_META_NONE until a backend reports */
+	uint32_t desc_serial;  /* even; written under the status block's seqlock */
+	uint64_t event_stalls; /* signals the guard timer had to cut short */
 	struct fp_attachment att;
 	int attached;
 	struct fp_source_ring view;
@@ -33,16 +36,8 @@ struct fp_source {
 
 static void write_descriptor(struct fp_source *src)
 {
-	struct fp_status *st = src->att.status;
-
-	if (!src->attached)
-		return;
-	st->desc_width = src->desc_width;
-	st->desc_height = src->desc_height;
-	st->desc_format = src->desc_format;
-	st->desc_hdr = src->desc_hdr;
-	/* Release: a host that sees this serial sees every descriptor field written above. */
-	atomic_store_explicit(ATOMIC_U32(&st->desc_serial), src->desc_serial, memory_order_release);
+	if (src->attached)
+		fp_desc_write(src->att.status, &src->desc, src->desc_serial);
 }
 
 static void detach(struct fp_source *src)
@@ -76,10 +71,10 @@ int fp_source_open_fd(struct fp_source **out, int sock, uint32_t target_id, cons
 	}
 	src->sock = sock;
 	src->target_id = target_id;
-	src->desc_width = width;
-	src->desc_height = height;
-	src->desc_format = format;
-	src->desc_serial = 1;
+	src->desc.width = width;
+	src->desc.height = height;
+	src->desc.format = format;
+	src->desc_serial = fp_desc_next_serial(0);
 	src->last_slot = -1;
 	snprintf(h.backend, sizeof(h.backend), "%s", backend ? backend : "");
 	r = fp_msg_send(sock, &h, sizeof(h), NULL, 0);
@@ -151,22 +146,22 @@ uint32_t fp_source_next_seq(const struct fp_source *src)
 void fp_source_set_descriptor(struct fp_source *src, uint32_t width, uint32_t height,
 			      uint32_t format)
 {
-	src->desc_width = width;
-	src->desc_height = height;
-	src->desc_format = format;
-	src->desc_serial++;
+	src->desc.width = width;
+	src->desc.height = height;
+	src->desc.format = format;
+	src->desc_serial = fp_desc_next_serial(src->desc_serial);
 	write_descriptor(src);
 }
 
 void fp_source_set_hdr_meta(struct fp_source *src, const struct fp_hdr_meta *meta)
 {
 	if (meta)
-		src->desc_hdr = *meta;
+		src->desc.hdr = *meta;
 	else
-		memset(&src->desc_hdr, 0, sizeof(src->desc_hdr));
+		memset(&src->desc.hdr, 0, sizeof(src->desc.hdr));
 	/* A new serial even though the mode is the same: the host takes the record only with
 	 * a serial it has not seen. */
-	src->desc_serial++;
+	src->desc_serial = fp_desc_next_serial(src->desc_serial);
 	write_descriptor(src);
 }
 
@@ -355,7 +350,7 @@ int fp_source_publish(struct fp_source *src, int slot, uint32_t width, uint32_t 
 		      uint32_t format, int64_t capture_ns)
 {
 	struct fp_status *st;
-	uint64_t one = 1;
+	int r;
 
 	if (!src->attached || slot < 0 || (uint32_t)slot >= src->view.ring_len)
 		return -EINVAL;
@@ -374,7 +369,16 @@ int fp_source_publish(struct fp_source *src, int slot, uint32_t width, uint32_t 
 			      fp_token_pack(src->view.generation, src->seq, (uint32_t)slot),
 			      memory_order_release);
 	atomic_fetch_add(ATOMIC_U64(&st->frames_published), 1);
-	if (write(src->att.event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return -errno;
-	return 0;
+	/* Never blocks: the host shares the eventfd and could otherwise wedge us in write(). */
+	r = fp_event_signal(src->att.event_fd);
+	if (r == -ETIMEDOUT && !src->event_stalls++)
+		fp_warn("source: the host blocked the frame-ready eventfd of ring gen %u; the "
+			"guard timer ended the write after %d ms", src->view.generation,
+			FP_EVENT_GUARD_MS);
+	return r == -EAGAIN || r == -ETIMEDOUT ? 0 : r;
+}
+
+uint64_t fp_source_event_stalls(const struct fp_source *src)
+{
+	return src->event_stalls;
 }

@@ -239,7 +239,18 @@ int fp_broker_create(struct fp_broker **out, const struct fp_broker_opts *opts)
 		for (size_t i = 0; opts->source_argv && opts->source_argv[i] && n < FP_ARRAY_LEN(argv) - 1; i++)
 			argv[n++] = opts->source_argv[i];
 		argv[n] = NULL;
-		r = posix_spawn(&b->child, b->exe, NULL, NULL, argv, environ);
+		/* Its own process group: a terminal's Ctrl-C signals the foreground group, and the
+		 * source must not die of it before the host has finished the session. It ends
+		 * when the host hangs up (or dies: its socket closes). */
+		posix_spawnattr_t attr;
+
+		r = posix_spawnattr_init(&attr);
+		if (r == 0) {
+			posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+			posix_spawnattr_setpgroup(&attr, 0);
+			r = posix_spawn(&b->child, b->exe, NULL, &attr, argv, environ);
+			posix_spawnattr_destroy(&attr);
+		}
 		if (r != 0) {
 			fp_error("broker: starting %s failed: %s", b->exe, strerror(r));
 			b->child = 0;

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "channel/desc.h"
+#include "channel/event.h"
 #include "channel/msg.h"
 #include "channel/peer.h"
 #include "channel/ring.h"
@@ -25,6 +27,15 @@
 #define FIRST_KICK_NS (600 * FP_NSEC_PER_MSEC)
 #define KICK_EVERY_NS (800 * FP_NSEC_PER_MSEC)
 #define WAIT_SLICE_MS 16
+/* Without RWF_NOWAIT eventfd reads (kernel < 5.12) the event is not waited on: the token
+ * is polled at this interval instead. */
+#define POLL_SLICE_MS 2
+/* Socket messages read per service() call: a source that floods its socket cannot stretch
+ * one call past its deadline. Legitimate traffic is one STATUS per delivery. */
+#define DRAIN_MAX 16
+/* Junk messages (wrong size or type, fds attached, oversized) a source may send in one
+ * session before it is ended as a protocol violation. */
+#define JUNK_MAX 64u
 
 #define ATOMIC_U32(p) ((_Atomic uint32_t *)(void *)(p))
 
@@ -52,6 +63,7 @@ struct fp_capture {
 	int64_t next_kick;
 	int64_t last_fresh;
 	unsigned status_logs;      /* status lines logged so far */
+	int event_unusable;        /* the kernel cannot read the eventfd without blocking */
 	uint32_t logged_status, logged_detail;
 	int failed;
 
@@ -297,25 +309,45 @@ static int source_died(struct fp_capture *cap)
 		    (int)fp_broker_pid(cap->broker), why);
 }
 
-/* Reads every pending message from the source. Only STATUS matters to the host: a refused
- * delivery of the current ring ends the session with the source's reason. */
+/* One junk message from the source: counted, logged the first time, and past JUNK_MAX the
+ * end of the session (a flood is a protocol violation, not traffic to keep up with). */
+static int junk_message(struct fp_capture *cap, int n, uint32_t type, size_t nfds)
+{
+	if (!cap->stats.junk_messages++)
+		fp_warn("capture: source pid %d sent a message the protocol does not allow (%d "
+			"bytes, type %u, %zu fds); ignored and counted", (int)fp_broker_pid(cap->broker),
+			n, type, nfds);
+	if (cap->stats.junk_messages <= JUNK_MAX)
+		return 0;
+	return fail(cap, -EPROTO, "source pid %d sent more than %u messages the protocol does "
+		    "not allow (a flood); ending the source", (int)fp_broker_pid(cap->broker),
+		    JUNK_MAX);
+}
+
+/* Reads at most DRAIN_MAX pending messages from the source; the rest wait for the next
+ * call. Only STATUS is expected: a refused delivery of the current ring ends the session
+ * with the source's reason. */
 static int drain_socket(struct fp_capture *cap)
 {
-	for (;;) {
+	for (int k = 0; k < DRAIN_MAX; k++) {
 		union {
 			struct fp_msg_header hdr;
 			struct fp_msg_status status;
 			char raw[128];
 		} m;
 		int fds[FP_CHANNEL_MAX_FDS];
-		size_t nfds;
+		size_t nfds = 0;
 		int n = fp_msg_recv(fp_broker_sock(cap->broker), &m, sizeof(m), fds, FP_ARRAY_LEN(fds),
 				    &nfds, 0);
 
 		if (n == -EAGAIN)
 			return 0;
-		if (n == -EMSGSIZE)
-			continue; /* oversized junk; its fds are already closed */
+		if (n == -EMSGSIZE) {
+			/* Oversized, or too many fds; they are already closed. */
+			if (junk_message(cap, n, 0, 0) < 0)
+				return cap->failed;
+			continue;
+		}
 		if (n < 0) {
 			/* A dying process closes its files before its pidfd turns readable; give
 			 * the exit a moment so the error names the real reason. */
@@ -327,8 +359,11 @@ static int drain_socket(struct fp_capture *cap)
 				    (int)fp_broker_pid(cap->broker));
 		}
 		fp_msg_close_fds(fds, nfds); /* a source never sends fds */
-		if ((size_t)n != sizeof(m.status) || m.hdr.type != FP_MSG_STATUS)
+		if ((size_t)n != sizeof(m.status) || m.hdr.type != FP_MSG_STATUS || nfds) {
+			if (junk_message(cap, n, (size_t)n >= sizeof(m.hdr) ? m.hdr.type : 0, nfds) < 0)
+				return cap->failed;
 			continue;
+		}
 		if (m.status.generation == cap->ring->generation && m.status.status != FP_SRC_OPENED)
 			return fail(cap, -EPROTO,
 				    "source pid %d refused ring gen %u: %s, detail %u: %s",
@@ -336,6 +371,7 @@ static int drain_socket(struct fp_capture *cap)
 				    fp_source_status_name(m.status.status), m.status.detail,
 				    fp_source_status_meaning(m.status.status));
 	}
+	return 0;
 }
 
 static int deliver_new_ring(struct fp_capture *cap, uint32_t w, uint32_t h, uint32_t fmt)
@@ -372,23 +408,19 @@ static int deliver_new_ring(struct fp_capture *cap, uint32_t w, uint32_t h, uint
  * published last), and the output buffers follow the new format. */
 static int follow_descriptor(struct fp_capture *cap)
 {
-	struct fp_status *st = cap->ring->status;
-	struct fp_hdr_meta hdr;
+	struct fp_desc d;
 	uint32_t serial, w, h, fmt;
 	int r;
 
-	serial = atomic_load_explicit(ATOMIC_U32(&st->desc_serial), memory_order_acquire);
+	/* Read once, under the seqlock: validated and used as copied, never a mixture. */
+	serial = fp_desc_read(cap->ring->status, &d);
 	if (serial == 0 || serial == cap->desc_serial)
 		return 0;
-	w = st->desc_width;
-	h = st->desc_height;
-	fmt = st->desc_format;
-	memcpy(&hdr, &st->desc_hdr, sizeof(hdr)); /* once: validated and used as copied */
-	/* Re-read: a serial that moved while we copied means a torn descriptor; next time. */
-	if (atomic_load_explicit(ATOMIC_U32(&st->desc_serial), memory_order_acquire) != serial)
-		return 0;
+	w = d.width;
+	h = d.height;
+	fmt = d.format;
 	cap->desc_serial = serial;
-	take_hdr_meta(cap, &hdr);
+	take_hdr_meta(cap, &d.hdr);
 	if (w == cap->ring->width && h == cap->ring->height && fmt == cap->ring->format)
 		return 0;
 	if (fp_ring_desc_valid(w, h, fmt) < 0)
@@ -592,25 +624,23 @@ static int repeat_last(struct fp_capture *cap, const struct fp_yuv_frame **frame
 	return 0;
 }
 
-static void drain_event(struct fp_capture *cap)
-{
-	uint64_t v;
-
-	if (read(cap->ring->event_fd, &v, sizeof(v)) < 0)
-		return;
-}
-
-/* Sleeps until the source signals, dies or talks, or timeout_ms passes. */
+/* Sleeps until the source signals, dies or talks, or timeout_ms passes. Nothing here can
+ * block on the event: the source shares it and may clear O_NONBLOCK or take the count. */
 static void wait_events(struct fp_capture *cap, int timeout_ms)
 {
 	struct pollfd p[3] = {
-		{ .fd = cap->ring->event_fd, .events = POLLIN },
+		{ .fd = cap->event_unusable ? -1 : cap->ring->event_fd, .events = POLLIN },
 		{ .fd = fp_broker_pidfd(cap->broker), .events = POLLIN },
 		{ .fd = fp_broker_sock(cap->broker), .events = POLLIN },
 	};
 
-	if (poll(p, 3, timeout_ms) > 0 && p[0].revents)
-		drain_event(cap);
+	if (cap->event_unusable && timeout_ms > POLL_SLICE_MS)
+		timeout_ms = POLL_SLICE_MS;
+	if (poll(p, 3, timeout_ms) > 0 && p[0].revents && fp_event_consume(p[0].fd) == -EOPNOTSUPP) {
+		fp_warn("capture: this kernel cannot read an eventfd without blocking (RWF_NOWAIT); "
+			"polling for frames every %d ms instead", POLL_SLICE_MS);
+		cap->event_unusable = 1;
+	}
 }
 
 int fp_capture_try_latest(struct fp_capture *cap, const struct fp_yuv_frame **frame)

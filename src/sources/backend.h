@@ -45,6 +45,9 @@ struct fp_backend_impl {
 
 extern const struct fp_backend_impl fp_backend_test;
 
+/* The two HDR10 records the test source's hostile=desc-flip alternates (for its tests). */
+void fp_test_desc_flip_records(struct fp_hdr_meta rec[2]);
+
 /* Looks a backend up by name; NULL when unknown. */
 const struct fp_backend_impl *fp_backend_find(const char *name);
 

@@ -4,9 +4,11 @@
  * flip-every=N (change the descriptor every N published frames: size and SDR/HDR alternate),
  * idle=1 (publish only when kicked), answer-kick=N (idle: ignore the first N-1 kicks),
  * mute=1 (publish nothing, even when kicked), hostile=scribble|scribble-status|
- * scribble-pixels|spam (attack the host: random words over the whole status block / over all
- * of it but the descriptor words / into the published slot's pixels; or signal the event in a
- * tight loop), hostile-after=N (start the attack after N published frames), seed=N (the
+ * scribble-pixels|spam|steal-event|flood|desc-flip (attack the host: random words over the
+ * whole status block / over all of it but the descriptor words / into the published slot's
+ * pixels; signal the event in a tight loop; take O_NONBLOCK off the shared eventfd and consume
+ * every count; send junk messages on the socket in a tight loop; rewrite the descriptor in a
+ * tight loop, alternating two HDR10 records), hostile-after=N (start the attack after N published frames), seed=N (the
  * attack's random sequence), max-cll=N, max-fall=N (cd/m2, 0..10000), mastering-max=NITS,
  * mastering-min=NITS (decimal, up to 4 places; 1..10000 and 0..10000): any of these makes the
  * source report its own HDR10 record (P3-D65 primaries; unset values 1000 / 0.0001 nits,
@@ -24,12 +26,15 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/half.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "channel/desc.h"
+#include "channel/event.h"
 #include "sources/backend.h"
 #include "sources/signature.h"
 #include "sources/spec.h"
@@ -43,6 +48,9 @@ enum hostile {
 	HOSTILE_SCRIBBLE_STATUS, /* every word but the descriptor: the session can go on */
 	HOSTILE_SCRIBBLE_PIXELS, /* the published slot's pixels, after publish */
 	HOSTILE_SPAM,
+	HOSTILE_STEAL_EVENT,     /* clear O_NONBLOCK on the shared eventfd, consume every count */
+	HOSTILE_FLOOD,           /* junk messages on the socket, as fast as it takes them */
+	HOSTILE_DESC_FLIP,       /* the descriptor rewritten in a tight loop (seqlock test) */
 };
 enum hdr_meta_mode { META_NONE, META_OWN, META_BAD, META_BAD_PRESENT };
 
@@ -78,6 +86,7 @@ struct fp_backend {
 	int armed;                /* under lock: hostile_after frames were published */
 	struct fp_status *status; /* under lock */
 	int event_fd;             /* under lock */
+	int sock_fd;              /* the thread's own copy of the host socket (flood) */
 	uint8_t *slots[FP_RING_MAX]; /* under lock: the thread's own writable slot mappings */
 	uint32_t ring_len;        /* under lock */
 	uint64_t slot_size;       /* under lock */
@@ -316,7 +325,8 @@ static int set_option(void *user, const char *key, const char *val)
 		return parse_bool(key, val, &b->mute);
 	} else if (!strcmp(key, "hostile")) {
 		static const char *const names[] = { "scribble", "scribble-status", "scribble-pixels",
-						     "spam", NULL };
+						     "spam", "steal-event", "flood", "desc-flip",
+						     NULL };
 		int v, r = parse_choice(key, val, names, HOSTILE_SCRIBBLE, &v);
 
 		if (r == 0)
@@ -361,6 +371,96 @@ static void scribble_pixels(struct fp_backend *b, uint64_t *x)
 	memcpy(b->slots[tok.slot] + off, &v, sizeof(v));
 }
 
+/* Takes O_NONBLOCK off the eventfd the host shares and reads every count the moment it
+ * appears: a host that reads it after its own poll() then finds nothing, and blocks if it
+ * trusted the flag. test_destroy writes once to get this thread out of its read. */
+static void steal_event(struct fp_backend *b)
+{
+	int fd;
+
+	pthread_mutex_lock(&b->lock);
+	fd = b->event_fd >= 0 ? fcntl(b->event_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	pthread_mutex_unlock(&b->lock);
+	if (fd < 0)
+		return;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	fp_info("test source: took O_NONBLOCK off the shared eventfd; consuming every count");
+	while (!atomic_load(&b->stop)) {
+		uint64_t v;
+
+		if (read(fd, &v, sizeof(v)) < 0)
+			break;
+	}
+	close(fd);
+}
+
+/* Junk the protocol does not allow (a wrong type, then an oversized packet), as fast as the
+ * socket takes it, until the host hangs up. */
+static void flood(struct fp_backend *b)
+{
+	char junk[512] = { 0 };
+	uint32_t type = 0xdead;
+	unsigned long sent = 0;
+
+	memcpy(junk, &type, sizeof(type));
+	while (!atomic_load(&b->stop) && b->sock_fd >= 0) {
+		ssize_t n = send(b->sock_fd, junk, sent % 2 ? sizeof(junk) : 8,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno != EAGAIN)
+			break;
+		if (n < 0)
+			nanosleep(&(struct timespec){ .tv_nsec = 100000 }, NULL);
+		else
+			sent++;
+	}
+	fp_info("test source: flood ended after %lu junk messages", sent);
+}
+
+/* Two HDR10 records of the same mode that differ in every value: a host that takes a
+ * mixture of them would hold a record neither of them is. */
+void fp_test_desc_flip_records(struct fp_hdr_meta rec[2])
+{
+	for (int i = 0; i < 2; i++)
+		rec[i] = (struct fp_hdr_meta){
+			.present = FP_HDR_META_PRESENT,
+			.red_x = (uint16_t)(34000 + i), .red_y = (uint16_t)(16000 + i),
+			.green_x = (uint16_t)(13250 + i), .green_y = (uint16_t)(34500 + i),
+			.blue_x = (uint16_t)(7500 + i), .blue_y = (uint16_t)(3000 + i),
+			.white_x = (uint16_t)(15635 + i), .white_y = (uint16_t)(16450 + i),
+			.max_luminance = 10000000u + (uint32_t)i * 1000u,
+			.min_luminance = 1u + (uint32_t)i,
+			.max_cll = (uint16_t)(1000 + i * 100), .max_fall = (uint16_t)(400 + i * 100),
+		};
+}
+
+static void desc_flip(struct fp_backend *b)
+{
+	struct fp_hdr_meta rec[2];
+	uint32_t serial = 0;
+	unsigned long writes = 0;
+
+	fp_test_desc_flip_records(rec);
+	while (!atomic_load(&b->stop)) {
+		pthread_mutex_lock(&b->lock);
+		/* An odd count per burst, so bursts end on each record in turn; the pause is the
+		 * host's chance to read a complete one. */
+		for (int i = 0; b->status && i < 4095; i++) {
+			struct fp_desc d = { .width = b->width, .height = b->height, .format = fmt_of(b),
+					     .hdr = rec[writes++ & 1] };
+
+			/* Past the library's own serial, so the host takes each as new. */
+			if (!serial)
+				serial = b->status->desc_serial + 1000;
+			serial = fp_desc_next_serial(serial);
+			fp_desc_write(b->status, &d, serial);
+		}
+		pthread_mutex_unlock(&b->lock);
+		nanosleep(&(struct timespec){ .tv_nsec = 300000 }, NULL);
+	}
+	fp_info("test source: rewrote the descriptor %lu times", writes);
+}
+
 static void *hostile_thread(void *arg)
 {
 	struct fp_backend *b = arg;
@@ -375,6 +475,19 @@ static void *hostile_thread(void *arg)
 	while (!b->armed && !atomic_load(&b->stop))
 		pthread_cond_wait(&b->armed_cond, &b->lock);
 	pthread_mutex_unlock(&b->lock);
+	switch (b->hostile) {
+	case HOSTILE_STEAL_EVENT:
+		steal_event(b);
+		return NULL;
+	case HOSTILE_FLOOD:
+		flood(b);
+		return NULL;
+	case HOSTILE_DESC_FLIP:
+		desc_flip(b);
+		return NULL;
+	default:
+		break;
+	}
 	while (!atomic_load(&b->stop)) {
 		pthread_mutex_lock(&b->lock);
 		if (b->hostile == HOSTILE_SCRIBBLE_PIXELS) {
@@ -431,10 +544,14 @@ static void test_destroy(struct fp_backend *b)
 		pthread_mutex_lock(&b->lock);
 		atomic_store(&b->stop, 1);
 		pthread_cond_broadcast(&b->armed_cond);
+		/* A stealer blocked in read() on the eventfd needs one count to see stop. */
+		if (b->hostile == HOSTILE_STEAL_EVENT && b->event_fd >= 0)
+			(void)!write(b->event_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
 		pthread_mutex_unlock(&b->lock);
 		pthread_join(b->thread, NULL);
 	}
 	unmap_ring(b);
+	fp_close(&b->sock_fd);
 	pthread_cond_destroy(&b->armed_cond);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
@@ -526,7 +643,7 @@ static int test_create(struct fp_backend **out, const struct fp_backend_args *ar
 	b->base_height = b->height = args->height ? args->height : 1080;
 	b->period_ns = FP_NSEC_PER_SEC / (args->fps ? args->fps : 60);
 	b->lut_hdr = -1;
-	b->event_fd = -1;
+	b->event_fd = b->sock_fd = -1;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->armed_cond, NULL);
 	r = configure(b, args->spec);
@@ -593,13 +710,14 @@ static void hold_slot(struct fp_backend *b, struct fp_source *src, int slot)
 {
 	const struct fp_source_ring *ring = fp_source_ring(src);
 	struct fp_status *st = fp_source_status_block(src);
-	uint64_t one = 1;
+	int r;
 
 	atomic_store_explicit((_Atomic uint64_t *)(void *)&st->latest,
 			      fp_token_pack(ring->generation, fp_source_next_seq(src), (uint32_t)slot),
 			      memory_order_release);
-	if (write(ring->event_fd, &one, sizeof(one)) < 0)
-		fp_warn("test source: cannot signal the held frame: %s", strerror(errno));
+	r = fp_event_signal(ring->event_fd);
+	if (r < 0 && r != -EAGAIN)
+		fp_warn("test source: cannot signal the held frame: %s", strerror(-r));
 	b->hold = 1;
 	b->hold_requested = 0;
 	fp_info("test source: holding published slot %d; publishing nothing more", slot);
@@ -611,6 +729,8 @@ static int test_dispatch(struct fp_backend *b, struct fp_source *src)
 	int64_t now = fp_now_ns();
 	int slot, r = 0;
 
+	if (b->hostile == HOSTILE_FLOOD && b->sock_fd < 0)
+		b->sock_fd = fcntl(fp_source_fd(src), F_DUPFD_CLOEXEC, 0); /* before the thread arms */
 	if (b->meta_mode != META_NONE && !b->meta_reported) {
 		/* Before any frame (this runs from the first loop, attached or not): the library
 		 * writes it with the descriptor into this ring and every later one. */
@@ -652,6 +772,9 @@ static int test_dispatch(struct fp_backend *b, struct fp_source *src)
 		r = fp_source_publish(src, slot, b->width, b->height, fmt_of(b), fp_now_ns());
 	if (b->hostile == HOSTILE_SCRIBBLE_PIXELS)
 		pthread_mutex_unlock(&b->lock);
+	/* Take the count straight back: the host woke for it, and finds nothing to read. */
+	if (b->hostile == HOSTILE_STEAL_EVENT && b->armed)
+		fp_event_consume(ring->event_fd);
 	if (b->hold || r < 0)
 		return 0;
 	if (!b->armed && ++b->published_total >= b->hostile_after) {

@@ -1,10 +1,142 @@
-/* The contract: token packing at the field limits, and the pinned layout. */
+/* The contract: token packing at the field limits, the eventfd that neither end can wedge,
+ * and the descriptor seqlock. (The layout itself is pinned by _Static_assert in proto.h.) */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <cmocka.h>
 
+#include "channel/desc.h"
+#include "channel/event.h"
+#include "common/util.h"
 #include "framepush/proto.h"
+
+/* A call that blocks fails the test (SIGALRM's default action) instead of hanging it. */
+static void with_alarm(unsigned s)
+{
+	signal(SIGALRM, SIG_DFL);
+	alarm(s);
+}
+
+/* An eventfd as a hostile peer leaves it: O_NONBLOCK cleared (the flag is shared). */
+static int blocking_eventfd(uint64_t count)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK), 0);
+	if (count)
+		assert_int_equal(write(fd, &count, sizeof(count)), sizeof(count));
+	return fd;
+}
+
+/* The host's read: a count is taken, and no count returns at once whatever the flag says
+ * (a plain read() here blocks forever: the peer took the count after our poll). */
+static void event_consume_never_blocks(void **state)
+{
+	int fd = blocking_eventfd(3);
+
+	(void)state;
+	with_alarm(5);
+	assert_int_equal(fp_event_consume(fd), 1);
+	assert_int_equal(fp_event_consume(fd), 0);
+	assert_int_equal(fp_event_consume(fd), 0);
+	alarm(0);
+	close(fd);
+}
+
+/* The source's write: a full counter skips the signal; a write the host managed to block
+ * (counter filled between the source's poll and its write) is cut short by the guard. */
+static void event_signal_never_blocks(void **state)
+{
+	int fd = blocking_eventfd(0xfffffffffffffffeull);
+	int64_t t0;
+	double ms;
+
+	(void)state;
+	with_alarm(5);
+	assert_int_equal(fp_event_signal(fd), -EAGAIN);
+	t0 = fp_now_ns();
+	assert_int_equal(fp_event_write_guarded(fd, 1, FP_EVENT_GUARD_MS), -ETIMEDOUT);
+	ms = (double)(fp_now_ns() - t0) / 1e6;
+	if (ms < FP_EVENT_GUARD_MS * 0.9 || ms > 1000.0)
+		fail_msg("the guarded write returned after %.1f ms (guard %d ms)", ms, FP_EVENT_GUARD_MS);
+	/* The guard is disarmed afterwards: an ordinary wait is not interrupted later. */
+	assert_int_equal(fp_event_consume(fd), 1);
+	assert_int_equal(fp_event_signal(fd), 0);
+	assert_int_equal(fp_event_write_guarded(fd, 1, FP_EVENT_GUARD_MS), 0);
+	usleep(2 * FP_EVENT_GUARD_MS * 1000);
+	assert_int_equal(fp_event_consume(fd), 1);
+	alarm(0);
+	close(fd);
+}
+
+static struct fp_status seq_status;
+static atomic_int seq_done;
+
+static struct fp_desc flip_desc(unsigned i)
+{
+	struct fp_desc d = { .width = 640 + 640 * i, .height = 360 + 360 * i,
+			     .format = i ? FP_PIXFMT_RGBA16F : FP_PIXFMT_XRGB8888 };
+
+	memset(&d.hdr, i ? 0xa5 : 0x5a, sizeof(d.hdr));
+	return d;
+}
+
+static void *seq_writer(void *arg)
+{
+	uint32_t serial = 0;
+
+	(void)arg;
+	for (unsigned i = 0; i < 2000000; i++) {
+		struct fp_desc d = flip_desc(i & 1);
+
+		serial = fp_desc_next_serial(serial);
+		fp_desc_write(&seq_status, &d, serial);
+	}
+	atomic_store(&seq_done, 1);
+	return NULL;
+}
+
+/* A source rewriting its descriptor in a tight loop while the host reads: every read the
+ * host accepts is one whole descriptor, never a mixture of two. */
+static void desc_seqlock_never_torn(void **state)
+{
+	const struct fp_desc want[2] = { flip_desc(0), flip_desc(1) };
+	unsigned long whole = 0, busy = 0;
+	pthread_t t;
+
+	(void)state;
+	memset(&seq_status, 0, sizeof(seq_status));
+	assert_int_equal(fp_desc_read(&seq_status, &(struct fp_desc){ 0 }), 0); /* never written */
+	assert_int_equal(pthread_create(&t, NULL, seq_writer, NULL), 0);
+	while (!atomic_load(&seq_done)) {
+		struct fp_desc d;
+		uint32_t s = fp_desc_read(&seq_status, &d);
+
+		if (!s) {
+			busy++;
+			continue;
+		}
+		if (s & 1 || (memcmp(&d, &want[0], sizeof(d)) && memcmp(&d, &want[1], sizeof(d))))
+			fail_msg("serial %u: a mixture was accepted: %ux%u format %u hdr byte 0x%02x",
+				 s, d.width, d.height, d.format, ((unsigned char *)&d.hdr)[4]);
+		whole++;
+	}
+	pthread_join(t, NULL);
+	print_message("seqlock: %lu whole reads, %lu while a write was under way\n", whole, busy);
+	assert_true(whole > 0);
+	assert_int_equal(fp_desc_next_serial(0xfffffffe), 2); /* 0 is never a serial */
+	assert_int_equal(fp_desc_next_serial(3), 4);
+}
 
 static void token_roundtrip_limits(void **state)
 {
@@ -34,33 +166,6 @@ static void token_roundtrip_limits(void **state)
 	assert_int_equal(fp_token_unpack(fp_token_pack(0x1000001u, 7, 3)).seq, 7);
 }
 
-static void layout_pinned(void **state)
-{
-	(void)state;
-	/* The same numbers the _Static_asserts in proto.h pin; a drift fails the build first. */
-	assert_int_equal(sizeof(struct fp_control), 64);
-	assert_int_equal(sizeof(struct fp_status), 192);
-	assert_int_equal(offsetof(struct fp_status, desc_hdr), 160);
-	assert_int_equal(sizeof(struct fp_hdr_meta), 32);
-	assert_int_equal(offsetof(struct fp_hdr_meta, red_x), 4);
-	assert_int_equal(offsetof(struct fp_hdr_meta, max_luminance), 20);
-	assert_int_equal(offsetof(struct fp_hdr_meta, max_fall), 30);
-	assert_int_equal(offsetof(struct fp_control, slot_size), 40);
-	assert_int_equal(offsetof(struct fp_status, latest), 16);
-	assert_int_equal(offsetof(struct fp_status, slot_owner), 64);
-	assert_int_equal(offsetof(struct fp_status, slot_capture_ns), 96);
-	assert_true(offsetof(struct fp_status, latest) % 8 == 0); /* atomic u64 */
-	assert_int_equal(offsetof(struct fp_control, reserved0), 36);
-	assert_int_equal(offsetof(struct fp_control, reserved), 48);
-	assert_int_equal(offsetof(struct fp_status, reserved0), 12);
-	assert_int_equal(offsetof(struct fp_status, reserved1), 56);
-	assert_int_equal(sizeof(struct fp_msg_header), 8);
-	assert_int_equal(sizeof(struct fp_msg_channel), 64);
-	assert_int_equal(sizeof(struct fp_msg_hello), 40);
-	assert_int_equal(sizeof(struct fp_msg_status), 24);
-	assert_int_equal(sizeof(struct fp_msg_config), 32);
-}
-
 static void attach_check_rules(void **state)
 {
 	(void)state;
@@ -79,7 +184,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(token_roundtrip_limits),
-		cmocka_unit_test(layout_pinned),
+		cmocka_unit_test(event_consume_never_blocks),
+		cmocka_unit_test(event_signal_never_blocks),
+		cmocka_unit_test(desc_seqlock_never_torn),
 		cmocka_unit_test(attach_check_rules),
 	};
 

@@ -648,6 +648,122 @@ static void hostile_event_spam(void **state)
 	hostile("hostile=spam");
 }
 
+/* Every next_frame call of a session against a hostile source: each returns within its
+ * deadline plus max_ms (the host never blocks on what the source can reach). Returns the
+ * first error (0 if none within calls), with the fresh frames counted. */
+static int run_calls(struct fp_capture *cap, int calls, int64_t slice_ns, double max_ms,
+		     uint64_t *fresh, const char *what)
+{
+	const struct fp_yuv_frame *f;
+
+	*fresh = 0;
+	for (int i = 0; i < calls; i++) {
+		int64_t call = fp_now_ns();
+		int r = fp_capture_next_frame(cap, call + slice_ns, &f);
+		double ms = ms_since(call) - (double)slice_ns / 1e6;
+
+		if (ms > max_ms)
+			fail_msg("%s: call %d took %.0f ms past its deadline (limit %.0f)", what, i, ms,
+				 max_ms);
+		if (r < 0)
+			return r;
+		*fresh += !f->repeated;
+	}
+	return 0;
+}
+
+/* The source takes O_NONBLOCK off the eventfd it shares with the host and consumes every
+ * count: a host that read() after its poll() blocked until the next publish (250 ms here),
+ * or forever once the source went quiet. Now no call overruns, and frames still flow. */
+static void hostile_event_stolen(void **state)
+{
+	struct fp_capture_opts o = base_opts("pattern=solid,hostile=steal-event,hostile-after=2",
+					     320, 180, 4);
+	struct fp_capture *cap;
+	int fds = fp_count_open_fds();
+	uint64_t fresh;
+
+	(void)state;
+	cap = open_ok(&o);
+	assert_int_equal(run_calls(cap, 100, 20 * FP_NSEC_PER_MSEC, 60.0, &fresh, "steal-event"), 0);
+	fp_info("steal-event: %llu fresh frames in 100 calls of 20 ms", (unsigned long long)fresh);
+	assert_true(fresh >= 4); /* 2 s at 4 fps: ~8, each found by the token, not the event */
+	fp_capture_close(cap);
+	assert_int_equal(fp_count_open_fds(), fds);
+}
+
+/* A source that floods its socket with junk: each call stays within its deadline (it took
+ * 1.2-1.6 s per 20 ms call when the drain was unbounded), the junk is counted, and past the
+ * limit the session ends with a protocol violation that says so. */
+static void hostile_socket_flood(void **state)
+{
+	struct fp_capture_opts o = base_opts("pattern=solid,hostile=flood,hostile-after=2", 320,
+					     180, 60);
+	struct fp_capture_stats st;
+	struct fp_capture *cap;
+	int fds = fp_count_open_fds();
+	uint64_t fresh;
+	int r;
+
+	(void)state;
+	cap = open_ok(&o);
+	r = run_calls(cap, 500, 20 * FP_NSEC_PER_MSEC, 60.0, &fresh, "flood");
+	fp_capture_get_stats(cap, &st);
+	fp_info("flood: %d after %llu fresh frames, %llu junk messages: %s", r,
+		(unsigned long long)fresh, (unsigned long long)st.junk_messages, fp_capture_error(cap));
+	assert_int_equal(r, -EPROTO);
+	assert_non_null(strstr(fp_capture_error(cap), "a flood"));
+	assert_true(st.junk_messages > 64);
+	fp_capture_close(cap);
+	assert_int_equal(fp_count_open_fds(), fds);
+}
+
+static int same_record(const struct fp_hdr10 *a, const struct fp_hdr_meta *m)
+{
+	return a->red_x == m->red_x && a->red_y == m->red_y && a->green_x == m->green_x &&
+	       a->green_y == m->green_y && a->blue_x == m->blue_x && a->blue_y == m->blue_y &&
+	       a->white_x == m->white_x && a->white_y == m->white_y &&
+	       a->max_luminance == m->max_luminance && a->min_luminance == m->min_luminance &&
+	       a->max_cll == m->max_cll && a->max_fall == m->max_fall;
+}
+
+/* The source rewrites its descriptor in a tight loop, alternating two HDR10 records of the
+ * same mode. The host takes only whole ones (seqlock): never a mixture, never a recreate. */
+static void hostile_descriptor_rewrites(void **state)
+{
+	struct fp_capture_opts o = base_opts("hdr=1,pattern=solid,hostile=desc-flip,hostile-after=2",
+					     320, 180, 240);
+	struct fp_hdr_meta rec[2];
+	struct fp_capture_stats st;
+	struct fp_capture *cap;
+	unsigned seen[2] = { 0, 0 };
+	const struct fp_hdr10 generic = fp_hdr10_generic();
+
+	(void)state;
+	fp_test_desc_flip_records(rec);
+	cap = open_ok(&o);
+	for (int i = 0; i < 400; i++) {
+		const struct fp_yuv_frame *f;
+		struct fp_hdr10 m;
+
+		assert_int_equal(fp_capture_next_frame(cap, fp_now_ns() + 5 * FP_NSEC_PER_MSEC, &f), 0);
+		assert_int_equal(fp_capture_hdr_meta(cap, &m), 1);
+		if (same_record(&m, &rec[0]))
+			seen[0]++;
+		else if (same_record(&m, &rec[1]))
+			seen[1]++;
+		else if (memcmp(&m, &generic, sizeof(m)))
+			fail_msg("call %d: the host holds an HDR10 record the source never wrote: "
+				 "R %u,%u luminance %u..%u MaxCLL %u MaxFALL %u", i, m.red_x, m.red_y,
+				 m.min_luminance, m.max_luminance, m.max_cll, m.max_fall);
+	}
+	fp_capture_get_stats(cap, &st);
+	fp_capture_close(cap);
+	fp_info("desc-flip: record A held on %u calls, B on %u", seen[0], seen[1]);
+	assert_int_equal(st.recreates, 0);
+	assert_true(seen[0] > 0 && seen[1] > 0);
+}
+
 /* Threads of this process, the caller included. */
 static int count_tasks(void)
 {
@@ -830,6 +946,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(hostile_status_steady),
 		cmocka_unit_test(hostile_pixels_rejected),
 		cmocka_unit_test(hostile_event_spam),
+		cmocka_unit_test(hostile_event_stolen),
+		cmocka_unit_test(hostile_socket_flood),
+		cmocka_unit_test(hostile_descriptor_rewrites),
 		cmocka_unit_test(teardown_releases_everything),
 		cmocka_unit_test(test_source_spec_strict),
 		cmocka_unit_test(hdr_meta_from_source),
