@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/proc.h"
 #include "common/util.h"
 #include "framepush/capture.h"
 #include "framepush/display.h"
@@ -469,6 +470,12 @@ static int cmd_capture(int argc, char **argv, int streaming)
 			return 2;
 		}
 		so.capture.display = fp_display_name(vd);
+		/* The source inherits it: the display's cookie (Xvfb) is private to the session. */
+		if (fp_display_export_env(vd) < 0) {
+			fprintf(stderr, "framepush: cannot pass the display's environment on\n");
+			fp_display_destroy(vd);
+			return 1;
+		}
 		if (app) {
 			pid_t pid;
 
@@ -530,10 +537,20 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
-	if (!strcmp(argv[1], "record"))
-		return cmd_capture(argc - 1, argv + 1, 0);
-	if (!strcmp(argv[1], "stream"))
-		return cmd_capture(argc - 1, argv + 1, 1);
+	if (!strcmp(argv[1], "record") || !strcmp(argv[1], "stream")) {
+		int rc, left;
+
+		/* Nothing a session starts outlives it: a program that setsid()s or double-forks
+		 * (sway's exec always does) is re-parented to us, and swept at the end. */
+		if (fp_become_subreaper() < 0)
+			fp_warn("framepush: cannot become a subreaper; detached children may outlive the session");
+		rc = cmd_capture(argc - 1, argv + 1, !strcmp(argv[1], "stream"));
+		left = fp_reap_descendants(1000);
+		if (left)
+			fp_info("framepush: ended %d process%s the session's programs left behind", left,
+				left == 1 ? "" : "es");
+		return rc;
+	}
 	fprintf(stderr, "framepush: unknown command '%s' (commands: record, stream; try framepush record --help)\n", argv[1]);
 	return 2;
 }

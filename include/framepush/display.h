@@ -31,6 +31,14 @@ const char *fp_display_name(const struct fp_display *d);
 /* The framepush-source backend that captures this display: "x11" or "wlr". */
 const char *fp_display_backend(const struct fp_display *d);
 
+/* What a client of this display needs in its environment besides the name, as "KEY=VALUE"
+ * (Xvfb: XAUTHORITY=<the session's private cookie file>), or "" when nothing. Applications
+ * started by fp_display_spawn get it already; the host passes it to the source. */
+const char *fp_display_client_env(const struct fp_display *d);
+/* setenv()s fp_display_client_env into this process's environment, for a caller whose own
+ * children (the source) or own connection must reach the display. 0 or -errno. */
+int fp_display_export_env(const struct fp_display *d);
+
 /* Changes the mode at run time; -ENOTSUP where the display cannot (Xvfb). */
 int fp_display_set_mode(struct fp_display *d, uint32_t width, uint32_t height, uint32_t hz);
 
@@ -50,6 +58,7 @@ struct fp_display_impl {
 	const char *backend;
 	int (*set_mode)(struct fp_display *d, uint32_t width, uint32_t height, uint32_t hz);
 	int (*spawn)(struct fp_display *d, char *const argv[], pid_t *pid);
+	const char *(*client_env)(const struct fp_display *d); /* NULL: nothing */
 };
 
 /* Every fp_display starts with this, so the generic layer finds its table. */

@@ -3,6 +3,11 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,4 +89,72 @@ int fp_child_stop(pid_t pid, int grace_ms)
 	kill(-pid, SIGKILL);
 	reap(pid, NULL);
 	return killed;
+}
+
+int fp_become_subreaper(void)
+{
+	return prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 ? -errno : 0;
+}
+
+/* The parent pid in /proc/<pid>/stat: the field after the command, which may itself hold
+ * spaces and parentheses, so it is found from the last ')'. -1 when unreadable. */
+static pid_t parent_of(long pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+	int ppid;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return (pid_t)ppid;
+}
+
+/* Our children now, at most cap of them. */
+static size_t list_children(pid_t *out, size_t cap)
+{
+	pid_t self = getpid();
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < cap) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+
+		if (*end || pid <= 0)
+			continue;
+		if (parent_of(pid) == self)
+			out[n++] = (pid_t)pid;
+	}
+	closedir(d);
+	return n;
+}
+
+int fp_reap_descendants(int grace_ms)
+{
+	pid_t kids[256];
+	int ended = 0;
+
+	for (int round = 0; round < 64; round++) {
+		size_t n = list_children(kids, FP_ARRAY_LEN(kids));
+
+		if (n == 0)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			fp_child_stop(kids[i], grace_ms);
+			ended++;
+		}
+	}
+	return ended;
 }

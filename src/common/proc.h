@@ -24,4 +24,15 @@ int fp_child_wait(pid_t pid, int timeout_ms, int *status);
  * group id cannot have been reused by then. Returns 1 when SIGKILL was needed, 0 if not. */
 int fp_child_stop(pid_t pid, int grace_ms);
 
+/* Makes this process the reaper of every orphan among its descendants (PR_SET_CHILD_SUBREAPER):
+ * a program started in a session that setsid()s or double-forks is re-parented here, not to
+ * init, so fp_reap_descendants finds it. 0 or -errno. */
+int fp_become_subreaper(void);
+
+/* Ends every process whose parent is this one (our children, and the orphans a subreaper
+ * inherits), round after round as each one's own orphans arrive: SIGTERM to it and its
+ * group, up to grace_ms, then SIGKILL; each reaped. Bounded: at most 64 rounds. Returns how
+ * many processes it ended. */
+int fp_reap_descendants(int grace_ms);
+
 #endif

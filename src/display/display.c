@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -47,6 +49,24 @@ void fp_display_destroy(struct fp_display *d)
 
 const char *fp_display_name(const struct fp_display *d) { return impl_of(d)->name(d); }
 const char *fp_display_backend(const struct fp_display *d) { return impl_of(d)->backend; }
+
+const char *fp_display_client_env(const struct fp_display *d)
+{
+	return impl_of(d)->client_env ? impl_of(d)->client_env(d) : "";
+}
+
+int fp_display_export_env(const struct fp_display *d)
+{
+	const char *kv = fp_display_client_env(d), *eq = strchr(kv, '=');
+	char key[64];
+
+	if (!eq)
+		return 0;
+	if ((size_t)(eq - kv) >= sizeof(key))
+		return -ENAMETOOLONG;
+	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+	return setenv(key, eq + 1, 1) < 0 ? -errno : 0;
+}
 
 int fp_display_set_mode(struct fp_display *d, uint32_t width, uint32_t height, uint32_t hz)
 {

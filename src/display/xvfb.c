@@ -5,7 +5,11 @@
  * guessed :N racing another server. Its mode is fixed for its lifetime: a mode change means
  * a new server (set_mode says -ENOTSUP). Applications spawned into it get DISPLAY and are
  * killed with it. The server and every application have the host's death signal
- * (display/child.h): a host killed outright does not leave them running. */
+ * (display/child.h): a host killed outright does not leave them running.
+ *
+ * The server is private to the session: a fresh MIT-MAGIC-COOKIE-1 in an Xauthority file in
+ * a 0700 directory of our own (-auth), no TCP. Without it, any local user could read the
+ * screen and type into the applications (XTEST), which run as the host's user. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,11 +38,15 @@ struct fp_display {
 	struct fp_display_base base;
 	pid_t server;
 	char name[16];      /* ":N" */
+	char auth_dir[64];  /* private 0700 directory holding the cookie, "" if none */
+	char auth_path[96]; /* its Xauthority file */
+	char auth_env[128]; /* "XAUTHORITY=<auth_path>" for clients */
 	pid_t *apps;
 	size_t napps, capps;
 };
 
 const struct fp_display_impl fp_display_xvfb;
+static const char *xvfb_client_env(const struct fp_display *d);
 
 /* Ends pid and its process group (an application's own children too), always reaped. */
 static void stop(pid_t pid, const char *what)
@@ -54,20 +64,81 @@ static void xvfb_destroy(struct fp_display *d)
 	for (size_t i = 0; i < d->napps; i++)
 		stop(d->apps[i], "application");
 	stop(d->server, "Xvfb");
+	if (d->auth_dir[0]) {
+		unlink(d->auth_path);
+		rmdir(d->auth_dir);
+	}
 	free(d->apps);
 	free(d);
 }
 
-/* Copies environ with DISPLAY replaced; NULL on ENOMEM. The caller frees the array and the
- * one string it allocated (the last entry before NULL is ours). */
-static char **env_with_display(const char *name, char **mine)
+/* One Xauthority record: FamilyWild with no address and no display number, so it matches
+ * whatever number Xvfb picks (the server loads every record of its -auth file; clients match
+ * a wild record for any display). Big-endian lengths, as libXau writes them. */
+static size_t auth_record(uint8_t *buf, const uint8_t cookie[16])
+{
+	static const char name[] = "MIT-MAGIC-COOKIE-1";
+	size_t n = 0;
+
+	buf[n++] = 0xff, buf[n++] = 0xff;  /* family: wild */
+	buf[n++] = 0, buf[n++] = 0;        /* address: empty */
+	buf[n++] = 0, buf[n++] = 0;        /* display number: empty (any) */
+	buf[n++] = 0, buf[n++] = sizeof(name) - 1;
+	memcpy(buf + n, name, sizeof(name) - 1);
+	n += sizeof(name) - 1;
+	buf[n++] = 0, buf[n++] = 16;
+	memcpy(buf + n, cookie, 16);
+	return n + 16;
+}
+
+/* Makes the private directory and its Xauthority file with a fresh cookie. 0 or -errno. */
+static int make_cookie(struct fp_display *d)
+{
+	const char *base = getenv("XDG_RUNTIME_DIR");
+	uint8_t cookie[16], rec[64];
+	size_t len;
+	int fd, r = 0;
+
+	if (getrandom(cookie, sizeof(cookie), 0) != (ssize_t)sizeof(cookie))
+		return -EIO;
+	snprintf(d->auth_dir, sizeof(d->auth_dir), "%s/framepush-x-XXXXXX",
+		 base && *base && strlen(base) < 32 && access(base, W_OK) == 0 ? base : "/tmp");
+	if (!mkdtemp(d->auth_dir)) { /* 0700: nobody else can even look inside */
+		r = -errno;
+		fp_error("xvfb: cannot create a private directory %s: %s", d->auth_dir, strerror(errno));
+		d->auth_dir[0] = '\0';
+		return r;
+	}
+	snprintf(d->auth_path, sizeof(d->auth_path), "%s/Xauthority", d->auth_dir);
+	snprintf(d->auth_env, sizeof(d->auth_env), "XAUTHORITY=%s", d->auth_path);
+	fd = open(d->auth_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	len = auth_record(rec, cookie);
+	if (write(fd, rec, len) != (ssize_t)len)
+		r = -EIO;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	explicit_bzero(cookie, sizeof(cookie));
+	explicit_bzero(rec, sizeof(rec));
+	return r;
+}
+
+static const char *xvfb_client_env(const struct fp_display *d)
+{
+	return d->auth_env;
+}
+
+/* Copies environ with DISPLAY and XAUTHORITY replaced; NULL on ENOMEM. The caller frees the
+ * array and the one string it allocated (the entry before the cookie's is ours). */
+static char **env_with_display(const struct fp_display *d, const char *name, char **mine)
 {
 	size_t n = 0, k = 0;
 	char **env;
 
 	while (environ[n])
 		n++;
-	env = calloc(n + 2, sizeof(*env));
+	env = calloc(n + 3, sizeof(*env));
 	*mine = malloc(strlen(name) + sizeof("DISPLAY="));
 	if (!env || !*mine) {
 		free(env);
@@ -77,9 +148,10 @@ static char **env_with_display(const char *name, char **mine)
 	}
 	sprintf(*mine, "DISPLAY=%s", name);
 	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "DISPLAY=", 8) != 0)
+		if (strncmp(environ[i], "DISPLAY=", 8) != 0 && strncmp(environ[i], "XAUTHORITY=", 11) != 0)
 			env[k++] = environ[i];
 	env[k++] = *mine;
+	env[k++] = (char *)d->auth_env;
 	env[k] = NULL;
 	return env;
 }
@@ -127,7 +199,7 @@ static int xvfb_create(struct fp_display **out, const struct fp_display_opts *op
 	struct fp_display_child child = { .envp = environ, .stdout_fd = -1 };
 	struct fp_display *d;
 	char screen[48], fdarg[16], num[32], exe[4096];
-	char *argv[12];
+	char *argv[14];
 	int pfd[2], r;
 	unsigned long n = 0;
 	char *end;
@@ -147,9 +219,15 @@ static int xvfb_create(struct fp_display **out, const struct fp_display_opts *op
 	if (!d)
 		return -ENOMEM;
 	d->base.impl = &fp_display_xvfb;
+	r = make_cookie(d);
+	if (r < 0) {
+		fp_error("xvfb: cannot write the display's cookie: %s", strerror(-r));
+		xvfb_destroy(d);
+		return r;
+	}
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		r = -errno;
-		free(d);
+		xvfb_destroy(d);
 		return r;
 	}
 	/* The refresh rate is not an Xvfb property: frames are captured at the host's rate. */
@@ -164,7 +242,9 @@ static int xvfb_create(struct fp_display **out, const struct fp_display_opts *op
 	argv[6] = (char *)"-nolisten";
 	argv[7] = (char *)"tcp";
 	argv[8] = (char *)"-noreset";
-	argv[9] = NULL;
+	argv[9] = (char *)"-auth";
+	argv[10] = d->auth_path;
+	argv[11] = NULL;
 
 	/* Only the write end reaches Xvfb (its CLOEXEC cleared in the child alone). */
 	child.exe = exe;
@@ -176,7 +256,8 @@ static int xvfb_create(struct fp_display **out, const struct fp_display_opts *op
 	if (r < 0) {
 		fp_error("xvfb: cannot start %s: %s", exe, strerror(-r));
 		close(pfd[0]);
-		free(d);
+		d->server = 0;
+		xvfb_destroy(d);
 		return r;
 	}
 	r = read_display_number(pfd[0], d->server, deadline, num, sizeof(num));
@@ -236,7 +317,7 @@ static int xvfb_spawn(struct fp_display *d, char *const argv[], pid_t *pid)
 		fp_error("xvfb: cannot start '%s' on %s: not found in PATH", argv[0], d->name);
 		return r;
 	}
-	env = env_with_display(d->name, &mine);
+	env = env_with_display(d, d->name, &mine);
 	if (!env)
 		return -ENOMEM;
 	child.exe = exe;
@@ -260,4 +341,5 @@ const struct fp_display_impl fp_display_xvfb = {
 	.backend = "x11",
 	.set_mode = xvfb_set_mode,
 	.spawn = xvfb_spawn,
+	.client_env = xvfb_client_env,
 };

@@ -103,6 +103,7 @@ static void start_display(struct fx *f, uint32_t w, uint32_t h)
 	if (!have_xvfb())
 		skip();
 	assert_int_equal(fp_display_create(&f->d, &o), 0);
+	assert_int_equal(fp_display_export_env(f->d), 0); /* its cookie: for us and the source */
 	fp_info("test: Xvfb %ux%u ready as %s in %.1f ms", w, h, fp_display_name(f->d), ms_since(t0));
 	assert_string_equal(fp_display_backend(f->d), "x11");
 	f->c = xcb_connect(fp_display_name(f->d), NULL);

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""What a terminal, a neighbour and a session's own programs can do to a session, against the
+real binary. Ctrl-C is sent to the whole foreground process group, as a terminal does: every
+session ends cleanly (exit 0, file finished), in record and stream, for the test source and
+each virtual display kind. A virtual Xvfb refuses a client without the session's cookie. A
+program that detaches (setsid, double fork) does not outlive its session. Suite cli."""
+import os, select, shutil, signal, socket, subprocess, sys, time
+
+from fptlib import BUILD, FP, check, finish, stream0, tmpdir
+
+TMP = tmpdir("fpt-bounds-")
+CI = os.environ.get("CI") == "true"
+client = os.path.join(BUILD, "tests", "cli", "fpt-x11-client")
+
+
+def start(args):
+    """framepush in a new session (its own process group, as a shell's foreground job),
+    stderr piped so its log can be waited on."""
+    return subprocess.Popen([FP, *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def wait_line(p, needle, timeout_s):
+    """Reads p's stderr until a line holds needle (True) or timeout_s passes (False)."""
+    deadline, seen = time.monotonic() + timeout_s, []
+    while time.monotonic() < deadline:
+        if not select.select([p.stderr], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            break
+        line = p.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return True, seen
+    return False, seen
+
+
+def ctrl_c(name, args, out=None):
+    # A file output is opened once the first frame is encoded: its log line is the event.
+    ready = "output: " if out else "attached to ring"
+    p = start(args)
+    ok, seen = wait_line(p, ready, 30)
+    check(ok, "%s: the session started ('%s' logged)" % (name, ready))
+    os.killpg(p.pid, signal.SIGINT)  # the whole group, as a terminal's Ctrl-C
+    try:
+        _, rest = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait(10)
+        rest = ""
+    s = stream0(out) if out else None
+    check(p.returncode == 0 and (out is None or (s is not None and int(s["nb_read_frames"]) > 0)),
+          "%s: Ctrl-C to the process group ends it cleanly: exit %s, %s frames decode" %
+          (name, p.returncode, s and s["nb_read_frames"]))
+    if p.returncode != 0:
+        print("".join(seen)[-1500:] + (rest or "")[-1500:])
+
+
+# The test source, record and stream.
+out = os.path.join(TMP, "test.mkv")
+ctrl_c("record --source test", ["record", "--source", "test", "--size", "320x180", "--fps", "30",
+                                "-o", out], out)
+rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+rx.bind(("127.0.0.1", 0))
+ctrl_c("stream --source test", ["stream", "--source", "test", "--size", "320x180", "--fps", "30",
+                                "--to", "udp://127.0.0.1:%d" % rx.getsockname()[1]])
+rx.close()
+
+have_xvfb = shutil.which("Xvfb") is not None and os.path.exists(client)
+if not have_xvfb:
+    check(not CI, "Xvfb and the X test client are installed (missing: a failure in CI)")
+else:
+    out = os.path.join(TMP, "xvfb.mkv")
+    ctrl_c("record --display virtual (xvfb)", ["record", "--display", "virtual:320x240@30",
+                                               "--fps", "30", "-o", out, "--", client], out)
+
+    # The session's Xvfb is private: the application gets the cookie, a client without it
+    # is refused, as root and as another user.
+    fifo = os.path.join(TMP, "env.fifo")
+    os.mkfifo(fifo)
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    pidfile = os.path.join(TMP, "daemon.pid")
+    # The application leaves a daemon that setsid()s and double-forks away from it.
+    app = ("(setsid sh -c 'echo $$ > %s; exec sleep 1000' </dev/null >/dev/null 2>&1 &); "
+           "echo \"$DISPLAY $XAUTHORITY\" > %s; exec %s" % (pidfile, fifo, client))
+    p = start(["record", "--display", "virtual:320x240@30", "--fps", "30", "-o",
+               os.path.join(TMP, "private.mkv"), "--", "sh", "-c", app])
+    buf = b""
+    while not buf.endswith(b"\n") and select.select([rfd], [], [], 20)[0]:
+        chunk = os.read(rfd, 256)
+        if not chunk:
+            break
+        buf += chunk
+    os.close(rfd)
+    parts = buf.decode().split()
+    check(len(parts) == 2 and parts[0].startswith(":") and os.path.isfile(parts[1]),
+          "the application got DISPLAY and XAUTHORITY (%s)" % parts)
+    if len(parts) == 2:
+        dpy, auth = parts
+        st = os.stat(os.path.dirname(auth))
+        check(st.st_mode & 0o777 == 0o700 and os.stat(auth).st_mode & 0o777 == 0o600,
+              "the cookie lives in a 0700 directory, file 0600 (%o, %o)" %
+              (st.st_mode & 0o777, os.stat(auth).st_mode & 0o777))
+        env = {k: v for k, v in os.environ.items() if k != "XAUTHORITY"}
+        env["XAUTHORITY"] = os.path.join(TMP, "none")
+        r = subprocess.run(["xdpyinfo", "-display", dpy], env=env, capture_output=True, timeout=20)
+        check(r.returncode != 0, "xdpyinfo without the cookie is refused (exit %d)" % r.returncode)
+        r = subprocess.run(["xdpyinfo", "-display", dpy], env=dict(env, XAUTHORITY=auth),
+                           capture_output=True, timeout=20)
+        check(r.returncode == 0, "xdpyinfo with the session's cookie connects (exit %d)" % r.returncode)
+        if os.getuid() == 0 and shutil.which("setpriv"):
+            r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                "xdpyinfo", "-display", dpy], env=env, capture_output=True,
+                               timeout=20)
+            check(r.returncode != 0, "xdpyinfo as uid 65534 is refused (exit %d)" % r.returncode)
+    ok, seen = wait_line(p, "attached to ring", 30)
+    daemon = 0
+    for _ in range(200):  # the daemon writes its pid right after the fork; bounded look
+        if os.path.exists(pidfile) and open(pidfile).read().endswith("\n"):
+            daemon = int(open(pidfile).read())
+            break
+        select.select([], [], [], 0.05)
+    check(daemon > 0, "the detached daemon started (pid %d)" % daemon)
+    os.killpg(p.pid, signal.SIGINT)
+    try:
+        p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait(10)
+    alive = False
+    if daemon:
+        try:
+            os.close(os.pidfd_open(daemon))
+            alive = True
+        except ProcessLookupError:
+            pass
+    check(p.returncode == 0 and daemon and not alive,
+          "a setsid()+double-fork daemon does not outlive its session (exit %s, daemon %s)" %
+          (p.returncode, "still running" if alive else "gone"))
+    if alive:
+        os.kill(daemon, signal.SIGKILL)
+    check(not (len(parts) == 2 and os.path.exists(os.path.dirname(parts[1]))),
+          "the cookie and its directory are removed with the session")
+
+wl_client = os.path.join(BUILD, "tests", "wlr", "wlr-solid-client")
+if not (shutil.which("sway") and os.path.exists(wl_client)):
+    check(not CI, "sway and the Wayland test client are installed (missing: a failure in CI)")
+else:
+    d = tmpdir("fpt-wlclient-")
+    os.chmod(d, 0o755)
+    copy = shutil.copy(wl_client, d)
+    os.chmod(copy, 0o755)
+    out = os.path.join(TMP, "sway.mkv")
+    ctrl_c("record --display virtual (sway)", ["record", "--display", "virtual:320x240@60",
+                                               "--display-kind", "sway", "--fps", "30", "-o",
+                                               out, "--", copy, "3060c0", "--animate"], out)
+
+finish()
