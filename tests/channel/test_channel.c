@@ -167,7 +167,7 @@ static void peer_other_uid_refused(void **state)
 
 	(void)state;
 	if (getuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0)
-		skip();
+		fpt_skip("running a peer as another uid needs root and setpriv");
 	world_dir(dir, sizeof(dir), copy, sizeof(copy));
 	/* Right binary, wrong uid: only the uid check can refuse it. */
 	refuse_case(copy, argv, dir);
@@ -521,5 +521,5 @@ int main(void)
 	fp_log_init("test-channel");
 	fpt_build_path("tools/framepush-source", source_exe, sizeof(source_exe));
 	fpt_build_path("tests/channel/fake-peer", fake_peer, sizeof(fake_peer));
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return fpt_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -4,28 +4,24 @@ an application inside it, recorded to a file that ffprobe accepts; an existing d
 attached and left running; a host killed outright takes its display along. Suite cli."""
 import json, os, select, signal, subprocess, sys, time
 
-from fptlib import BUILD, FP, check, run, probe as probe_all, stream0 as probe, finish, tmpdir
+from fptlib import BUILD, FP, check, gone, run, probe as probe_all, skip, stream0 as probe, finish, tmpdir
 
 TMP = tmpdir("fpt-disp-")
 
-
-def xdisplays():
-    return sorted(f for f in os.listdir("/tmp/.X11-unix")) if os.path.isdir("/tmp/.X11-unix") else []
-
-
 client = os.path.join(BUILD, "tests", "cli", "fpt-x11-client")
 if not os.path.exists("/usr/bin/Xvfb") or not os.path.exists(client):
-    print("SKIP: Xvfb or the X test client is not available")
-    sys.exit(77)
+    skip("Xvfb or the X test client is not available")
+    finish()
 
-before = xdisplays()
 out, stats = os.path.join(TMP, "xvfb.mkv"), os.path.join(TMP, "xvfb.json")
 # The application is a shell that also leaves a grandchild which has nothing to do with X
-# (so it would not die with the X server): the session must end it too.
-marker = "317.%d" % os.getpid()
+# (so it would not die with the X server): the session must end it too. It reports its
+# display and both pids, so the checks look at this session's objects only.
+report = os.path.join(TMP, "app.txt")
 r = run([FP, "record", "--display", "virtual:1280x720@60", "--fps", "30", "--duration", "2", "-q",
          "-o", out, "--stats-json", stats, "--", "/bin/sh", "-c",
-         "sleep %s & exec %s" % (marker, client)])
+         "sleep 1000 & echo \"$DISPLAY $! $$\" > %s; exec %s" % (report, client)])
+rep = open(report).read().split() if os.path.exists(report) else []
 s = probe(out)
 st = json.load(open(stats)) if os.path.exists(stats) else {}
 check(r.returncode == 0 and s is not None and s["width"] == 1280 and s["height"] == 720
@@ -34,11 +30,10 @@ check(r.returncode == 0 and s is not None and s["width"] == 1280 and s["height"]
       (r.returncode, s and (s["width"], s["height"], s["nb_read_frames"])))
 check(st.get("frames_fresh", 0) >= 20, "the animated client produced %d fresh frames" %
       st.get("frames_fresh", 0))
-check(xdisplays() == before, "the virtual display is gone after the session (%s)" % xdisplays())
-r = run(["pgrep", "-f", client])
-r2 = run(["pgrep", "-f", "sleep " + marker])
-check(r.returncode == 1 and r2.returncode == 1,
-      "the application and its own children ended with the session")
+check(len(rep) == 3 and not os.path.exists("/tmp/.X11-unix/X" + rep[0][1:]),
+      "the session's virtual display %s is gone after the session" % (rep[:1],))
+check(len(rep) == 3 and gone(int(rep[1])) and gone(int(rep[2])),
+      "the application and its own children ended with the session (%s)" % rep[1:])
 
 
 def start_xvfb(size):
@@ -163,10 +158,15 @@ if os.path.exists("/usr/bin/sway") and os.path.exists(wl_client):
     copy = shutil.copy(wl_client, d)
     os.chmod(copy, 0o755)
     out, stats = os.path.join(TMP, "sway.mkv"), os.path.join(TMP, "sway.json")
+    rdir = tmpdir("fpt-wlreport-")
+    os.chmod(rdir, 0o777)  # the application runs as sway's user
+    report = os.path.join(rdir, "app.txt")
     # A bare program name ("sh", as in the README's `-- foot`) is found in the display's PATH.
     r = run([FP, "record", "--display", "virtual:1280x720@60", "--display-kind", "sway",
              "--fps", "30", "--duration", "2", "-q", "-o", out, "--stats-json", stats, "--",
-             "sh", "-c", 'exec "$0" 3060c0 --animate', copy])
+             "sh", "-c", 'echo "$$ $XDG_RUNTIME_DIR" > "$1"; exec "$0" 3060c0 --animate', copy,
+             report])
+    rep = open(report).read().split() if os.path.exists(report) else []
     s = probe(out)
     st = json.load(open(stats)) if os.path.exists(stats) else {}
     check(r.returncode == 0 and s is not None and s["width"] == 1280 and s["height"] == 720
@@ -182,11 +182,12 @@ if os.path.exists("/usr/bin/sway") and os.path.exists(wl_client):
     check(st.get("seconds", 0) >= 1.9 and steps and max(abs(x - 1 / 30) for x in steps) < 0.002,
           "sway 60 Hz captured at 30 fps in real time: session %.2f s, pts steps %.4f..%.4f s" %
           (st.get("seconds", 0), min(steps or [0]), max(steps or [0])))
-    r2 = run(["pgrep", "-x", "sway"])
-    check(r2.returncode == 1, "sway is gone after the session")
+    check(len(rep) == 2 and gone(int(rep[0])) and not os.path.exists(rep[1]),
+          "this session's sway is gone after it: its client ended, its runtime directory "
+          "removed (%s)" % rep)
     if r.returncode:
         print(r.stderr[-1500:])
 else:
-    print("skip: sway or the Wayland test client is not available")
+    skip("sway or the Wayland test client is not available")
 
 finish()

@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
+
 #define CARD_W 640
 #define CARD_H 360
 #define FFMPEG_TIMEOUT_S 40
@@ -383,8 +385,7 @@ static void check(int hdr)
 	double p[3];
 
 	if (!encoder_available(enc)) {
-		fprintf(stderr, "skipping: %s with %s not available\n", ffmpeg_path(), enc);
-		skip();
+		fpt_skip("%s with %s is not available", ffmpeg_path(), enc);
 	}
 	roundtrip(hdr, p);
 	fprintf(stderr, "%s round trip: PSNR vs our planes Y %.2f dB, CbCr %.2f dB; decoded -> RGB vs card "
@@ -436,5 +437,5 @@ int main(void)
 		cmocka_unit_test(test_p010_x265),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return fpt_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -22,4 +22,13 @@ int fpt_world_copy(const char *src, char *out, size_t cap);
 /* Exit code of a wait status, or 128 + signal. */
 int fpt_exit_code(int status);
 
+/* Honest skips. A test that cannot run here calls fpt_skip(why): in CI (CI=true), where
+ * scripts/deps.sh installed every backend, that is a failure naming why; elsewhere the test
+ * is skipped and fpt_exit() turns the run's result into meson's skip code (77) when nothing
+ * failed and something skipped, so a skip is never counted as a pass. */
+#define fpt_skip(...) do { fpt_skip_note(__VA_ARGS__); skip(); } while (0)
+void fpt_skip_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The exit code for cmocka's result (the number of failed tests). */
+int fpt_exit(int failed);
+
 #endif

@@ -128,7 +128,7 @@ static struct fixture *need_display(void **state)
 	struct fixture *fx = *state;
 
 	if (!fx->d)
-		skip();
+		fpt_skip("sway is not installed or did not start (see above)");
 	assert_string_equal(fp_display_backend(fx->d), "wlr");
 	return fx;
 }
@@ -462,7 +462,7 @@ int main(void)
 		}
 	}
 	{
-		int rc = cmocka_run_group_tests(tests, NULL, NULL);
+		int rc = fpt_exit(cmocka_run_group_tests(tests, NULL, NULL));
 
 		unlink(client_exe);
 		*strrchr(client_exe, '/') = '\0';

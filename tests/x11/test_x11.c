@@ -101,7 +101,7 @@ static void start_display(struct fx *f, uint32_t w, uint32_t h)
 	int64_t t0 = fp_now_ns();
 
 	if (!have_xvfb())
-		skip();
+		fpt_skip("Xvfb is not installed (Debian package xvfb)");
 	assert_int_equal(fp_display_create(&f->d, &o), 0);
 	assert_int_equal(fp_display_export_env(f->d), 0); /* its cookie: for us and the source */
 	fp_info("test: Xvfb %ux%u ready as %s in %.1f ms", w, h, fp_display_name(f->d), ms_since(t0));
@@ -749,19 +749,19 @@ static void shrink_screen(struct fx *f, uint16_t w, uint16_t h)
 		res->config_timestamp, 0, 0, XCB_NONE, XCB_RANDR_ROTATION_ROTATE_0, 0, NULL), &e);
 	free(res);
 	if (!cc || cc->status != XCB_RANDR_SET_CONFIG_SUCCESS) {
-		fp_info("test: Xvfb would not switch its CRTC off; skipping");
 		free(cc);
 		free(e);
-		skip();
+		fpt_skip("Xvfb would not switch its CRTC off");
 	}
 	free(cc);
 	e = xcb_request_check(f->c, xcb_randr_set_screen_size_checked(f->c, f->root, w, h,
 								      (uint32_t)w * 254 / 960,
 								      (uint32_t)h * 254 / 960));
 	if (e) {
-		fp_info("test: Xvfb refused RRSetScreenSize (X error %u); skipping", e->error_code);
+		unsigned code = e->error_code;
+
 		free(e);
-		skip();
+		fpt_skip("Xvfb refused RRSetScreenSize (X error %u)", code);
 	}
 }
 
@@ -903,5 +903,5 @@ int main(void)
 		cmocka_set_test_filter(getenv("FPT_FILTER"));
 	signal(SIGPIPE, SIG_IGN);
 	fpt_build_path("tools/framepush-source", source_exe, sizeof(source_exe));
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return fpt_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
