@@ -470,6 +470,8 @@ static int cmd_capture(int argc, char **argv, int streaming)
 			return 2;
 		}
 		so.capture.display = fp_display_name(vd);
+		so.capture.source_drop = fp_display_identity(vd, &so.capture.source_uid,
+							     &so.capture.source_gid);
 		/* The source inherits it: the display's cookie (Xvfb) is private to the session. */
 		if (fp_display_export_env(vd) < 0) {
 			fprintf(stderr, "framepush: cannot pass the display's environment on\n");

@@ -38,6 +38,11 @@ struct fp_capture_opts {
 	int64_t no_frame_timeout_ns; /* 0: 20 s */
 	int lazy_attach;          /* open once the source attached, without waiting for a frame */
 	uint32_t source_target_id;/* test hook: the display id the source claims (0: target_id) */
+	/* Run the source as this account (fp_display_identity): root never runs it in a
+	 * display that another account owns. */
+	int source_drop;
+	uid_t source_uid;
+	gid_t source_gid;
 };
 
 struct fp_capture_stats {

@@ -16,7 +16,7 @@ struct fp_display_opts {
 	const char *kind;            /* "xvfb" or "sway" */
 	uint32_t width, height, refresh_hz;
 	const char *user;            /* sway as root: the unprivileged user to run it as
-	                              * (NULL: "framepush", created if missing) */
+	                              * (NULL: a fresh uid/gid of this session alone) */
 	int64_t start_timeout_ns;    /* 0: 10 s */
 };
 
@@ -39,6 +39,11 @@ const char *fp_display_client_env(const struct fp_display *d);
  * children (the source) or own connection must reach the display. 0 or -errno. */
 int fp_display_export_env(const struct fp_display *d);
 
+/* The account the display's clients run as, when it is not ours: 1 and *uid, *gid (sway
+ * started by root runs as a fresh account of its own session), 0 when clients run as we do.
+ * The host runs the display's source as that account. */
+int fp_display_identity(const struct fp_display *d, uid_t *uid, gid_t *gid);
+
 /* Changes the mode at run time; -ENOTSUP where the display cannot (Xvfb). */
 int fp_display_set_mode(struct fp_display *d, uint32_t width, uint32_t height, uint32_t hz);
 
@@ -59,6 +64,7 @@ struct fp_display_impl {
 	int (*set_mode)(struct fp_display *d, uint32_t width, uint32_t height, uint32_t hz);
 	int (*spawn)(struct fp_display *d, char *const argv[], pid_t *pid);
 	const char *(*client_env)(const struct fp_display *d); /* NULL: nothing */
+	int (*identity)(const struct fp_display *d, uid_t *uid, gid_t *gid); /* NULL: ours */
 };
 
 /* Every fp_display starts with this, so the generic layer finds its table. */

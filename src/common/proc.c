@@ -84,7 +84,11 @@ int fp_child_stop(pid_t pid, int grace_ms)
 	if (!fp_child_exited(pid, grace_ms)) {
 		kill(pid, SIGKILL);
 		killed = 1;
-		fp_child_exited(pid, 5000);
+		if (!fp_child_exited(pid, 5000)) {
+			/* Stuck in the kernel (D state): never wait on it without a bound. */
+			kill(-pid, SIGKILL);
+			return killed;
+		}
 	}
 	kill(-pid, SIGKILL);
 	reap(pid, NULL);

@@ -21,7 +21,9 @@ int fp_child_wait(pid_t pid, int timeout_ms, int *status);
 /* Ends the child pid and, when it leads a process group, everything left in that group:
  * SIGTERM to both, up to grace_ms for the child to exit, SIGKILL after that, then reaps it.
  * The group's leftovers get SIGKILL while the child is still an unreaped zombie, so its
- * group id cannot have been reused by then. Returns 1 when SIGKILL was needed, 0 if not. */
+ * group id cannot have been reused by then. Every wait is bounded: a child that survives
+ * SIGKILL for 5 s (stuck in the kernel) is left unreaped. Returns 1 when SIGKILL was
+ * needed, 0 if not. */
 int fp_child_stop(pid_t pid, int grace_ms);
 
 /* Makes this process the reaper of every orphan among its descendants (PR_SET_CHILD_SUBREAPER):

@@ -51,16 +51,6 @@ static int child_setup(const struct fp_display_child *c, pid_t parent)
 	setpgid(0, 0); /* its own group: stopping it ends its children too */
 	if (devnull >= 0)
 		dup2(devnull, STDIN_FILENO);
-	if (c->log_path) {
-		int lf = open(c->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-
-		if (lf >= 0) {
-			dup2(lf, STDOUT_FILENO);
-			dup2(lf, STDERR_FILENO);
-		}
-	}
-	if (c->stdout_fd >= 0)
-		dup2(c->stdout_fd, STDOUT_FILENO);
 	if (c->keep_fd >= 0 && fcntl(c->keep_fd, F_SETFD, 0) < 0)
 		return errno;
 	if (c->drop) {
@@ -72,6 +62,18 @@ static int child_setup(const struct fp_display_child *c, pid_t parent)
 		if (geteuid() == 0 || getuid() == 0)
 			return EPERM;
 	}
+	/* After the drop: the log may sit in a directory the child's account owns, and root
+	 * must not open what that account could have planted there (a FIFO, a symlink). */
+	if (c->log_path) {
+		int lf = open(c->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+		if (lf >= 0) {
+			dup2(lf, STDOUT_FILENO);
+			dup2(lf, STDERR_FILENO);
+		}
+	}
+	if (c->stdout_fd >= 0)
+		dup2(c->stdout_fd, STDOUT_FILENO);
 	if (c->cwd && chdir(c->cwd) < 0)
 		(void)!chdir("/");
 	/* After the uid change, which clears it. Then check the parent: if it died before

@@ -55,6 +55,11 @@ const char *fp_display_client_env(const struct fp_display *d)
 	return impl_of(d)->client_env ? impl_of(d)->client_env(d) : "";
 }
 
+int fp_display_identity(const struct fp_display *d, uid_t *uid, gid_t *gid)
+{
+	return impl_of(d)->identity ? impl_of(d)->identity(d, uid, gid) : 0;
+}
+
 int fp_display_export_env(const struct fp_display *d)
 {
 	const char *kv = fp_display_client_env(d), *eq = strchr(kv, '=');

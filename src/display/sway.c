@@ -1,11 +1,14 @@
 /* framepush — the "sway" display kind: a headless wlroots compositor at the client's mode.
  *
  * sway refuses to run as root, and a compositor is a large attack surface anyway: as root we
- * run it (and every application started in it) as an unprivileged user, "framepush" unless
- * told otherwise, creating that system user if it is missing. Everything sway needs lives in
- * a private runtime directory (mode 0700, owned by that user): the Wayland socket, the IPC
- * socket (SWAYSOCK), the config and sway's log. Root reaches the sockets through its
- * DAC override; nobody else can.
+ * run it, every application started in it and the source that captures it as an account of
+ * this session alone: a fresh uid/gid with no passwd entry, no home and no groups, unused by
+ * any process when it is picked (or opts->user when given). A process one session leaves
+ * behind therefore cannot reach the next session's sockets. Everything sway needs lives in a
+ * private runtime directory (mode 0700, owned by that account): the Wayland socket, the IPC
+ * socket (SWAYSOCK), the config and sway's log. Root writes the config before it hands the
+ * directory over, and afterwards opens nothing in it but through checks that a planted FIFO
+ * or symlink cannot pass.
  *
  * Readiness is event-driven: inotify on the runtime directory for both sockets, a pidfd for
  * an early exit, then `swaymsg -t get_outputs` must list the output at the asked mode. */
@@ -13,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +24,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/inotify.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -31,7 +36,10 @@
 #include "display/child.h"
 #include "framepush/display.h"
 
-#define DEFAULT_USER "framepush"
+/* Session accounts: uids (= gids) from this range, far above what useradd hands out and
+ * above systemd's dynamic users (61184..65519). */
+#define SESSION_UID_BASE 0x5f000000u
+#define SESSION_UID_SPAN 0x00ffffffu
 #define MAX_APPS 32
 #define WL_SOCKET "wayland-1"
 #define IPC_SOCKET "sway-ipc.sock"
@@ -200,26 +208,6 @@ static int lookup_user(struct fp_display *d, const char *user)
 {
 	struct passwd *pw = getpwnam(user);
 
-	if (!pw && !strcmp(user, DEFAULT_USER)) {
-		/* The default user is ours to create: a system account with no home, no login. */
-		char *argv[] = { (char *)"/usr/sbin/useradd", (char *)"--system",
-				 (char *)"--no-create-home", (char *)"--shell",
-				 (char *)"/usr/sbin/nologin", (char *)DEFAULT_USER, NULL };
-		char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-		pid_t pid;
-		int st = 0;
-
-		fp_info("sway display: creating system user '%s' to run sway as", DEFAULT_USER);
-		pid = fork();
-		if (pid == 0) {
-			execve(argv[0], argv, envp);
-			_exit(127);
-		}
-		if (pid < 0 || fp_child_wait(pid, 10000, &st) < 0 || !WIFEXITED(st) ||
-		    WEXITSTATUS(st) != 0)
-			fp_error("sway display: useradd %s failed (status %d)", DEFAULT_USER, st);
-		pw = getpwnam(user);
-	}
 	if (!pw) {
 		fp_error("sway display: user '%s' does not exist; sway cannot run as root", user);
 		return -ENOENT;
@@ -232,6 +220,48 @@ static int lookup_user(struct fp_display *d, const char *user)
 	d->gid = pw->pw_gid;
 	d->drop = 1;
 	return 0;
+}
+
+/* 1 when a process of uid runs now (the /proc/<pid> directory belongs to its uid). */
+static int uid_in_use(uid_t uid)
+{
+	DIR *dp = opendir("/proc");
+	struct dirent *e;
+	int used = 0;
+
+	if (!dp)
+		return 1; /* cannot tell: not free */
+	while (!used && (e = readdir(dp))) {
+		struct stat st;
+
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' &&
+		    fstatat(dirfd(dp), e->d_name, &st, 0) == 0 && st.st_uid == uid)
+			used = 1;
+	}
+	closedir(dp);
+	return used;
+}
+
+/* A fresh account for this session: a random uid of the session range that no passwd
+ * entry names and no process uses, the same number as gid. */
+static int session_account(struct fp_display *d)
+{
+	for (int attempt = 0; attempt < 16; attempt++) {
+		uint32_t x;
+		uid_t uid;
+
+		if (getrandom(&x, sizeof(x), 0) != (ssize_t)sizeof(x))
+			return -EIO;
+		uid = (uid_t)(SESSION_UID_BASE + x % SESSION_UID_SPAN);
+		if (getpwuid(uid) || getgrgid((gid_t)uid) || uid_in_use(uid))
+			continue;
+		d->uid = uid;
+		d->gid = (gid_t)uid;
+		d->drop = 1;
+		return 0;
+	}
+	fp_error("sway display: no free session uid found in 16 tries");
+	return -EAGAIN;
 }
 
 /* Empties the directory open at dfd. Root runs this on a directory the display's user
@@ -281,16 +311,11 @@ static int write_config(struct fp_display *d, char *path, size_t cap)
 	FILE *f;
 	int fd;
 
+	/* Written while the directory is still ours alone: nothing can be planted yet. */
 	snprintf(path, cap, "%s/config", d->dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	if (d->drop && fchown(fd, d->uid, d->gid) < 0) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
 	f = fdopen(fd, "w");
 	if (!f) {
 		close(fd);
@@ -339,10 +364,19 @@ static void log_sway_tail(const struct fp_display *d)
 	ssize_t n;
 	off_t size;
 
+	struct stat st;
+
 	snprintf(path, sizeof(path), "%s/sway.log", d->dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* The directory is the display account's: whatever is there may be planted. Never
+	 * block on a FIFO (O_NONBLOCK), never follow a link, read only a regular file that
+	 * account owns (not a hard link to one of ours). */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != d->uid || st.st_nlink != 1) {
+		close(fd);
+		return;
+	}
 	size = lseek(fd, 0, SEEK_END);
 	lseek(fd, size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -420,7 +454,7 @@ static int sway_create(struct fp_display **out, const struct fp_display_opts *op
 		return -ENOENT;
 	}
 	if (geteuid() == 0) {
-		r = lookup_user(d, opts->user ? opts->user : DEFAULT_USER);
+		r = opts->user ? lookup_user(d, opts->user) : session_account(d);
 		if (r < 0) {
 			free(d);
 			return r;
@@ -436,19 +470,19 @@ static int sway_create(struct fp_display **out, const struct fp_display_opts *op
 		d->dir[0] = '\0';
 		goto fail;
 	}
-	/* mkdtemp made it 0700; hand it to the user sway runs as. */
-	if ((d->drop && chown(d->dir, d->uid, d->gid) < 0) || chmod(d->dir, 0700) < 0) {
-		r = -errno;
-		fp_error("sway display: cannot hand %s to uid %u: %s", d->dir, (unsigned)d->uid,
-			 strerror(-r));
-		goto fail;
-	}
 	snprintf(d->wl_path, sizeof(d->wl_path), "%s/%s", d->dir, WL_SOCKET);
 	snprintf(d->ipc_path, sizeof(d->ipc_path), "%s/%s", d->dir, IPC_SOCKET);
 	snprintf(log_path, sizeof(log_path), "%s/sway.log", d->dir);
 	r = write_config(d, config, sizeof(config));
 	if (r < 0) {
 		fp_error("sway display: cannot write the sway config: %s", strerror(-r));
+		goto fail;
+	}
+	/* mkdtemp made it 0700; hand it to the account sway runs as, config written. */
+	if ((d->drop && chown(d->dir, d->uid, d->gid) < 0) || chmod(d->dir, 0700) < 0) {
+		r = -errno;
+		fp_error("sway display: cannot hand %s to uid %u: %s", d->dir, (unsigned)d->uid,
+			 strerror(-r));
 		goto fail;
 	}
 	{
@@ -533,6 +567,13 @@ static int sway_set_mode(struct fp_display *d, uint32_t width, uint32_t height, 
 	return 0;
 }
 
+static int sway_identity(const struct fp_display *d, uid_t *uid, gid_t *gid)
+{
+	*uid = d->uid;
+	*gid = d->gid;
+	return d->drop;
+}
+
 static int sway_spawn(struct fp_display *d, char *const argv[], pid_t *pid)
 {
 	char bufs[10][PATH_MAX + 64], exe[PATH_MAX];
@@ -587,4 +628,5 @@ const struct fp_display_impl fp_display_sway = {
 	.backend = "wlr",
 	.set_mode = sway_set_mode,
 	.spawn = sway_spawn,
+	.identity = sway_identity,
 };

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -28,6 +29,7 @@ struct fp_broker {
 	int listen_fd;
 	int sock;
 	struct fp_peer peer;
+	uid_t peer_uid;        /* the uid the source must run as */
 	pid_t child;           /* spawned source, 0 when none */
 	int child_reaped;
 	int child_status;
@@ -48,7 +50,9 @@ void fp_broker_destroy(struct fp_broker *b)
 		if (fp_child_wait(b->child, 1000, &b->child_status) == -ETIMEDOUT) {
 			fp_warn("broker: source pid %d did not exit on hang-up; killing it", (int)b->child);
 			kill(b->child, SIGKILL);
-			fp_child_wait(b->child, -1, &b->child_status);
+			if (fp_child_wait(b->child, 5000, &b->child_status) == -ETIMEDOUT)
+				fp_error("broker: source pid %d survived SIGKILL for 5 s (stuck in the "
+					 "kernel?); leaving it", (int)b->child);
 		}
 	}
 	if (b->path[0])
@@ -80,6 +84,7 @@ int fp_broker_listen(struct fp_broker **out, const struct fp_broker_opts *opts)
 	if (!b)
 		return -ENOMEM;
 	b->listen_fd = b->sock = b->peer.pidfd = -1;
+	b->peer_uid = opts->drop ? opts->uid : getuid();
 	if (!realpath(opts->source_exe, b->exe)) {
 		r = -errno;
 		fp_error("broker: source program %s not found: %s", opts->source_exe, strerror(errno));
@@ -116,6 +121,16 @@ int fp_broker_listen(struct fp_broker **out, const struct fp_broker_opts *opts)
 		fp_error("broker: listening on %s failed: %s", b->path, strerror(errno));
 		if (b->listen_fd < 0 || errno == EADDRINUSE)
 			b->path[0] = '\0'; /* not ours to unlink */
+		fp_broker_destroy(b);
+		return r;
+	}
+	/* Only the source's account may reach the socket: it is the one that connects. Socket
+	 * first, then the directory, while both are still ours alone: nothing is planted. */
+	if (opts->drop && (lchown(b->path, opts->uid, opts->gid) < 0 ||
+			   (b->own_dir && chown(b->dir, opts->uid, opts->gid) < 0))) {
+		r = -errno;
+		fp_error("broker: cannot hand %s to uid %u: %s", b->path, (unsigned)opts->uid,
+			 strerror(errno));
 		fp_broker_destroy(b);
 		return r;
 	}
@@ -178,7 +193,7 @@ int fp_broker_accept(struct fp_broker *b, pid_t expected_pid, int64_t timeout_ns
 			return r;
 		}
 	}
-	r = fp_peer_verify(sock, b->exe, getuid(), expected_pid, &b->peer);
+	r = fp_peer_verify(sock, b->exe, b->peer_uid, expected_pid, &b->peer);
 	if (r < 0) {
 		refuse(sock);
 		close(sock);
@@ -222,6 +237,52 @@ int fp_broker_source_exit(struct fp_broker *b, char *text, size_t cap)
 	return 1;
 }
 
+/* Both spawns put the source in its own process group: a terminal's Ctrl-C signals the
+ * foreground group, and the source must not die of it before the host has finished the
+ * session. It ends when the host hangs up (or dies: its socket closes). They return 0 or a
+ * positive errno, as posix_spawn does. */
+static int spawn_self(struct fp_broker *b, char **argv)
+{
+	posix_spawnattr_t attr;
+	int r = posix_spawnattr_init(&attr);
+
+	if (r != 0)
+		return r;
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&attr, 0);
+	r = posix_spawn(&b->child, b->exe, NULL, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	return r;
+}
+
+/* As uid/gid: the binary is opened here, as ourselves, and executed through that fd, so a
+ * build tree closed to that account does not matter; the peer check still compares
+ * /proc/<pid>/exe with it. An exec failure shows as the child exiting before it connects. */
+static int spawn_as(struct fp_broker *b, char **argv, uid_t uid, gid_t gid)
+{
+	int fd = open(b->exe, O_RDONLY | O_CLOEXEC), err;
+	pid_t pid;
+
+	if (fd < 0)
+		return errno;
+	pid = fork();
+	if (pid == 0) {
+		/* Async-signal-safe calls only. Groups, gid, uid, in that order: the other order
+		 * would lose the right to change them. */
+		setpgid(0, 0);
+		if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0 || getuid() == 0 || geteuid() == 0)
+			_exit(126);
+		fexecve(fd, argv, environ);
+		_exit(127);
+	}
+	err = pid < 0 ? errno : 0;
+	close(fd);
+	if (pid > 0)
+		b->child = pid;
+	return err;
+}
+
 int fp_broker_create(struct fp_broker **out, const struct fp_broker_opts *opts)
 {
 	struct fp_broker *b;
@@ -239,18 +300,7 @@ int fp_broker_create(struct fp_broker **out, const struct fp_broker_opts *opts)
 		for (size_t i = 0; opts->source_argv && opts->source_argv[i] && n < FP_ARRAY_LEN(argv) - 1; i++)
 			argv[n++] = opts->source_argv[i];
 		argv[n] = NULL;
-		/* Its own process group: a terminal's Ctrl-C signals the foreground group, and the
-		 * source must not die of it before the host has finished the session. It ends
-		 * when the host hangs up (or dies: its socket closes). */
-		posix_spawnattr_t attr;
-
-		r = posix_spawnattr_init(&attr);
-		if (r == 0) {
-			posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-			posix_spawnattr_setpgroup(&attr, 0);
-			r = posix_spawn(&b->child, b->exe, NULL, &attr, argv, environ);
-			posix_spawnattr_destroy(&attr);
-		}
+		r = opts->drop ? spawn_as(b, argv, opts->uid, opts->gid) : spawn_self(b, argv);
 		if (r != 0) {
 			fp_error("broker: starting %s failed: %s", b->exe, strerror(r));
 			b->child = 0;

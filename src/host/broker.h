@@ -22,6 +22,14 @@ struct fp_broker_opts {
 	const char *socket_dir;      /* where to listen; NULL: a private dir under $XDG_RUNTIME_DIR or /tmp */
 	int spawn;                   /* 0: do not spawn, accept any verified connection */
 	int64_t connect_timeout_ns;  /* how long the source may take to connect and say hello */
+	/* Run the source as uid/gid (no supplementary groups) instead of as ourselves: root
+	 * capturing a display that runs as another account starts its source as that account,
+	 * never as root in a directory the account owns. The socket directory is handed to it,
+	 * the binary is executed through an fd (the build tree may be closed to it), and the
+	 * peer check then expects that uid. */
+	int drop;
+	uid_t uid;
+	gid_t gid;
 };
 
 /* Listens, spawns the source (when asked), accepts and verifies it, reads its HELLO.

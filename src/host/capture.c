@@ -775,7 +775,9 @@ int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts)
 {
 	char size[32], fps[16], target[16];
 	char *argv[16];
-	struct fp_broker_opts bo = { .source_exe = opts->source_exe, .spawn = 1 };
+	struct fp_broker_opts bo = { .source_exe = opts->source_exe, .spawn = 1,
+				     .drop = opts->source_drop, .uid = opts->source_uid,
+				     .gid = opts->source_gid };
 	const struct fp_msg_hello *hello;
 	struct fp_capture *cap;
 	size_t n = 0;

@@ -4,7 +4,9 @@
  * Each test starts its own sway (about a second), so a mode change or a client in one test
  * cannot leak into the next. When sway is missing or cannot start, the tests skip. */
 #include <errno.h>
+#include <pwd.h>
 #include <setjmp.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -150,7 +152,10 @@ static void open_capture(struct fixture *fx)
 		.source_exe = source_exe, .backend = fp_display_backend(fx->d),
 		.display = fp_display_name(fx->d), .fps = 60, .convert_threads = 1,
 	};
-	int r = fp_capture_open(&fx->cap, &o);
+	int r;
+
+	o.source_drop = fp_display_identity(fx->d, &o.source_uid, &o.source_gid);
+	r = fp_capture_open(&fx->cap, &o);
 
 	if (r < 0)
 		fail_msg("capture open on %s failed: %s", fp_display_name(fx->d), strerror(-r));
@@ -175,6 +180,47 @@ static const struct fp_yuv_frame *wait_window(struct fixture *fx, int64_t timeou
 		describe_pixel(f, f->width / 4, f->height / 2);
 	fail_msg("the client's window never appeared in a captured frame");
 	return NULL;
+}
+
+/* Owner uid of a path (a /proc/<pid> directory is its process's), or (uid_t)-1. */
+static uid_t owner_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_uid : (uid_t)-1;
+}
+
+/* As root, each sway session runs as an account of its own: sway, its runtime directory,
+ * its applications and the source that captures it, never root and never an account a
+ * second session shares (a process left by one session cannot reach the next one's
+ * sockets). */
+static void sessions_have_own_accounts(void **state)
+{
+	struct fixture *fx = need_display(state);
+	struct fp_display_opts o = { .kind = "sway", .width = 640, .height = 480, .refresh_hz = 60 };
+	struct fp_display *second = NULL;
+	uid_t uid, uid2;
+	gid_t gid, gid2;
+	char path[64], dir[4096];
+
+	if (geteuid() != 0)
+		fpt_skip("per-session accounts are made by root");
+	assert_int_equal(fp_display_identity(fx->d, &uid, &gid), 1);
+	assert_true(uid != 0 && gid != 0);
+	assert_null(getpwuid(uid)); /* a fresh account, not a shared one from /etc/passwd */
+	snprintf(dir, sizeof(dir), "%s", fp_display_name(fx->d));
+	*strrchr(dir, '/') = '\0';
+	assert_int_equal(owner_of(dir), uid);
+	open_capture(fx);
+	snprintf(path, sizeof(path), "/proc/%d", (int)fp_capture_source_pid(fx->cap));
+	if (owner_of(path) != uid)
+		fail_msg("the wlr source runs as uid %d, not as the display's account %u",
+			 (int)owner_of(path), (unsigned)uid);
+	assert_int_equal(fp_display_create(&second, &o), 0);
+	assert_int_equal(fp_display_identity(second, &uid2, &gid2), 1);
+	fp_display_destroy(second);
+	if (uid2 == uid || gid2 == gid)
+		fail_msg("two sessions share uid %u / gid %u", (unsigned)uid, (unsigned)gid);
 }
 
 static void captures_client_surface(void **state)
@@ -439,6 +485,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(captures_client_surface, setup_720p, teardown),
+		cmocka_unit_test_setup_teardown(sessions_have_own_accounts, setup_720p, teardown),
 		cmocka_unit_test_setup_teardown(mode_change_recreates_ring, setup_720p, teardown),
 		cmocka_unit_test_setup_teardown(idle_output_publishes_nothing_until_kicked, setup_720p,
 						teardown),
