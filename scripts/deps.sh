@@ -4,7 +4,7 @@
 set -eu
 pkgs=(
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
-  libcmocka-dev valgrind procps python3
+  libcmocka-dev valgrind procps python3 libseccomp-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
   libyuv-dev libzimg-dev
   xvfb x11-utils libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev

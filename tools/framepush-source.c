@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "framepush/source.h"
 #include "sources/backend.h"
+#include "sources/sandbox.h"
 
 static volatile sig_atomic_t quit;
 
@@ -86,7 +87,7 @@ int main(int argc, char **argv)
 	struct fp_backend *b = NULL;
 	struct fp_source *src = NULL;
 	uint32_t target_id = 1, w, h, fmt;
-	int c, r, rc = 1;
+	int c, r, rc = 1, sandboxed = 0;
 
 	fp_log_init("framepush-source");
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -148,6 +149,10 @@ int main(int argc, char **argv)
 			case FP_SOURCE_EV_ATTACHED:
 				if (impl->ring_changed(b, fp_source_ring(src)) < 0)
 					goto out;
+				/* Attached: from here on only frames move (sources/sandbox.h). */
+				if (!sandboxed && fp_source_sandbox() < 0)
+					goto out;
+				sandboxed = 1;
 				break;
 			case FP_SOURCE_EV_KICK:
 				impl->kick(b);

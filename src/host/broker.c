@@ -229,6 +229,9 @@ int fp_broker_source_exit(struct fp_broker *b, char *text, size_t cap)
 	}
 	if (WIFEXITED(b->child_status))
 		snprintf(text, cap, "exited with status %d", WEXITSTATUS(b->child_status));
+	else if (WIFSIGNALED(b->child_status) && WTERMSIG(b->child_status) == SIGSYS)
+		snprintf(text, cap, "was killed by signal %d (%s): its sandbox stopped a system call "
+			 "a source may not make", SIGSYS, strsignal(SIGSYS));
 	else if (WIFSIGNALED(b->child_status))
 		snprintf(text, cap, "was killed by signal %d (%s)", WTERMSIG(b->child_status),
 			 strsignal(WTERMSIG(b->child_status)));

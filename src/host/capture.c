@@ -300,7 +300,7 @@ static void take_abandoned_slots(struct fp_capture *cap)
 
 static int source_died(struct fp_capture *cap)
 {
-	char why[96] = "exited";
+	char why[160] = "exited";
 
 	take_abandoned_slots(cap);
 	/* The pidfd is readable, so a child of ours is a zombie now: reap it for the reason. */

@@ -64,6 +64,10 @@ struct fp_session {
 	unsigned in_flight;  /* handed to the encoder and not yet released by it */
 	int done;
 	int failed;
+	/* The encode thread's figures for the status line, copied under lock after each
+	 * frame: the capture thread reads these, never the sink the encode thread writes. */
+	uint64_t shown_bytes;
+	struct fp_latency_hist shown_latency;
 	struct sink sink;
 };
 
@@ -329,6 +333,8 @@ static void *encode_thread(void *arg)
 		/* The encoder keeps no reference to f: its output buffer may be reused now. */
 		pthread_mutex_lock(&ss->lock);
 		ss->in_flight--;
+		ss->shown_bytes = s->bytes;
+		ss->shown_latency = s->latency;
 		if (err)
 			ss->failed = err;
 		pthread_cond_broadcast(&ss->cond);
@@ -498,9 +504,10 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 			p.recreates = st.recreates;
 			p.ticks_skipped = skipped;
 			p.fps = (double)st.frames_out / p.seconds;
-			/* Read racily from the encode thread: a display value, never a decision. */
-			p.bitrate_kbps = (double)ss.sink.bytes * 8 / 1000 / p.seconds;
-			fp_latency_summary(&ss.sink.latency, &p.latency);
+			pthread_mutex_lock(&ss.lock);
+			p.bitrate_kbps = (double)ss.shown_bytes * 8 / 1000 / p.seconds;
+			fp_latency_summary(&ss.shown_latency, &p.latency);
+			pthread_mutex_unlock(&ss.lock);
 			opts->progress(&p, opts->user);
 		}
 	}

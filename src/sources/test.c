@@ -4,11 +4,12 @@
  * flip-every=N (change the descriptor every N published frames: size and SDR/HDR alternate),
  * idle=1 (publish only when kicked), answer-kick=N (idle: ignore the first N-1 kicks),
  * mute=1 (publish nothing, even when kicked), hostile=scribble|scribble-status|
- * scribble-pixels|spam|steal-event|flood|desc-flip (attack the host: random words over the
+ * scribble-pixels|spam|steal-event|flood|desc-flip|forbidden-syscall (attack the host: random words over the
  * whole status block / over all of it but the descriptor words / into the published slot's
  * pixels; signal the event in a tight loop; take O_NONBLOCK off the shared eventfd and consume
  * every count; send junk messages on the socket in a tight loop; rewrite the descriptor in a
- * tight loop, alternating two HDR10 records), hostile-after=N (start the attack after N published frames), seed=N (the
+ * tight loop, alternating two HDR10 records; make a system call the sandbox forbids),
+ * hostile-after=N (start the attack after N published frames), seed=N (the
  * attack's random sequence), max-cll=N, max-fall=N (cd/m2, 0..10000), mastering-max=NITS,
  * mastering-min=NITS (decimal, up to 4 places; 1..10000 and 0..10000): any of these makes the
  * source report its own HDR10 record (P3-D65 primaries; unset values 1000 / 0.0001 nits,
@@ -51,6 +52,7 @@ enum hostile {
 	HOSTILE_STEAL_EVENT,     /* clear O_NONBLOCK on the shared eventfd, consume every count */
 	HOSTILE_FLOOD,           /* junk messages on the socket, as fast as it takes them */
 	HOSTILE_DESC_FLIP,       /* the descriptor rewritten in a tight loop (seqlock test) */
+	HOSTILE_FORBIDDEN,       /* a taken-over source reaching out: a new socket */
 };
 enum hdr_meta_mode { META_NONE, META_OWN, META_BAD, META_BAD_PRESENT };
 
@@ -87,6 +89,7 @@ struct fp_backend {
 	struct fp_status *status; /* under lock */
 	int event_fd;             /* under lock */
 	int sock_fd;              /* the thread's own copy of the host socket (flood) */
+	int steal_fd;             /* under lock: the stealer's own copy of the eventfd */
 	uint8_t *slots[FP_RING_MAX]; /* under lock: the thread's own writable slot mappings */
 	uint32_t ring_len;        /* under lock */
 	uint64_t slot_size;       /* under lock */
@@ -326,7 +329,7 @@ static int set_option(void *user, const char *key, const char *val)
 	} else if (!strcmp(key, "hostile")) {
 		static const char *const names[] = { "scribble", "scribble-status", "scribble-pixels",
 						     "spam", "steal-event", "flood", "desc-flip",
-						     NULL };
+						     "forbidden-syscall", NULL };
 		int v, r = parse_choice(key, val, names, HOSTILE_SCRIBBLE, &v);
 
 		if (r == 0)
@@ -380,6 +383,7 @@ static void steal_event(struct fp_backend *b)
 
 	pthread_mutex_lock(&b->lock);
 	fd = b->event_fd >= 0 ? fcntl(b->event_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	b->steal_fd = fd;
 	pthread_mutex_unlock(&b->lock);
 	if (fd < 0)
 		return;
@@ -391,7 +395,10 @@ static void steal_event(struct fp_backend *b)
 		if (read(fd, &v, sizeof(v)) < 0)
 			break;
 	}
+	pthread_mutex_lock(&b->lock);
+	b->steal_fd = -1;
 	close(fd);
+	pthread_mutex_unlock(&b->lock);
 }
 
 /* Junk the protocol does not allow (a wrong type, then an oversized packet), as fast as the
@@ -485,6 +492,15 @@ static void *hostile_thread(void *arg)
 	case HOSTILE_DESC_FLIP:
 		desc_flip(b);
 		return NULL;
+	case HOSTILE_FORBIDDEN: {
+		/* Attached, so sandboxed: the kernel kills the process on this call. */
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		fp_error("test source: socket() after attach returned %d: the sandbox is missing", fd);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
 	default:
 		break;
 	}
@@ -544,9 +560,10 @@ static void test_destroy(struct fp_backend *b)
 		pthread_mutex_lock(&b->lock);
 		atomic_store(&b->stop, 1);
 		pthread_cond_broadcast(&b->armed_cond);
-		/* A stealer blocked in read() on the eventfd needs one count to see stop. */
-		if (b->hostile == HOSTILE_STEAL_EVENT && b->event_fd >= 0)
-			(void)!write(b->event_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
+		/* A stealer blocked in read() on the eventfd needs one count to see stop (on its
+		 * own fd: the ring's copy is closed by the detach before this runs). */
+		if (b->hostile == HOSTILE_STEAL_EVENT && b->steal_fd >= 0)
+			(void)!write(b->steal_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
 		pthread_mutex_unlock(&b->lock);
 		pthread_join(b->thread, NULL);
 	}
@@ -643,7 +660,7 @@ static int test_create(struct fp_backend **out, const struct fp_backend_args *ar
 	b->base_height = b->height = args->height ? args->height : 1080;
 	b->period_ns = FP_NSEC_PER_SEC / (args->fps ? args->fps : 60);
 	b->lut_hdr = -1;
-	b->event_fd = b->sock_fd = -1;
+	b->event_fd = b->sock_fd = b->steal_fd = -1;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->armed_cond, NULL);
 	r = configure(b, args->spec);

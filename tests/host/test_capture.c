@@ -726,6 +726,29 @@ static void hostile_socket_flood(void **state)
 	assert_int_equal(fp_count_open_fds(), fds);
 }
 
+/* The source is sandboxed once attached: a system call outside its steady-state set (a
+ * new socket, as a taken-over source would open to phone home) kills it, and the host says
+ * so instead of a bare "died". */
+static void sandbox_kills_forbidden_syscall(void **state)
+{
+	struct fp_capture_opts o = base_opts("pattern=solid,hostile=forbidden-syscall,hostile-after=3",
+					     320, 180, 60);
+	struct fp_capture *cap;
+	uint64_t fresh;
+	int r;
+
+	(void)state;
+	cap = open_ok(&o);
+	r = run_calls(cap, 300, 20 * FP_NSEC_PER_MSEC, 250.0, &fresh, "forbidden-syscall");
+	fp_info("forbidden-syscall: %d after %llu fresh frames: %s", r, (unsigned long long)fresh,
+		fp_capture_error(cap));
+	assert_int_equal(r, -EPIPE);
+	if (!strstr(fp_capture_error(cap), "signal 31") ||
+	    !strstr(fp_capture_error(cap), "sandbox stopped a system call"))
+		fail_msg("want the sandbox named in: %s", fp_capture_error(cap));
+	fp_capture_close(cap);
+}
+
 static int same_record(const struct fp_hdr10 *a, const struct fp_hdr_meta *m)
 {
 	return a->red_x == m->red_x && a->red_y == m->red_y && a->green_x == m->green_x &&
@@ -957,6 +980,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(hostile_event_stolen),
 		cmocka_unit_test(hostile_socket_flood),
 		cmocka_unit_test(hostile_descriptor_rewrites),
+		cmocka_unit_test(sandbox_kills_forbidden_syscall),
 		cmocka_unit_test(teardown_releases_everything),
 		cmocka_unit_test(test_source_spec_strict),
 		cmocka_unit_test(hdr_meta_from_source),
