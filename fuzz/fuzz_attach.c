@@ -4,6 +4,7 @@
  * crashing and without leaving a single fd or mapping behind. */
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -17,8 +18,25 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* How often each status came out: the smoke driver prints it to show the depth reached. */
-unsigned long fp_fuzz_status_count[FP_SRC_STATUS_MAX + 1];
+int fp_fuzz_smoke_verdict(unsigned long inputs);
+
+/* How often each status came out: the smoke verdict shows the depth reached. */
+static unsigned long fp_fuzz_status_count[FP_SRC_STATUS_MAX + 1];
+
+int fp_fuzz_smoke_verdict(unsigned long inputs)
+{
+	printf("fuzz smoke: %lu inputs, no crash, no fd leak; statuses:", inputs);
+	for (int s = 0; s <= FP_SRC_STATUS_MAX; s++)
+		printf(" %d:%lu", s, fp_fuzz_status_count[s]);
+	printf("\n");
+	/* A run that never got past the first check would prove nothing. */
+	return fp_fuzz_status_count[FP_SRC_OPENED] && fp_fuzz_status_count[FP_SRC_BAD_SIZE] &&
+			       fp_fuzz_status_count[FP_SRC_NO_SEALS] &&
+			       fp_fuzz_status_count[FP_SRC_CONTROL_WRITABLE] &&
+			       fp_fuzz_status_count[FP_SRC_BAD_EVENT]
+		       ? 0
+		       : 1;
+}
 
 static uint8_t take(const uint8_t **p, size_t *n)
 {

@@ -57,21 +57,26 @@ if [ $? -eq 0 ]; then
 else
   echo "thread sanitizer build: FAILED"; p4=0 f4=1 s4=0
 fi
-# clang must build the tree warning-free too; its libFuzzer target then attacks the
-# delivery validation for 20 s with coverage feedback (a crash or fd leak fails it).
+# clang must build the tree warning-free too; its libFuzzer targets then attack, with
+# coverage feedback, both sides of what a peer controls for 20 s each: the source's delivery
+# validation (fuzz-attach) and the host's capturer against a fake source (fuzz-capture,
+# seeded from the checked-in corpus). A crash or an fd leak fails the run.
 p3=0 f3=0
 if command -v clang >/dev/null; then
   if CC=clang BUILD_DIR=build-clang bash scripts/build.sh -Dfuzz=true -Dtests=false \
       -Db_sanitize=address,undefined -Db_lundef=false; then
     p3=$((p3 + 1)); echo "clang -Werror build: ok"
-    corpus=$(mktemp -d)
-    if build-clang/fuzz/fuzz-attach -max_total_time=20 -print_final_stats=1 "$corpus" \
-        >build-clang/fuzz.log 2>&1; then
-      p3=$((p3 + 1)); echo "libFuzzer fuzz-attach 20 s: ok ($(grep -o 'number_of_executed_units: *[0-9]*' build-clang/fuzz.log))"
-    else
-      f3=$((f3 + 1)); echo "libFuzzer fuzz-attach: FAILED"; tail -40 build-clang/fuzz.log
-    fi
-    rm -rf "$corpus"
+    for t in attach capture; do
+      corpus=$(mktemp -d)
+      [ -d "fuzz/corpus/$t" ] && cp "fuzz/corpus/$t"/* "$corpus"/
+      if build-clang/fuzz/fuzz-$t -max_total_time=20 -print_final_stats=1 "$corpus" \
+          >build-clang/fuzz-$t.log 2>&1; then
+        p3=$((p3 + 1)); echo "libFuzzer fuzz-$t 20 s: ok ($(grep -o 'number_of_executed_units: *[0-9]*' build-clang/fuzz-$t.log))"
+      else
+        f3=$((f3 + 1)); echo "libFuzzer fuzz-$t: FAILED"; tail -40 build-clang/fuzz-$t.log
+      fi
+      rm -rf "$corpus"
+    done
   else
     f3=$((f3 + 1)); echo "clang -Werror build: FAILED"
   fi

@@ -20,6 +20,7 @@
 #include "framepush/proto.h"
 
 struct fp_capture;
+struct fp_broker; /* src/host/broker.h */
 struct fp_hdr10; /* framepush/encode.h */
 
 struct fp_capture_opts {
@@ -43,6 +44,9 @@ struct fp_capture_opts {
 	int source_drop;
 	uid_t source_uid;
 	gid_t source_gid;
+	/* A source already connected (fp_broker_adopt): nothing is spawned and the capture
+	 * takes the broker over, also when the open fails. For the in-process fuzzer. */
+	struct fp_broker *broker;
 };
 
 struct fp_capture_stats {

@@ -77,10 +77,9 @@ int fp_msg_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds, size_
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	if (n == 0)
-		return -ECONNRESET;
 
-	/* Collect every fd that arrived before judging the packet, so none can leak. */
+	/* Collect every fd that arrived before judging the packet, so none can leak: a
+	 * zero-length packet can carry fds too (fuzz-capture found the leak). */
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		size_t k;
 
@@ -102,6 +101,16 @@ int fp_msg_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds, size_
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
 		fp_msg_close_fds(fds, got);
 		return -EMSGSIZE;
+	}
+	if (n == 0) {
+		/* End of stream, or a peer's empty packet (SEQPACKET allows one): only a
+		 * hang-up leaves the socket reporting it. An empty packet is junk to the caller. */
+		struct pollfd hup = { .fd = sock, .events = POLLRDHUP };
+
+		fp_msg_close_fds(fds, got);
+		if (got == 0 && poll(&hup, 1, 0) > 0 && (hup.revents & (POLLRDHUP | POLLHUP)))
+			return -ECONNRESET;
+		return 0;
 	}
 	*nfds = got;
 	return (int)n;

@@ -16,7 +16,7 @@ int fp_msg_send(int sock, const void *buf, size_t len, const int *fds, size_t nf
 /* Receives one packet, waiting up to timeout_ms (-1 forever). On success returns the byte
  * length and stores the received fds (CLOEXEC) in fds[0..*nfds). Returns -EAGAIN on timeout,
  * -ECONNRESET when the peer hung up, -EMSGSIZE when the packet or its fds were truncated
- * (every fd that did arrive is closed). */
+ * (every fd that did arrive is closed), 0 for an empty packet (any fds it carried closed). */
 int fp_msg_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds, size_t *nfds,
 		int timeout_ms);
 

@@ -152,11 +152,32 @@ static void refuse(int sock)
 		fp_msg_close_fds(fds, nfds);
 }
 
+/* The hello is data from the peer: exact size, right type and version, or nothing. On
+ * success the broker owns sock. */
+static int read_hello(struct fp_broker *b, int sock, int64_t deadline)
+{
+	int fds[FP_CHANNEL_MAX_FDS];
+	size_t nfds;
+	int r = fp_msg_recv(sock, &b->hello, sizeof(b->hello), fds, FP_ARRAY_LEN(fds), &nfds,
+			    fp_ms_until(deadline));
+
+	if (r >= 0)
+		fp_msg_close_fds(fds, nfds);
+	if (r != (int)sizeof(b->hello) || b->hello.hdr.type != FP_MSG_HELLO ||
+	    b->hello.hdr.version != FP_PROTO_VERSION) {
+		fp_error("broker: pid %d sent no valid hello (got %d bytes, type %u, version %u)",
+			 (int)b->peer.pid, r, r >= 8 ? b->hello.hdr.type : 0,
+			 r >= 8 ? b->hello.hdr.version : 0);
+		return r < 0 ? r : -EPROTO;
+	}
+	b->hello.backend[sizeof(b->hello.backend) - 1] = '\0';
+	b->sock = sock;
+	return 0;
+}
+
 int fp_broker_accept(struct fp_broker *b, pid_t expected_pid, int64_t timeout_ns)
 {
 	int64_t deadline = fp_now_ns() + timeout_ns;
-	int fds[FP_CHANNEL_MAX_FDS];
-	size_t nfds;
 	int sock = -1, r;
 
 	for (;;) {
@@ -199,22 +220,33 @@ int fp_broker_accept(struct fp_broker *b, pid_t expected_pid, int64_t timeout_ns
 		close(sock);
 		return r;
 	}
-	/* The hello is data from the peer: exact size, right type and version, or nothing. */
-	r = fp_msg_recv(sock, &b->hello, sizeof(b->hello), fds, FP_ARRAY_LEN(fds), &nfds,
-			fp_ms_until(deadline));
-	if (r >= 0)
-		fp_msg_close_fds(fds, nfds);
-	if (r != (int)sizeof(b->hello) || b->hello.hdr.type != FP_MSG_HELLO ||
-	    b->hello.hdr.version != FP_PROTO_VERSION) {
-		fp_error("broker: pid %d sent no valid hello (got %d bytes, type %u, version %u)",
-			 (int)b->peer.pid, r, r >= 8 ? b->hello.hdr.type : 0,
-			 r >= 8 ? b->hello.hdr.version : 0);
+	r = read_hello(b, sock, deadline);
+	if (r < 0) {
 		fp_close(&b->peer.pidfd);
 		close(sock);
-		return r < 0 ? r : -EPROTO;
 	}
-	b->hello.backend[sizeof(b->hello.backend) - 1] = '\0';
-	b->sock = sock;
+	return r;
+}
+
+int fp_broker_adopt(struct fp_broker **out, int sock, int64_t timeout_ns)
+{
+	struct fp_broker *b;
+	int r;
+
+	*out = NULL;
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		close(sock);
+		return -ENOMEM;
+	}
+	b->listen_fd = b->sock = b->peer.pidfd = -1;
+	r = read_hello(b, sock, fp_now_ns() + timeout_ns);
+	if (r < 0) {
+		close(sock);
+		free(b);
+		return r;
+	}
+	*out = b;
 	return 0;
 }
 

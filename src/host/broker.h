@@ -42,6 +42,12 @@ int fp_broker_listen(struct fp_broker **out, const struct fp_broker_opts *opts);
  * gets FP_MSG_REFUSED and is disconnected; returns -EPERM. */
 int fp_broker_accept(struct fp_broker *b, pid_t expected_pid, int64_t timeout_ns);
 
+/* A broker over an already connected socket whose peer the caller vouches for (no spawn,
+ * no peer verification, no pid: its death shows only as the socket closing). It reads the
+ * hello like accept does and takes sock over, also on failure. For fuzzing the host with an
+ * in-process fake source. 0 or -errno. */
+int fp_broker_adopt(struct fp_broker **out, int sock, int64_t timeout_ns);
+
 void fp_broker_destroy(struct fp_broker *b);
 
 const char *fp_broker_socket_path(const struct fp_broker *b);

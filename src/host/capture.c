@@ -786,9 +786,12 @@ int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts)
 	*out = NULL;
 	last_error[0] = '\0';
 	cap = calloc(1, sizeof(*cap));
-	if (!cap)
+	if (!cap) {
+		fp_broker_destroy(opts->broker);
 		return -ENOMEM;
+	}
 	cap->opts = *opts;
+	cap->broker = opts->broker; /* adopted: ours to destroy from here on */
 	if (!cap->opts.attach_timeout_ns)
 		cap->opts.attach_timeout_ns = 4 * FP_NSEC_PER_SEC;
 	if (!cap->opts.recover_timeout_ns)
@@ -831,7 +834,7 @@ int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts)
 		fp_error("capture: converter setup failed: %s", strerror(-r));
 		goto fail;
 	}
-	r = fp_broker_create(&cap->broker, &bo);
+	r = cap->broker ? 0 : fp_broker_create(&cap->broker, &bo);
 	if (r < 0) {
 		const char *backend = opts->backend ? opts->backend : "test";
 
