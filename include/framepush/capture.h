@@ -38,6 +38,8 @@ struct fp_capture_opts {
 	int64_t recover_timeout_ns;  /* 0: 3 s */
 	int64_t no_frame_timeout_ns; /* 0: 20 s */
 	int lazy_attach;          /* open once the source attached, without waiting for a frame */
+	unsigned max_source_restarts; /* a source that dies is started again, up to this many
+	                               * times per session (0: its death ends the session) */
 	uint32_t source_target_id;/* test hook: the display id the source claims (0: target_id) */
 	/* Run the source as this account (fp_display_identity): root never runs it in a
 	 * display that another account owns. */
@@ -54,6 +56,7 @@ struct fp_capture_stats {
 	uint64_t stale_rejected, busy_skipped, recreates, signature_failures, kicks;
 	uint64_t abandoned_slots;
 	uint64_t junk_messages;   /* socket messages the protocol does not allow (ended past 64) */
+	uint64_t source_restarts; /* sources started again after dying (max_source_restarts) */
 	/* As the source reports them (untrusted, for display only). source_published and
 	 * source_dropped are the current ring's; the _total ones add every earlier ring's count,
 	 * as it stood when that ring was replaced, so they cover the whole session (what a

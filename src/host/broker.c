@@ -63,14 +63,15 @@ void fp_broker_destroy(struct fp_broker *b)
 }
 
 const char *fp_broker_socket_path(const struct fp_broker *b) { return b->path; }
-int fp_broker_sock(const struct fp_broker *b) { return b->sock; }
-int fp_broker_pidfd(const struct fp_broker *b) { return b->peer.pidfd; }
-pid_t fp_broker_pid(const struct fp_broker *b) { return b->peer.pid; }
+/* NULL-safe: a capturer whose source restart failed has no broker any more. */
+int fp_broker_sock(const struct fp_broker *b) { return b ? b->sock : -1; }
+int fp_broker_pidfd(const struct fp_broker *b) { return b ? b->peer.pidfd : -1; }
+pid_t fp_broker_pid(const struct fp_broker *b) { return b ? b->peer.pid : 0; }
 const struct fp_msg_hello *fp_broker_hello(const struct fp_broker *b) { return &b->hello; }
 
 int fp_broker_send(struct fp_broker *b, const void *msg, size_t len)
 {
-	return b->sock < 0 ? -ENOTCONN : fp_msg_send(b->sock, msg, len, NULL, 0);
+	return !b || b->sock < 0 ? -ENOTCONN : fp_msg_send(b->sock, msg, len, NULL, 0);
 }
 
 int fp_broker_listen(struct fp_broker **out, const struct fp_broker_opts *opts)
@@ -252,7 +253,7 @@ int fp_broker_adopt(struct fp_broker **out, int sock, int64_t timeout_ns)
 
 int fp_broker_source_exit(struct fp_broker *b, char *text, size_t cap)
 {
-	if (b->child <= 0)
+	if (!b || b->child <= 0)
 		return 0;
 	if (!b->child_reaped) {
 		if (waitpid(b->child, &b->child_status, WNOHANG) != b->child)

@@ -70,6 +70,12 @@ struct fp_capture {
 	struct fp_capture_stats stats;
 	uint64_t published_before, dropped_before; /* earlier rings' counts, summed */
 	char error[512];
+
+	/* How the source is started, kept for a restart. */
+	struct fp_broker_opts bo;
+	char *argv[16];
+	char arg_size[32], arg_fps[16], arg_target[16];
+	int adopted;               /* the broker came from the caller: nothing to restart */
 };
 
 static int fail(struct fp_capture *cap, int err, const char *fmt, ...)
@@ -298,15 +304,33 @@ static void take_abandoned_slots(struct fp_capture *cap)
 	}
 }
 
+static int start_source(struct fp_capture *cap);
+
 static int source_died(struct fp_capture *cap)
 {
 	char why[160] = "exited";
+	pid_t pid = fp_broker_pid(cap->broker);
+	int r;
 
 	take_abandoned_slots(cap);
 	/* The pidfd is readable, so a child of ours is a zombie now: reap it for the reason. */
 	fp_broker_source_exit(cap->broker, why, sizeof(why));
-	return fail(cap, -EPIPE, "source pid %d died (%s); no more frames can arrive",
-		    (int)fp_broker_pid(cap->broker), why);
+	if (cap->adopted || cap->stats.source_restarts >= cap->opts.max_source_restarts)
+		return fail(cap, -EPIPE, "source pid %d died (%s); no more frames can arrive",
+			    (int)pid, why);
+	/* Counted first: a source that dies again while restarting cannot loop forever. */
+	cap->stats.source_restarts++;
+	fp_warn("capture: source pid %d died (%s); starting a new one (restart %llu of %u)",
+		(int)pid, why, (unsigned long long)cap->stats.source_restarts,
+		cap->opts.max_source_restarts);
+	fp_broker_destroy(cap->broker);
+	cap->broker = NULL;
+	r = start_source(cap);
+	if (r < 0)
+		return cap->failed ? cap->failed : fail(cap, r, "restarting the source failed");
+	cap->recovering_since = 0;
+	cap->last_fresh = fp_now_ns();
+	return 0;
 }
 
 /* One junk message from the source: counted, logged the first time, and past JUNK_MAX the
@@ -771,14 +795,39 @@ void fp_capture_close(struct fp_capture *cap)
 	free(cap);
 }
 
+/* Starts the source (unless the caller gave one), validates its hello, delivers a ring at
+ * its display's mode and waits, bounded, until it attached and published. At open and for
+ * each restart. 0 or -errno, the reason in cap->error. */
+static int start_source(struct fp_capture *cap)
+{
+	const char *backend = cap->opts.backend ? cap->opts.backend : "test";
+	const struct fp_msg_hello *hello;
+	int r = cap->broker ? 0 : fp_broker_create(&cap->broker, &cap->bo);
+
+	if (r < 0) {
+		if (r == -ECHILD)
+			return fail(cap, r, "the %s source exited before connecting (its own error is "
+				    "logged above)", backend);
+		if (r == -ETIMEDOUT)
+			return fail(cap, r, "the %s source did not connect within 5 s", backend);
+		if (r == -EPERM)
+			return fail(cap, r, "the process that connected is not the framepush-source "
+				    "we started");
+		return fail(cap, r, "cannot start the %s source %s: %s", backend,
+			    cap->opts.source_exe, strerror(-r));
+	}
+	hello = fp_broker_hello(cap->broker);
+	if (fp_ring_desc_valid(hello->width, hello->height, hello->format) < 0)
+		return fail(cap, -EPROTO, "source pid %d reported an invalid display %ux%u format %u",
+			    (int)fp_broker_pid(cap->broker), hello->width, hello->height,
+			    hello->format);
+	r = deliver_new_ring(cap, hello->width, hello->height, hello->format);
+	return r < 0 ? r : wait_for_attach(cap);
+}
+
 int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts)
 {
-	char size[32], fps[16], target[16];
-	char *argv[16];
-	struct fp_broker_opts bo = { .source_exe = opts->source_exe, .spawn = 1,
-				     .drop = opts->source_drop, .uid = opts->source_uid,
-				     .gid = opts->source_gid };
-	const struct fp_msg_hello *hello;
+	char **argv;
 	struct fp_capture *cap;
 	size_t n = 0;
 	int r;
@@ -792,6 +841,8 @@ int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts)
 	}
 	cap->opts = *opts;
 	cap->broker = opts->broker; /* adopted: ours to destroy from here on */
+	cap->adopted = opts->broker != NULL;
+	argv = cap->argv;
 	if (!cap->opts.attach_timeout_ns)
 		cap->opts.attach_timeout_ns = 4 * FP_NSEC_PER_SEC;
 	if (!cap->opts.recover_timeout_ns)
@@ -805,19 +856,19 @@ int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts)
 	cap->last_idx = -1;
 	cap->last_fresh = fp_now_ns();
 
-	snprintf(size, sizeof(size), "%ux%u", opts->width ? opts->width : 1920,
+	snprintf(cap->arg_size, sizeof(cap->arg_size), "%ux%u", opts->width ? opts->width : 1920,
 		 opts->height ? opts->height : 1080);
-	snprintf(fps, sizeof(fps), "%u", opts->fps ? opts->fps : 60);
-	snprintf(target, sizeof(target), "%u",
+	snprintf(cap->arg_fps, sizeof(cap->arg_fps), "%u", opts->fps ? opts->fps : 60);
+	snprintf(cap->arg_target, sizeof(cap->arg_target), "%u",
 		 opts->source_target_id ? opts->source_target_id : cap->target_id);
 	argv[n++] = (char *)"--backend";
 	argv[n++] = (char *)(opts->backend ? opts->backend : "test");
 	argv[n++] = (char *)"--size";
-	argv[n++] = size;
+	argv[n++] = cap->arg_size;
 	argv[n++] = (char *)"--fps";
-	argv[n++] = fps;
+	argv[n++] = cap->arg_fps;
 	argv[n++] = (char *)"--target-id";
-	argv[n++] = target;
+	argv[n++] = cap->arg_target;
 	if (opts->spec && *opts->spec) {
 		argv[n++] = (char *)"--spec";
 		argv[n++] = (char *)opts->spec;
@@ -827,41 +878,18 @@ int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts)
 		argv[n++] = (char *)opts->display;
 	}
 	argv[n] = NULL;
-	bo.source_argv = argv;
+	cap->bo = (struct fp_broker_opts){ .source_exe = opts->source_exe, .spawn = 1,
+					   .source_argv = argv, .drop = opts->source_drop,
+					   .uid = opts->source_uid, .gid = opts->source_gid };
+	cap->ring_len = cap->ring_len < FP_RING_MIN ? FP_RING_MIN
+		      : cap->ring_len > FP_RING_MAX ? FP_RING_MAX : cap->ring_len;
 
 	r = fp_converter_create(&cap->conv, opts->convert_threads, FP_CPU_AUTO);
 	if (r < 0) {
 		fp_error("capture: converter setup failed: %s", strerror(-r));
 		goto fail;
 	}
-	r = cap->broker ? 0 : fp_broker_create(&cap->broker, &bo);
-	if (r < 0) {
-		const char *backend = opts->backend ? opts->backend : "test";
-
-		if (r == -ECHILD)
-			fail(cap, r, "the %s source exited before connecting (its own error is logged above)",
-			     backend);
-		else if (r == -ETIMEDOUT)
-			fail(cap, r, "the %s source did not connect within 5 s", backend);
-		else if (r == -EPERM)
-			fail(cap, r, "the process that connected is not the framepush-source we started");
-		else
-			fail(cap, r, "cannot start the %s source %s: %s", backend, opts->source_exe,
-			     strerror(-r));
-		goto fail;
-	}
-	hello = fp_broker_hello(cap->broker);
-	if (fp_ring_desc_valid(hello->width, hello->height, hello->format) < 0) {
-		r = fail(cap, -EPROTO, "source pid %d reported an invalid display %ux%u format %u",
-			 (int)fp_broker_pid(cap->broker), hello->width, hello->height, hello->format);
-		goto fail;
-	}
-	cap->ring_len = cap->ring_len < FP_RING_MIN ? FP_RING_MIN
-		      : cap->ring_len > FP_RING_MAX ? FP_RING_MAX : cap->ring_len;
-	r = deliver_new_ring(cap, hello->width, hello->height, hello->format);
-	if (r < 0)
-		goto fail;
-	r = wait_for_attach(cap);
+	r = start_source(cap);
 	if (r < 0)
 		goto fail;
 	fp_info("capture: source pid %d attached to ring gen %u (%ux%u %s, %u slots, pipeline depth %u)",

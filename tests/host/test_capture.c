@@ -795,6 +795,46 @@ static void hostile_descriptor_rewrites(void **state)
 	assert_true(seen[0] > 0 && seen[1] > 0);
 }
 
+/* A source that dies is started again when the session allows it: a new pid, a new ring,
+ * fresh frames again, every restart counted; past the limit a death ends the session as
+ * before. Nothing leaks across the restarts. */
+static void source_restarted_after_death(void **state)
+{
+	struct fp_capture_opts o = base_opts("pattern=solid", 320, 180, 60);
+	struct fp_capture_stats st;
+	struct fp_capture *cap;
+	int fds = fp_count_open_fds();
+	uint64_t fresh;
+	int r = 0;
+
+	(void)state;
+	o.max_source_restarts = 2;
+	cap = open_ok(&o);
+	for (unsigned kill_no = 1; kill_no <= 3 && r == 0; kill_no++) {
+		pid_t pid = fp_capture_source_pid(cap);
+
+		assert_int_equal(run_calls(cap, 10, 17 * FP_NSEC_PER_MSEC, 100.0, &fresh, "before"), 0);
+		assert_true(fresh > 0);
+		assert_int_equal(kill(pid, SIGKILL), 0);
+		/* A restart waits for the new source's first frame: up to the 4 s attach gate. */
+		r = run_calls(cap, 60, 17 * FP_NSEC_PER_MSEC, 4500.0, &fresh, "after kill");
+		fp_capture_get_stats(cap, &st);
+		fp_info("kill %u of pid %d: %d, %llu restarts, now pid %d, %llu fresh", kill_no, (int)pid,
+			r, (unsigned long long)st.source_restarts, (int)fp_capture_source_pid(cap),
+			(unsigned long long)fresh);
+		if (kill_no <= 2) {
+			assert_int_equal(r, 0);
+			assert_int_equal(st.source_restarts, kill_no);
+			assert_true(fp_capture_source_pid(cap) != pid);
+			assert_true(fresh > 30);
+		}
+	}
+	assert_int_equal(r, -EPIPE); /* the third death is past the limit */
+	assert_non_null(strstr(fp_capture_error(cap), "died"));
+	fp_capture_close(cap);
+	assert_int_equal(fp_count_open_fds(), fds);
+}
+
 /* Threads of this process, the caller included. */
 static int count_tasks(void)
 {
@@ -972,6 +1012,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(recover_or_drop),
 		cmocka_unit_test(source_death),
 		cmocka_unit_test(source_death_holding_slot),
+		cmocka_unit_test(source_restarted_after_death),
 		cmocka_unit_test(no_frame_diagnostic),
 		cmocka_unit_test(hostile_scribbler),
 		cmocka_unit_test(hostile_status_steady),
