@@ -16,6 +16,7 @@
 
 #include "channel/desc.h"
 #include "channel/event.h"
+#include "channel/ring.h"
 #include "common/util.h"
 #include "framepush/proto.h"
 
@@ -166,6 +167,27 @@ static void token_roundtrip_limits(void **state)
 	assert_int_equal(fp_token_unpack(fp_token_pack(0x1000001u, 7, 3)).seq, 7);
 }
 
+/* The host's generation counter wraps past 2^24 - 1 to 1, never to 0 (the "nothing
+ * published" sentinel a token of generation 0 means). */
+static void generation_wraps_past_zero(void **state)
+{
+	uint32_t prev = fp_ring_next_generation(), wraps = 0;
+
+	(void)state;
+	for (uint32_t i = 0; i < FP_GEN_MAX + 2u; i++) {
+		uint32_t g = fp_ring_next_generation();
+
+		assert_true(g != 0 && g <= FP_GEN_MAX);
+		if (g < prev) {
+			assert_int_equal(prev, FP_GEN_MAX);
+			assert_int_equal(g, 1);
+			wraps++;
+		}
+		prev = g;
+	}
+	assert_int_equal(wraps, 1);
+}
+
 static void attach_check_rules(void **state)
 {
 	(void)state;
@@ -187,6 +209,7 @@ int main(void)
 		cmocka_unit_test(event_consume_never_blocks),
 		cmocka_unit_test(event_signal_never_blocks),
 		cmocka_unit_test(desc_seqlock_never_torn),
+		cmocka_unit_test(generation_wraps_past_zero),
 		cmocka_unit_test(attach_check_rules),
 	};
 
