@@ -90,6 +90,8 @@ static void usage(FILE *f)
 "  --pipeline-depth N frames in flight to the encoder, 1..3 (default 2, or\n"
 "                     $FRAMEPUSH_PIPELINE_DEPTH)\n"
 "  --threads N        converter threads (default: one per CPU)\n"
+"  --restart-source N start a source that dies again, up to N times, 0..100 (default 0\n"
+"                     for record, 3 for stream: a live stream outlives a source crash)\n"
 "  -q, --quiet        no live status line\n"
 "  -h, --help         this text\n"
 "\n"
@@ -196,6 +198,7 @@ static int write_stats_json(const char *path, const struct fp_session_result *r)
 		"  \"frames_dropped\": %llu,\n  \"ticks_skipped\": %llu,\n  \"frames_encoded\": %llu,\n  \"stale_rejected\": %llu,\n"
 		"  \"busy_skipped\": %llu,\n  \"recreates\": %llu,\n  \"signature_failures\": %llu,\n"
 		"  \"kicks\": %llu,\n  \"abandoned_slots\": %llu,\n  \"junk_messages\": %llu,\n"
+		"  \"source_restarts\": %llu,\n"
 		"  \"packets\": %llu,\n"
 		"  \"bytes\": %llu,\n  \"segments\": %u,\n  \"seconds\": %.3f,\n  \"fps\": %.3f,\n"
 		"  \"bitrate_kbps\": %.1f,\n  \"latency_p50_ms\": %.3f,\n  \"latency_p99_ms\": %.3f,\n"
@@ -206,6 +209,7 @@ static int write_stats_json(const char *path, const struct fp_session_result *r)
 		(unsigned long long)s->busy_skipped, (unsigned long long)s->recreates,
 		(unsigned long long)s->signature_failures, (unsigned long long)s->kicks,
 		(unsigned long long)s->abandoned_slots, (unsigned long long)s->junk_messages,
+		(unsigned long long)s->source_restarts,
 		(unsigned long long)r->packets,
 		(unsigned long long)r->bytes, r->segments, r->seconds,
 		r->seconds > 0 ? (double)s->frames_out / r->seconds : 0.0,
@@ -286,10 +290,12 @@ static int cmd_capture(int argc, char **argv, int streaming)
 		{ "crf", required_argument, NULL, 'C' },      { "keyint", required_argument, NULL, 'k' },
 		{ "sdp", required_argument, NULL, 'P' },      { "quiet", no_argument, NULL, 'q' },
 		{ "display", required_argument, NULL, 'D' },  { "display-kind", required_argument, NULL, 'K' },
+		{ "restart-source", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
 	};
 	struct fp_session_opts so = {
-		.capture = { .width = 1920, .height = 1080, .fps = 60, .verify_signatures = 1 },
+		.capture = { .width = 1920, .height = 1080, .fps = 60, .verify_signatures = 1,
+			     .max_source_restarts = streaming ? 3 : 0 },
 		.codec = FP_CODEC_H264,
 		.duration = streaming ? 0 : 3.0,
 	};
@@ -325,6 +331,11 @@ static int cmd_capture(int argc, char **argv, int streaming)
 			if (fp_parse_uint(optarg, 1, 3, &num) < 0)
 				return bad_value(verb, "pipeline-depth", optarg, "1..3");
 			so.capture.pipeline_depth = (unsigned)num;
+			break;
+		case 'R':
+			if (fp_parse_uint(optarg, 0, 100, &num) < 0)
+				return bad_value(verb, "restart-source", optarg, "0..100");
+			so.capture.max_source_restarts = (unsigned)num;
 			break;
 		case 't':
 			if (fp_parse_uint(optarg, 1, 256, &num) < 0)

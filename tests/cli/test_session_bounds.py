@@ -4,7 +4,7 @@ real binary. Ctrl-C is sent to the whole foreground process group, as a terminal
 session ends cleanly (exit 0, file finished), in record and stream, for the test source and
 each virtual display kind. A virtual Xvfb refuses a client without the session's cookie. A
 program that detaches (setsid, double fork) does not outlive its session. Suite cli."""
-import os, select, shutil, signal, socket, subprocess, sys, time
+import json, os, select, shutil, signal, socket, subprocess, sys, time
 
 from fptlib import BUILD, FP, check, finish, gone, skip, stream0, tmpdir
 
@@ -63,6 +63,34 @@ rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 rx.bind(("127.0.0.1", 0))
 ctrl_c("stream --source test", ["stream", "--source", "test", "--size", "320x180", "--fps", "30",
                                 "--to", "udp://127.0.0.1:%d" % rx.getsockname()[1]])
+rx.close()
+
+# A live stream outlives a source crash: the source is started again (stream's default
+# --restart-source 3), counted, and Ctrl-C still ends the session cleanly.
+rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+rx.bind(("127.0.0.1", 0))
+stats = os.path.join(TMP, "restart.json")
+p = start(["stream", "--source", "test", "--size", "320x180", "--fps", "30", "--stats-json", stats,
+           "--to", "udp://127.0.0.1:%d" % rx.getsockname()[1]])
+ok, seen = wait_line(p, "attached to ring", 30)
+kids = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(p.pid)], capture_output=True,
+                      text=True).stdout.split()
+src = next((int(a) for a, b in zip(kids[0::2], kids[1::2]) if b.startswith("framepush-sou")), 0)
+check(ok and src > 0, "stream started, its source is pid %d" % src)
+if src:
+    os.kill(src, signal.SIGKILL)
+ok2, seen2 = wait_line(p, "attached to ring", 30)  # the new source's ring
+check(ok2, "a new source attached after the kill")
+os.killpg(p.pid, signal.SIGINT)
+try:
+    p.communicate(timeout=20)
+except subprocess.TimeoutExpired:
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait(10)
+st = json.load(open(stats)) if os.path.exists(stats) else {}
+check(p.returncode == 0 and st.get("source_restarts") == 1,
+      "stream survived a source SIGKILL: exit %s, source_restarts %s" %
+      (p.returncode, st.get("source_restarts")))
 rx.close()
 
 have_xvfb = shutil.which("Xvfb") is not None and os.path.exists(client)
