@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <dirent.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,13 @@ int fp_child_stop(pid_t pid, int grace_ms)
 	kill(-pid, SIGKILL);
 	reap(pid, NULL);
 	return killed;
+}
+
+int fp_drop_to(uid_t uid, gid_t gid)
+{
+	if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		return errno;
+	return geteuid() == 0 || getuid() == 0 ? EPERM : 0;
 }
 
 int fp_become_subreaper(void)

@@ -26,6 +26,12 @@ int fp_child_wait(pid_t pid, int timeout_ms, int *status);
  * needed, 0 if not. */
 int fp_child_stop(pid_t pid, int grace_ms);
 
+/* For a child between fork and exec (async-signal-safe): drops to uid/gid with no
+ * supplementary groups, groups first, then gid, then uid (the other order would lose the
+ * right to change them), and refuses to go on as root. 0, or the errno that must stop the
+ * child from running. */
+int fp_drop_to(uid_t uid, gid_t gid);
+
 /* Makes this process the reaper of every orphan among its descendants (PR_SET_CHILD_SUBREAPER):
  * a program started in a session that setsid()s or double-forks is re-parented here, not to
  * init, so fp_reap_descendants finds it. 0 or -errno. */

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +9,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "common/proc.h"
 
 static int is_exe(const char *p)
 {
@@ -54,13 +55,10 @@ static int child_setup(const struct fp_display_child *c, pid_t parent)
 	if (c->keep_fd >= 0 && fcntl(c->keep_fd, F_SETFD, 0) < 0)
 		return errno;
 	if (c->drop) {
-		/* Groups first, then gid, then uid: the other order would lose the right to
-		 * change them. A child must never run on as root. */
-		if (setgroups(1, &c->gid) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
-		    setresuid(c->uid, c->uid, c->uid) < 0)
-			return errno;
-		if (geteuid() == 0 || getuid() == 0)
-			return EPERM;
+		int e = fp_drop_to(c->uid, c->gid); /* a child must never run on as root */
+
+		if (e)
+			return e;
 	}
 	/* After the drop: the log may sit in a directory the child's account owns, and root
 	 * must not open what that account could have planted there (a FIFO, a symlink). */

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -74,6 +73,15 @@ int fp_broker_send(struct fp_broker *b, const void *msg, size_t len)
 	return !b || b->sock < 0 ? -ENOTCONN : fp_msg_send(b->sock, msg, len, NULL, 0);
 }
 
+static struct fp_broker *broker_new(void)
+{
+	struct fp_broker *b = calloc(1, sizeof(*b));
+
+	if (b)
+		b->listen_fd = b->sock = b->peer.pidfd = -1;
+	return b;
+}
+
 int fp_broker_listen(struct fp_broker **out, const struct fp_broker_opts *opts)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -81,10 +89,9 @@ int fp_broker_listen(struct fp_broker **out, const struct fp_broker_opts *opts)
 	int r;
 
 	*out = NULL;
-	b = calloc(1, sizeof(*b));
+	b = broker_new();
 	if (!b)
 		return -ENOMEM;
-	b->listen_fd = b->sock = b->peer.pidfd = -1;
 	b->peer_uid = opts->drop ? opts->uid : getuid();
 	if (!realpath(opts->source_exe, b->exe)) {
 		r = -errno;
@@ -235,12 +242,11 @@ int fp_broker_adopt(struct fp_broker **out, int sock, int64_t timeout_ns)
 	int r;
 
 	*out = NULL;
-	b = calloc(1, sizeof(*b));
+	b = broker_new();
 	if (!b) {
 		close(sock);
 		return -ENOMEM;
 	}
-	b->listen_fd = b->sock = b->peer.pidfd = -1;
 	r = read_hello(b, sock, fp_now_ns() + timeout_ns);
 	if (r < 0) {
 		close(sock);
@@ -303,11 +309,9 @@ static int spawn_as(struct fp_broker *b, char **argv, uid_t uid, gid_t gid)
 		return errno;
 	pid = fork();
 	if (pid == 0) {
-		/* Async-signal-safe calls only. Groups, gid, uid, in that order: the other order
-		 * would lose the right to change them. */
+		/* Async-signal-safe calls only. */
 		setpgid(0, 0);
-		if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
-		    setresuid(uid, uid, uid) < 0 || getuid() == 0 || geteuid() == 0)
+		if (fp_drop_to(uid, gid))
 			_exit(126);
 		fexecve(fd, argv, environ);
 		_exit(127);
