@@ -1,5 +1,5 @@
 """Shared helpers of the CLI tests: paths, one-line checks, subprocesses, ffprobe."""
-import json, os, subprocess, sys, tempfile
+import json, os, select, signal, subprocess, sys, tempfile, time
 
 BUILD = os.environ.get("FRAMEPUSH_BUILD_ROOT", "build")
 FP = os.path.join(BUILD, "tools", "framepush")
@@ -53,6 +53,46 @@ def gone(pid):
         return False
     except ProcessLookupError:
         return True
+
+
+class Report:
+    """A FIFO that programs inside a session write lines to, read with a bounded wait on
+    the event (never a sleep). The reader holds a writer end of its own, so the FIFO never
+    reads as end-of-file between two programs' writes."""
+
+    def __init__(self, path):
+        os.mkfifo(path)
+        self.path = path
+        self.rfd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        self.wfd = os.open(path, os.O_WRONLY)
+        self.buf = b""
+
+    def lines(self, n, timeout_s):
+        """The first n complete lines, or fewer when timeout_s passes first."""
+        deadline = time.monotonic() + timeout_s
+        while self.buf.count(b"\n") < n:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
+                break
+            self.buf += os.read(self.rfd, 4096)
+        return self.buf.decode(errors="replace").split("\n")[:min(n, self.buf.count(b"\n"))]
+
+    def close(self):
+        os.close(self.rfd)
+        os.close(self.wfd)
+
+
+def interrupt(p, timeout_s=20):
+    """Ctrl-C as a terminal sends it, to p's whole process group; waits (bounded) and
+    returns the rest of p's stderr. A session that does not end is killed, so a failing
+    check never hangs the suite."""
+    os.killpg(p.pid, signal.SIGINT)
+    try:
+        return p.communicate(timeout=timeout_s)[1] or ""
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait(10)
+        return ""
 
 
 def finish():

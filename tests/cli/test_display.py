@@ -4,7 +4,7 @@ an application inside it, recorded to a file that ffprobe accepts; an existing d
 attached and left running; a host killed outright takes its display along. Suite cli."""
 import json, os, select, signal, subprocess, sys, time
 
-from fptlib import BUILD, FP, check, gone, run, probe as probe_all, skip, stream0 as probe, finish, tmpdir
+from fptlib import BUILD, FP, Report, check, gone, run, probe as probe_all, skip, stream0 as probe, finish, tmpdir
 
 TMP = tmpdir("fpt-disp-")
 
@@ -106,22 +106,15 @@ if xv is not None:
 
 # A host killed outright (no cleanup runs) must not leave its Xvfb, application or source
 # behind.
-fifo = os.path.join(TMP, "app.fifo")
-os.mkfifo(fifo)
-rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # no writer yet: poll waits for the app
+report = Report(os.path.join(TMP, "app.fifo"))
 log = open(os.path.join(TMP, "killed.log"), "w")
 host = subprocess.Popen([FP, "record", "--display", "virtual:320x240@30", "--fps", "30",
                          "--duration", "60", "-q", "-o", os.path.join(TMP, "killed.mkv"), "--",
-                         "sh", "-c", "echo $$ > %s; exec sleep 1000" % fifo],
+                         "sh", "-c", "echo $$ > %s; exec sleep 1000" % report.path],
                         stdout=log, stderr=log)
-buf = b""
-while not buf.endswith(b"\n") and select.select([rfd], [], [], 20)[0]:
-    chunk = os.read(rfd, 32)
-    if not chunk:
-        break
-    buf += chunk
-os.close(rfd)
-app = int(buf) if buf.endswith(b"\n") else 0
+lines = report.lines(1, 20)
+report.close()
+app = int(lines[0]) if lines and lines[0].isdigit() else 0
 check(app > 0, "the application (bare name 'sh') started inside the virtual display and "
       "reported its pid within 20 s")
 kids = run(["ps", "-o", "pid=,comm=", "--ppid", str(host.pid)]).stdout.split()

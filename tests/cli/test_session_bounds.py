@@ -6,7 +6,7 @@ each virtual display kind. A virtual Xvfb refuses a client without the session's
 program that detaches (setsid, double fork) does not outlive its session. Suite cli."""
 import json, os, select, shutil, signal, socket, subprocess, sys, time
 
-from fptlib import BUILD, FP, check, finish, gone, skip, stream0, tmpdir
+from fptlib import BUILD, FP, Report, check, finish, gone, interrupt, skip, stream0, tmpdir
 
 TMP = tmpdir("fpt-bounds-")
 client = os.path.join(BUILD, "tests", "cli", "fpt-x11-client")
@@ -40,13 +40,7 @@ def ctrl_c(name, args, out=None):
     p = start(args)
     ok, seen = wait_line(p, ready, 30)
     check(ok, "%s: the session started ('%s' logged)" % (name, ready))
-    os.killpg(p.pid, signal.SIGINT)  # the whole group, as a terminal's Ctrl-C
-    try:
-        _, rest = p.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.wait(10)
-        rest = ""
+    rest = interrupt(p)
     s = stream0(out) if out else None
     check(p.returncode == 0 and (out is None or (s is not None and int(s["nb_read_frames"]) > 0)),
           "%s: Ctrl-C to the process group ends it cleanly: exit %s, %s frames decode" %
@@ -81,12 +75,7 @@ if src:
     os.kill(src, signal.SIGKILL)
 ok2, seen2 = wait_line(p, "attached to ring", 30)  # the new source's ring
 check(ok2, "a new source attached after the kill")
-os.killpg(p.pid, signal.SIGINT)
-try:
-    p.communicate(timeout=20)
-except subprocess.TimeoutExpired:
-    os.killpg(p.pid, signal.SIGKILL)
-    p.wait(10)
+interrupt(p)
 st = json.load(open(stats)) if os.path.exists(stats) else {}
 check(p.returncode == 0 and st.get("source_restarts") == 1,
       "stream survived a source SIGKILL: exit %s, source_restarts %s" %
@@ -103,23 +92,17 @@ else:
 
     # The session's Xvfb is private: the application gets the cookie, a client without it
     # is refused, as root and as another user.
-    fifo = os.path.join(TMP, "env.fifo")
-    os.mkfifo(fifo)
-    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    pidfile = os.path.join(TMP, "daemon.pid")
-    # The application leaves a daemon that setsid()s and double-forks away from it.
+    # The application leaves a daemon that setsid()s and double-forks away from it; both
+    # report on one FIFO: the daemon its pid, the application its display and cookie.
+    report = Report(os.path.join(TMP, "report.fifo"))
     app = ("(setsid sh -c 'echo $$ > %s; exec sleep 1000' </dev/null >/dev/null 2>&1 &); "
-           "echo \"$DISPLAY $XAUTHORITY\" > %s; exec %s" % (pidfile, fifo, client))
+           "echo \"$DISPLAY $XAUTHORITY\" > %s; exec %s" % (report.path, report.path, client))
     p = start(["record", "--display", "virtual:320x240@30", "--fps", "30", "-o",
                os.path.join(TMP, "private.mkv"), "--", "sh", "-c", app])
-    buf = b""
-    while not buf.endswith(b"\n") and select.select([rfd], [], [], 20)[0]:
-        chunk = os.read(rfd, 256)
-        if not chunk:
-            break
-        buf += chunk
-    os.close(rfd)
-    parts = buf.decode().split()
+    lines = report.lines(2, 20)
+    report.close()
+    parts = next((l.split() for l in lines if l.startswith(":")), [])
+    daemon = next((int(l) for l in lines if l.isdigit()), 0)
     check(len(parts) == 2 and parts[0].startswith(":") and os.path.isfile(parts[1]),
           "the application got DISPLAY and XAUTHORITY (%s)" % parts)
     if len(parts) == 2:
@@ -140,20 +123,9 @@ else:
                                 "xdpyinfo", "-display", dpy], env=env, capture_output=True,
                                timeout=20)
             check(r.returncode != 0, "xdpyinfo as uid 65534 is refused (exit %d)" % r.returncode)
-    ok, seen = wait_line(p, "attached to ring", 30)
-    daemon = 0
-    for _ in range(200):  # the daemon writes its pid right after the fork; bounded look
-        if os.path.exists(pidfile) and open(pidfile).read().endswith("\n"):
-            daemon = int(open(pidfile).read())
-            break
-        select.select([], [], [], 0.05)
     check(daemon > 0, "the detached daemon started (pid %d)" % daemon)
-    os.killpg(p.pid, signal.SIGINT)
-    try:
-        p.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.wait(10)
+    wait_line(p, "attached to ring", 30)
+    interrupt(p)
     alive = daemon > 0 and not gone(daemon)
     check(p.returncode == 0 and daemon and not alive,
           "a setsid()+double-fork daemon does not outlive its session (exit %s, daemon %s)" %
