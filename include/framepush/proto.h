@@ -35,6 +35,11 @@
 #define FP_WIDTH_MAX 7680u
 #define FP_HEIGHT_MAX 4320u
 
+/* The mode a display, a test source and a session take when nobody asked for one. */
+#define FP_MODE_DEFAULT_WIDTH 1920u
+#define FP_MODE_DEFAULT_HEIGHT 1080u
+#define FP_MODE_DEFAULT_HZ 60u
+
 /* Pixel formats of a ring slot. */
 enum fp_pixfmt {
 	FP_PIXFMT_NONE = 0,

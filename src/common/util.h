@@ -32,6 +32,16 @@ int fp_count_open_fds(void);
 int fp_parse_uint(const char *s, unsigned long long min, unsigned long long max,
 		  unsigned long long *out);
 
+/* Strict "WxH" (also "WXH"): two strict decimals (fp_parse_uint rules), nothing around
+ * them; each in [min, max] of its axis. Returns 0 and *w, *h, or -EINVAL. */
+int fp_parse_size(const char *s, uint32_t min_w, uint32_t min_h, uint32_t max_w, uint32_t max_h,
+		  uint32_t *w, uint32_t *h);
+
+/* Strict "WxH@HZ" or "WxH" (then *hz keeps what the caller put there): a display mode. The
+ * size as fp_parse_size, the rate a strict decimal in [min_hz, max_hz]. 0 or -EINVAL. */
+int fp_parse_mode(const char *s, uint32_t min_w, uint32_t min_h, uint32_t max_w, uint32_t max_h,
+		  uint32_t min_hz, uint32_t max_hz, uint32_t *w, uint32_t *h, uint32_t *hz);
+
 /* Milliseconds left until deadline_ns, clamped to [0, INT32_MAX], for poll(). */
 int fp_ms_until(int64_t deadline_ns);
 
