@@ -5,9 +5,12 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -16,15 +19,6 @@
 #include "framepush/capture.h"
 #include "framepush/display.h"
 #include "framepush/session.h"
-#include "sources/backend.h"
-
-/* LeakSanitizer: x265 3.5 leaks FrameFilter buffers at encoder close (inside libx265, not
- * reachable from our code). Read only when built with -fsanitize=address. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:libx265.so\n";
-}
 
 static volatile sig_atomic_t interrupted;
 
@@ -124,18 +118,6 @@ static int parse_seconds(const char *s, double *out)
 	if (errno || *end || !isfinite(v))
 		return -EINVAL;
 	*out = v;
-	return 0;
-}
-
-static int parse_size(const char *s, uint32_t *w, uint32_t *h)
-{
-	unsigned a, b;
-	char x, tail;
-
-	if (sscanf(s, "%u%c%u%c", &a, &x, &b, &tail) != 3 || (x != 'x' && x != 'X'))
-		return -EINVAL;
-	*w = a;
-	*h = b;
 	return 0;
 }
 
@@ -277,7 +259,71 @@ static int bad_value(const char *verb, const char *opt, const char *value, const
 	return 2;
 }
 
-static int cmd_capture(int argc, char **argv, int streaming)
+/* Everything one record/stream command line asks for. */
+struct cli {
+	struct fp_session_opts so;
+	const char *verb, *source, *stats_path, *display, *display_kind;
+	char **app;      /* after "--": the application to run inside the display */
+	int streaming, quiet;
+	char backend[32];
+	char source_exe[PATH_MAX];
+};
+
+/* The whole-number options: one entry each, written into a 32-bit field of the session
+ * options (the way AVOption tables name a field by offset). */
+struct num_opt {
+	int key;
+	const char *name, *want;
+	unsigned long long min, max;
+	size_t offset;
+};
+
+#define SO_FIELD(f) offsetof(struct fp_session_opts, f)
+_Static_assert(sizeof(((struct fp_session_opts *)0)->capture.fps) == 4, "fps field");
+_Static_assert(sizeof(((struct fp_session_opts *)0)->capture.pipeline_depth) == 4, "depth field");
+_Static_assert(sizeof(((struct fp_session_opts *)0)->capture.max_source_restarts) == 4, "restarts");
+_Static_assert(sizeof(((struct fp_session_opts *)0)->capture.convert_threads) == 4, "threads");
+_Static_assert(sizeof(((struct fp_session_opts *)0)->bitrate_kbps) == 4, "bitrate field");
+_Static_assert(sizeof(((struct fp_session_opts *)0)->crf) == 4, "crf field");
+_Static_assert(sizeof(((struct fp_session_opts *)0)->keyint) == 4, "keyint field");
+
+static const struct num_opt num_opts[] = {
+	{ 'f', "fps", "a whole number 1..240", 1, 240, SO_FIELD(capture.fps) },
+	{ 'p', "pipeline-depth", "1..3", 1, 3, SO_FIELD(capture.pipeline_depth) },
+	{ 'R', "restart-source", "0..100", 0, 100, SO_FIELD(capture.max_source_restarts) },
+	{ 't', "threads", "1..256", 1, 256, SO_FIELD(capture.convert_threads) },
+	{ 'b', "bitrate", "kbit/s 1..1000000", 1, 1000000, SO_FIELD(bitrate_kbps) },
+	/* The range depends on --codec, which may come later: narrowed in check_usage. */
+	{ 'C', "crf", "1..51 (h264, hevc) or 1..63 (av1)", 1, 63, SO_FIELD(crf) },
+	{ 'k', "keyint", "frames 1..100000", 1, 100000, SO_FIELD(keyint) },
+};
+
+/* 1 when key is a whole-number option (*status says how its value went), else 0. */
+static int parse_num_opt(struct cli *c, int key, const char *value, int *status)
+{
+	unsigned long long num;
+	uint32_t v;
+
+	for (size_t i = 0; i < FP_ARRAY_LEN(num_opts); i++) {
+		const struct num_opt *o = &num_opts[i];
+
+		if (o->key != key)
+			continue;
+		if (fp_parse_uint(value, o->min, o->max, &num) < 0) {
+			*status = bad_value(c->verb, o->name, value, o->want);
+			return 1;
+		}
+		v = (uint32_t)num;
+		memcpy((char *)&c->so + o->offset, &v, sizeof(v));
+		*status = 0;
+		return 1;
+	}
+	return 0;
+}
+
+#define CLI_GO (-1) /* parsed: go on (any other value is the exit status) */
+
+static int parse_args(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "source", required_argument, NULL, 's' },   { "size", required_argument, NULL, 'S' },
@@ -293,250 +339,274 @@ static int cmd_capture(int argc, char **argv, int streaming)
 		{ "restart-source", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
 	};
-	struct fp_session_opts so = {
-		.capture = { .width = 1920, .height = 1080, .fps = 60, .verify_signatures = 1,
-			     .max_source_restarts = streaming ? 3 : 0 },
-		.codec = FP_CODEC_H264,
-		.duration = streaming ? 0 : 3.0,
-	};
-	const char *source = NULL, *stats_path = NULL, *verb = streaming ? "stream" : "record";
-	const char *display = NULL, *display_kind = "xvfb";
-	struct fp_display *vd = NULL;
-	char **app = NULL;
-	char source_exe[PATH_MAX], backend[32];
-	struct fp_session_result res;
-	unsigned long long num;
-	int c, r, sr, quiet = 0;
+	int key, status;
 
-	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': source = optarg; break;
+	while ((key = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+		if (parse_num_opt(c, key, optarg, &status)) {
+			if (status)
+				return status;
+			continue;
+		}
+		switch (key) {
+		case 's': c->source = optarg; break;
 		case 'S':
-			if (parse_size(optarg, &so.capture.width, &so.capture.height) < 0)
-				return bad_value(verb, "size", optarg, "WxH, e.g. 1920x1080");
-			break;
-		case 'f':
-			if (fp_parse_uint(optarg, 1, 240, &num) < 0)
-				return bad_value(verb, "fps", optarg, "a whole number 1..240");
-			so.capture.fps = (uint32_t)num;
+			if (fp_parse_size(optarg, FP_WIDTH_MIN, FP_HEIGHT_MIN, FP_WIDTH_MAX, FP_HEIGHT_MAX,
+					  &c->so.capture.width, &c->so.capture.height) < 0)
+				return bad_value(c->verb, "size", optarg, "WxH within 2x2..7680x4320");
 			break;
 		case 'd':
-			if (parse_seconds(optarg, &so.duration) < 0 || so.duration > 86400)
-				return bad_value(verb, "duration", optarg, "seconds 0..86400, e.g. 2.5");
+			if (parse_seconds(optarg, &c->so.duration) < 0 || c->so.duration > 86400)
+				return bad_value(c->verb, "duration", optarg, "seconds 0..86400, e.g. 2.5");
 			break;
 		case 'o':
-		case 'T': so.target = optarg; break;
-		case 'j': stats_path = optarg; break;
-		case 'p':
-			if (fp_parse_uint(optarg, 1, 3, &num) < 0)
-				return bad_value(verb, "pipeline-depth", optarg, "1..3");
-			so.capture.pipeline_depth = (unsigned)num;
-			break;
-		case 'R':
-			if (fp_parse_uint(optarg, 0, 100, &num) < 0)
-				return bad_value(verb, "restart-source", optarg, "0..100");
-			so.capture.max_source_restarts = (unsigned)num;
-			break;
-		case 't':
-			if (fp_parse_uint(optarg, 1, 256, &num) < 0)
-				return bad_value(verb, "threads", optarg, "1..256");
-			so.capture.convert_threads = (unsigned)num;
-			break;
+		case 'T': c->so.target = optarg; break;
+		case 'j': c->stats_path = optarg; break;
 		case 'c':
-			if (parse_codec(optarg, &so.codec) < 0) {
-				fprintf(stderr, "framepush %s: unknown --codec '%s' (h264, hevc, av1)\n", verb, optarg);
-				return 2;
-			}
+			if (parse_codec(optarg, &c->so.codec) < 0)
+				return bad_value(c->verb, "codec", optarg, "h264, hevc or av1");
 			break;
 		case 'H':
-			if (parse_hw(optarg, &so.hw) < 0) {
-				fprintf(stderr, "framepush %s: unknown --hw '%s' (none, vaapi, nvenc)\n", verb, optarg);
-				return 2;
-			}
+			if (parse_hw(optarg, &c->so.hw) < 0)
+				return bad_value(c->verb, "hw", optarg, "none, vaapi or nvenc");
 			break;
-		case 'b':
-			if (fp_parse_uint(optarg, 1, 1000000, &num) < 0)
-				return bad_value(verb, "bitrate", optarg, "kbit/s 1..1000000");
-			so.bitrate_kbps = (unsigned)num;
-			break;
-		case 'C':
-			/* The range depends on --codec, which may come later: checked below. */
-			if (fp_parse_uint(optarg, 1, 63, &num) < 0)
-				return bad_value(verb, "crf", optarg, "1..51 (h264, hevc) or 1..63 (av1)");
-			so.crf = (int)num;
-			break;
-		case 'k':
-			if (fp_parse_uint(optarg, 1, 100000, &num) < 0)
-				return bad_value(verb, "keyint", optarg, "frames 1..100000");
-			so.keyint = (unsigned)num;
-			break;
-		case 'P': so.output.sdp_path = optarg; break;
-		case 'D': display = optarg; break;
-		case 'K': display_kind = optarg; break;
-		case 'q': quiet = 1; break;
+		case 'P': c->so.output.sdp_path = optarg; break;
+		case 'D': c->display = optarg; break;
+		case 'K': c->display_kind = optarg; break;
+		case 'q': c->quiet = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (optind < argc)
-		app = argv + optind; /* after "--": the application to run inside the display */
-	if (!source && !display)
-		source = "test"; /* what --help promises: nothing to capture named, the test pattern */
-	if (!source)
-		source = !strncmp(display, "virtual:", 8)
-				     ? (!strcmp(display_kind, "sway") ? "wlr" : "x11")
-				     : display[0] == ':' ? "x11" : "wlr";
-	if (!so.target) {
-		fprintf(stderr, "framepush %s: %s is required (see framepush %s --help)\n", verb,
-			!source ? "--source" : streaming ? "--to URL" : "-o FILE", verb);
-		return 2;
-	}
-	if (!streaming && !(so.duration > 0)) {
-		fprintf(stderr, "framepush %s: --duration must be more than 0 s for a recording\n", verb);
-		return 2;
-	}
-	if (so.crf > (so.codec == FP_CODEC_AV1 ? 63 : 51)) {
-		fprintf(stderr, "framepush %s: --crf %d is out of range for %s (1..51)\n", verb, so.crf,
-			fp_codec_name(so.codec));
-		return 2;
-	}
-	if (so.capture.width < 2 || so.capture.height < 2 || so.capture.width > 7680 ||
-	    so.capture.height > 4320) {
-		fprintf(stderr, "framepush %s: --size must be within 2x2..7680x4320\n", verb);
-		return 2;
-	}
-	if (so.bitrate_kbps && so.crf) {
-		fprintf(stderr, "framepush %s: give --bitrate or --crf, not both\n", verb);
-		return 2;
-	}
-	{
-		const char *colon = strchr(source, ':');
-		size_t n = colon ? (size_t)(colon - source) : strlen(source);
+		c->app = argv + optind;
+	return CLI_GO;
+}
 
-		if (n >= sizeof(backend)) {
-			fprintf(stderr, "framepush %s: bad --source '%s'\n", verb, source);
-			return 2;
-		}
-		memcpy(backend, source, n);
-		backend[n] = '\0';
-		so.capture.spec = colon ? colon + 1 : NULL;
-	}
-	if (strcmp(backend, "test") && strcmp(backend, "x11") && strcmp(backend, "wlr")) {
-		fprintf(stderr, "framepush %s: unknown source '%s' (test, x11, wlr)\n", verb, backend);
-		return 2;
-	}
-	if (!strcmp(backend, "test") && (display || app)) {
-		fprintf(stderr, "framepush %s: the test source has no display; use --source x11|wlr\n", verb);
-		return 2;
-	}
-	if (app && (!display || strncmp(display, "virtual:", 8))) {
-		fprintf(stderr, "framepush %s: an application (after --) needs --display virtual:WxH@HZ\n", verb);
-		return 2;
-	}
-	{
-		/* The source would refuse a bad spec too, but only after it was spawned, as an exit
-		 * status of a child: its own parser, run here, makes it the usage error it is. */
-		const struct fp_backend_impl *impl = fp_backend_find(backend);
+static int is_virtual(const char *display)
+{
+	return display && !strncmp(display, "virtual:", 8);
+}
 
-		if (!impl) {
-			fprintf(stderr, "framepush %s: source '%s' is not in this build (test, x11, wlr)\n",
-				verb, backend);
-			return 2;
-		}
-		if (impl->check_spec && impl->check_spec(so.capture.spec) < 0) {
-			fprintf(stderr, "framepush %s: bad --source '%s' (the reason is above; see framepush "
-				"%s --help for the keys)\n", verb, source, verb);
-			return 2;
-		}
+/* The backend and its spec out of --source (or what --display implies). */
+static int resolve_source(struct cli *c)
+{
+	const char *colon;
+	size_t n;
+
+	if (!c->source && !c->display)
+		c->source = "test"; /* what --help promises: nothing named, the test pattern */
+	if (!c->source)
+		c->source = is_virtual(c->display) ? (!strcmp(c->display_kind, "sway") ? "wlr" : "x11")
+			    : c->display[0] == ':' ? "x11" : "wlr";
+	colon = strchr(c->source, ':');
+	n = colon ? (size_t)(colon - c->source) : strlen(c->source);
+	if (n >= sizeof(c->backend)) {
+		fprintf(stderr, "framepush %s: bad --source '%s'\n", c->verb, c->source);
+		return 2;
 	}
+	memcpy(c->backend, c->source, n);
+	c->backend[n] = '\0';
+	c->so.capture.spec = colon ? colon + 1 : NULL;
+	c->so.capture.backend = c->backend;
 	/* Only the test source signs its frames. */
-	so.capture.verify_signatures = !strcmp(backend, "test");
-	if (find_source_exe(source_exe, sizeof(source_exe)) < 0) {
-		fprintf(stderr, "framepush: cannot locate framepush-source; set FRAMEPUSH_SOURCE\n");
+	c->so.capture.verify_signatures = !strcmp(c->backend, "test");
+	return CLI_GO;
+}
+
+/* Combinations no single option can see. */
+static int check_usage(const struct cli *c)
+{
+	const struct fp_session_opts *so = &c->so;
+	const char *b = c->backend;
+
+	if (!so->target) {
+		fprintf(stderr, "framepush %s: %s is required (see framepush %s --help)\n", c->verb,
+			c->streaming ? "--to URL" : "-o FILE", c->verb);
+		return 2;
+	}
+	if (!c->streaming && !(so->duration > 0)) {
+		fprintf(stderr, "framepush %s: --duration must be more than 0 s for a recording\n", c->verb);
+		return 2;
+	}
+	if (so->crf > (so->codec == FP_CODEC_AV1 ? 63 : 51)) {
+		fprintf(stderr, "framepush %s: --crf %d is out of range for %s (1..51)\n", c->verb,
+			so->crf, fp_codec_name(so->codec));
+		return 2;
+	}
+	if (so->bitrate_kbps && so->crf) {
+		fprintf(stderr, "framepush %s: give --bitrate or --crf, not both\n", c->verb);
+		return 2;
+	}
+	if (strcmp(b, "test") && strcmp(b, "x11") && strcmp(b, "wlr")) {
+		fprintf(stderr, "framepush %s: unknown source '%s' (test, x11, wlr)\n", c->verb, b);
+		return 2;
+	}
+	if (!strcmp(b, "test") && (c->display || c->app)) {
+		fprintf(stderr, "framepush %s: the test source has no display; use --source x11|wlr\n",
+			c->verb);
+		return 2;
+	}
+	if (c->app && !is_virtual(c->display)) {
+		fprintf(stderr, "framepush %s: an application (after --) needs --display virtual:WxH@HZ\n",
+			c->verb);
+		return 2;
+	}
+	return CLI_GO;
+}
+
+/* The source would refuse a bad spec too, but only after it was spawned, as an exit status
+ * of a child: its own parser, run here (framepush-source --check-spec; the host links no
+ * backend), makes it the usage error it is. */
+static int check_spec(const struct cli *c)
+{
+	char *argv[] = { (char *)c->source_exe, (char *)"--backend", (char *)c->backend,
+			 (char *)"--check-spec", c->so.capture.spec ? (char *)"--spec" : NULL,
+			 (char *)c->so.capture.spec, NULL };
+	int status;
+	pid_t pid;
+
+	if (posix_spawn(&pid, c->source_exe, NULL, NULL, argv, environ) != 0 ||
+	    waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
+		fprintf(stderr, "framepush: cannot run %s to check --source '%s'\n", c->source_exe,
+			c->source);
 		return 1;
 	}
-	so.capture.source_exe = source_exe;
-	so.capture.backend = backend;
-	if (display && !strncmp(display, "virtual:", 8)) {
-		struct fp_display_opts dopts = { .kind = display_kind };
-		unsigned w, h, hz = 60;
-
-		if (sscanf(display + 8, "%ux%u@%u", &w, &h, &hz) < 2 || w < 16 || h < 16 || w > 7680 ||
-		    h > 4320 || hz < 1 || hz > 240) {
-			fprintf(stderr, "framepush %s: bad --display '%s': want virtual:WxH@HZ\n", verb, display);
-			return 2;
-		}
-		dopts.width = w;
-		dopts.height = h;
-		dopts.refresh_hz = hz;
-		if (fp_display_create(&vd, &dopts) < 0) {
-			fprintf(stderr, "framepush: cannot create the %s virtual display %ux%u@%u (see above)\n",
-				display_kind, w, h, hz);
-			return 1;
-		}
-		if (strcmp(fp_display_backend(vd), backend)) {
-			fprintf(stderr, "framepush %s: a %s display is captured by the %s source, not %s\n",
-				verb, display_kind, fp_display_backend(vd), backend);
-			fp_display_destroy(vd);
-			return 2;
-		}
-		so.capture.display = fp_display_name(vd);
-		so.capture.source_drop = fp_display_identity(vd, &so.capture.source_uid,
-							     &so.capture.source_gid);
-		/* The source inherits it: the display's cookie (Xvfb) is private to the session. */
-		if (fp_display_export_env(vd) < 0) {
-			fprintf(stderr, "framepush: cannot pass the display's environment on\n");
-			fp_display_destroy(vd);
-			return 1;
-		}
-		if (app) {
-			pid_t pid;
-
-			if (fp_display_spawn(vd, app, &pid) < 0) {
-				fprintf(stderr, "framepush: cannot start %s in the display\n", app[0]);
-				fp_display_destroy(vd);
-				return 1;
-			}
-		}
-	} else if (display) {
-		so.capture.display = display;
+	switch (WEXITSTATUS(status)) {
+	case 0:
+		return CLI_GO;
+	case 3:
+		fprintf(stderr, "framepush %s: source '%s' is not in this build (test, x11, wlr)\n",
+			c->verb, c->backend);
+		return 2;
+	default:
+		fprintf(stderr, "framepush %s: bad --source '%s' (the reason is above; see framepush "
+			"%s --help for the keys)\n", c->verb, c->source, c->verb);
+		return 2;
 	}
-	so.stop = &interrupted;
-	if (!quiet && isatty(STDERR_FILENO))
-		so.progress = on_progress;
+}
 
+/* --display virtual:WxH@HZ: a display of its own for the session, and APP started in it. */
+static int open_virtual_display(struct cli *c, struct fp_display **out)
+{
+	struct fp_display_opts dopts = { .kind = c->display_kind, .refresh_hz = FP_MODE_DEFAULT_HZ };
+	struct fp_display *vd;
+
+	if (fp_parse_mode(c->display + 8, 16, 16, FP_WIDTH_MAX, FP_HEIGHT_MAX, 1, 240, &dopts.width,
+			  &dopts.height, &dopts.refresh_hz) < 0) {
+		fprintf(stderr, "framepush %s: bad --display '%s': want virtual:WxH@HZ\n", c->verb,
+			c->display);
+		return 2;
+	}
+	if (fp_display_create(&vd, &dopts) < 0) {
+		fprintf(stderr, "framepush: cannot create the %s virtual display %ux%u@%u (see above)\n",
+			c->display_kind, dopts.width, dopts.height, dopts.refresh_hz);
+		return 1;
+	}
+	*out = vd;
+	if (strcmp(fp_display_backend(vd), c->backend)) {
+		fprintf(stderr, "framepush %s: a %s display is captured by the %s source, not %s\n",
+			c->verb, c->display_kind, fp_display_backend(vd), c->backend);
+		return 2;
+	}
+	c->so.capture.display = fp_display_name(vd);
+	c->so.capture.source_drop = fp_display_identity(vd, &c->so.capture.source_uid,
+							&c->so.capture.source_gid);
+	/* The source inherits it: the display's cookie (Xvfb) is private to the session. */
+	if (fp_display_export_env(vd) < 0) {
+		fprintf(stderr, "framepush: cannot pass the display's environment on\n");
+		return 1;
+	}
+	if (c->app) {
+		pid_t pid;
+
+		if (fp_display_spawn(vd, c->app, &pid) < 0) {
+			fprintf(stderr, "framepush: cannot start %s in the display\n", c->app[0]);
+			return 1;
+		}
+	}
+	return CLI_GO;
+}
+
+static void print_summary(const struct cli *c, const struct fp_session_result *res)
+{
+	const struct fp_capture_stats *s = &res->capture;
+	double secs = res->seconds;
+
+	printf("framepush: %llu frames in %.2f s (%.2f fps): %llu fresh, %llu repeated, %llu dropped, "
+	       "%llu ticks skipped, %llu recreates, %llu stale rejected, %llu busy skipped, "
+	       "%llu signature failures; %.0f kbit/s, latency p50 %.1f ms p99 %.1f ms -> %s%s\n",
+	       (unsigned long long)s->frames_out, secs, secs > 0 ? (double)s->frames_out / secs : 0.0,
+	       (unsigned long long)s->frames_fresh, (unsigned long long)s->frames_repeated,
+	       (unsigned long long)res->frames_dropped, (unsigned long long)res->ticks_skipped,
+	       (unsigned long long)s->recreates, (unsigned long long)s->stale_rejected,
+	       (unsigned long long)s->busy_skipped, (unsigned long long)s->signature_failures,
+	       secs > 0 ? (double)res->bytes * 8 / 1000 / secs : 0.0,
+	       (double)res->latency.p50_ns / 1e6, (double)res->latency.p99_ns / 1e6,
+	       res->first_target[0] ? res->first_target : c->so.target,
+	       res->segments > 1 ? " (+ more segments)" : "");
+}
+
+static int run_session(struct cli *c)
+{
+	struct fp_session_result res;
+	int r, sr;
+
+	c->so.stop = &interrupted;
+	if (!c->quiet && isatty(STDERR_FILENO))
+		c->so.progress = on_progress;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_sigint);
 	signal(SIGTERM, on_sigint);
 	fp_encode_route_av_log();
-	r = fp_session_run(&so, &res);
-	if (so.progress)
+	r = fp_session_run(&c->so, &res);
+	if (c->so.progress)
 		fputc('\n', stderr);
 	if (r == 0 || res.capture.frames_out > 0)
-		printf("framepush: %llu frames in %.2f s (%.2f fps): %llu fresh, %llu repeated, %llu dropped, "
-	       "%llu ticks skipped, "
-	       "%llu recreates, %llu stale rejected, %llu busy skipped, %llu signature failures; "
-	       "%.0f kbit/s, latency p50 %.1f ms p99 %.1f ms -> %s%s\n",
-	       (unsigned long long)res.capture.frames_out, res.seconds,
-	       res.seconds > 0 ? (double)res.capture.frames_out / res.seconds : 0.0,
-	       (unsigned long long)res.capture.frames_fresh,
-	       (unsigned long long)res.capture.frames_repeated, (unsigned long long)res.frames_dropped,
-	       (unsigned long long)res.ticks_skipped, (unsigned long long)res.capture.recreates, (unsigned long long)res.capture.stale_rejected,
-	       (unsigned long long)res.capture.busy_skipped,
-	       (unsigned long long)res.capture.signature_failures,
-	       res.seconds > 0 ? (double)res.bytes * 8 / 1000 / res.seconds : 0.0,
-	       (double)res.latency.p50_ns / 1e6, (double)res.latency.p99_ns / 1e6,
-	       res.first_target[0] ? res.first_target : so.target,
-	       res.segments > 1 ? " (+ more segments)" : "");
+		print_summary(c, &res);
 	/* A run whose numbers were asked for and not delivered has failed: a script would
 	 * otherwise read an old file or nothing and carry on. */
-	sr = stats_path ? write_stats_json(stats_path, &res) : 0;
-	fp_display_destroy(vd); /* the display framepush created goes away with the session */
+	sr = c->stats_path ? write_stats_json(c->stats_path, &res) : 0;
 	if (r < 0) {
 		fprintf(stderr, "framepush: %s\n", res.error[0] ? res.error : strerror(-r));
 		return 1;
 	}
 	return sr < 0 ? 1 : 0;
+}
+
+static int cmd_capture(int argc, char **argv, int streaming)
+{
+	struct cli c = {
+		.so = {
+			.capture = { .width = FP_MODE_DEFAULT_WIDTH, .height = FP_MODE_DEFAULT_HEIGHT,
+				     .fps = FP_MODE_DEFAULT_HZ, .max_source_restarts = streaming ? 3 : 0 },
+			.codec = FP_CODEC_H264,
+			.duration = streaming ? 0 : 3.0,
+		},
+		.verb = streaming ? "stream" : "record",
+		.display_kind = "xvfb",
+		.streaming = streaming,
+	};
+	struct fp_display *vd = NULL;
+	int r;
+
+	if ((r = parse_args(&c, argc, argv)) != CLI_GO || (r = resolve_source(&c)) != CLI_GO ||
+	    (r = check_usage(&c)) != CLI_GO)
+		return r;
+	if (find_source_exe(c.source_exe, sizeof(c.source_exe)) < 0) {
+		fprintf(stderr, "framepush: cannot locate framepush-source; set FRAMEPUSH_SOURCE\n");
+		return 1;
+	}
+	c.so.capture.source_exe = c.source_exe;
+	if ((r = check_spec(&c)) != CLI_GO)
+		return r;
+	if (is_virtual(c.display))
+		r = open_virtual_display(&c, &vd);
+	else if (c.display)
+		c.so.capture.display = c.display;
+	if (r == CLI_GO)
+		r = run_session(&c);
+	fp_display_destroy(vd); /* the display framepush created goes away with the session */
+	return r;
 }
 
 int main(int argc, char **argv)
