@@ -4,7 +4,10 @@
 # ThreadSanitizer, a clang build and a libFuzzer run. Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
-bash scripts/build.sh || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+# The test build has the test-only peers (-Dtest_hooks=true); build/ stays the release
+# build the main job uses, without them.
+BUILD_DIR=build-test bash scripts/build.sh -Dtest_hooks=true ||
+  { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
 summary() { # testlog.json -> passed failed skipped; a missing log is one failure
   python3 - "$1" <<'PY'
@@ -27,13 +30,13 @@ PY
 
 rc=0
 # A log left by an earlier run must never be counted as this run's.
-rm -f build/meson-logs/testlog.json build-asan/meson-logs/testlog.json build-tsan/meson-logs/testlog.json
-meson test -C build --print-errorlogs --num-processes 2 || rc=1
-read -r p1 f1 s1 < <(summary build/meson-logs/testlog.json)
+rm -f build-test/meson-logs/testlog.json build-asan/meson-logs/testlog.json build-tsan/meson-logs/testlog.json
+meson test -C build-test --print-errorlogs --num-processes 2 || rc=1
+read -r p1 f1 s1 < <(summary build-test/meson-logs/testlog.json)
 
 # The peer-facing code (channel, capturer, display sources) again under ASan/UBSan: a
 # hostile peer or display server must not find a memory bug.
-BUILD_DIR=build-asan bash scripts/build.sh -Db_sanitize=address,undefined -Db_lundef=false \
+BUILD_DIR=build-asan bash scripts/build.sh -Dtest_hooks=true -Db_sanitize=address,undefined -Db_lundef=false \
   -Dskip_tests=encode,convert
 if [ $? -eq 0 ]; then
   meson test -C build-asan --print-errorlogs --num-processes 2 --suite channel --suite host --suite x11 --suite wlr || rc=1
@@ -45,7 +48,7 @@ fi
 # threads (status line included), the converter's worker pool, the encoder wrappers.
 # Races inside uninstrumented libraries (x265, libsrt) are suppressed in tests/tsan.supp,
 # none in our code; network outputs are left out (libsrt's own threads).
-BUILD_DIR=build-tsan bash scripts/build.sh -Db_sanitize=thread -Db_lundef=false \
+BUILD_DIR=build-tsan bash scripts/build.sh -Dtest_hooks=true -Db_sanitize=thread -Db_lundef=false \
   -Dskip_tests=cli,wlr,x11,channel
 if [ $? -eq 0 ]; then
   TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" \
@@ -63,7 +66,7 @@ fi
 # seeded from the checked-in corpus). A crash or an fd leak fails the run.
 p3=0 f3=0
 if command -v clang >/dev/null; then
-  if CC=clang BUILD_DIR=build-clang bash scripts/build.sh -Dfuzz=true -Dtests=false \
+  if CC=clang BUILD_DIR=build-clang bash scripts/build.sh -Dfuzz=true \
       -Db_sanitize=address,undefined -Db_lundef=false; then
     p3=$((p3 + 1)); echo "clang -Werror build: ok"
     for t in attach capture; do
