@@ -351,8 +351,13 @@ static int parse_args(struct cli *c, int argc, char **argv)
 		case 's': c->source = optarg; break;
 		case 'S':
 			if (fp_parse_size(optarg, FP_WIDTH_MIN, FP_HEIGHT_MIN, FP_WIDTH_MAX, FP_HEIGHT_MAX,
-					  &c->so.capture.width, &c->so.capture.height) < 0)
-				return bad_value(c->verb, "size", optarg, "WxH within 2x2..7680x4320");
+					  &c->so.capture.width, &c->so.capture.height) < 0) {
+				char want[64];
+
+				snprintf(want, sizeof(want), "WxH within %ux%u..%ux%u", FP_WIDTH_MIN,
+					 FP_HEIGHT_MIN, FP_WIDTH_MAX, FP_HEIGHT_MAX);
+				return bad_value(c->verb, "size", optarg, want);
+			}
 			break;
 		case 'd':
 			if (parse_seconds(optarg, &c->so.duration) < 0 || c->so.duration > 86400)
