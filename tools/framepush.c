@@ -86,7 +86,7 @@ static void usage(FILE *f)
 "  --threads N        converter threads (default: one per CPU)\n"
 "  --restart-source N start a source that dies again, up to N times, 0..100 (default 0\n"
 "                     for record, 3 for stream: a live stream outlives a source crash)\n"
-"  -q, --quiet        no live status line\n"
+"  -q, --quiet        no live status line, no info lines (warnings and errors only)\n"
 "  -h, --help         this text\n"
 "\n"
 "On a terminal a status line shows seconds, fps, bitrate, capture->encoded latency p50/p99,\n"
@@ -557,6 +557,9 @@ static int run_session(struct cli *c)
 	int r, sr;
 
 	c->so.stop = &interrupted;
+	/* Quiet means warnings and errors only, unless FRAMEPUSH_LOG asks for more. */
+	if (c->quiet && !getenv("FRAMEPUSH_LOG"))
+		fp_log_set_level(FP_LOG_WARN);
 	if (!c->quiet && isatty(STDERR_FILENO))
 		c->so.progress = on_progress;
 	signal(SIGPIPE, SIG_IGN);

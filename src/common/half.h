@@ -5,20 +5,20 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Exact (denormals, +-Inf and NaN preserved): the converters' scalar path decodes every HDR
+ * pixel with it, so it is a multiply, not a branch per class. */
 static inline float fp_half_to_float(uint16_t h)
 {
-	uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
+	uint32_t em = h & 0x7fffu, bits = em << 13;
 	float f;
 
-	if (exp == 0) {
-		f = (float)man / 16777216.0f; /* subnormal: man * 2^-24 */
-		return sign ? -f : f;
-	}
-	if (exp == 31)
-		bits = sign | 0x7f800000u | (man << 13);
-	else
-		bits = sign | ((exp + 112u) << 23) | (man << 13);
-	memcpy(&f, &bits, sizeof(f));
+	memcpy(&f, &bits, 4);
+	f *= 0x1p112f; /* rebias the exponent; also scales half denormals correctly */
+	memcpy(&bits, &f, 4);
+	if (em >= 0x7c00u)
+		bits |= 0x7f800000u;
+	bits |= (uint32_t)(h & 0x8000u) << 16;
+	memcpy(&f, &bits, 4);
 	return f;
 }
 

@@ -1,5 +1,5 @@
 /* framepush — converter internals shared by the scalar, SSE2, SSSE3 and AVX2 kernels.
- * Private helpers carry a cv_ prefix (common/half.h already has an fp_half_to_float).
+ * Private helpers carry a cv_ prefix; half floats decode with common/half.h.
  *
  * Everything here is static inline or a plain declaration so that the per-ISA static
  * libraries need no symbol from libframepush (no link-order cycle); the PQ table reaches
@@ -11,6 +11,8 @@
 #include <float.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "common/half.h"
 
 /* ---- SDR: BT.709 limited range, fixed point ----
  * Y  = 16  + 219/255 * (Kr R + Kg G + Kb B)                   R,G,B = 0..255 codes
@@ -155,22 +157,6 @@ static inline void cv_sdr_span(const struct cv_rowpair *r, uint32_t x, uint32_t 
 	}
 }
 
-/* IEEE half -> float, exact (denormals, +-Inf and NaN preserved). */
-static inline float cv_half_to_float(uint16_t h)
-{
-	uint32_t em = h & 0x7fffu, bits = em << 13;
-	float f;
-
-	memcpy(&f, &bits, 4);
-	f *= 0x1p112f; /* rebias the exponent; also scales half denormals correctly */
-	memcpy(&bits, &f, 4);
-	if (em >= 0x7c00u)
-		bits |= 0x7f800000u;
-	bits |= (uint32_t)(h & 0x8000u) << 16;
-	memcpy(&f, &bits, 4);
-	return f;
-}
-
 /* NaN and -Inf become 0; everything else (negatives, +Inf) passes to the matrix. */
 static inline float cv_sanitize(float v)
 {
@@ -209,9 +195,9 @@ static inline uint32_t cv_round_clamp10(float v, uint32_t lo, uint32_t hi)
 /* One RGBA16F pixel -> PQ R', G', B' (0..65535). */
 static inline void cv_hdr_pixel_pq(const float *pq, const uint8_t *p, float out[3])
 {
-	float r = cv_sanitize(cv_half_to_float((uint16_t)(p[0] | p[1] << 8)));
-	float g = cv_sanitize(cv_half_to_float((uint16_t)(p[2] | p[3] << 8)));
-	float b = cv_sanitize(cv_half_to_float((uint16_t)(p[4] | p[5] << 8)));
+	float r = cv_sanitize(fp_half_to_float((uint16_t)(p[0] | p[1] << 8)));
+	float g = cv_sanitize(fp_half_to_float((uint16_t)(p[2] | p[3] << 8)));
+	float b = cv_sanitize(fp_half_to_float((uint16_t)(p[4] | p[5] << 8)));
 
 	out[0] = cv_pq_lookup(pq, cv_clip_peak((float)FP_M00 * r + (float)FP_M01 * g + (float)FP_M02 * b));
 	out[1] = cv_pq_lookup(pq, cv_clip_peak((float)FP_M10 * r + (float)FP_M11 * g + (float)FP_M12 * b));
