@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "channel/atomic.h"
 #include "channel/attach.h"
 #include "channel/desc.h"
 #include "channel/msg.h"
@@ -69,9 +70,6 @@ struct fake {
 	uint32_t seq;
 	int last_slot;
 };
-
-#define ATOMIC_U32(p) ((_Atomic uint32_t *)(void *)(p))
-#define ATOMIC_U64(p) ((_Atomic uint64_t *)(void *)(p))
 
 /* Takes one ring delivery (waiting up to timeout_ms) and attaches to it as a source would;
  * OPENED goes into the status block. 1 attached, 0 nothing there, -1 refused. */

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "channel/atomic.h"
 #include "channel/msg.h"
 #include "channel/shm.h"
 #include "common/util.h"
@@ -151,9 +152,9 @@ uint32_t fp_attach(const void *msg, size_t len, int *fds, size_t nfds, uint32_t 
 			return fail(fds, 0, att, FP_SRC_MAP_FAILED, detail, (uint32_t)errno);
 	}
 
-	magic = atomic_load_explicit((const _Atomic uint32_t *)(const void *)&att->control->magic,
+	magic = atomic_load_explicit(ATOMIC_CONST_U32(&att->control->magic),
 				     memory_order_acquire);
-	gen = atomic_load_explicit((const _Atomic uint32_t *)(const void *)&att->control->generation,
+	gen = atomic_load_explicit(ATOMIC_CONST_U32(&att->control->generation),
 				   memory_order_acquire);
 	if (magic != FP_PROTO_MAGIC)
 		return fail(fds, 0, att, FP_SRC_BAD_MAGIC, detail, magic);

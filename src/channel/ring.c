@@ -9,15 +9,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "channel/atomic.h"
 #include "channel/futex.h"
 #include "channel/msg.h"
 #include "channel/shm.h"
 #include "common/log.h"
 #include "common/util.h"
-
-/* The contract's structs are plain integers; these view a word as its atomic twin. */
-#define ATOMIC_U32(p) ((_Atomic uint32_t *)(void *)(p))
-#define ATOMIC_U64(p) ((_Atomic uint64_t *)(void *)(p))
 
 static _Atomic uint32_t next_generation = 1;
 

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "channel/atomic.h"
 #include "channel/attach.h"
 #include "channel/desc.h"
 #include "channel/event.h"
@@ -16,9 +17,6 @@
 #include "channel/msg.h"
 #include "common/log.h"
 #include "common/util.h"
-
-#define ATOMIC_U32(p) ((_Atomic uint32_t *)(void *)(p))
-#define ATOMIC_U64(p) ((_Atomic uint64_t *)(void *)(p))
 
 struct fp_source {
 	int sock;

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "channel/atomic.h"
 #include "channel/desc.h"
 #include "channel/event.h"
 #include "channel/msg.h"
@@ -36,8 +37,6 @@
 /* Junk messages (wrong size or type, fds attached, oversized) a source may send in one
  * session before it is ended as a protocol violation. */
 #define JUNK_MAX 64u
-
-#define ATOMIC_U32(p) ((_Atomic uint32_t *)(void *)(p))
 
 struct fp_capture {
 	struct fp_capture_opts opts;
