@@ -22,12 +22,12 @@
 #include "channel/desc.h"
 #include "channel/msg.h"
 #include "channel/shm.h"
+#include "channel/signature.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "framepush/capture.h"
 #include "framepush/frame.h"
 #include "host/broker.h"
-#include "sources/signature.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

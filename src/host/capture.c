@@ -16,12 +16,12 @@
 #include "channel/msg.h"
 #include "channel/peer.h"
 #include "channel/ring.h"
+#include "channel/signature.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "framepush/convert.h"
 #include "framepush/encode.h"
 #include "host/broker.h"
-#include "sources/signature.h"
 
 #define OUT_RING_MAX 4u
 #define SLOT_LOCK_TIMEOUT_NS (8 * FP_NSEC_PER_MSEC)

@@ -21,12 +21,12 @@
 #include "channel/peer.h"
 #include "channel/ring.h"
 #include "channel/shm.h"
+#include "channel/signature.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
-#include "host/broker.h"
-#include "sources/signature.h"
 #include "harness.h"
+#include "host/broker.h"
 
 static char source_exe[4096], fake_peer[4096];
 
