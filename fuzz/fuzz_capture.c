@@ -28,6 +28,7 @@
 #include "framepush/capture.h"
 #include "framepush/frame.h"
 #include "host/broker.h"
+#include "host/capture_private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -275,6 +276,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.recover_timeout_ns = 30 * FP_NSEC_PER_MSEC,
 	};
 	struct in in = { data, size };
+	struct fp_broker *broker = NULL;
 	struct fp_capture *cap = NULL;
 	pthread_t t;
 	int sv[2], fds_before = fp_count_open_fds();
@@ -285,11 +287,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	f.sock = sv[1];
 	if (fp_msg_send(f.sock, &hello, sizeof(hello), NULL, 0) < 0 ||
-	    fp_broker_adopt(&o.broker, sv[0], FP_NSEC_PER_SEC) < 0)
+	    fp_broker_adopt(&broker, sv[0], FP_NSEC_PER_SEC) < 0)
 		abort();
 	if (pthread_create(&t, NULL, first_delivery, &f) != 0)
 		abort();
-	if (fp_capture_open(&cap, &o) < 0)
+	if (fp_capture_open_adopted(&cap, &o, broker, NULL, 0) < 0)
 		cap = NULL;
 	pthread_join(t, NULL);
 	while (cap && f.attached && in.n) {

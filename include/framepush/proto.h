@@ -87,7 +87,8 @@ struct fp_control {
 	uint32_t width;
 	uint32_t height;
 	uint32_t format;       /* enum fp_pixfmt */
-	uint32_t stride;       /* bytes per row in a slot, >= width * bpp, multiple of 64 */
+	uint32_t stride;       /* bytes per row in a slot: >= width * bpp and a multiple of 4
+				* (all a source may rely on; this host rounds up to 64) */
 	uint32_t reserved0;
 	uint64_t slot_size;    /* bytes of each slot memfd == height * stride */
 	uint64_t reserved[2];

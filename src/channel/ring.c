@@ -64,8 +64,10 @@ int fp_ring_create(struct fp_ring **out, uint32_t generation, uint32_t target_id
 		return -EINVAL;
 	}
 	ring = calloc(1, sizeof(*ring));
-	if (!ring)
+	if (!ring) {
+		fp_error("ring gen %u: out of memory", generation);
 		return -ENOMEM;
+	}
 	ring->control_fd = ring->status_fd = ring->event_fd = -1;
 	for (uint32_t i = 0; i < FP_RING_MAX; i++)
 		ring->slot_fd[i] = -1;

@@ -131,11 +131,6 @@ struct fp_status *fp_source_status_block(struct fp_source *src)
 	return src->attached ? src->att.status : NULL;
 }
 
-int fp_source_event_fd(const struct fp_source *src)
-{
-	return src->attached ? src->att.event_fd : -1;
-}
-
 uint32_t fp_source_next_seq(const struct fp_source *src)
 {
 	return src->seq + 1;

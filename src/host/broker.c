@@ -77,8 +77,11 @@ static struct fp_broker *broker_new(void)
 {
 	struct fp_broker *b = calloc(1, sizeof(*b));
 
-	if (b)
-		b->listen_fd = b->sock = b->peer.pidfd = -1;
+	if (!b) {
+		fp_error("broker: out of memory");
+		return NULL;
+	}
+	b->listen_fd = b->sock = b->peer.pidfd = -1;
 	return b;
 }
 
