@@ -29,6 +29,7 @@ struct fp_broker {
 	int sock;
 	struct fp_peer peer;
 	uid_t peer_uid;        /* the uid the source must run as */
+	unsigned peer_flags;   /* FP_PEER_*: how the peer check runs (tests) */
 	pid_t child;           /* spawned source, 0 when none */
 	int child_reaped;
 	int child_status;
@@ -96,6 +97,7 @@ int fp_broker_listen(struct fp_broker **out, const struct fp_broker_opts *opts)
 	if (!b)
 		return -ENOMEM;
 	b->peer_uid = opts->drop ? opts->uid : getuid();
+	b->peer_flags = opts->peer_flags;
 	if (!realpath(opts->source_exe, b->exe)) {
 		r = -errno;
 		fp_error("broker: source program %s not found: %s", opts->source_exe, strerror(errno));
@@ -225,7 +227,7 @@ int fp_broker_accept(struct fp_broker *b, pid_t expected_pid, int64_t timeout_ns
 			return r;
 		}
 	}
-	r = fp_peer_verify(sock, b->exe, b->peer_uid, expected_pid, &b->peer);
+	r = fp_peer_verify_flags(sock, b->exe, b->peer_uid, expected_pid, b->peer_flags, &b->peer);
 	if (r < 0) {
 		refuse(sock);
 		close(sock);

@@ -30,6 +30,7 @@ struct fp_broker_opts {
 	int drop;
 	uid_t uid;
 	gid_t gid;
+	unsigned peer_flags;         /* tests: FP_PEER_* for the peer check; 0 otherwise */
 };
 
 /* Listens, spawns the source (when asked), accepts and verifies it, reads its HELLO.
