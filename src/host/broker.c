@@ -21,6 +21,15 @@
 
 extern char **environ;
 
+/* A source exits as soon as its socket hangs up; a healthy one takes milliseconds, so after
+ * this long it is stuck and gets SIGKILL. */
+#define HANGUP_EXIT_MS 1000
+/* After SIGKILL only a task stuck in the kernel (D state) lingers: not worth waiting on. */
+#define KILL_EXIT_MS 5000
+/* How long a refused peer's hello may take to arrive before the socket is closed anyway:
+ * it was sent right after connect, so it is normally already queued. */
+#define REFUSED_HELLO_MS 500
+
 struct fp_broker {
 	char dir[PATH_MAX];
 	char path[PATH_MAX];
@@ -46,13 +55,13 @@ void fp_broker_destroy(struct fp_broker *b)
 	fp_close(&b->peer.pidfd);
 	if (b->child > 0 && !b->child_reaped) {
 		/* The source exits on the hang-up above: wait for that (its pidfd turns readable),
-		 * at most 1 s, then insist. */
-		if (fp_child_wait(b->child, 1000, &b->child_status) == -ETIMEDOUT) {
+		 * then insist. */
+		if (fp_child_wait(b->child, HANGUP_EXIT_MS, &b->child_status) == -ETIMEDOUT) {
 			fp_warn("broker: source pid %d did not exit on hang-up; killing it", (int)b->child);
 			kill(b->child, SIGKILL);
-			if (fp_child_wait(b->child, 5000, &b->child_status) == -ETIMEDOUT)
-				fp_error("broker: source pid %d survived SIGKILL for 5 s (stuck in the "
-					 "kernel?); leaving it", (int)b->child);
+			if (fp_child_wait(b->child, KILL_EXIT_MS, &b->child_status) == -ETIMEDOUT)
+				fp_error("broker: source pid %d survived SIGKILL for %d ms (stuck in the "
+					 "kernel?); leaving it", (int)b->child, KILL_EXIT_MS);
 		}
 	}
 	if (b->path[0])
@@ -161,7 +170,8 @@ static void refuse(int sock)
 	(void)fp_msg_send(sock, &m, sizeof(m), NULL, 0);
 	/* Read (and drop) the peer's hello first: closing a UNIX socket with unread data makes
 	 * the peer's next read fail with ECONNRESET, and it would never see why it was refused. */
-	if (fp_msg_recv(sock, junk, sizeof(junk), fds, FP_ARRAY_LEN(fds), &nfds, 500) >= 0)
+	if (fp_msg_recv(sock, junk, sizeof(junk), fds, FP_ARRAY_LEN(fds), &nfds,
+			REFUSED_HELLO_MS) >= 0)
 		fp_msg_close_fds(fds, nfds);
 }
 
@@ -354,7 +364,8 @@ int fp_broker_create(struct fp_broker **out, const struct fp_broker_opts *opts)
 		}
 	}
 	r = fp_broker_accept(b, opts->spawn ? b->child : 0,
-			     opts->connect_timeout_ns ? opts->connect_timeout_ns : 5 * FP_NSEC_PER_SEC);
+			     opts->connect_timeout_ns ? opts->connect_timeout_ns
+						     : FP_BROKER_CONNECT_TIMEOUT_NS);
 	if (r < 0) {
 		fp_broker_destroy(b);
 		return r;

@@ -840,8 +840,9 @@ static int start_source(struct fp_capture *cap)
 		return end_session_quietly(cap, r, "the %s source exited before connecting (its "
 					   "own error is logged above)", backend);
 	if (r == -ETIMEDOUT)
-		return end_session_quietly(cap, r, "the %s source did not connect within 5 s",
-					   backend);
+		return end_session_quietly(cap, r, "the %s source did not connect within %lld ms",
+					   backend, (long long)(FP_BROKER_CONNECT_TIMEOUT_NS /
+								FP_NSEC_PER_MSEC));
 	if (r == -EPERM)
 		return end_session_quietly(cap, r, "the process that connected is not the "
 					   "framepush-source we started");
