@@ -564,6 +564,61 @@ static int signature_ok(struct fp_capture *cap, struct fp_token tok)
 	return 0;
 }
 
+/* Converts the slot the host holds (tok, published as latest) into the next output buffer
+ * and releases the slot. 0 and *frame; -EAGAIN when its signature failed (refused once, for
+ * this token); or -errno with the session ended. */
+static int convert_held_slot(struct fp_capture *cap, struct fp_token tok, uint64_t latest,
+			     const struct fp_yuv_frame **frame)
+{
+	struct fp_ring *ring = cap->ring;
+	int hdr = ring->format == FP_PIXFMT_RGBA16F;
+	struct fp_yuv_frame *out;
+	uint64_t cap_ns;
+	int64_t now;
+	int r;
+
+	r = ensure_out_buffer(cap, cap->out_idx, hdr ? FP_YUV_P010 : FP_YUV_NV12, ring->width,
+			      ring->height);
+	if (r < 0) {
+		fp_ring_slot_release(ring, tok.slot);
+		return r;
+	}
+	out = &cap->out[cap->out_idx];
+	r = fp_converter_run(cap->conv, hdr ? FP_SRC_RGBA16F : FP_SRC_XRGB8888, ring->slot[tok.slot],
+			     ring->stride, ring->width, ring->height, out);
+	cap_ns = ring->status->slot_capture_ns[tok.slot];
+	/* Verified after the conversion read the slot: a source that writes a slot the host
+	 * holds changes what the check sees, so a frame altered before or while it was
+	 * converted is refused (checking first would let a later write through). */
+	if (r == 0 && cap->opts.verify_signatures && !signature_ok(cap, tok)) {
+		fp_ring_slot_release(ring, tok.slot);
+		/* Refused once per token; last_seq stays, so a forged far-ahead seq cannot make
+		 * the real frames look old. */
+		cap->last_bad = latest;
+		return -EAGAIN;
+	}
+	fp_ring_slot_release(ring, tok.slot);
+	if (r < 0)
+		return end_session(cap, r, "converting a %ux%u frame failed: %s", ring->width,
+				   ring->height, strerror(-r));
+
+	now = fp_now_ns();
+	/* A capture time from the source is only a hint: keep it if it is plausible. */
+	out->pts_ns = cap_ns && (int64_t)cap_ns <= now && now - (int64_t)cap_ns < FP_NSEC_PER_SEC
+			      ? (int64_t)cap_ns : now;
+	out->seq = tok.seq;
+	out->repeated = 0;
+	cap->last_idx = (int)cap->out_idx;
+	cap->out_idx = (cap->out_idx + 1) % cap->out_len;
+	cap->last_seq = tok.seq;
+	cap->recovering_since = 0;
+	cap->last_fresh = now;
+	cap->stats.frames_fresh++;
+	cap->stats.frames_out++;
+	*frame = out;
+	return 0;
+}
+
 /* Consumes the newest publish if it is the current ring's, new, and in range. */
 static int try_consume(struct fp_capture *cap, const struct fp_yuv_frame **frame)
 {
@@ -572,10 +627,7 @@ static int try_consume(struct fp_capture *cap, const struct fp_yuv_frame **frame
 
 	for (int attempt = 0; attempt < 4; attempt++) {
 		struct fp_token tok = fp_token_unpack(latest);
-		struct fp_yuv_frame *out;
-		uint64_t again, cap_ns;
-		int64_t now;
-		int r;
+		uint64_t again;
 
 		if (tok.generation == 0)
 			return -EAGAIN; /* nothing published on this ring yet */
@@ -589,8 +641,7 @@ static int try_consume(struct fp_capture *cap, const struct fp_yuv_frame **frame
 		}
 		if ((int32_t)(tok.seq - cap->last_seq) <= 0 || latest == cap->last_bad)
 			return -EAGAIN; /* not new, or already refused */
-		r = fp_ring_slot_acquire(ring, tok.slot, SLOT_LOCK_TIMEOUT_NS);
-		if (r < 0) {
+		if (fp_ring_slot_acquire(ring, tok.slot, SLOT_LOCK_TIMEOUT_NS) < 0) {
 			/* Skipped, not waited for; the same token retried later counts once. */
 			if (latest != cap->last_busy) {
 				cap->last_busy = latest;
@@ -602,53 +653,10 @@ static int try_consume(struct fp_capture *cap, const struct fp_yuv_frame **frame
 		/* The slot is ours. If nothing was published since we read the token, the
 		 * slot still holds that frame: the source never takes the latest slot. */
 		again = fp_ring_latest(ring);
-		if (again != latest) {
-			fp_ring_slot_release(ring, tok.slot);
-			latest = again;
-			continue;
-		}
-		r = ensure_out_buffer(cap, cap->out_idx,
-				      ring->format == FP_PIXFMT_RGBA16F ? FP_YUV_P010 : FP_YUV_NV12,
-				      ring->width, ring->height);
-		if (r < 0) {
-			fp_ring_slot_release(ring, tok.slot);
-			return r;
-		}
-		out = &cap->out[cap->out_idx];
-		r = fp_converter_run(cap->conv,
-				     ring->format == FP_PIXFMT_RGBA16F ? FP_SRC_RGBA16F : FP_SRC_XRGB8888,
-				     ring->slot[tok.slot], ring->stride, ring->width, ring->height, out);
-		cap_ns = ring->status->slot_capture_ns[tok.slot];
-		/* Verified after the conversion read the slot: a source that writes a slot the
-		 * host holds changes what the check sees, so a frame altered before or while it
-		 * was converted is refused (checking first would let a later write through). */
-		if (r == 0 && cap->opts.verify_signatures && !signature_ok(cap, tok)) {
-			fp_ring_slot_release(ring, tok.slot);
-			/* Refused once per token; last_seq stays, so a forged far-ahead seq cannot
-			 * make the real frames look old. */
-			cap->last_bad = latest;
-			return -EAGAIN;
-		}
+		if (again == latest)
+			return convert_held_slot(cap, tok, latest, frame);
 		fp_ring_slot_release(ring, tok.slot);
-		if (r < 0)
-			return end_session(cap, r, "converting a %ux%u frame failed: %s", ring->width,
-					   ring->height, strerror(-r));
-
-		now = fp_now_ns();
-		/* A capture time from the source is only a hint: keep it if it is plausible. */
-		out->pts_ns = cap_ns && (int64_t)cap_ns <= now && now - (int64_t)cap_ns < FP_NSEC_PER_SEC
-				      ? (int64_t)cap_ns : now;
-		out->seq = tok.seq;
-		out->repeated = 0;
-		cap->last_idx = (int)cap->out_idx;
-		cap->out_idx = (cap->out_idx + 1) % cap->out_len;
-		cap->last_seq = tok.seq;
-		cap->recovering_since = 0;
-		cap->last_fresh = now;
-		cap->stats.frames_fresh++;
-		cap->stats.frames_out++;
-		*frame = out;
-		return 0;
+		latest = again;
 	}
 	return -EAGAIN;
 }
