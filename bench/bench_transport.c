@@ -28,13 +28,14 @@ static int run(const char *exe, uint32_t w, uint32_t h, unsigned n)
 	struct fp_capture *cap;
 	int64_t *lat = calloc(n, sizeof(*lat));
 	unsigned got = 0;
+	char why[512];
 	int r;
 
 	if (!lat)
 		return -ENOMEM;
-	r = fp_capture_open(&cap, &o);
+	r = fp_capture_open(&cap, &o, why, sizeof(why));
 	if (r < 0) {
-		fprintf(stderr, "bench transport: capture failed: %s\n", fp_capture_last_error());
+		fprintf(stderr, "bench transport: capture failed: %s\n", why);
 		free(lat);
 		return r;
 	}

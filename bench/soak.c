@@ -60,7 +60,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	double seconds = 600, flip_s = 2, kill_s = 30, warmup_s = 10, rss_max = 256;
-	char source_exe[4096], spec[64];
+	char source_exe[4096], spec[64], why[512];
 	const char *root = getenv("FRAMEPUSH_BUILD_ROOT");
 	struct fp_capture_opts o = { .backend = "test", .width = 640, .height = 360, .fps = 60,
 				     .verify_signatures = 1, .convert_threads = 1 };
@@ -107,9 +107,9 @@ int main(int argc, char **argv)
 	rss = calloc(cap_n, sizeof(*rss));
 	if (!t || !fds || !rss)
 		return 1;
-	r = fp_capture_open(&cap, &o);
+	r = fp_capture_open(&cap, &o, why, sizeof(why));
 	if (r < 0) {
-		fprintf(stderr, "framepush-soak: open failed: %s\n", fp_capture_last_error());
+		fprintf(stderr, "framepush-soak: open failed: %s\n", why);
 		return 1;
 	}
 	start = fp_now_ns();

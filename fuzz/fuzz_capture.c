@@ -17,16 +17,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "channel/atomic.h"
 #include "channel/attach.h"
 #include "channel/desc.h"
 #include "channel/msg.h"
 #include "channel/shm.h"
+#include "channel/signature.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "framepush/capture.h"
 #include "framepush/frame.h"
 #include "host/broker.h"
-#include "sources/signature.h"
+#include "host/capture_private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -69,9 +71,6 @@ struct fake {
 	uint32_t seq;
 	int last_slot;
 };
-
-#define ATOMIC_U32(p) ((_Atomic uint32_t *)(void *)(p))
-#define ATOMIC_U64(p) ((_Atomic uint64_t *)(void *)(p))
 
 /* Takes one ring delivery (waiting up to timeout_ms) and attaches to it as a source would;
  * OPENED goes into the status block. 1 attached, 0 nothing there, -1 refused. */
@@ -277,6 +276,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.recover_timeout_ns = 30 * FP_NSEC_PER_MSEC,
 	};
 	struct in in = { data, size };
+	struct fp_broker *broker = NULL;
 	struct fp_capture *cap = NULL;
 	pthread_t t;
 	int sv[2], fds_before = fp_count_open_fds();
@@ -287,11 +287,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	f.sock = sv[1];
 	if (fp_msg_send(f.sock, &hello, sizeof(hello), NULL, 0) < 0 ||
-	    fp_broker_adopt(&o.broker, sv[0], FP_NSEC_PER_SEC) < 0)
+	    fp_broker_adopt(&broker, sv[0], FP_NSEC_PER_SEC) < 0)
 		abort();
 	if (pthread_create(&t, NULL, first_delivery, &f) != 0)
 		abort();
-	if (fp_capture_open(&cap, &o) < 0)
+	if (fp_capture_open_adopted(&cap, &o, broker, NULL, 0) < 0)
 		cap = NULL;
 	pthread_join(t, NULL);
 	while (cap && f.attached && in.n) {

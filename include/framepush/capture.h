@@ -20,7 +20,6 @@
 #include "framepush/proto.h"
 
 struct fp_capture;
-struct fp_broker; /* src/host/broker.h */
 struct fp_hdr10; /* framepush/encode.h */
 
 struct fp_capture_opts {
@@ -46,9 +45,6 @@ struct fp_capture_opts {
 	int source_drop;
 	uid_t source_uid;
 	gid_t source_gid;
-	/* A source already connected (fp_broker_adopt): nothing is spawned and the capture
-	 * takes the broker over, also when the open fails. For the in-process fuzzer. */
-	struct fp_broker *broker;
 };
 
 struct fp_capture_stats {
@@ -66,7 +62,11 @@ struct fp_capture_stats {
 	uint32_t source_status, source_detail;
 };
 
-int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts);
+/* Starts the source and waits (bounded) until it attached and published. Returns 0 and
+ * *out, or -errno with *out NULL; then why (when not NULL) holds the reason as a sentence
+ * for the user, also logged. */
+int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts, char *why,
+		    size_t why_len);
 void fp_capture_close(struct fp_capture *cap);
 /* Hangs up on the source and waits up to timeout_ms for it to exit, before a close: fills
  * why with how it ended ("exited with status 0", "was killed by signal 9 (Killed)"). Returns
@@ -80,8 +80,6 @@ int fp_capture_hangup(struct fp_capture *cap, int timeout_ms, char *why, size_t 
  * fp_capture_error(). */
 int fp_capture_next_frame(struct fp_capture *cap, int64_t deadline_ns,
 			  const struct fp_yuv_frame **frame);
-/* A fresh frame if one is waiting, without blocking: 0 and *frame, -EAGAIN when none. */
-int fp_capture_try_latest(struct fp_capture *cap, const struct fp_yuv_frame **frame);
 
 int fp_capture_is_hdr(const struct fp_capture *cap);
 /* The HDR10 metadata for the current display: 1 and *meta while it is HDR, 0 and a zeroed
@@ -92,9 +90,8 @@ int fp_capture_is_hdr(const struct fp_capture *cap);
 int fp_capture_hdr_meta(const struct fp_capture *cap, struct fp_hdr10 *meta);
 unsigned fp_capture_pipeline_depth(const struct fp_capture *cap);
 void fp_capture_get_stats(const struct fp_capture *cap, struct fp_capture_stats *stats);
+/* Why the session ended ("" while it runs): the reason next-frame's error stands for. */
 const char *fp_capture_error(const struct fp_capture *cap);
-/* Why the last fp_capture_open on this thread failed ("" if it did not). */
-const char *fp_capture_last_error(void);
 pid_t fp_capture_source_pid(const struct fp_capture *cap);
 uint32_t fp_capture_generation(const struct fp_capture *cap);
 

@@ -56,7 +56,8 @@ static inline uint32_t fp_pixfmt_bpp(uint32_t fmt)
 enum fp_source_status {
 	FP_SRC_NOT_ATTACHED = 0, /* no delivery accepted yet (or detached)                   */
 	FP_SRC_OPENED = 1,       /* attached to the delivered ring, publishing when it can   */
-	FP_SRC_BAD_MESSAGE = 2,  /* delivery malformed; detail = byte length or fd count      */
+	FP_SRC_BAD_MESSAGE = 2,  /* delivery malformed; detail = byte length, type seen, fd
+				  * count, or FP_BAD_MESSAGE_BLOCK_SIZE                      */
 	FP_SRC_BAD_MAGIC = 3,    /* control block magic wrong; detail = magic seen            */
 	FP_SRC_BAD_VERSION = 4,  /* protocol version differs; detail = version seen           */
 	FP_SRC_STALE = 5,        /* control block generation != delivery's; detail = seen;
@@ -67,11 +68,24 @@ enum fp_source_status {
 	FP_SRC_BAD_SIZE = 8,     /* an fd is smaller than declared; detail = fd index         */
 	FP_SRC_NO_SEALS = 9,     /* an fd lacks the required seals; detail = fd index         */
 	FP_SRC_MAP_FAILED = 10,  /* mmap failed; detail = errno                               */
-	FP_SRC_BAD_FORMAT = 11,  /* size/format/stride invalid; detail = field index          */
+	FP_SRC_BAD_FORMAT = 11,  /* size/format/stride invalid; detail = enum fp_bad_format  */
 	FP_SRC_CONTROL_WRITABLE = 12, /* control fd lacks F_SEAL_FUTURE_WRITE; detail = seals seen */
 	FP_SRC_BAD_EVENT = 13,   /* event fd is not an eventfd; detail = 0, or errno          */
 	FP_SRC_STATUS_MAX = 13,
 };
+
+/* The detail of FP_SRC_BAD_FORMAT: which part of the delivery's geometry was wrong. */
+enum fp_bad_format {
+	FP_BAD_FORMAT_PIXFMT = 1,  /* format is no enum fp_pixfmt                              */
+	FP_BAD_FORMAT_SIZE = 2,    /* width or height outside FP_WIDTH_* / FP_HEIGHT_*          */
+	FP_BAD_FORMAT_STRIDE = 3,  /* stride < width * bpp or not a multiple of 4, or slot_size
+				    * != stride * height                                      */
+	FP_BAD_FORMAT_CONTROL = 4, /* the control block's geometry differs from the message's  */
+};
+
+/* The detail of FP_SRC_BAD_MESSAGE when control_size or status_size is not the size of
+ * this header's struct (the two sides were built from different contracts). */
+#define FP_BAD_MESSAGE_BLOCK_SIZE 0u
 
 /* A one-line meaning per status, for diagnostics on both sides. */
 const char *fp_source_status_name(uint32_t status);
@@ -87,7 +101,8 @@ struct fp_control {
 	uint32_t width;
 	uint32_t height;
 	uint32_t format;       /* enum fp_pixfmt */
-	uint32_t stride;       /* bytes per row in a slot, >= width * bpp, multiple of 64 */
+	uint32_t stride;       /* bytes per row in a slot: >= width * bpp and a multiple of 4
+				* (all a source may rely on; this host rounds up to 64) */
 	uint32_t reserved0;
 	uint64_t slot_size;    /* bytes of each slot memfd == height * stride */
 	uint64_t reserved[2];

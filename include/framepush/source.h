@@ -4,7 +4,7 @@
  * ring deliveries (validating all of each before using it), and publishes frames:
  *
  *   fp_source_acquire()  take a free slot through its ownership word
- *   ...write pixels into fp_source_slot()...
+ *   ...write pixels into fp_source_ring()->slot[i]...
  *   fp_source_publish()  release the slot, stamp the capture time, store the token
  *                        (release ordering), signal the host's eventfd
  *
@@ -94,7 +94,5 @@ uint32_t fp_source_next_seq(const struct fp_source *src);
 
 /* Test hook: the raw status block of the attached ring (NULL when detached). */
 struct fp_status *fp_source_status_block(struct fp_source *src);
-/* Test hook: the frame-ready eventfd of the attached ring (-1 when detached). */
-int fp_source_event_fd(const struct fp_source *src);
 
 #endif

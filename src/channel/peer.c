@@ -56,15 +56,6 @@ static int sock_hung_up(int sock)
 	return r > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR)) ? 1 : 0;
 }
 
-/* Test hook: FRAMEPUSH_NO_PEERPIDFD=1 takes the pre-6.5 path on any kernel, so the
- * fallback is exercised where SO_PEERPIDFD exists. */
-static int peerpidfd_disabled(void)
-{
-	const char *e = getenv("FRAMEPUSH_NO_PEERPIDFD");
-
-	return e && !strcmp(e, "1");
-}
-
 static int read_exe(pid_t pid, char *out, size_t cap)
 {
 	char path[64];
@@ -80,19 +71,16 @@ static int read_exe(pid_t pid, char *out, size_t cap)
 	return 0;
 }
 
-int fp_peer_verify(int sock, const char *expected_exe, uid_t expected_uid, pid_t expected_pid,
-		   struct fp_peer *peer)
+/* uid and pid from SO_PEERCRED, fixed at connect, against what the caller expects. */
+static int check_cred(int sock, uid_t expected_uid, pid_t expected_pid, struct fp_peer *peer)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	char want[PATH_MAX];
-	int pidfd = -1, r;
+	int r;
 
-	memset(peer, 0, sizeof(*peer));
-	peer->pidfd = -1;
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		r = -errno;
-		fp_error("peer: SO_PEERCRED on socket %d failed: %s", sock, strerror(errno));
+		fp_error("peer: SO_PEERCRED on socket %d failed: %s", sock, strerror(-r));
 		return r;
 	}
 	peer->pid = cred.pid;
@@ -107,77 +95,126 @@ int fp_peer_verify(int sock, const char *expected_exe, uid_t expected_uid, pid_t
 			 (int)cred.pid, (int)expected_pid);
 		return -EPERM;
 	}
+	return 0;
+}
 
-	len = sizeof(pidfd);
-	if (peerpidfd_disabled()) {
-		errno = ENOPROTOOPT;
-		r = -1;
-	} else {
-		r = getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len);
+/* Before Linux 6.5: the pid SO_PEERCRED reports was fixed at connect, so pidfd_open of it
+ * names whoever holds that number now, and the connector may have exited and its pid been
+ * recycled. If, after pidfd_open, the socket's other end is still open, some process still
+ * holds it; when that is the connector, it was alive at pidfd_open, so the number was not
+ * recycled and the pidfd is its. What this cannot rule out: a connector that handed its end
+ * to another process (fork, SCM_RIGHTS) and exited, its pid reused before pidfd_open.
+ * Returns the pidfd (CLOEXEC) or -errno. */
+static int pinned_pidfd(int sock, pid_t pid)
+{
+	int pidfd = fp_pidfd_open(pid), r;
+
+	if (pidfd < 0) {
+		fp_error("peer: pidfd_open(%d) failed: %s", (int)pid, strerror(-pidfd));
+		return pidfd;
 	}
-	peer->pidfd_from_socket = r == 0;
-	if (r < 0) {
-		if (errno != ENOPROTOOPT && errno != EINVAL) {
-			r = -errno;
-			fp_error("peer: SO_PEERPIDFD for pid %d failed: %s", (int)cred.pid, strerror(errno));
-			return r;
-		}
-		/* Older kernel: the pid SO_PEERCRED reports was fixed at connect, so pidfd_open
-		 * of it names whoever holds that number now, and the connector may have exited
-		 * and its pid been recycled. If, after pidfd_open, the socket's other end is
-		 * still open, some process still holds it; when that is the connector, it was
-		 * alive at pidfd_open, so the number was not recycled and the pidfd is its. What
-		 * this cannot rule out: a connector that handed its end to another process
-		 * (fork, SCM_RIGHTS) and exited, its pid reused before pidfd_open. */
-		pidfd = fp_pidfd_open(cred.pid);
-		if (pidfd < 0) {
-			fp_error("peer: pidfd_open(%d) failed: %s", (int)cred.pid, strerror(-pidfd));
-			return pidfd;
-		}
-		if (fcntl(pidfd, F_SETFD, FD_CLOEXEC) < 0 || pidfd_pid(pidfd) != cred.pid) {
-			fp_error("peer: pid %d exited during verification", (int)cred.pid);
-			close(pidfd);
-			return -ESRCH;
-		}
-		r = sock_hung_up(sock);
-		if (r != 0) {
-			fp_error("peer: pid %d: the connection closed during verification; its pid "
-				 "may name another process now", (int)cred.pid);
-			close(pidfd);
-			return r < 0 ? r : -ENOTCONN;
-		}
-	} else if (fcntl(pidfd, F_SETFD, FD_CLOEXEC) < 0) {
+	if (fcntl(pidfd, F_SETFD, FD_CLOEXEC) < 0 || pidfd_pid(pidfd) != pid) {
+		fp_error("peer: pid %d exited during verification", (int)pid);
+		r = -ESRCH;
+		goto err_close_pidfd;
+	}
+	r = sock_hung_up(sock);
+	if (r != 0) {
+		fp_error("peer: pid %d: the connection closed during verification; its pid may "
+			 "name another process now", (int)pid);
+		r = r < 0 ? r : -ENOTCONN;
+		goto err_close_pidfd;
+	}
+	return pidfd;
+
+err_close_pidfd:
+	close(pidfd);
+	return r;
+}
+
+/* The peer's pidfd: exact from the socket (SO_PEERPIDFD) where the kernel has it, else
+ * pinned_pidfd. Returns it (CLOEXEC) or -errno. */
+static int peer_pidfd(int sock, struct fp_peer *peer, unsigned flags)
+{
+	socklen_t len = sizeof(int);
+	int pidfd = -1, r;
+
+	if (flags & FP_PEER_NO_SOCKET_PIDFD)
+		return pinned_pidfd(sock, peer->pid);
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0) {
 		r = -errno;
+		if (r == -ENOPROTOOPT || r == -EINVAL) /* a kernel before 6.5 */
+			return pinned_pidfd(sock, peer->pid);
+		fp_error("peer: SO_PEERPIDFD for pid %d failed: %s", (int)peer->pid, strerror(-r));
+		return r;
+	}
+	if (fcntl(pidfd, F_SETFD, FD_CLOEXEC) < 0) {
+		r = -errno;
+		fp_error("peer: FD_CLOEXEC on the pidfd of pid %d failed: %s", (int)peer->pid,
+			 strerror(-r));
 		close(pidfd);
 		return r;
 	}
+	peer->pidfd_from_socket = 1;
+	return pidfd;
+}
 
-	r = read_exe(cred.pid, peer->exe, sizeof(peer->exe));
+/* The image of the process behind pidfd (fills peer->exe) against expected_exe. */
+static int check_image(struct fp_peer *peer, int pidfd, const char *expected_exe)
+{
+	char want[PATH_MAX];
+	int r = read_exe(peer->pid, peer->exe, sizeof(peer->exe));
+
 	if (r < 0) {
-		fp_error("peer: cannot read the image of pid %d: %s", (int)cred.pid, strerror(-r));
-		goto fail;
+		fp_error("peer: cannot read the image of pid %d: %s", (int)peer->pid, strerror(-r));
+		return r;
 	}
 	/* The exe link was read from the pid; if the pidfd's process is still alive, that pid
 	 * was not recycled in between, so the image belongs to our peer. */
 	if (fp_pidfd_exited(pidfd) != 0) {
-		fp_error("peer: pid %d exited during verification", (int)cred.pid);
-		r = -ESRCH;
-		goto fail;
+		fp_error("peer: pid %d exited during verification", (int)peer->pid);
+		return -ESRCH;
 	}
 	if (!realpath(expected_exe, want)) {
 		r = -errno;
-		fp_error("peer: expected source image %s cannot be resolved: %s", expected_exe, strerror(errno));
-		goto fail;
+		fp_error("peer: expected source image %s cannot be resolved: %s", expected_exe,
+			 strerror(-r));
+		return r;
 	}
 	if (strcmp(want, peer->exe) != 0) {
-		fp_error("peer: refusing pid %d: image is %s, expected %s", (int)cred.pid, peer->exe,
+		fp_error("peer: refusing pid %d: image is %s, expected %s", (int)peer->pid, peer->exe,
 			 want);
-		r = -EPERM;
-		goto fail;
+		return -EPERM;
 	}
+	return 0;
+}
+
+int fp_peer_verify_flags(int sock, const char *expected_exe, uid_t expected_uid,
+			 pid_t expected_pid, unsigned flags, struct fp_peer *peer)
+{
+	int pidfd, r;
+
+	memset(peer, 0, sizeof(*peer));
+	peer->pidfd = -1;
+	r = check_cred(sock, expected_uid, expected_pid, peer);
+	if (r < 0)
+		return r;
+	pidfd = peer_pidfd(sock, peer, flags);
+	if (pidfd < 0)
+		return pidfd;
+	r = check_image(peer, pidfd, expected_exe);
+	if (r < 0)
+		goto err_close_pidfd;
 	peer->pidfd = pidfd;
 	return 0;
-fail:
+
+err_close_pidfd:
 	close(pidfd);
 	return r;
+}
+
+int fp_peer_verify(int sock, const char *expected_exe, uid_t expected_uid, pid_t expected_pid,
+		   struct fp_peer *peer)
+{
+	return fp_peer_verify_flags(sock, expected_exe, expected_uid, expected_pid, 0, peer);
 }

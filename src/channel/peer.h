@@ -3,8 +3,7 @@
  * uid from SO_PEERCRED, a pidfd from SO_PEERPIDFD (fallback before Linux 6.5: pidfd_open of
  * the SO_PEERCRED pid, trusted only while the connection is still open; see
  * doc/channel.md for what that does and does not prove), and /proc/<pid>/exe against the
- * binary the host expects. The pidfd then doubles as the death probe: readable once it exits.
- * FRAMEPUSH_NO_PEERPIDFD=1 (a test hook) forces the fallback. */
+ * binary the host expects. The pidfd then doubles as the death probe: readable once it exits. */
 #ifndef FP_CHANNEL_PEER_H
 #define FP_CHANNEL_PEER_H
 
@@ -26,6 +25,14 @@ struct fp_peer {
  * path, the connection closed before the pid could be pinned; other failures -errno. */
 int fp_peer_verify(int sock, const char *expected_exe, uid_t expected_uid, pid_t expected_pid,
 		   struct fp_peer *peer);
+
+/* fp_peer_verify with flags, for tests. FP_PEER_NO_SOCKET_PIDFD takes the pre-6.5 path
+ * (pidfd_open of the SO_PEERCRED pid) even where SO_PEERPIDFD exists, so that the fallback
+ * is tested on any kernel. Only code can ask for it: nothing a user sets weakens the check
+ * of a production build. */
+#define FP_PEER_NO_SOCKET_PIDFD 0x1u
+int fp_peer_verify_flags(int sock, const char *expected_exe, uid_t expected_uid,
+			 pid_t expected_pid, unsigned flags, struct fp_peer *peer);
 
 /* 1 if the process behind pidfd has exited, 0 if alive, -errno on error. */
 int fp_pidfd_exited(int pidfd);

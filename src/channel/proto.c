@@ -13,7 +13,7 @@ static const char *const status_names[] = {
 static const char *const status_meanings[] = {
 	[FP_SRC_NOT_ATTACHED] = "the source has not attached to any ring (delivery not received or not accepted yet)",
 	[FP_SRC_OPENED] = "the source attached; no frames means its display composed nothing (idle) or it cannot match the ring's format",
-	[FP_SRC_BAD_MESSAGE] = "the delivery message was malformed (detail: length, type or fd count)",
+	[FP_SRC_BAD_MESSAGE] = "the delivery message was malformed (detail: length, type or fd count; 0: a block size is not this build's)",
 	[FP_SRC_BAD_MAGIC] = "the control block's magic was wrong (detail: magic seen)",
 	[FP_SRC_BAD_VERSION] = "host and source speak different protocol versions (detail: version seen)",
 	[FP_SRC_STALE] = "an old ring: the control block's generation differs from the delivery's (detail: generation seen), or the delivery is not newer than the attached ring (detail: attached generation)",
@@ -22,7 +22,7 @@ static const char *const status_meanings[] = {
 	[FP_SRC_BAD_SIZE] = "a shared object is smaller than declared (detail: fd index)",
 	[FP_SRC_NO_SEALS] = "a shared object lacks the shrink/grow/seal seals (detail: fd index)",
 	[FP_SRC_MAP_FAILED] = "mapping a shared object failed (detail: errno)",
-	[FP_SRC_BAD_FORMAT] = "size, stride or pixel format is invalid (detail: field index)",
+	[FP_SRC_BAD_FORMAT] = "size, stride or pixel format is invalid (detail: 1 pixel format, 2 size, 3 stride or slot size, 4 control block disagrees)",
 	[FP_SRC_CONTROL_WRITABLE] = "the control block lacks F_SEAL_FUTURE_WRITE, so the source could reopen it writable (detail: seals seen)",
 	[FP_SRC_BAD_EVENT] = "the frame-ready fd is not an eventfd, or cannot be made non-blocking (detail: 0, or errno)",
 };

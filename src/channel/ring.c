@@ -9,15 +9,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "channel/atomic.h"
 #include "channel/futex.h"
 #include "channel/msg.h"
 #include "channel/shm.h"
 #include "common/log.h"
 #include "common/util.h"
-
-/* The contract's structs are plain integers; these view a word as its atomic twin. */
-#define ATOMIC_U32(p) ((_Atomic uint32_t *)(void *)(p))
-#define ATOMIC_U64(p) ((_Atomic uint64_t *)(void *)(p))
 
 static _Atomic uint32_t next_generation = 1;
 
@@ -53,6 +50,74 @@ void fp_ring_destroy(struct fp_ring *ring)
 	free(ring);
 }
 
+/* The shared objects of a ring: control and status blocks, event, one memfd per slot, each
+ * mapped by the host. 0 or -errno (logged); fp_ring_destroy frees what was made. */
+static int create_objects(struct fp_ring *ring)
+{
+	int r;
+
+	/* Seal set left open: FUTURE_WRITE goes on once the host has written it (below). */
+	r = fp_shm_create_open("control", sizeof(struct fp_control));
+	if (r < 0)
+		return r;
+	ring->control_fd = r;
+	r = fp_shm_create("status", sizeof(struct fp_status));
+	if (r < 0)
+		return r;
+	ring->status_fd = r;
+	ring->control = fp_shm_map(ring->control_fd, sizeof(struct fp_control), PROT_READ | PROT_WRITE);
+	ring->status = fp_shm_map(ring->status_fd, sizeof(struct fp_status), PROT_READ | PROT_WRITE);
+	if (!ring->control || !ring->status) {
+		r = -errno;
+		fp_error("ring gen %u: mapping control/status failed: %s", ring->generation,
+			 strerror(-r));
+		return r;
+	}
+	ring->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ring->event_fd < 0) {
+		r = -errno;
+		fp_error("ring gen %u: eventfd failed: %s", ring->generation, strerror(-r));
+		return r;
+	}
+	for (uint32_t i = 0; i < ring->ring_len; i++) {
+		char what[32];
+
+		snprintf(what, sizeof(what), "slot%u", i);
+		r = fp_shm_create(what, ring->slot_size);
+		if (r < 0)
+			return r;
+		ring->slot_fd[i] = r;
+		ring->slot[i] = fp_shm_map(r, ring->slot_size, PROT_READ);
+		if (!ring->slot[i]) {
+			r = -errno;
+			fp_error("ring gen %u: mapping slot %u (%llu bytes) failed: %s",
+				 ring->generation, i, (unsigned long long)ring->slot_size, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Writes the control block, magic last, and seals it read-only for every later fd. */
+static int write_control(struct fp_ring *ring)
+{
+	ring->control->version = FP_PROTO_VERSION;
+	ring->control->generation = ring->generation;
+	ring->control->target_id = ring->target_id;
+	ring->control->ring_len = ring->ring_len;
+	ring->control->width = ring->width;
+	ring->control->height = ring->height;
+	ring->control->format = ring->format;
+	ring->control->stride = ring->stride;
+	ring->control->slot_size = ring->slot_size;
+	/* Magic last: a reader that sees it sees every field above. */
+	atomic_store_explicit(ATOMIC_U32(&ring->control->magic), FP_PROTO_MAGIC, memory_order_release);
+	/* Before any fd of it exists outside: from here no fd of the control block, whatever
+	 * its open mode, yields a writable mapping or a write(). The host's own mapping above
+	 * stays writable (a seal does not revoke existing mappings). */
+	return fp_shm_seal_readonly(ring->control_fd, "control");
+}
+
 int fp_ring_create(struct fp_ring **out, uint32_t generation, uint32_t target_id,
 		   uint32_t ring_len, uint32_t width, uint32_t height, uint32_t format)
 {
@@ -67,8 +132,10 @@ int fp_ring_create(struct fp_ring **out, uint32_t generation, uint32_t target_id
 		return -EINVAL;
 	}
 	ring = calloc(1, sizeof(*ring));
-	if (!ring)
+	if (!ring) {
+		fp_error("ring gen %u: out of memory", generation);
 		return -ENOMEM;
+	}
 	ring->control_fd = ring->status_fd = ring->event_fd = -1;
 	for (uint32_t i = 0; i < FP_RING_MAX; i++)
 		ring->slot_fd[i] = -1;
@@ -82,67 +149,15 @@ int fp_ring_create(struct fp_ring **out, uint32_t generation, uint32_t target_id
 	ring->stride = (width * fp_pixfmt_bpp(format) + 63u) & ~63u;
 	ring->slot_size = (uint64_t)ring->stride * height;
 
-	/* Seal set left open: FUTURE_WRITE goes on once the host has written it (below). */
-	r = fp_shm_create_open("control", sizeof(struct fp_control));
-	if (r < 0)
-		goto fail;
-	ring->control_fd = r;
-	r = fp_shm_create("status", sizeof(struct fp_status));
-	if (r < 0)
-		goto fail;
-	ring->status_fd = r;
-	ring->control = fp_shm_map(ring->control_fd, sizeof(struct fp_control), PROT_READ | PROT_WRITE);
-	ring->status = fp_shm_map(ring->status_fd, sizeof(struct fp_status), PROT_READ | PROT_WRITE);
-	if (!ring->control || !ring->status) {
-		r = -errno;
-		fp_error("ring gen %u: mapping control/status failed: %s", generation, strerror(errno));
-		goto fail;
+	r = create_objects(ring);
+	if (r == 0)
+		r = write_control(ring);
+	if (r < 0) {
+		fp_ring_destroy(ring);
+		return r;
 	}
-	ring->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (ring->event_fd < 0) {
-		r = -errno;
-		fp_error("ring gen %u: eventfd failed: %s", generation, strerror(errno));
-		goto fail;
-	}
-	for (uint32_t i = 0; i < ring_len; i++) {
-		char what[32];
-
-		snprintf(what, sizeof(what), "slot%u", i);
-		r = fp_shm_create(what, ring->slot_size);
-		if (r < 0)
-			goto fail;
-		ring->slot_fd[i] = r;
-		ring->slot[i] = fp_shm_map(r, ring->slot_size, PROT_READ);
-		if (!ring->slot[i]) {
-			r = -errno;
-			fp_error("ring gen %u: mapping slot %u (%llu bytes) failed: %s", generation, i,
-				 (unsigned long long)ring->slot_size, strerror(errno));
-			goto fail;
-		}
-	}
-
-	ring->control->version = FP_PROTO_VERSION;
-	ring->control->generation = generation;
-	ring->control->target_id = target_id;
-	ring->control->ring_len = ring_len;
-	ring->control->width = width;
-	ring->control->height = height;
-	ring->control->format = format;
-	ring->control->stride = ring->stride;
-	ring->control->slot_size = ring->slot_size;
-	/* Magic last: a reader that sees it sees every field above. */
-	atomic_store_explicit(ATOMIC_U32(&ring->control->magic), FP_PROTO_MAGIC, memory_order_release);
-	/* Before any fd of it exists outside: from here no fd of the control block, whatever
-	 * its open mode, yields a writable mapping or a write(). The host's own mapping above
-	 * stays writable (a seal does not revoke existing mappings). */
-	r = fp_shm_seal_readonly(ring->control_fd, "control");
-	if (r < 0)
-		goto fail;
 	*out = ring;
 	return 0;
-fail:
-	fp_ring_destroy(ring);
-	return r;
 }
 
 int fp_ring_deliver(const struct fp_ring *ring, int sock)

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "channel/atomic.h"
 #include "channel/attach.h"
 #include "channel/desc.h"
 #include "channel/event.h"
@@ -16,9 +17,6 @@
 #include "channel/msg.h"
 #include "common/log.h"
 #include "common/util.h"
-
-#define ATOMIC_U32(p) ((_Atomic uint32_t *)(void *)(p))
-#define ATOMIC_U64(p) ((_Atomic uint64_t *)(void *)(p))
 
 struct fp_source {
 	int sock;
@@ -131,11 +129,6 @@ const struct fp_source_ring *fp_source_ring(const struct fp_source *src)
 struct fp_status *fp_source_status_block(struct fp_source *src)
 {
 	return src->attached ? src->att.status : NULL;
-}
-
-int fp_source_event_fd(const struct fp_source *src)
-{
-	return src->attached ? src->att.event_fd : -1;
 }
 
 uint32_t fp_source_next_seq(const struct fp_source *src)

@@ -21,6 +21,15 @@
 
 extern char **environ;
 
+/* A source exits as soon as its socket hangs up; a healthy one takes milliseconds, so after
+ * this long it is stuck and gets SIGKILL. */
+#define HANGUP_EXIT_MS 1000
+/* After SIGKILL only a task stuck in the kernel (D state) lingers: not worth waiting on. */
+#define KILL_EXIT_MS 5000
+/* How long a refused peer's hello may take to arrive before the socket is closed anyway:
+ * it was sent right after connect, so it is normally already queued. */
+#define REFUSED_HELLO_MS 500
+
 struct fp_broker {
 	char dir[PATH_MAX];
 	char path[PATH_MAX];
@@ -29,6 +38,7 @@ struct fp_broker {
 	int sock;
 	struct fp_peer peer;
 	uid_t peer_uid;        /* the uid the source must run as */
+	unsigned peer_flags;   /* FP_PEER_*: how the peer check runs (tests) */
 	pid_t child;           /* spawned source, 0 when none */
 	int child_reaped;
 	int child_status;
@@ -45,13 +55,13 @@ void fp_broker_destroy(struct fp_broker *b)
 	fp_close(&b->peer.pidfd);
 	if (b->child > 0 && !b->child_reaped) {
 		/* The source exits on the hang-up above: wait for that (its pidfd turns readable),
-		 * at most 1 s, then insist. */
-		if (fp_child_wait(b->child, 1000, &b->child_status) == -ETIMEDOUT) {
+		 * then insist. */
+		if (fp_child_wait(b->child, HANGUP_EXIT_MS, &b->child_status) == -ETIMEDOUT) {
 			fp_warn("broker: source pid %d did not exit on hang-up; killing it", (int)b->child);
 			kill(b->child, SIGKILL);
-			if (fp_child_wait(b->child, 5000, &b->child_status) == -ETIMEDOUT)
-				fp_error("broker: source pid %d survived SIGKILL for 5 s (stuck in the "
-					 "kernel?); leaving it", (int)b->child);
+			if (fp_child_wait(b->child, KILL_EXIT_MS, &b->child_status) == -ETIMEDOUT)
+				fp_error("broker: source pid %d survived SIGKILL for %d ms (stuck in the "
+					 "kernel?); leaving it", (int)b->child, KILL_EXIT_MS);
 		}
 	}
 	if (b->path[0])
@@ -77,8 +87,11 @@ static struct fp_broker *broker_new(void)
 {
 	struct fp_broker *b = calloc(1, sizeof(*b));
 
-	if (b)
-		b->listen_fd = b->sock = b->peer.pidfd = -1;
+	if (!b) {
+		fp_error("broker: out of memory");
+		return NULL;
+	}
+	b->listen_fd = b->sock = b->peer.pidfd = -1;
 	return b;
 }
 
@@ -93,6 +106,7 @@ int fp_broker_listen(struct fp_broker **out, const struct fp_broker_opts *opts)
 	if (!b)
 		return -ENOMEM;
 	b->peer_uid = opts->drop ? opts->uid : getuid();
+	b->peer_flags = opts->peer_flags;
 	if (!realpath(opts->source_exe, b->exe)) {
 		r = -errno;
 		fp_error("broker: source program %s not found: %s", opts->source_exe, strerror(errno));
@@ -156,7 +170,8 @@ static void refuse(int sock)
 	(void)fp_msg_send(sock, &m, sizeof(m), NULL, 0);
 	/* Read (and drop) the peer's hello first: closing a UNIX socket with unread data makes
 	 * the peer's next read fail with ECONNRESET, and it would never see why it was refused. */
-	if (fp_msg_recv(sock, junk, sizeof(junk), fds, FP_ARRAY_LEN(fds), &nfds, 500) >= 0)
+	if (fp_msg_recv(sock, junk, sizeof(junk), fds, FP_ARRAY_LEN(fds), &nfds,
+			REFUSED_HELLO_MS) >= 0)
 		fp_msg_close_fds(fds, nfds);
 }
 
@@ -222,7 +237,7 @@ int fp_broker_accept(struct fp_broker *b, pid_t expected_pid, int64_t timeout_ns
 			return r;
 		}
 	}
-	r = fp_peer_verify(sock, b->exe, b->peer_uid, expected_pid, &b->peer);
+	r = fp_peer_verify_flags(sock, b->exe, b->peer_uid, expected_pid, b->peer_flags, &b->peer);
 	if (r < 0) {
 		refuse(sock);
 		close(sock);
@@ -349,7 +364,8 @@ int fp_broker_create(struct fp_broker **out, const struct fp_broker_opts *opts)
 		}
 	}
 	r = fp_broker_accept(b, opts->spawn ? b->child : 0,
-			     opts->connect_timeout_ns ? opts->connect_timeout_ns : 5 * FP_NSEC_PER_SEC);
+			     opts->connect_timeout_ns ? opts->connect_timeout_ns
+						     : FP_BROKER_CONNECT_TIMEOUT_NS);
 	if (r < 0) {
 		fp_broker_destroy(b);
 		return r;

@@ -16,12 +16,17 @@
 
 struct fp_broker;
 
+/* How long a spawned source may take to start, connect and say hello when the caller does
+ * not say: a sandboxed source attaching to a display starts in well under a second. */
+#define FP_BROKER_CONNECT_TIMEOUT_NS (5 * FP_NSEC_PER_SEC)
+
 struct fp_broker_opts {
 	const char *source_exe;      /* the binary to spawn and to expect at the other end */
 	char *const *source_argv;    /* argv for it, without --connect (added by the broker) */
 	const char *socket_dir;      /* where to listen; NULL: a private dir under $XDG_RUNTIME_DIR or /tmp */
 	int spawn;                   /* 0: do not spawn, accept any verified connection */
-	int64_t connect_timeout_ns;  /* how long the source may take to connect and say hello */
+	int64_t connect_timeout_ns;  /* how long the source may take to connect and say hello
+	                              * (0: FP_BROKER_CONNECT_TIMEOUT_NS) */
 	/* Run the source as uid/gid (no supplementary groups) instead of as ourselves: root
 	 * capturing a display that runs as another account starts its source as that account,
 	 * never as root in a directory the account owns. The socket directory is handed to it,
@@ -30,6 +35,7 @@ struct fp_broker_opts {
 	int drop;
 	uid_t uid;
 	gid_t gid;
+	unsigned peer_flags;         /* tests: FP_PEER_* for the peer check; 0 otherwise */
 };
 
 /* Listens, spawns the source (when asked), accepts and verifies it, reads its HELLO.

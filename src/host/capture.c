@@ -1,6 +1,7 @@
 #include "framepush/capture.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -10,19 +11,27 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "channel/atomic.h"
 #include "channel/desc.h"
 #include "channel/event.h"
 #include "channel/msg.h"
 #include "channel/peer.h"
 #include "channel/ring.h"
+#include "channel/signature.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "framepush/convert.h"
 #include "framepush/encode.h"
 #include "host/broker.h"
-#include "sources/signature.h"
+#include "host/capture_private.h"
 
 #define OUT_RING_MAX 4u
+/* One output buffer is always the one being written: at most OUT_RING_MAX - 1 in flight. */
+#define DEPTH_MAX (OUT_RING_MAX - 1)
+#define DEPTH_DEFAULT 2u
+#define ATTACH_TIMEOUT_DEFAULT_NS (4 * FP_NSEC_PER_SEC)
+#define RECOVER_TIMEOUT_DEFAULT_NS (3 * FP_NSEC_PER_SEC)
+#define NO_FRAME_TIMEOUT_DEFAULT_NS (20 * FP_NSEC_PER_SEC)
 #define SLOT_LOCK_TIMEOUT_NS (8 * FP_NSEC_PER_MSEC)
 #define FIRST_KICK_NS (600 * FP_NSEC_PER_MSEC)
 #define KICK_EVERY_NS (800 * FP_NSEC_PER_MSEC)
@@ -36,8 +45,10 @@
 /* Junk messages (wrong size or type, fds attached, oversized) a source may send in one
  * session before it is ended as a protocol violation. */
 #define JUNK_MAX 64u
-
-#define ATOMIC_U32(p) ((_Atomic uint32_t *)(void *)(p))
+/* How long a source whose socket closed gets for its pidfd to turn readable: a dying process
+ * closes its files first, and waiting this little lets the error name the real reason (its
+ * exit status or signal) instead of "closed the channel". */
+#define EXIT_GRACE_MS 200
 
 struct fp_capture {
 	struct fp_capture_opts opts;
@@ -65,11 +76,11 @@ struct fp_capture {
 	unsigned status_logs;      /* status lines logged so far */
 	int event_unusable;        /* the kernel cannot read the eventfd without blocking */
 	uint32_t logged_status, logged_detail;
-	int failed;
+	int ended;                 /* -errno that ended the session (reason in error), 0 running */
 
 	struct fp_capture_stats stats;
 	uint64_t published_before, dropped_before; /* earlier rings' counts, summed */
-	char error[512];
+	char error[512];           /* why the session ended: the one place that keeps the text */
 
 	/* How the source is started, kept for a restart. */
 	struct fp_broker_opts bo;
@@ -78,27 +89,42 @@ struct fp_capture {
 	int adopted;               /* the broker came from the caller: nothing to restart */
 };
 
-static int fail(struct fp_capture *cap, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* The reason of the last failure on this thread, kept past fp_capture_open's cleanup. */
-static _Thread_local char last_error[512];
-
-const char *fp_capture_last_error(void)
+/* The one place the reason is kept; callers log it or say why not. */
+static int keep_reason(struct fp_capture *cap, int err, const char *fmt, va_list ap)
 {
-	return last_error;
+	vsnprintf(cap->error, sizeof(cap->error), fmt, ap);
+	cap->ended = err;
+	return err;
 }
 
-static int fail(struct fp_capture *cap, int err, const char *fmt, ...)
+/* Ends the session with err, which every later call returns; keeps the reason for
+ * fp_capture_error (or the failed open's why) and logs it, once: here, where the caller
+ * formatted it with its context. Returns err. */
+static int end_session(struct fp_capture *cap, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int end_session(struct fp_capture *cap, int err, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(cap->error, sizeof(cap->error), fmt, ap);
+	keep_reason(cap, err, fmt, ap);
 	va_end(ap);
-	snprintf(last_error, sizeof(last_error), "%s", cap->error);
 	fp_error("capture: %s", cap->error);
-	cap->failed = err;
+	return err;
+}
+
+/* The same for a failure the layer below already logged with its detail (the broker, the
+ * peer check, the ring), or for no failure at all (a hang-up): the session keeps its own
+ * words for it, without a second log line. */
+static int end_session_quietly(struct fp_capture *cap, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int end_session_quietly(struct fp_capture *cap, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	keep_reason(cap, err, fmt, ap);
+	va_end(ap);
 	return err;
 }
 
@@ -186,19 +212,18 @@ uint32_t fp_capture_generation(const struct fp_capture *cap) { return cap->ring-
 static unsigned clamp_depth(unsigned want)
 {
 	const char *env = getenv("FRAMEPUSH_PIPELINE_DEPTH");
+	unsigned long long v;
 
 	if (!want && env && *env) {
-		char *end;
-		unsigned long v = strtoul(env, &end, 10);
-
-		if (*end || v == 0) /* junk must not pass silently as the default */
-			fp_warn("capture: FRAMEPUSH_PIPELINE_DEPTH='%s' is not 1..3; using 2", env);
+		if (fp_parse_uint(env, 1, UINT_MAX, &v) < 0) /* junk must not pass as the default */
+			fp_warn("capture: FRAMEPUSH_PIPELINE_DEPTH='%s' is not 1..%u; using %u", env,
+				DEPTH_MAX, DEPTH_DEFAULT);
 		else
-			want = v > OUT_RING_MAX ? OUT_RING_MAX : (unsigned)v;
+			want = v > DEPTH_MAX ? DEPTH_MAX : (unsigned)v;
 	}
 	if (!want)
-		want = 2;
-	return want < 1 ? 1 : want > OUT_RING_MAX - 1 ? OUT_RING_MAX - 1 : want;
+		want = DEPTH_DEFAULT;
+	return want > DEPTH_MAX ? DEPTH_MAX : want;
 }
 
 static void free_out_ring(struct fp_capture *cap)
@@ -224,7 +249,8 @@ static int ensure_out_buffer(struct fp_capture *cap, unsigned i, enum fp_yuv_for
 	fp_yuv_frame_free(b);
 	r = fp_yuv_frame_alloc(b, fmt, w, h);
 	if (r < 0)
-		return fail(cap, r, "cannot allocate a %ux%u output buffer", w, h);
+		return end_session(cap, r, "cannot allocate a %ux%u output buffer: %s", w, h,
+				   strerror(-r));
 	return 0;
 }
 
@@ -316,8 +342,8 @@ static int source_died(struct fp_capture *cap)
 	/* The pidfd is readable, so a child of ours is a zombie now: reap it for the reason. */
 	fp_broker_source_exit(cap->broker, why, sizeof(why));
 	if (cap->adopted || cap->stats.source_restarts >= cap->opts.max_source_restarts)
-		return fail(cap, -EPIPE, "source pid %d died (%s); no more frames can arrive",
-			    (int)pid, why);
+		return end_session(cap, -EPIPE, "source pid %d died (%s); no more frames can arrive",
+				   (int)pid, why);
 	/* Counted first: a source that dies again while restarting cannot loop forever. */
 	cap->stats.source_restarts++;
 	fp_warn("capture: source pid %d died (%s); starting a new one (restart %llu of %u)",
@@ -327,7 +353,7 @@ static int source_died(struct fp_capture *cap)
 	cap->broker = NULL;
 	r = start_source(cap);
 	if (r < 0)
-		return cap->failed ? cap->failed : fail(cap, r, "restarting the source failed");
+		return r;
 	cap->recovering_since = 0;
 	cap->last_fresh = fp_now_ns();
 	return 0;
@@ -343,9 +369,9 @@ static int junk_message(struct fp_capture *cap, int n, uint32_t type, size_t nfd
 			n, type, nfds);
 	if (cap->stats.junk_messages <= JUNK_MAX)
 		return 0;
-	return fail(cap, -EPROTO, "source pid %d sent more than %u messages the protocol does "
-		    "not allow (a flood); ending the source", (int)fp_broker_pid(cap->broker),
-		    JUNK_MAX);
+	return end_session(cap, -EPROTO, "source pid %d sent more than %u messages the protocol "
+			   "does not allow (a flood); ending the source",
+			   (int)fp_broker_pid(cap->broker), JUNK_MAX);
 }
 
 /* Reads at most DRAIN_MAX pending messages from the source; the rest wait for the next
@@ -363,13 +389,15 @@ static int drain_socket(struct fp_capture *cap)
 		size_t nfds = 0;
 		int n = fp_msg_recv(fp_broker_sock(cap->broker), &m, sizeof(m), fds, FP_ARRAY_LEN(fds),
 				    &nfds, 0);
+		int r;
 
 		if (n == -EAGAIN)
 			return 0;
 		if (n == -EMSGSIZE) {
 			/* Oversized, or too many fds; they are already closed. */
-			if (junk_message(cap, n, 0, 0) < 0)
-				return cap->failed;
+			r = junk_message(cap, n, 0, 0);
+			if (r < 0)
+				return r;
 			continue;
 		}
 		if (n < 0) {
@@ -377,23 +405,24 @@ static int drain_socket(struct fp_capture *cap)
 			 * the exit a moment so the error names the real reason. */
 			struct pollfd p = { .fd = fp_broker_pidfd(cap->broker), .events = POLLIN };
 
-			if (poll(&p, 1, 200) > 0)
+			if (poll(&p, 1, EXIT_GRACE_MS) > 0)
 				return source_died(cap);
-			return fail(cap, -EPIPE, "source pid %d closed the channel",
-				    (int)fp_broker_pid(cap->broker));
+			return end_session(cap, -EPIPE, "source pid %d closed the channel",
+					   (int)fp_broker_pid(cap->broker));
 		}
 		fp_msg_close_fds(fds, nfds); /* a source never sends fds */
 		if ((size_t)n != sizeof(m.status) || m.hdr.type != FP_MSG_STATUS || nfds) {
-			if (junk_message(cap, n, (size_t)n >= sizeof(m.hdr) ? m.hdr.type : 0, nfds) < 0)
-				return cap->failed;
+			r = junk_message(cap, n, (size_t)n >= sizeof(m.hdr) ? m.hdr.type : 0, nfds);
+			if (r < 0)
+				return r;
 			continue;
 		}
 		if (m.status.generation == cap->ring->generation && m.status.status != FP_SRC_OPENED)
-			return fail(cap, -EPROTO,
-				    "source pid %d refused ring gen %u: %s, detail %u: %s",
-				    (int)fp_broker_pid(cap->broker), cap->ring->generation,
-				    fp_source_status_name(m.status.status), m.status.detail,
-				    fp_source_status_meaning(m.status.status));
+			return end_session(cap, -EPROTO,
+					   "source pid %d refused ring gen %u: %s, detail %u: %s",
+					   (int)fp_broker_pid(cap->broker), cap->ring->generation,
+					   fp_source_status_name(m.status.status), m.status.detail,
+					   fp_source_status_meaning(m.status.status));
 	}
 	return 0;
 }
@@ -405,12 +434,13 @@ static int deliver_new_ring(struct fp_capture *cap, uint32_t w, uint32_t h, uint
 
 	r = fp_ring_create(&ring, fp_ring_next_generation(), cap->target_id, cap->ring_len, w, h, fmt);
 	if (r < 0)
-		return fail(cap, r, "cannot create a %ux%u format %u ring: %s", w, h, fmt, strerror(-r));
+		return end_session_quietly(cap, r, "cannot create a %ux%u format %u ring: %s", w, h,
+					   fmt, strerror(-r));
 	r = fp_ring_deliver(ring, fp_broker_sock(cap->broker));
 	if (r < 0) {
 		fp_ring_destroy(ring);
-		return fail(cap, r, "delivering ring to source pid %d failed: %s",
-			    (int)fp_broker_pid(cap->broker), strerror(-r));
+		return end_session_quietly(cap, r, "delivering ring to source pid %d failed: %s",
+					   (int)fp_broker_pid(cap->broker), strerror(-r));
 	}
 	if (cap->ring) {
 		/* Read last, as late as possible: the source may still publish on the old ring. */
@@ -448,8 +478,8 @@ static int follow_descriptor(struct fp_capture *cap)
 	if (w == cap->ring->width && h == cap->ring->height && fmt == cap->ring->format)
 		return 0;
 	if (fp_ring_desc_valid(w, h, fmt) < 0)
-		return fail(cap, -EPROTO, "source pid %d reported an invalid display %ux%u format %u",
-			    (int)fp_broker_pid(cap->broker), w, h, fmt);
+		return end_session(cap, -EPROTO, "source pid %d reported an invalid display %ux%u "
+				   "format %u", (int)fp_broker_pid(cap->broker), w, h, fmt);
 	fp_info("capture: display changed from %ux%u %s to %ux%u %s; recreating the ring",
 		cap->ring->width, cap->ring->height,
 		cap->ring->format == FP_PIXFMT_RGBA16F ? "HDR" : "SDR", w, h,
@@ -472,8 +502,8 @@ static int service(struct fp_capture *cap)
 	int64_t now;
 	int r;
 
-	if (cap->failed)
-		return cap->failed;
+	if (cap->ended)
+		return cap->ended;
 	if (fp_pidfd_exited(fp_broker_pidfd(cap->broker)) > 0)
 		return source_died(cap);
 	r = drain_socket(cap);
@@ -490,12 +520,12 @@ static int service(struct fp_capture *cap)
 		uint32_t st, detail;
 
 		read_source_status(cap, &st, &detail);
-		return fail(cap, -ETIMEDOUT,
-			    "display changed and no fresh frame arrived on ring gen %u within %lld ms "
-			    "(source status %s, detail %u: %s); ending the session",
-			    cap->ring->generation,
-			    (long long)(cap->opts.recover_timeout_ns / FP_NSEC_PER_MSEC),
-			    fp_source_status_name(st), detail, fp_source_status_meaning(st));
+		return end_session(cap, -ETIMEDOUT,
+				   "display changed and no fresh frame arrived on ring gen %u within "
+				   "%lld ms (source status %s, detail %u: %s); ending the session",
+				   cap->ring->generation,
+				   (long long)(cap->opts.recover_timeout_ns / FP_NSEC_PER_MSEC),
+				   fp_source_status_name(st), detail, fp_source_status_meaning(st));
 	}
 	/* An idle display composes nothing after a recreate either: nudge it. */
 	if (now >= cap->next_kick) {
@@ -534,6 +564,61 @@ static int signature_ok(struct fp_capture *cap, struct fp_token tok)
 	return 0;
 }
 
+/* Converts the slot the host holds (tok, published as latest) into the next output buffer
+ * and releases the slot. 0 and *frame; -EAGAIN when its signature failed (refused once, for
+ * this token); or -errno with the session ended. */
+static int convert_held_slot(struct fp_capture *cap, struct fp_token tok, uint64_t latest,
+			     const struct fp_yuv_frame **frame)
+{
+	struct fp_ring *ring = cap->ring;
+	int hdr = ring->format == FP_PIXFMT_RGBA16F;
+	struct fp_yuv_frame *out;
+	uint64_t cap_ns;
+	int64_t now;
+	int r;
+
+	r = ensure_out_buffer(cap, cap->out_idx, hdr ? FP_YUV_P010 : FP_YUV_NV12, ring->width,
+			      ring->height);
+	if (r < 0) {
+		fp_ring_slot_release(ring, tok.slot);
+		return r;
+	}
+	out = &cap->out[cap->out_idx];
+	r = fp_converter_run(cap->conv, hdr ? FP_SRC_RGBA16F : FP_SRC_XRGB8888, ring->slot[tok.slot],
+			     ring->stride, ring->width, ring->height, out);
+	cap_ns = ring->status->slot_capture_ns[tok.slot];
+	/* Verified after the conversion read the slot: a source that writes a slot the host
+	 * holds changes what the check sees, so a frame altered before or while it was
+	 * converted is refused (checking first would let a later write through). */
+	if (r == 0 && cap->opts.verify_signatures && !signature_ok(cap, tok)) {
+		fp_ring_slot_release(ring, tok.slot);
+		/* Refused once per token; last_seq stays, so a forged far-ahead seq cannot make
+		 * the real frames look old. */
+		cap->last_bad = latest;
+		return -EAGAIN;
+	}
+	fp_ring_slot_release(ring, tok.slot);
+	if (r < 0)
+		return end_session(cap, r, "converting a %ux%u frame failed: %s", ring->width,
+				   ring->height, strerror(-r));
+
+	now = fp_now_ns();
+	/* A capture time from the source is only a hint: keep it if it is plausible. */
+	out->pts_ns = cap_ns && (int64_t)cap_ns <= now && now - (int64_t)cap_ns < FP_NSEC_PER_SEC
+			      ? (int64_t)cap_ns : now;
+	out->seq = tok.seq;
+	out->repeated = 0;
+	cap->last_idx = (int)cap->out_idx;
+	cap->out_idx = (cap->out_idx + 1) % cap->out_len;
+	cap->last_seq = tok.seq;
+	cap->recovering_since = 0;
+	cap->last_fresh = now;
+	cap->stats.frames_fresh++;
+	cap->stats.frames_out++;
+	*frame = out;
+	return 0;
+}
+
 /* Consumes the newest publish if it is the current ring's, new, and in range. */
 static int try_consume(struct fp_capture *cap, const struct fp_yuv_frame **frame)
 {
@@ -542,10 +627,7 @@ static int try_consume(struct fp_capture *cap, const struct fp_yuv_frame **frame
 
 	for (int attempt = 0; attempt < 4; attempt++) {
 		struct fp_token tok = fp_token_unpack(latest);
-		struct fp_yuv_frame *out;
-		uint64_t again, cap_ns;
-		int64_t now;
-		int r;
+		uint64_t again;
 
 		if (tok.generation == 0)
 			return -EAGAIN; /* nothing published on this ring yet */
@@ -559,8 +641,7 @@ static int try_consume(struct fp_capture *cap, const struct fp_yuv_frame **frame
 		}
 		if ((int32_t)(tok.seq - cap->last_seq) <= 0 || latest == cap->last_bad)
 			return -EAGAIN; /* not new, or already refused */
-		r = fp_ring_slot_acquire(ring, tok.slot, SLOT_LOCK_TIMEOUT_NS);
-		if (r < 0) {
+		if (fp_ring_slot_acquire(ring, tok.slot, SLOT_LOCK_TIMEOUT_NS) < 0) {
 			/* Skipped, not waited for; the same token retried later counts once. */
 			if (latest != cap->last_busy) {
 				cap->last_busy = latest;
@@ -572,52 +653,10 @@ static int try_consume(struct fp_capture *cap, const struct fp_yuv_frame **frame
 		/* The slot is ours. If nothing was published since we read the token, the
 		 * slot still holds that frame: the source never takes the latest slot. */
 		again = fp_ring_latest(ring);
-		if (again != latest) {
-			fp_ring_slot_release(ring, tok.slot);
-			latest = again;
-			continue;
-		}
-		r = ensure_out_buffer(cap, cap->out_idx,
-				      ring->format == FP_PIXFMT_RGBA16F ? FP_YUV_P010 : FP_YUV_NV12,
-				      ring->width, ring->height);
-		if (r < 0) {
-			fp_ring_slot_release(ring, tok.slot);
-			return r;
-		}
-		out = &cap->out[cap->out_idx];
-		r = fp_converter_run(cap->conv,
-				     ring->format == FP_PIXFMT_RGBA16F ? FP_SRC_RGBA16F : FP_SRC_XRGB8888,
-				     ring->slot[tok.slot], ring->stride, ring->width, ring->height, out);
-		cap_ns = ring->status->slot_capture_ns[tok.slot];
-		/* Verified after the conversion read the slot: a source that writes a slot the
-		 * host holds changes what the check sees, so a frame altered before or while it
-		 * was converted is refused (checking first would let a later write through). */
-		if (r == 0 && cap->opts.verify_signatures && !signature_ok(cap, tok)) {
-			fp_ring_slot_release(ring, tok.slot);
-			/* Refused once per token; last_seq stays, so a forged far-ahead seq cannot
-			 * make the real frames look old. */
-			cap->last_bad = latest;
-			return -EAGAIN;
-		}
+		if (again == latest)
+			return convert_held_slot(cap, tok, latest, frame);
 		fp_ring_slot_release(ring, tok.slot);
-		if (r < 0)
-			return fail(cap, r, "converting a %ux%u frame failed", ring->width, ring->height);
-
-		now = fp_now_ns();
-		/* A capture time from the source is only a hint: keep it if it is plausible. */
-		out->pts_ns = cap_ns && (int64_t)cap_ns <= now && now - (int64_t)cap_ns < FP_NSEC_PER_SEC
-				      ? (int64_t)cap_ns : now;
-		out->seq = tok.seq;
-		out->repeated = 0;
-		cap->last_idx = (int)cap->out_idx;
-		cap->out_idx = (cap->out_idx + 1) % cap->out_len;
-		cap->last_seq = tok.seq;
-		cap->recovering_since = 0;
-		cap->last_fresh = now;
-		cap->stats.frames_fresh++;
-		cap->stats.frames_out++;
-		*frame = out;
-		return 0;
+		latest = again;
 	}
 	return -EAGAIN;
 }
@@ -679,14 +718,15 @@ static int no_frame_error(struct fp_capture *cap)
 	uint32_t st, detail;
 
 	read_source_status(cap, &st, &detail);
-	return fail(cap, -ETIMEDOUT,
-		    "no frame from source pid %d within %lld ms (ring gen %u): source status %s "
-		    "(%u), detail %u: %s. Statuses: 0 NOT_ATTACHED = never attached; 1 OPENED = "
-		    "attached but nothing composed (idle display, or a mode the ring cannot match); "
-		    "2..11 = it refused the delivery (see the detail)",
-		    (int)fp_broker_pid(cap->broker),
-		    (long long)(cap->opts.no_frame_timeout_ns / FP_NSEC_PER_MSEC), cap->ring->generation,
-		    fp_source_status_name(st), st, detail, fp_source_status_meaning(st));
+	return end_session(cap, -ETIMEDOUT,
+			   "no frame from source pid %d within %lld ms (ring gen %u): source status "
+			   "%s (%u), detail %u: %s. Statuses: 0 NOT_ATTACHED = never attached; 1 "
+			   "OPENED = attached but nothing composed (idle display, or a mode the ring "
+			   "cannot match); 2..%u = it refused the delivery (see the detail)",
+			   (int)fp_broker_pid(cap->broker),
+			   (long long)(cap->opts.no_frame_timeout_ns / FP_NSEC_PER_MSEC),
+			   cap->ring->generation, fp_source_status_name(st), st, detail,
+			   fp_source_status_meaning(st), (unsigned)FP_SRC_STATUS_MAX);
 }
 
 int fp_capture_next_frame(struct fp_capture *cap, int64_t deadline_ns,
@@ -746,13 +786,14 @@ static int wait_for_attach(struct fp_capture *cap)
 		}
 		now = fp_now_ns();
 		if (now >= deadline)
-			return fail(cap, -ETIMEDOUT,
-				    "source pid %d published no frame within %lld ms despite %llu kicks: "
-				    "status %s, detail %u: %s",
-				    (int)fp_broker_pid(cap->broker),
-				    (long long)(cap->opts.attach_timeout_ns / FP_NSEC_PER_MSEC),
-				    (unsigned long long)cap->stats.kicks, fp_source_status_name(st), detail,
-				    fp_source_status_meaning(st));
+			return end_session(cap, -ETIMEDOUT,
+					   "source pid %d published no frame within %lld ms despite %llu "
+					   "kicks: status %s, detail %u: %s",
+					   (int)fp_broker_pid(cap->broker),
+					   (long long)(cap->opts.attach_timeout_ns / FP_NSEC_PER_MSEC),
+					   (unsigned long long)cap->stats.kicks,
+					   fp_source_status_name(st), detail,
+					   fp_source_status_meaning(st));
 		if (now >= cap->next_kick) {
 			send_kick(cap);
 			cap->next_kick = now + KICK_EVERY_NS;
@@ -771,11 +812,9 @@ int fp_capture_hangup(struct fp_capture *cap, int timeout_ms, char *why, size_t 
 	 * number the broker owns valid until it closes it. */
 	if (shutdown(fp_broker_sock(cap->broker), SHUT_RDWR) < 0 && errno != ENOTCONN)
 		return -errno;
-	if (!cap->failed) {
-		snprintf(cap->error, sizeof(cap->error), "the host hung up on source pid %d",
-			 (int)fp_broker_pid(cap->broker));
-		cap->failed = -EPIPE;
-	}
+	if (!cap->ended)
+		end_session_quietly(cap, -EPIPE, "the host hung up on source pid %d",
+				    (int)fp_broker_pid(cap->broker));
 	do
 		r = poll(&p, 1, timeout_ms);
 	while (r < 0 && errno == EINTR);
@@ -797,68 +836,67 @@ void fp_capture_close(struct fp_capture *cap)
 
 /* Starts the source (unless the caller gave one), validates its hello, delivers a ring at
  * its display's mode and waits, bounded, until it attached and published. At open and for
- * each restart. 0 or -errno, the reason in cap->error. */
+ * each restart. 0, or -errno with the session ended. */
 static int start_source(struct fp_capture *cap)
 {
 	const char *backend = cap->opts.backend ? cap->opts.backend : "test";
 	const struct fp_msg_hello *hello;
 	int r = cap->broker ? 0 : fp_broker_create(&cap->broker, &cap->bo);
 
-	if (r < 0) {
-		if (r == -ECHILD)
-			return fail(cap, r, "the %s source exited before connecting (its own error is "
-				    "logged above)", backend);
-		if (r == -ETIMEDOUT)
-			return fail(cap, r, "the %s source did not connect within 5 s", backend);
-		if (r == -EPERM)
-			return fail(cap, r, "the process that connected is not the framepush-source "
-				    "we started");
-		return fail(cap, r, "cannot start the %s source %s: %s", backend,
-			    cap->opts.source_exe, strerror(-r));
-	}
+	/* The broker logged each of these with its detail; the session keeps what it means. */
+	if (r == -ECHILD)
+		return end_session_quietly(cap, r, "the %s source exited before connecting (its "
+					   "own error is logged above)", backend);
+	if (r == -ETIMEDOUT)
+		return end_session_quietly(cap, r, "the %s source did not connect within %lld ms",
+					   backend, (long long)(FP_BROKER_CONNECT_TIMEOUT_NS /
+								FP_NSEC_PER_MSEC));
+	if (r == -EPERM)
+		return end_session_quietly(cap, r, "the process that connected is not the "
+					   "framepush-source we started");
+	if (r < 0)
+		return end_session_quietly(cap, r, "cannot start the %s source %s: %s", backend,
+					   cap->opts.source_exe, strerror(-r));
 	hello = fp_broker_hello(cap->broker);
 	if (fp_ring_desc_valid(hello->width, hello->height, hello->format) < 0)
-		return fail(cap, -EPROTO, "source pid %d reported an invalid display %ux%u format %u",
-			    (int)fp_broker_pid(cap->broker), hello->width, hello->height,
-			    hello->format);
+		return end_session(cap, -EPROTO, "source pid %d reported an invalid display %ux%u "
+				   "format %u", (int)fp_broker_pid(cap->broker), hello->width,
+				   hello->height, hello->format);
 	r = deliver_new_ring(cap, hello->width, hello->height, hello->format);
 	return r < 0 ? r : wait_for_attach(cap);
 }
 
-int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts)
+/* The caller's options with every 0 replaced by its default, and the derived sizes. */
+static void apply_defaults(struct fp_capture *cap, const struct fp_capture_opts *opts)
 {
-	char **argv;
-	struct fp_capture *cap;
-	size_t n = 0;
-	int r;
-
-	*out = NULL;
-	last_error[0] = '\0';
-	cap = calloc(1, sizeof(*cap));
-	if (!cap) {
-		fp_broker_destroy(opts->broker);
-		return -ENOMEM;
-	}
 	cap->opts = *opts;
-	cap->broker = opts->broker; /* adopted: ours to destroy from here on */
-	cap->adopted = opts->broker != NULL;
-	argv = cap->argv;
 	if (!cap->opts.attach_timeout_ns)
-		cap->opts.attach_timeout_ns = 4 * FP_NSEC_PER_SEC;
+		cap->opts.attach_timeout_ns = ATTACH_TIMEOUT_DEFAULT_NS;
 	if (!cap->opts.recover_timeout_ns)
-		cap->opts.recover_timeout_ns = 3 * FP_NSEC_PER_SEC;
+		cap->opts.recover_timeout_ns = RECOVER_TIMEOUT_DEFAULT_NS;
 	if (!cap->opts.no_frame_timeout_ns)
-		cap->opts.no_frame_timeout_ns = 20 * FP_NSEC_PER_SEC;
+		cap->opts.no_frame_timeout_ns = NO_FRAME_TIMEOUT_DEFAULT_NS;
 	cap->target_id = opts->target_id ? opts->target_id : 1;
 	cap->ring_len = opts->ring_len ? opts->ring_len : FP_RING_DEFAULT;
+	cap->ring_len = cap->ring_len < FP_RING_MIN ? FP_RING_MIN
+		      : cap->ring_len > FP_RING_MAX ? FP_RING_MAX : cap->ring_len;
 	cap->depth = clamp_depth(opts->pipeline_depth);
 	cap->out_len = cap->depth + 1;
 	cap->last_idx = -1;
 	cap->last_fresh = fp_now_ns();
+}
 
-	snprintf(cap->arg_size, sizeof(cap->arg_size), "%ux%u", opts->width ? opts->width : 1920,
-		 opts->height ? opts->height : 1080);
-	snprintf(cap->arg_fps, sizeof(cap->arg_fps), "%u", opts->fps ? opts->fps : 60);
+/* The source's command line, kept in cap: a restart runs the same one. */
+static void build_source_argv(struct fp_capture *cap)
+{
+	const struct fp_capture_opts *opts = &cap->opts;
+	char **argv = cap->argv;
+	size_t n = 0;
+
+	snprintf(cap->arg_size, sizeof(cap->arg_size), "%ux%u",
+		 opts->width ? opts->width : FP_MODE_DEFAULT_WIDTH,
+		 opts->height ? opts->height : FP_MODE_DEFAULT_HEIGHT);
+	snprintf(cap->arg_fps, sizeof(cap->arg_fps), "%u", opts->fps ? opts->fps : FP_MODE_DEFAULT_HZ);
 	snprintf(cap->arg_target, sizeof(cap->arg_target), "%u",
 		 opts->source_target_id ? opts->source_target_id : cap->target_id);
 	argv[n++] = (char *)"--backend";
@@ -881,32 +919,66 @@ int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts)
 	cap->bo = (struct fp_broker_opts){ .source_exe = opts->source_exe, .spawn = 1,
 					   .source_argv = argv, .drop = opts->source_drop,
 					   .uid = opts->source_uid, .gid = opts->source_gid };
-	cap->ring_len = cap->ring_len < FP_RING_MIN ? FP_RING_MIN
-		      : cap->ring_len > FP_RING_MAX ? FP_RING_MAX : cap->ring_len;
+}
 
+static void set_why(char *why, size_t len, const char *text)
+{
+	if (why && len)
+		snprintf(why, len, "%s", text);
+}
+
+/* broker: NULL to spawn the source, or one already connected that the capture takes over
+ * (also when the open fails). */
+static int capture_open(struct fp_capture **out, const struct fp_capture_opts *opts,
+			struct fp_broker *broker, char *why, size_t why_len)
+{
+	struct fp_capture *cap;
+	int r;
+
+	*out = NULL;
+	set_why(why, why_len, "");
+	cap = calloc(1, sizeof(*cap));
+	if (!cap) {
+		fp_error("capture: out of memory for a capturer");
+		set_why(why, why_len, strerror(ENOMEM));
+		fp_broker_destroy(broker);
+		return -ENOMEM;
+	}
+	cap->broker = broker;
+	cap->adopted = broker != NULL;
+	apply_defaults(cap, opts);
+	build_source_argv(cap);
 	r = fp_converter_create(&cap->conv, opts->convert_threads, FP_CPU_AUTO);
 	if (r < 0) {
-		fp_error("capture: converter setup failed: %s", strerror(-r));
-		goto fail;
+		end_session(cap, r, "cannot set up the converter (%u threads): %s",
+			    opts->convert_threads, strerror(-r));
+		goto err_close_capture;
 	}
 	r = start_source(cap);
 	if (r < 0)
-		goto fail;
+		goto err_close_capture;
 	fp_info("capture: source pid %d attached to ring gen %u (%ux%u %s, %u slots, pipeline depth %u)",
 		(int)fp_broker_pid(cap->broker), cap->ring->generation, cap->ring->width,
 		cap->ring->height, fp_capture_is_hdr(cap) ? "HDR" : "SDR", cap->ring_len, cap->depth);
 	*out = cap;
 	return 0;
-fail:
-	if (r < 0 && !cap->error[0]) {
-		snprintf(cap->error, sizeof(cap->error), "%s", strerror(-r));
-		snprintf(last_error, sizeof(last_error), "%s", cap->error);
-	}
-	/* Keep the reason for the caller through errno-style return only; log it here. */
-	if (cap->error[0] && !cap->failed)
-		fp_error("capture: %s", cap->error);
-	fp_capture_close(cap);
+
+err_close_capture:
+	set_why(why, why_len, cap->error[0] ? cap->error : strerror(-r));
+	fp_capture_close(cap); /* also the source: it exits on the hang-up */
 	return r;
+}
+
+int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts, char *why,
+		    size_t why_len)
+{
+	return capture_open(out, opts, NULL, why, why_len);
+}
+
+int fp_capture_open_adopted(struct fp_capture **out, const struct fp_capture_opts *opts,
+			    struct fp_broker *broker, char *why, size_t why_len)
+{
+	return capture_open(out, opts, broker, why, why_len);
 }
 
 void fp_capture_get_stats(const struct fp_capture *cap, struct fp_capture_stats *stats)

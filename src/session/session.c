@@ -391,6 +391,7 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 	uint64_t total, k, skipped = 0;
 	int64_t start, period, last_progress;
 	unsigned depth;
+	char why[512];
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -415,10 +416,9 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 		if (!ss.sink.pkt)
 			return -ENOMEM;
 	}
-	r = fp_capture_open(&cap, &opts->capture);
+	r = fp_capture_open(&cap, &opts->capture, why, sizeof(why));
 	if (r < 0) {
-		snprintf(res->error, sizeof(res->error), "capture failed to start: %s",
-			 fp_capture_last_error()[0] ? fp_capture_last_error() : strerror(-r));
+		snprintf(res->error, sizeof(res->error), "capture failed to start: %s", why);
 		av_packet_free(&ss.sink.pkt);
 		return r;
 	}

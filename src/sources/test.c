@@ -37,7 +37,7 @@
 #include "channel/desc.h"
 #include "channel/event.h"
 #include "sources/backend.h"
-#include "sources/signature.h"
+#include "channel/signature.h"
 #include "sources/spec.h"
 
 #define LUT_LEN 1024u

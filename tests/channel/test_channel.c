@@ -21,23 +21,30 @@
 #include "channel/peer.h"
 #include "channel/ring.h"
 #include "channel/shm.h"
+#include "channel/signature.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
-#include "host/broker.h"
-#include "sources/signature.h"
 #include "harness.h"
+#include "host/broker.h"
 
 static char source_exe[4096], fake_peer[4096];
 
-static struct fp_broker *spawn_source(const char *size, const char *fps)
+static struct fp_broker *spawn_source_flags(const char *size, const char *fps,
+					     unsigned peer_flags)
 {
 	char *argv[] = { "--backend", "test", "--size", (char *)size, "--fps", (char *)fps, NULL };
-	struct fp_broker_opts o = { .source_exe = source_exe, .source_argv = argv, .spawn = 1 };
+	struct fp_broker_opts o = { .source_exe = source_exe, .source_argv = argv, .spawn = 1,
+				    .peer_flags = peer_flags };
 	struct fp_broker *b = NULL;
 
 	assert_int_equal(fp_broker_create(&b, &o), 0);
 	return b;
+}
+
+static struct fp_broker *spawn_source(const char *size, const char *fps)
+{
+	return spawn_source_flags(size, fps, 0);
 }
 
 /* Waits for the source's STATUS answer to delivery `gen`. */
@@ -124,9 +131,11 @@ static void world_dir(char *dir, size_t cap, char *peer_copy, size_t pcap)
 	assert_int_equal(fpt_world_copy(fake_peer, peer_copy, pcap), 0);
 }
 
-static void refuse_case(const char *expected_exe, char *const peer_argv[], const char *socket_dir)
+static void refuse_case(const char *expected_exe, char *const peer_argv[], const char *socket_dir,
+			unsigned peer_flags)
 {
-	struct fp_broker_opts o = { .source_exe = expected_exe, .socket_dir = socket_dir };
+	struct fp_broker_opts o = { .source_exe = expected_exe, .socket_dir = socket_dir,
+				    .peer_flags = peer_flags };
 	struct fp_broker *b = NULL;
 	char *argv[8];
 	pid_t pid;
@@ -156,7 +165,7 @@ static void peer_other_binary_refused(void **state)
 	char *argv[] = { fake_peer, "refused", NULL };
 
 	(void)state;
-	refuse_case(source_exe, argv, NULL); /* expects framepush-source; fake-peer connects */
+	refuse_case(source_exe, argv, NULL, 0); /* expects framepush-source; fake-peer connects */
 }
 
 static void peer_other_uid_refused(void **state)
@@ -170,14 +179,14 @@ static void peer_other_uid_refused(void **state)
 		fpt_skip("running a peer as another uid needs root and setpriv");
 	world_dir(dir, sizeof(dir), copy, sizeof(copy));
 	/* Right binary, wrong uid: only the uid check can refuse it. */
-	refuse_case(copy, argv, dir);
+	refuse_case(copy, argv, dir, 0);
 	unlink(copy);
 	rmdir(dir);
 	*strrchr(copy, '/') = '\0';
 	rmdir(copy);
 }
 
-/* The pre-6.5 peer check (FRAMEPUSH_NO_PEERPIDFD=1 forces it): it verifies a live peer, its
+/* The pre-6.5 peer check (FP_PEER_NO_SOCKET_PIDFD forces it): it verifies a live peer, its
  * pidfd is the death probe, it refuses a connection whose peer is gone even while that
  * pid still exists (a zombie: pidfd_open succeeds; -ENOTCONN shows the hang-up check, not
  * a later step, refused it), and the broker works end to end on it. */
@@ -211,11 +220,10 @@ static void peer_fallback_without_peerpidfd(void **state)
 	s = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(s >= 0);
 
-	assert_int_equal(setenv("FRAMEPUSH_NO_PEERPIDFD", "1", 1), 0);
-	assert_int_equal(fp_peer_verify(s, fake_peer, getuid(), pid, &peer), 0);
+	assert_int_equal(fp_peer_verify_flags(s, fake_peer, getuid(), pid, FP_PEER_NO_SOCKET_PIDFD,
+					      &peer), 0);
 	assert_int_equal(peer.pidfd_from_socket, 0);
 	assert_int_equal(fp_pidfd_exited(peer.pidfd), 0);
-	assert_int_equal(unsetenv("FRAMEPUSH_NO_PEERPIDFD"), 0);
 	assert_int_equal(fp_peer_verify(s, fake_peer, getuid(), pid, &exact), 0);
 	if (!exact.pidfd_from_socket)
 		print_message("kernel lacks SO_PEERPIDFD: both checks took the fallback\n");
@@ -225,8 +233,8 @@ static void peer_fallback_without_peerpidfd(void **state)
 	assert_int_equal(fp_msg_send(s, &kick, sizeof(kick), NULL, 0), 0);
 	assert_int_equal(fp_child_exited(pid, 5000), 1);
 	assert_int_equal(fp_pidfd_exited(peer.pidfd), 1);
-	assert_int_equal(setenv("FRAMEPUSH_NO_PEERPIDFD", "1", 1), 0);
-	assert_int_equal(fp_peer_verify(s, fake_peer, getuid(), pid, &late), -ENOTCONN);
+	assert_int_equal(fp_peer_verify_flags(s, fake_peer, getuid(), pid, FP_PEER_NO_SOCKET_PIDFD,
+					      &late), -ENOTCONN);
 	assert_int_equal(late.pidfd, -1);
 	assert_int_equal(fpt_exit_code(fpt_wait(pid, 5000)), 0);
 	close(peer.pidfd);
@@ -236,15 +244,14 @@ static void peer_fallback_without_peerpidfd(void **state)
 	rmdir(dir);
 
 	/* End to end on the fallback: a spawned source attaches; another binary is refused. */
-	b = spawn_source("64x32", "30");
+	b = spawn_source_flags("64x32", "30", FP_PEER_NO_SOCKET_PIDFD);
 	assert_int_equal(fp_ring_create(&ring, fp_ring_next_generation(), 1, 3, 64, 32,
 					FP_PIXFMT_XRGB8888), 0);
 	assert_int_equal(fp_ring_deliver(ring, fp_broker_sock(b)), 0);
 	expect_status(b, ring->generation, FP_SRC_OPENED, 0);
 	fp_ring_destroy(ring);
 	fp_broker_destroy(b);
-	refuse_case(source_exe, refused_argv, NULL);
-	assert_int_equal(unsetenv("FRAMEPUSH_NO_PEERPIDFD"), 0);
+	refuse_case(source_exe, refused_argv, NULL, FP_PEER_NO_SOCKET_PIDFD);
 }
 
 static struct fp_broker *accept_fake(const char *mode, pid_t *pid)

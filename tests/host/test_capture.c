@@ -34,10 +34,11 @@ static struct fp_capture_opts base_opts(const char *spec, uint32_t w, uint32_t h
 static struct fp_capture *open_ok(const struct fp_capture_opts *o)
 {
 	struct fp_capture *cap = NULL;
-	int r = fp_capture_open(&cap, o);
+	char why[512];
+	int r = fp_capture_open(&cap, o, why, sizeof(why));
 
 	if (r < 0)
-		fail_msg("capture open failed: %s", strerror(-r));
+		fail_msg("capture open failed: %s", why);
 	return cap;
 }
 
@@ -89,17 +90,16 @@ static void attach_gate_fails_for_silent_source(void **state)
 
 	(void)state;
 	(void)state;
-	const char *e;
+	char e[512];
 	unsigned long long kicks = 0;
 
-	r = fp_capture_open(&cap, &o);
+	r = fp_capture_open(&cap, &o, e, sizeof(e));
 	assert_int_equal(r, -ETIMEDOUT);
 	assert_null(cap);
 	/* Bounded at 4 s, and not failed early. */
 	assert_true(ms_since(t0) >= 3900.0);
 	assert_true(ms_since(t0) < 6000.0);
 	/* The reason names how often it was kicked (600, 1400, ... 3800 ms) and its status. */
-	e = fp_capture_last_error();
 	if (!strstr(e, "despite ") || sscanf(strstr(e, "despite "), "despite %llu kicks", &kicks) != 1 ||
 	    kicks < 4 || kicks > 5)
 		fail_msg("want the kick count (4 or 5) in: %s", e);
@@ -112,14 +112,15 @@ static void attach_failure_fails_at_once(void **state)
 	struct fp_capture_opts o = base_opts(NULL, 320, 180, 60);
 	struct fp_capture *cap = NULL;
 	int64_t t0 = fp_now_ns();
+	char why[512];
 
 	(void)state;
 	o.source_target_id = 7; /* the source serves display 7; the host's ring is for 1 */
-	assert_int_equal(fp_capture_open(&cap, &o), -EPROTO);
+	assert_int_equal(fp_capture_open(&cap, &o, why, sizeof(why)), -EPROTO);
 	assert_true(ms_since(t0) < 2000.0);
 	/* The source's status and detail (the target id it was offered), not just "failed". */
-	if (!strstr(fp_capture_last_error(), "BIND_MISMATCH, detail 1"))
-		fail_msg("want status and detail in: %s", fp_capture_last_error());
+	if (!strstr(why, "BIND_MISMATCH, detail 1"))
+		fail_msg("want status and detail in: %s", why);
 }
 
 static void steady_state_and_output_ring(void **state)

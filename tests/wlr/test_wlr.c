@@ -155,7 +155,7 @@ static void open_capture(struct fixture *fx)
 	int r;
 
 	o.source_drop = fp_display_identity(fx->d, &o.source_uid, &o.source_gid);
-	r = fp_capture_open(&fx->cap, &o);
+	r = fp_capture_open(&fx->cap, &o, NULL, 0);
 
 	if (r < 0)
 		fail_msg("capture open on %s failed: %s", fp_display_name(fx->d), strerror(-r));

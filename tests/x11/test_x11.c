@@ -436,7 +436,7 @@ static void capturer_attach_gate_idle(void **state)
 	start_display(f, 640, 360);
 	o.display = fp_display_name(f->d);
 	t0 = fp_now_ns();
-	if (fp_capture_open(&f->cap, &o) < 0)
+	if (fp_capture_open(&f->cap, &o, NULL, 0) < 0)
 		fail_msg("capture open on idle Xvfb failed");
 	fp_info("test: capture open on idle Xvfb took %.1f ms", ms_since(t0));
 	fp_capture_get_stats(f->cap, &st);
@@ -477,7 +477,7 @@ static void capturer_nv12_bt709(void **state)
 	start_display(f, 640, 360);
 	o.display = fp_display_name(f->d);
 	warp(f, 639, 359); /* the cursor far from every sample point */
-	assert_int_equal(fp_capture_open(&f->cap, &o), 0);
+	assert_int_equal(fp_capture_open(&f->cap, &o, NULL, 0), 0);
 	for (int q = 0; q < 4; q++)
 		fill(f, quad[q], (q & 1) * 320, (q >> 1) * 180, 320, 180);
 	x_sync(f);
@@ -549,7 +549,7 @@ static void capturer_nv12_ref_1080p(void **state)
 
 	start_display(f, 1920, 1080);
 	o.display = fp_display_name(f->d);
-	assert_int_equal(fp_capture_open(&f->cap, &o), 0);
+	assert_int_equal(fp_capture_open(&f->cap, &o, NULL, 0), 0);
 	draw_known(f);
 	expect_cursor(f);
 	assert_int_equal(fp_yuv_frame_alloc(&ref, FP_YUV_NV12, f->w, f->h), 0);
@@ -824,7 +824,7 @@ static void capturer_follows_resize(void **state)
 
 	start_display(f, 640, 480);
 	o.display = fp_display_name(f->d);
-	assert_int_equal(fp_capture_open(&f->cap, &o), 0);
+	assert_int_equal(fp_capture_open(&f->cap, &o, NULL, 0), 0);
 	assert_int_equal(fp_capture_next_frame(f->cap, fp_now_ns() + 20 * FP_NSEC_PER_MSEC, &fr), 0);
 	assert_int_equal(fr->width, 640);
 	shrink_screen(f, 480, 320);

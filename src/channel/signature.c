@@ -1,4 +1,4 @@
-#include "sources/signature.h"
+#include "channel/signature.h"
 
 #include <string.h>
 

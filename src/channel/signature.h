@@ -1,11 +1,12 @@
-/* framepush — per-frame signature the test source writes into its pixels.
+/* framepush — per-frame signature the test source writes into its pixels (part of the
+ * contract: the host verifies the test source's frames with it).
  *
  * The first 32 bytes of row 0 hold eight little-endian u32 words:
  *   magic, frame number, ring generation, width, height, format, checksum lo, checksum hi
  * The checksum covers every other pixel byte of the frame (row bytes = width * bpp), so a
  * consumer can prove a frame is whole (not torn), of the generation it expects, and new. */
-#ifndef FP_SOURCES_SIGNATURE_H
-#define FP_SOURCES_SIGNATURE_H
+#ifndef FP_CHANNEL_SIGNATURE_H
+#define FP_CHANNEL_SIGNATURE_H
 
 #include <stddef.h>
 #include <stdint.h>
