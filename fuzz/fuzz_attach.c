@@ -11,8 +11,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "channel/attach.h"
-#include "channel/shm.h"
+#include "attach.h"
+#include "shm.h"
 #include "common/util.h"
 #include "framepush/proto.h"
 

@@ -18,17 +18,17 @@
 #include <unistd.h>
 
 #include "channel/atomic.h"
-#include "channel/attach.h"
+#include "attach.h"
 #include "channel/desc.h"
 #include "channel/msg.h"
-#include "channel/shm.h"
+#include "shm.h"
 #include "channel/signature.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "framepush/capture.h"
 #include "framepush/frame.h"
-#include "host/broker.h"
-#include "host/capture_private.h"
+#include "broker.h"
+#include "capture_private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

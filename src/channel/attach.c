@@ -1,4 +1,4 @@
-#include "channel/attach.h"
+#include "attach.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 
 #include "channel/atomic.h"
 #include "channel/msg.h"
-#include "channel/shm.h"
+#include "shm.h"
 #include "common/util.h"
 
 static void attachment_init(struct fp_attachment *att)

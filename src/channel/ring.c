@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "channel/atomic.h"
-#include "channel/futex.h"
+#include "futex.h"
 #include "channel/msg.h"
-#include "channel/shm.h"
+#include "shm.h"
 #include "common/log.h"
 #include "common/util.h"
 

@@ -1,4 +1,4 @@
-#include "channel/shm.h"
+#include "shm.h"
 
 #include <errno.h>
 #include <string.h>

@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include "channel/atomic.h"
-#include "channel/attach.h"
+#include "attach.h"
 #include "channel/desc.h"
 #include "channel/event.h"
-#include "channel/futex.h"
+#include "futex.h"
 #include "channel/msg.h"
 #include "common/log.h"
 #include "common/util.h"

@@ -2,7 +2,7 @@
 #include "framepush/convert.h"
 
 #include "common/log.h"
-#include "convert/convert_internal.h"
+#include "convert_internal.h"
 
 #include <errno.h>
 #include <pthread.h>

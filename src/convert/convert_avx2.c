@@ -2,7 +2,7 @@
  * pmaddubsw luma and pavgb chroma. HDR: 16 pixels, F16C decode, FMA matrix, PQ by gathers
  * from the shared table. The scalar span finishes each row. Built with -mavx2 -mf16c -mfma
  * and only reached after the CPU check in convert.c. */
-#include "convert/convert_internal.h"
+#include "convert_internal.h"
 
 #include <immintrin.h>
 

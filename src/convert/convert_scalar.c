@@ -1,5 +1,5 @@
 /* framepush — portable fast converters (fixed point SDR, table PQ HDR) and the PQ table. */
-#include "convert/convert_internal.h"
+#include "convert_internal.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -1,7 +1,7 @@
 /* framepush — SSE2 kernels; the HDR one also serves the SSSE3 path (doc/convert.md).
  * Same fixed-point / table arithmetic as the scalar path, 8 (SDR) or 4 (HDR) pixels a row
  * per step; the scalar span finishes each row pair. */
-#include "convert/convert_internal.h"
+#include "convert_internal.h"
 
 #include <emmintrin.h>
 

@@ -1,7 +1,7 @@
 /* framepush — SSSE3 SDR kernel: the AVX2 kernel's arithmetic (pmaddubsw luma in 8.8 fixed
  * point, pavgb + pmaddwd chroma) at 128 bits, 8 pixels of each row per step. HDR has no
  * SSSE3-specific kernel: the SSSE3 path uses the SSE2 one (see doc/convert.md). */
-#include "convert/convert_internal.h"
+#include "convert_internal.h"
 
 #include <tmmintrin.h>
 

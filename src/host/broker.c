@@ -1,4 +1,4 @@
-#include "host/broker.h"
+#include "broker.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -22,8 +22,8 @@
 #include "common/util.h"
 #include "framepush/convert.h"
 #include "framepush/encode.h"
-#include "host/broker.h"
-#include "host/capture_private.h"
+#include "broker.h"
+#include "capture_private.h"
 
 #define OUT_RING_MAX 4u
 /* One output buffer is always the one being written: at most OUT_RING_MAX - 1 in flight. */

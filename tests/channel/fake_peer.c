@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "channel/msg.h"
-#include "channel/shm.h"
+#include "shm.h"
 #include "common/util.h"
 #include "framepush/proto.h"
 

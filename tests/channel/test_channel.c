@@ -20,13 +20,13 @@
 #include "channel/msg.h"
 #include "channel/peer.h"
 #include "channel/ring.h"
-#include "channel/shm.h"
+#include "shm.h"
 #include "channel/signature.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
 #include "harness.h"
-#include "host/broker.h"
+#include "broker.h"
 
 static char source_exe[4096], fake_peer[4096];
 
