@@ -800,14 +800,6 @@ static void x11_kick(struct fp_backend *b)
 	}
 }
 
-static void x11_config(struct fp_backend *b, struct fp_source *src, const struct fp_msg_config *c)
-{
-	(void)b;
-	(void)src;
-	/* The host's test hooks drive the test pattern; a real display changes by itself. */
-	fp_debug("x11: ignoring config op %u", c->op);
-}
-
 const struct fp_backend_impl fp_backend_x11 = {
 	.name = "x11",
 	.check_spec = x11_check_spec,
@@ -819,5 +811,4 @@ const struct fp_backend_impl fp_backend_x11 = {
 	.dispatch = x11_dispatch,
 	.ring_changed = x11_ring_changed,
 	.kick = x11_kick,
-	.config = x11_config,
 };
