@@ -39,7 +39,6 @@ struct fp_capture_opts {
 	int lazy_attach;          /* open once the source attached, without waiting for a frame */
 	unsigned max_source_restarts; /* a source that dies is started again, up to this many
 	                               * times per session (0: its death ends the session) */
-	uint32_t source_target_id;/* test hook: the display id the source claims (0: target_id) */
 	/* Run the source as this account (fp_display_identity): root never runs it in a
 	 * display that another account owns. */
 	int source_drop;
@@ -97,8 +96,5 @@ uint32_t fp_capture_generation(const struct fp_capture *cap);
 
 /* Asks the source to compose a frame now. */
 int fp_capture_kick(struct fp_capture *cap);
-/* Test hooks, forwarded to the source (FP_CONFIG_*). */
-int fp_capture_config(struct fp_capture *cap, uint32_t op, uint32_t arg0, uint32_t width,
-		      uint32_t height, uint32_t format);
 
 #endif

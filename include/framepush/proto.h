@@ -259,7 +259,7 @@ enum fp_msg_type {
 	FP_MSG_CHANNEL = 2, /* host -> source: a ring; fds via SCM_RIGHTS */
 	FP_MSG_STATUS = 3,  /* source -> host: attach result for a delivery */
 	FP_MSG_KICK = 4,    /* host -> source: make the display compose a frame */
-	FP_MSG_CONFIG = 5,  /* host -> source: test hooks (descriptor change, idle) */
+	/* 5 was a test hook channel; retired, so a host or source treats it as junk. */
 	FP_MSG_REFUSED = 6, /* host -> source: peer verification failed; no fds follow */
 };
 
@@ -327,27 +327,5 @@ _Static_assert(offsetof(struct fp_msg_status, status) == 12, "status msg.status"
 _Static_assert(offsetof(struct fp_msg_status, detail) == 16, "status msg.detail");
 _Static_assert(offsetof(struct fp_msg_status, reserved0) == 20, "status msg.reserved0");
 _Static_assert(sizeof(struct fp_msg_status) == 24, "status msg size");
-
-enum fp_config_op {
-	FP_CONFIG_SET_DESC = 1, /* change the display to width x height x format */
-	FP_CONFIG_SET_IDLE = 2, /* arg0 = 1: publish only when kicked; 0: free-running */
-	FP_CONFIG_SET_MUTE = 4, /* arg0 = 1: publish nothing, even when kicked */
-	FP_CONFIG_HOLD_SLOT = 5,/* announce a frame in a slot the source keeps (a wedged writer) */
-};
-
-struct fp_msg_config {
-	struct fp_msg_header hdr;
-	uint32_t op;
-	uint32_t arg0;
-	uint32_t width, height, format;
-	uint32_t reserved0;
-};
-_Static_assert(offsetof(struct fp_msg_config, op) == 8, "config.op");
-_Static_assert(offsetof(struct fp_msg_config, arg0) == 12, "config.arg0");
-_Static_assert(offsetof(struct fp_msg_config, width) == 16, "config.width");
-_Static_assert(offsetof(struct fp_msg_config, height) == 20, "config.height");
-_Static_assert(offsetof(struct fp_msg_config, format) == 24, "config.format");
-_Static_assert(offsetof(struct fp_msg_config, reserved0) == 28, "config.reserved0");
-_Static_assert(sizeof(struct fp_msg_config) == 32, "config size");
 
 #endif

@@ -33,15 +33,13 @@ enum fp_source_event_type {
 	FP_SOURCE_EV_ATTACHED,  /* a new ring is in use (old one detached) */
 	FP_SOURCE_EV_REJECTED,  /* a delivery was refused; status/detail say why */
 	FP_SOURCE_EV_KICK,      /* the host asks for a frame now */
-	FP_SOURCE_EV_CONFIG,    /* a test hook; see config */
 	FP_SOURCE_EV_HANGUP,    /* the host went away: exit cleanly */
 	FP_SOURCE_EV_REFUSED,   /* the host refused this process (peer verification) */
 };
 
 struct fp_source_event {
 	enum fp_source_event_type type;
-	uint32_t status, detail;     /* REJECTED */
-	struct fp_msg_config config; /* CONFIG */
+	uint32_t status, detail; /* REJECTED */
 };
 
 /* Connects to the host's socket at path and sends HELLO with the display's descriptor.

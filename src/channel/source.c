@@ -248,7 +248,6 @@ int fp_source_dispatch(struct fp_source *src, int timeout_ms, struct fp_source_e
 	union {
 		struct fp_msg_header hdr;
 		struct fp_msg_channel channel;
-		struct fp_msg_config config;
 		char raw[256];
 	} buf;
 	int fds[FP_CHANNEL_MAX_FDS];
@@ -289,12 +288,6 @@ int fp_source_dispatch(struct fp_source *src, int timeout_ms, struct fp_source_e
 		break;
 	case FP_MSG_REFUSED:
 		ev->type = FP_SOURCE_EV_REFUSED;
-		break;
-	case FP_MSG_CONFIG:
-		if ((size_t)n == sizeof(buf.config)) {
-			ev->type = FP_SOURCE_EV_CONFIG;
-			ev->config = buf.config;
-		}
 		break;
 	default:
 		fp_warn("source: ignoring message type %u (%d bytes)", buf.hdr.type, n);

@@ -7,19 +7,20 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/util.h"
 
-/* Each kind lives in its own file and may be absent from a build: weak references keep
- * this table free of #ifdefs. */
-extern const struct fp_display_impl fp_display_xvfb __attribute__((weak));
-extern const struct fp_display_impl fp_display_sway __attribute__((weak));
+/* Each kind lives in its own file; both are always built (they need no library, only
+ * their programs at run time), so plain references pull them out of a static archive. */
+extern const struct fp_display_impl fp_display_xvfb;
+extern const struct fp_display_impl fp_display_sway;
+
+static const struct fp_display_impl *const all_kinds[] = { &fp_display_xvfb, &fp_display_sway };
 
 static const struct fp_display_impl *find(const char *kind)
 {
-	const struct fp_display_impl *all[] = { &fp_display_xvfb, &fp_display_sway };
-
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (all[i] && kind && !strcmp(all[i]->kind, kind))
-			return all[i];
+	for (size_t i = 0; kind && i < FP_ARRAY_LEN(all_kinds); i++)
+		if (!strcmp(all_kinds[i]->kind, kind))
+			return all_kinds[i];
 	return NULL;
 }
 

@@ -35,6 +35,7 @@
 #include "common/util.h"
 #include "display/child.h"
 #include "framepush/display.h"
+#include "framepush/proto.h"
 
 /* Session accounts: uids (= gids) from this range, far above what useradd hands out and
  * above systemd's dynamic users (61184..65519). */
@@ -164,12 +165,40 @@ static int swaymsg(const struct fp_display *d, char *out, size_t out_cap, const 
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* The decimal after key in json ("\"width\": 1920"), strict and bounded: at most 5 digits
+ * copied out, then fp_parse_uint. 0, -ENOENT (no number there) or -ERANGE (outside
+ * [min, max]: a mode no ring can carry). */
+static int json_dimension(const char *json, const char *key, uint32_t min, uint32_t max,
+			  uint32_t *out)
+{
+	const char *p = strstr(json, key);
+	char digits[6];
+	unsigned long long v;
+	size_t n = 0;
+
+	if (!p)
+		return -ENOENT;
+	p += strlen(key);
+	while (n + 1 < sizeof(digits) && p[n] >= '0' && p[n] <= '9') {
+		digits[n] = p[n];
+		n++;
+	}
+	digits[n] = '\0';
+	if (!n)
+		return -ENOENT;
+	if ((p[n] >= '0' && p[n] <= '9') || fp_parse_uint(digits, min, max, &v) < 0)
+		return -ERANGE;
+	*out = (uint32_t)v;
+	return 0;
+}
+
 /* Finds the first output's name and current mode in a get_outputs reply. The reply comes
  * from the compositor we started, but is still parsed defensively (bounded copies). */
 static int parse_outputs(const char *json, char *name, size_t name_cap, uint32_t *w, uint32_t *h)
 {
 	const char *p = strstr(json, "\"name\": \""), *m;
 	size_t n = 0;
+	int r;
 
 	if (!p)
 		return -ENOENT;
@@ -181,15 +210,8 @@ static int parse_outputs(const char *json, char *name, size_t name_cap, uint32_t
 	m = strstr(p, "\"current_mode\"");
 	if (!m)
 		return -ENOENT;
-	{
-		const char *pw = strstr(m, "\"width\": "), *ph = strstr(m, "\"height\": ");
-
-		if (!pw || !ph)
-			return -ENOENT;
-		*w = (uint32_t)strtoul(pw + strlen("\"width\": "), NULL, 10);
-		*h = (uint32_t)strtoul(ph + strlen("\"height\": "), NULL, 10);
-	}
-	return 0;
+	r = json_dimension(m, "\"width\": ", FP_WIDTH_MIN, FP_WIDTH_MAX, w);
+	return r < 0 ? r : json_dimension(m, "\"height\": ", FP_HEIGHT_MIN, FP_HEIGHT_MAX, h);
 }
 
 static int query_output(struct fp_display *d, uint32_t *w, uint32_t *h)
@@ -428,72 +450,70 @@ static int wait_sockets(struct fp_display *d, int64_t deadline)
 	return r;
 }
 
-static int sway_create(struct fp_display **out, const struct fp_display_opts *opts)
+/* The mode, and the account sway runs as: root runs it as a session's user. */
+static int sway_setup(struct fp_display *d, const struct fp_display_opts *opts)
 {
-	struct fp_display *d = calloc(1, sizeof(*d));
-	int64_t timeout = opts->start_timeout_ns ? opts->start_timeout_ns : 10 * FP_NSEC_PER_SEC;
-	int64_t deadline = fp_now_ns() + timeout;
-	char config[PATH_MAX + 16], log_path[PATH_MAX + 16];
-	char bufs[10][PATH_MAX + 64];
-	char *envp[11];
-	const char *tmp = getenv("TMPDIR");
-	uint32_t w = 0, h = 0;
-	int r;
-
-	*out = NULL;
-	if (!d)
-		return -ENOMEM;
 	d->base.impl = &fp_display_sway;
 	d->sway_pidfd = -1;
-	d->width = opts->width ? opts->width : 1920;
-	d->height = opts->height ? opts->height : 1080;
-	d->hz = opts->refresh_hz ? opts->refresh_hz : 60;
+	d->width = opts->width ? opts->width : FP_MODE_DEFAULT_WIDTH;
+	d->height = opts->height ? opts->height : FP_MODE_DEFAULT_HEIGHT;
+	d->hz = opts->refresh_hz ? opts->refresh_hz : FP_MODE_DEFAULT_HZ;
 	if (access("/usr/bin/sway", X_OK) < 0 || access("/usr/bin/swaymsg", X_OK) < 0) {
 		fp_error("sway display: sway not installed (/usr/bin/sway, /usr/bin/swaymsg)");
-		free(d);
 		return -ENOENT;
 	}
-	if (geteuid() == 0) {
-		r = opts->user ? lookup_user(d, opts->user) : session_account(d);
-		if (r < 0) {
-			free(d);
-			return r;
-		}
-	} else {
-		d->uid = getuid();
-		d->gid = getgid();
-	}
+	if (geteuid() == 0)
+		return opts->user ? lookup_user(d, opts->user) : session_account(d);
+	d->uid = getuid();
+	d->gid = getgid();
+	return 0;
+}
+
+/* A private runtime directory with the config in it, owned by sway's account. */
+static int make_runtime_dir(struct fp_display *d, char *config, size_t config_cap)
+{
+	const char *tmp = getenv("TMPDIR");
+	int r;
+
 	snprintf(d->dir, sizeof(d->dir), "%s/framepush-sway-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(d->dir)) {
 		r = -errno;
 		fp_error("sway display: cannot create a runtime directory: %s", strerror(-r));
 		d->dir[0] = '\0';
-		goto fail;
+		return r;
 	}
 	snprintf(d->wl_path, sizeof(d->wl_path), "%s/%s", d->dir, WL_SOCKET);
 	snprintf(d->ipc_path, sizeof(d->ipc_path), "%s/%s", d->dir, IPC_SOCKET);
-	snprintf(log_path, sizeof(log_path), "%s/sway.log", d->dir);
-	r = write_config(d, config, sizeof(config));
+	r = write_config(d, config, config_cap);
 	if (r < 0) {
 		fp_error("sway display: cannot write the sway config: %s", strerror(-r));
-		goto fail;
+		return r;
 	}
 	/* mkdtemp made it 0700; hand it to the account sway runs as, config written. */
 	if ((d->drop && chown(d->dir, d->uid, d->gid) < 0) || chmod(d->dir, 0700) < 0) {
 		r = -errno;
 		fp_error("sway display: cannot hand %s to uid %u: %s", d->dir, (unsigned)d->uid,
 			 strerror(-r));
-		goto fail;
+		return r;
 	}
-	{
-		char *argv[] = { (char *)"/usr/bin/sway", (char *)"-c", config, NULL };
+	return 0;
+}
 
-		build_env(d, bufs, envp, 1);
-		r = start_child(d, argv[0], argv, envp, d->drop, log_path, -1, &d->sway);
-	}
+/* Starts sway and waits for its Wayland and IPC sockets. */
+static int start_sway(struct fp_display *d, char *config, int64_t deadline, int64_t timeout)
+{
+	char *argv[] = { (char *)"/usr/bin/sway", (char *)"-c", config, NULL };
+	char log_path[PATH_MAX + 16];
+	char bufs[10][PATH_MAX + 64];
+	char *envp[11];
+	int r;
+
+	snprintf(log_path, sizeof(log_path), "%s/sway.log", d->dir);
+	build_env(d, bufs, envp, 1);
+	r = start_child(d, argv[0], argv, envp, d->drop, log_path, -1, &d->sway);
 	if (r < 0) {
 		fp_error("sway display: cannot start sway: %s", strerror(-r));
-		goto fail;
+		return r;
 	}
 	d->sway_pidfd = fp_pidfd_open(d->sway);
 	r = wait_sockets(d, deadline);
@@ -502,22 +522,29 @@ static int sway_create(struct fp_display **out, const struct fp_display_opts *op
 			 r == -ECHILD ? "exited before it was ready" : "did not create its sockets",
 			 (long long)(timeout / FP_NSEC_PER_MSEC), (unsigned)d->uid);
 		log_sway_tail(d);
-		goto fail;
 	}
-	/* The IPC socket exists once sway listens; the output may come a moment later. */
+	return r;
+}
+
+/* The IPC socket exists once sway listens; the output, at our mode, may come a moment
+ * later. */
+static int wait_output(struct fp_display *d, int64_t deadline, int64_t timeout)
+{
+	uint32_t w = 0, h = 0;
+
 	for (int attempt = 1;; attempt++) {
-		r = query_output(d, &w, &h);
+		int r = query_output(d, &w, &h);
+
 		fp_debug("sway display: get_outputs attempt %d: %d, %s %ux%u", attempt, r,
 			 d->output[0] ? d->output : "no output", w, h);
 		if (r == 0 && w == d->width && h == d->height)
-			break;
+			return 0;
 		if (fp_now_ns() >= deadline) {
 			fp_error("sway display: no output at %ux%u within %lld ms (last: %s %ux%u, %d)",
 				 d->width, d->height, (long long)(timeout / FP_NSEC_PER_MSEC),
 				 d->output[0] ? d->output : "none", w, h, r);
 			log_sway_tail(d);
-			r = -ETIMEDOUT;
-			goto fail;
+			return -ETIMEDOUT;
 		}
 		if (r == -ENOENT && swaymsg(d, NULL, 0, "create_output", NULL, NULL, NULL, NULL,
 					    NULL) != 0)
@@ -525,13 +552,37 @@ static int sway_create(struct fp_display **out, const struct fp_display_opts *op
 		/* No event tells us the mode was applied; this retry runs at most a few times. */
 		usleep(20000);
 	}
+}
+
+static int sway_create(struct fp_display **out, const struct fp_display_opts *opts)
+{
+	struct fp_display *d = calloc(1, sizeof(*d));
+	int64_t timeout = opts->start_timeout_ns ? opts->start_timeout_ns : 10 * FP_NSEC_PER_SEC;
+	int64_t deadline = fp_now_ns() + timeout;
+	char config[PATH_MAX + 16];
+	int r;
+
+	*out = NULL;
+	if (!d)
+		return -ENOMEM;
+	r = sway_setup(d, opts);
+	if (r < 0) {
+		free(d); /* nothing started, no directory yet */
+		return r;
+	}
+	r = make_runtime_dir(d, config, sizeof(config));
+	if (r == 0)
+		r = start_sway(d, config, deadline, timeout);
+	if (r == 0)
+		r = wait_output(d, deadline, timeout);
+	if (r < 0) {
+		sway_destroy(d);
+		return r;
+	}
 	fp_info("sway display: sway pid %d as uid %u, output %s %ux%u@%u, socket %s", (int)d->sway,
-		(unsigned)d->uid, d->output, w, h, d->hz, d->wl_path);
+		(unsigned)d->uid, d->output, d->width, d->height, d->hz, d->wl_path);
 	*out = d;
 	return 0;
-fail:
-	sway_destroy(d);
-	return r < 0 ? r : -EIO;
 }
 
 static const char *sway_name(const struct fp_display *d)

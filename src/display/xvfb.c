@@ -201,8 +201,7 @@ static int xvfb_create(struct fp_display **out, const struct fp_display_opts *op
 	char screen[48], fdarg[16], num[32], exe[4096];
 	char *argv[14];
 	int pfd[2], r;
-	unsigned long n = 0;
-	char *end;
+	unsigned long long n = 0;
 
 	*out = NULL;
 	if (opts->width < FP_WIDTH_MIN || opts->width > FP_WIDTH_MAX ||
@@ -263,9 +262,11 @@ static int xvfb_create(struct fp_display **out, const struct fp_display_opts *op
 	r = read_display_number(pfd[0], d->server, deadline, num, sizeof(num));
 	close(pfd[0]);
 	if (r == 0) {
-		errno = 0;
-		n = strtoul(num, &end, 10);
-		if (errno || end == num || (*end != '\n' && *end != '\0') || n > 65535) {
+		size_t len = strlen(num);
+
+		if (len && num[len - 1] == '\n') /* -displayfd writes "N\n" */
+			num[len - 1] = '\0';
+		if (fp_parse_uint(num, 0, 65535, &n) < 0) {
 			fp_error("xvfb: Xvfb wrote an unusable display number '%.16s'", num);
 			r = -EPROTO;
 		}
@@ -274,7 +275,7 @@ static int xvfb_create(struct fp_display **out, const struct fp_display_opts *op
 		xvfb_destroy(d);
 		return r;
 	}
-	snprintf(d->name, sizeof(d->name), ":%lu", n);
+	snprintf(d->name, sizeof(d->name), ":%llu", n);
 	fp_info("xvfb: Xvfb pid %d serves display %s at %s", (int)d->server, d->name, screen);
 	*out = d;
 	return 0;

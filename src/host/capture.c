@@ -298,17 +298,6 @@ int fp_capture_kick(struct fp_capture *cap)
 	return send_kick(cap);
 }
 
-int fp_capture_config(struct fp_capture *cap, uint32_t op, uint32_t arg0, uint32_t width,
-		      uint32_t height, uint32_t format)
-{
-	struct fp_msg_config m = {
-		.hdr = { .type = FP_MSG_CONFIG, .version = FP_PROTO_VERSION },
-		.op = op, .arg0 = arg0, .width = width, .height = height, .format = format,
-	};
-
-	return fp_broker_send(cap->broker, &m, sizeof(m));
-}
-
 /* A dead source cannot release what it held: every slot word it owned (or scribbled) is
  * taken over and freed, so nothing of this ring stays wedged. Its pixels are not used. */
 static void take_abandoned_slots(struct fp_capture *cap)
@@ -897,8 +886,7 @@ static void build_source_argv(struct fp_capture *cap)
 		 opts->width ? opts->width : FP_MODE_DEFAULT_WIDTH,
 		 opts->height ? opts->height : FP_MODE_DEFAULT_HEIGHT);
 	snprintf(cap->arg_fps, sizeof(cap->arg_fps), "%u", opts->fps ? opts->fps : FP_MODE_DEFAULT_HZ);
-	snprintf(cap->arg_target, sizeof(cap->arg_target), "%u",
-		 opts->source_target_id ? opts->source_target_id : cap->target_id);
+	snprintf(cap->arg_target, sizeof(cap->arg_target), "%u", cap->target_id);
 	argv[n++] = (char *)"--backend";
 	argv[n++] = (char *)(opts->backend ? opts->backend : "test");
 	argv[n++] = (char *)"--size";

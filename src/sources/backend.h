@@ -35,8 +35,6 @@ struct fp_backend_impl {
 	int (*ring_changed)(struct fp_backend *b, const struct fp_source_ring *ring);
 	/* Make the display compose a frame (idle desktops publish nothing otherwise). */
 	void (*kick)(struct fp_backend *b);
-	/* Test hooks from the host (descriptor change, idle, hostile modes). */
-	void (*config)(struct fp_backend *b, struct fp_source *src, const struct fp_msg_config *cfg);
 	/* Validates an option string without touching a display: the host runs it before it
 	 * spawns the source, so a bad spec is a usage error, not a source that died. 0 or
 	 * -EINVAL / -ENOENT with the reason logged. */
@@ -44,9 +42,6 @@ struct fp_backend_impl {
 };
 
 extern const struct fp_backend_impl fp_backend_test;
-
-/* The two HDR10 records the test source's hostile=desc-flip alternates (for its tests). */
-void fp_test_desc_flip_records(struct fp_hdr_meta rec[2]);
 
 /* Looks a backend up by name; NULL when unknown. */
 const struct fp_backend_impl *fp_backend_find(const char *name);

@@ -3,57 +3,33 @@
  * Spec keys: pattern=moving|bars|solid, rgb=R/G/B (0..1 SDR, scRGB floats HDR), hdr=0|1,
  * flip-every=N (change the descriptor every N published frames: size and SDR/HDR alternate),
  * idle=1 (publish only when kicked), answer-kick=N (idle: ignore the first N-1 kicks),
- * mute=1 (publish nothing, even when kicked), hostile=scribble|scribble-status|
- * scribble-pixels|spam|steal-event|flood|desc-flip|forbidden-syscall (attack the host: random words over the
- * whole status block / over all of it but the descriptor words / into the published slot's
- * pixels; signal the event in a tight loop; take O_NONBLOCK off the shared eventfd and consume
- * every count; send junk messages on the socket in a tight loop; rewrite the descriptor in a
- * tight loop, alternating two HDR10 records; make a system call the sandbox forbids),
- * hostile-after=N (start the attack after N published frames), seed=N (the
- * attack's random sequence), max-cll=N, max-fall=N (cd/m2, 0..10000), mastering-max=NITS,
- * mastering-min=NITS (decimal, up to 4 places; 1..10000 and 0..10000): any of these makes the
- * source report its own HDR10 record (P3-D65 primaries; unset values 1000 / 0.0001 nits,
- * MaxCLL 1000, MaxFALL 400), hdr-meta=own (that record with the defaults), hdr-meta=bad (an
- * invalid record: MaxFALL above MaxCLL, min luminance above max) or hdr-meta=bad-present (a
- * valid record with presence word 2). Booleans are 0 or 1, numbers plain decimal; anything
- * else is refused. Every frame carries a signature. */
+ * mute=1 (publish nothing, even when kicked), max-cll=N, max-fall=N (cd/m2, 0..10000),
+ * mastering-max=NITS, mastering-min=NITS (decimal, up to 4 places; 1..10000 and 0..10000):
+ * any of these makes the source report its own HDR10 record (P3-D65 primaries; unset values
+ * 1000 / 0.0001 nits, MaxCLL 1000, MaxFALL 400), hdr-meta=own (that record with the
+ * defaults), hdr-meta=bad (an invalid record: MaxFALL above MaxCLL, min luminance above max)
+ * or hdr-meta=bad-present (a valid record with presence word 2). Booleans are 0 or 1,
+ * numbers plain decimal; anything else is refused. Every frame carries a signature.
+ *
+ * Attacks on the host and run-time controls are not here: the test peer
+ * (tests/peers/framepush-source-test) adds them around these parts (sources/test.h). */
+#include "sources/test.h"
+
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
-#include <stddef.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "common/half.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "channel/desc.h"
-#include "channel/event.h"
-#include "sources/backend.h"
 #include "channel/signature.h"
 #include "sources/spec.h"
 
 #define LUT_LEN 1024u
 
 enum pattern { PATTERN_MOVING, PATTERN_BARS, PATTERN_SOLID };
-enum hostile {
-	HOSTILE_NONE,
-	HOSTILE_SCRIBBLE,        /* every word of the status block */
-	HOSTILE_SCRIBBLE_STATUS, /* every word but the descriptor: the session can go on */
-	HOSTILE_SCRIBBLE_PIXELS, /* the published slot's pixels, after publish */
-	HOSTILE_SPAM,
-	HOSTILE_STEAL_EVENT,     /* clear O_NONBLOCK on the shared eventfd, consume every count */
-	HOSTILE_FLOOD,           /* junk messages on the socket, as fast as it takes them */
-	HOSTILE_DESC_FLIP,       /* the descriptor rewritten in a tight loop (seqlock test) */
-	HOSTILE_FORBIDDEN,       /* a taken-over source reaching out: a new socket */
-};
 enum hdr_meta_mode { META_NONE, META_OWN, META_BAD, META_BAD_PRESENT };
 
 struct fp_backend {
@@ -62,7 +38,7 @@ struct fp_backend {
 	int hdr, base_hdr;
 	uint32_t width, height, base_width, base_height;
 	uint32_t flip_every, published_in_ring, flips;
-	int idle, kicks, mute, hold, hold_requested;
+	int idle, kicks, mute;
 	uint32_t answer_kick, kicks_seen;
 	int64_t period_ns, next_ns;
 	uint32_t frame;
@@ -75,24 +51,6 @@ struct fp_backend {
 	int meta_values;          /* a value key was given */
 	struct fp_hdr_meta meta;
 	int meta_reported;
-
-	/* Hostile modes run on their own thread against the attached ring. */
-	enum hostile hostile;
-	uint32_t hostile_after, seed;
-	uint64_t published_total;
-	pthread_t thread;
-	int thread_started;
-	pthread_mutex_t lock;
-	pthread_cond_t armed_cond;
-	atomic_int stop;
-	int armed;                /* under lock: hostile_after frames were published */
-	struct fp_status *status; /* under lock */
-	int event_fd;             /* under lock */
-	int sock_fd;              /* the thread's own copy of the host socket (flood) */
-	int steal_fd;             /* under lock: the stealer's own copy of the eventfd */
-	uint8_t *slots[FP_RING_MAX]; /* under lock: the thread's own writable slot mappings */
-	uint32_t ring_len;        /* under lock */
-	uint64_t slot_size;       /* under lock */
 };
 
 static uint32_t fmt_of(const struct fp_backend *b)
@@ -185,49 +143,9 @@ static void render(struct fp_backend *b, uint8_t *px, size_t stride)
 	}
 }
 
-/* Strict value parsers: a typo in a test spec must fail the source, not silently test
- * something else. Each names the key and the value it refuses.
- *
- * val must be one of names (NULL-terminated); *out becomes first + its index, so the
- * names list each enum in declaration order from its value `first`. */
-static int parse_choice(const char *key, const char *val, const char *const *names, int first,
-			int *out)
-{
-	char want[160] = "";
-	size_t n = 0;
-
-	for (int i = 0; names[i]; i++) {
-		if (!strcmp(val, names[i])) {
-			*out = first + i;
-			return 0;
-		}
-		n += (size_t)snprintf(want + n, n < sizeof(want) ? sizeof(want) - n : 0, "%s%s",
-				      i ? ", " : "", names[i]);
-	}
-	fp_error("test source: %s=%s: expected one of %s", key, val, want);
-	return -EINVAL;
-}
-
-static int parse_bool(const char *key, const char *val, int *out)
-{
-	static const char *const names[] = { "0", "1", NULL };
-
-	return parse_choice(key, val, names, 0, out);
-}
-
-static int parse_u32(const char *key, const char *val, uint32_t min, uint32_t max, uint32_t *out)
-{
-	unsigned long long v;
-
-	if (fp_parse_uint(val, min, max, &v) < 0) {
-		fp_error("test source: %s=%s: expected a decimal integer %u..%u", key, val, min, max);
-		return -EINVAL;
-	}
-	*out = (uint32_t)v;
-	return 0;
-}
-
 /* R/G/B as three finite floats a half float can hold (scRGB may be negative). */
+#define WHAT "test source"
+
 static int parse_rgb(const char *key, const char *val, float rgb[3])
 {
 	const char *p = val;
@@ -286,7 +204,7 @@ static int set_option(void *user, const char *key, const char *val)
 	int r;
 
 	if (!strcmp(key, "max-cll") || !strcmp(key, "max-fall")) {
-		r = parse_u32(key, val, 0, 10000, &v);
+		r = fp_spec_u32(WHAT, key, val, 0, 10000, &v);
 		if (r == 0)
 			*(!strcmp(key, "max-cll") ? &b->meta.max_cll : &b->meta.max_fall) = (uint16_t)v;
 		b->meta_values = 1;
@@ -299,14 +217,14 @@ static int set_option(void *user, const char *key, const char *val)
 		return parse_nits(key, val, 0, 100000000, &b->meta.min_luminance);
 	} else if (!strcmp(key, "hdr-meta")) {
 		static const char *const names[] = { "own", "bad", "bad-present", NULL };
-		int v, r = parse_choice(key, val, names, META_OWN, &v);
+		int v, r = fp_spec_choice(WHAT, key, val, names, META_OWN, &v);
 
 		if (r == 0)
 			b->meta_mode = (enum hdr_meta_mode)v;
 		return r;
 	} else if (!strcmp(key, "pattern")) {
 		static const char *const names[] = { "moving", "bars", "solid", NULL };
-		int v, r = parse_choice(key, val, names, PATTERN_MOVING, &v);
+		int v, r = fp_spec_choice(WHAT, key, val, names, PATTERN_MOVING, &v);
 
 		if (r == 0)
 			b->pattern = (enum pattern)v;
@@ -314,263 +232,29 @@ static int set_option(void *user, const char *key, const char *val)
 	} else if (!strcmp(key, "rgb")) {
 		return parse_rgb(key, val, b->rgb);
 	} else if (!strcmp(key, "hdr")) {
-		int r = parse_bool(key, val, &b->hdr);
+		int r = fp_spec_bool(WHAT, key, val, &b->hdr);
 
 		b->base_hdr = b->hdr;
 		return r;
 	} else if (!strcmp(key, "flip-every")) {
-		return parse_u32(key, val, 0, 1000000, &b->flip_every);
+		return fp_spec_u32(WHAT, key, val, 0, 1000000, &b->flip_every);
 	} else if (!strcmp(key, "idle")) {
-		return parse_bool(key, val, &b->idle);
+		return fp_spec_bool(WHAT, key, val, &b->idle);
 	} else if (!strcmp(key, "answer-kick")) {
-		return parse_u32(key, val, 1, 1000, &b->answer_kick);
+		return fp_spec_u32(WHAT, key, val, 1, 1000, &b->answer_kick);
 	} else if (!strcmp(key, "mute")) {
-		return parse_bool(key, val, &b->mute);
-	} else if (!strcmp(key, "hostile")) {
-		static const char *const names[] = { "scribble", "scribble-status", "scribble-pixels",
-						     "spam", "steal-event", "flood", "desc-flip",
-						     "forbidden-syscall", NULL };
-		int v, r = parse_choice(key, val, names, HOSTILE_SCRIBBLE, &v);
-
-		if (r == 0)
-			b->hostile = (enum hostile)v;
-		return r;
-	} else if (!strcmp(key, "hostile-after")) {
-		return parse_u32(key, val, 0, 1000000000, &b->hostile_after);
-	} else if (!strcmp(key, "seed")) {
-		return parse_u32(key, val, 0, UINT32_MAX, &b->seed);
+		return fp_spec_bool(WHAT, key, val, &b->mute);
 	} else {
 		fp_error("test source: unknown option '%s' (pattern, rgb, hdr, flip-every, idle, "
-			 "answer-kick, mute, hostile, hostile-after, seed, max-cll, max-fall, "
-			 "mastering-max, mastering-min, hdr-meta)", key);
+			 "answer-kick, mute, max-cll, max-fall, mastering-max, mastering-min, "
+			 "hdr-meta)", key);
 		return -ENOENT;
 	}
 	return 0;
 }
 
-static uint64_t xorshift(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
-
-/* One random word into the published slot. Under the lock, which the dispatch holds while it
- * renders and publishes: the latest slot is then complete and the source does not write it
- * again before the next publish, so a frame the host gets whole is one the source signed. */
-static void scribble_pixels(struct fp_backend *b, uint64_t *x)
-{
-	uint64_t latest = atomic_load_explicit((_Atomic uint64_t *)(void *)&b->status->latest,
-					       memory_order_acquire);
-	struct fp_token tok = fp_token_unpack(latest);
-	uint32_t v = (uint32_t)xorshift(x);
-	uint64_t off;
-
-	if (tok.generation == 0 || tok.slot >= b->ring_len || !b->slots[tok.slot] ||
-	    b->slot_size < 4)
-		return;
-	off = (xorshift(x) % (b->slot_size / 4)) * 4;
-	memcpy(b->slots[tok.slot] + off, &v, sizeof(v));
-}
-
-/* Takes O_NONBLOCK off the eventfd the host shares and reads every count the moment it
- * appears: a host that reads it after its own poll() then finds nothing, and blocks if it
- * trusted the flag. test_destroy writes once to get this thread out of its read. */
-static void steal_event(struct fp_backend *b)
-{
-	int fd;
-
-	pthread_mutex_lock(&b->lock);
-	fd = b->event_fd >= 0 ? fcntl(b->event_fd, F_DUPFD_CLOEXEC, 0) : -1;
-	b->steal_fd = fd;
-	pthread_mutex_unlock(&b->lock);
-	if (fd < 0)
-		return;
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	fp_info("test source: took O_NONBLOCK off the shared eventfd; consuming every count");
-	while (!atomic_load(&b->stop)) {
-		uint64_t v;
-
-		if (read(fd, &v, sizeof(v)) < 0)
-			break;
-	}
-	pthread_mutex_lock(&b->lock);
-	b->steal_fd = -1;
-	close(fd);
-	pthread_mutex_unlock(&b->lock);
-}
-
-/* Junk the protocol does not allow (a wrong type, then an oversized packet), as fast as the
- * socket takes it, until the host hangs up. */
-static void flood(struct fp_backend *b)
-{
-	char junk[512] = { 0 };
-	uint32_t type = 0xdead;
-	unsigned long sent = 0;
-
-	memcpy(junk, &type, sizeof(type));
-	while (!atomic_load(&b->stop) && b->sock_fd >= 0) {
-		ssize_t n = send(b->sock_fd, junk, sent % 2 ? sizeof(junk) : 8,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0 && errno != EAGAIN)
-			break;
-		if (n < 0)
-			nanosleep(&(struct timespec){ .tv_nsec = 100000 }, NULL);
-		else
-			sent++;
-	}
-	fp_info("test source: flood ended after %lu junk messages", sent);
-}
-
-/* Two HDR10 records of the same mode that differ in every value: a host that takes a
- * mixture of them would hold a record neither of them is. */
-void fp_test_desc_flip_records(struct fp_hdr_meta rec[2])
-{
-	for (int i = 0; i < 2; i++)
-		rec[i] = (struct fp_hdr_meta){
-			.present = FP_HDR_META_PRESENT,
-			.red_x = (uint16_t)(34000 + i), .red_y = (uint16_t)(16000 + i),
-			.green_x = (uint16_t)(13250 + i), .green_y = (uint16_t)(34500 + i),
-			.blue_x = (uint16_t)(7500 + i), .blue_y = (uint16_t)(3000 + i),
-			.white_x = (uint16_t)(15635 + i), .white_y = (uint16_t)(16450 + i),
-			.max_luminance = 10000000u + (uint32_t)i * 1000u,
-			.min_luminance = 1u + (uint32_t)i,
-			.max_cll = (uint16_t)(1000 + i * 100), .max_fall = (uint16_t)(400 + i * 100),
-		};
-}
-
-static void desc_flip(struct fp_backend *b)
-{
-	struct fp_hdr_meta rec[2];
-	uint32_t serial = 0;
-	unsigned long writes = 0;
-
-	fp_test_desc_flip_records(rec);
-	while (!atomic_load(&b->stop)) {
-		pthread_mutex_lock(&b->lock);
-		/* An odd count per burst, so bursts end on each record in turn; the pause is the
-		 * host's chance to read a complete one. */
-		for (int i = 0; b->status && i < 4095; i++) {
-			struct fp_desc d = { .width = b->width, .height = b->height, .format = fmt_of(b),
-					     .hdr = rec[writes++ & 1] };
-
-			/* Past the library's own serial, so the host takes each as new. */
-			if (!serial)
-				serial = b->status->desc_serial + 1000;
-			serial = fp_desc_next_serial(serial);
-			fp_desc_write(b->status, &d, serial);
-		}
-		pthread_mutex_unlock(&b->lock);
-		nanosleep(&(struct timespec){ .tv_nsec = 300000 }, NULL);
-	}
-	fp_info("test source: rewrote the descriptor %lu times", writes);
-}
-
-static void *hostile_thread(void *arg)
-{
-	struct fp_backend *b = arg;
-	uint64_t x = 0x9e3779b97f4a7c15ull ^ (b->seed ? b->seed : (uint64_t)getpid());
-	/* The descriptor words (desc_width..desc_serial) are spared by scribble-status; the HDR
-	 * record (desc_hdr) is not: the host reads it only with a new serial, so no scribble
-	 * of it is ever taken. */
-	const size_t desc_first = offsetof(struct fp_status, desc_width) / 4;
-	const size_t desc_last = offsetof(struct fp_status, desc_serial) / 4;
-
-	pthread_mutex_lock(&b->lock);
-	while (!b->armed && !atomic_load(&b->stop))
-		pthread_cond_wait(&b->armed_cond, &b->lock);
-	pthread_mutex_unlock(&b->lock);
-	switch (b->hostile) {
-	case HOSTILE_STEAL_EVENT:
-		steal_event(b);
-		return NULL;
-	case HOSTILE_FLOOD:
-		flood(b);
-		return NULL;
-	case HOSTILE_DESC_FLIP:
-		desc_flip(b);
-		return NULL;
-	case HOSTILE_FORBIDDEN: {
-		/* Attached, so sandboxed: the kernel kills the process on this call. */
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-		fp_error("test source: socket() after attach returned %d: the sandbox is missing", fd);
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	default:
-		break;
-	}
-	while (!atomic_load(&b->stop)) {
-		pthread_mutex_lock(&b->lock);
-		if (b->hostile == HOSTILE_SCRIBBLE_PIXELS) {
-			if (b->status)
-				scribble_pixels(b, &x);
-			pthread_mutex_unlock(&b->lock);
-			/* Some frames get through whole, some not: both paths are exercised. */
-			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
-			continue;
-		}
-		for (int i = 0; i < 4096; i++) {
-			uint64_t one = 1;
-
-			xorshift(&x);
-			if ((b->hostile == HOSTILE_SCRIBBLE || b->hostile == HOSTILE_SCRIBBLE_STATUS) &&
-			    b->status) {
-				uint32_t *words = (uint32_t *)(void *)b->status;
-				size_t n = sizeof(*b->status) / 4, w = (x >> 32) % n;
-
-				if (b->hostile == HOSTILE_SCRIBBLE_STATUS && w >= desc_first &&
-				    w <= desc_last)
-					continue;
-				atomic_store_explicit((_Atomic uint32_t *)&words[w], (uint32_t)x,
-						      memory_order_relaxed);
-			} else if (b->hostile == HOSTILE_SPAM && b->event_fd >= 0) {
-				if (write(b->event_fd, &one, sizeof(one)) < 0)
-					break;
-			}
-		}
-		pthread_mutex_unlock(&b->lock);
-	}
-	return NULL;
-}
-
-static void unmap_ring(struct fp_backend *b)
-{
-	for (uint32_t i = 0; i < FP_RING_MAX; i++) {
-		if (b->slots[i])
-			munmap(b->slots[i], b->slot_size);
-		b->slots[i] = NULL;
-	}
-	if (b->status)
-		munmap(b->status, sizeof(*b->status));
-	b->status = NULL;
-	b->ring_len = 0;
-	fp_close(&b->event_fd);
-}
-
 static void test_destroy(struct fp_backend *b)
 {
-	if (!b)
-		return;
-	if (b->thread_started) {
-		pthread_mutex_lock(&b->lock);
-		atomic_store(&b->stop, 1);
-		pthread_cond_broadcast(&b->armed_cond);
-		/* A stealer blocked in read() on the eventfd needs one count to see stop (on its
-		 * own fd: the ring's copy is closed by the detach before this runs). */
-		if (b->hostile == HOSTILE_STEAL_EVENT && b->steal_fd >= 0)
-			(void)!write(b->steal_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
-		pthread_mutex_unlock(&b->lock);
-		pthread_join(b->thread, NULL);
-	}
-	unmap_ring(b);
-	fp_close(&b->sock_fd);
-	pthread_cond_destroy(&b->armed_cond);
-	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
 
@@ -656,27 +340,16 @@ static int test_create(struct fp_backend **out, const struct fp_backend_args *ar
 	*out = NULL;
 	if (!b)
 		return -ENOMEM;
-	b->base_width = b->width = args->width ? args->width : 1920;
-	b->base_height = b->height = args->height ? args->height : 1080;
-	b->period_ns = FP_NSEC_PER_SEC / (args->fps ? args->fps : 60);
+	b->base_width = b->width = args->width ? args->width : FP_MODE_DEFAULT_WIDTH;
+	b->base_height = b->height = args->height ? args->height : FP_MODE_DEFAULT_HEIGHT;
+	b->period_ns = FP_NSEC_PER_SEC / (args->fps ? args->fps : FP_MODE_DEFAULT_HZ);
 	b->lut_hdr = -1;
-	b->event_fd = b->sock_fd = b->steal_fd = -1;
-	pthread_mutex_init(&b->lock, NULL);
-	pthread_cond_init(&b->armed_cond, NULL);
 	r = configure(b, args->spec);
 	if (r < 0) {
 		test_destroy(b);
 		return r;
 	}
 	b->next_ns = fp_now_ns();
-	b->armed = b->hostile_after == 0;
-	if (b->hostile != HOSTILE_NONE) {
-		if (pthread_create(&b->thread, NULL, hostile_thread, b) != 0) {
-			test_destroy(b);
-			return -EAGAIN;
-		}
-		b->thread_started = 1;
-	}
 	*out = b;
 	return 0;
 }
@@ -701,134 +374,114 @@ static int64_t test_next_wakeup(struct fp_backend *b)
 	return b->idle ? 0 : b->next_ns;
 }
 
-static void flip(struct fp_backend *b, struct fp_source *src)
+void fp_test_pattern_set_mode(struct fp_backend *b, struct fp_source *src, uint32_t width,
+			      uint32_t height, int hdr)
 {
-	b->flips++;
-	if (b->flips & 1) {
-		/* Three quarters of the size, rounded to even, and the other dynamic range. */
-		b->width = (b->base_width * 3 / 4) & ~1u;
-		b->height = (b->base_height * 3 / 4) & ~1u;
-		b->hdr = !b->base_hdr;
-	} else {
-		b->width = b->base_width;
-		b->height = b->base_height;
-		b->hdr = b->base_hdr;
-	}
-	b->published_in_ring = 0;
-	fp_info("test source: display changes to %ux%u %s", b->width, b->height,
-		b->hdr ? "HDR" : "SDR");
+	b->width = width;
+	b->height = height;
+	b->hdr = hdr;
 	fp_source_set_descriptor(src, b->width, b->height, fmt_of(b));
 }
 
-/* Test hook: a writer wedged inside the slot the host is about to read. The frame is
- * announced as a publish would, but the slot word stays the source's, so the host finds the
- * newest token's slot held (and, once the source is killed, abandoned). */
-static void hold_slot(struct fp_backend *b, struct fp_source *src, int slot)
+void fp_test_pattern_set_idle(struct fp_backend *b, int idle)
 {
-	const struct fp_source_ring *ring = fp_source_ring(src);
-	struct fp_status *st = fp_source_status_block(src);
-	int r;
-
-	atomic_store_explicit((_Atomic uint64_t *)(void *)&st->latest,
-			      fp_token_pack(ring->generation, fp_source_next_seq(src), (uint32_t)slot),
-			      memory_order_release);
-	r = fp_event_signal(ring->event_fd);
-	if (r < 0 && r != -EAGAIN)
-		fp_warn("test source: cannot signal the held frame: %s", strerror(-r));
-	b->hold = 1;
-	b->hold_requested = 0;
-	fp_info("test source: holding published slot %d; publishing nothing more", slot);
+	b->idle = idle;
+	b->next_ns = fp_now_ns();
 }
 
-static int test_dispatch(struct fp_backend *b, struct fp_source *src)
+void fp_test_pattern_set_mute(struct fp_backend *b, int mute)
+{
+	b->mute = mute;
+}
+
+static void flip(struct fp_backend *b, struct fp_source *src)
+{
+	b->flips++;
+	b->published_in_ring = 0;
+	/* Odd flips: three quarters of the size, rounded to even, and the other dynamic range. */
+	if (b->flips & 1)
+		fp_test_pattern_set_mode(b, src, (b->base_width * 3 / 4) & ~1u,
+					 (b->base_height * 3 / 4) & ~1u, !b->base_hdr);
+	else
+		fp_test_pattern_set_mode(b, src, b->base_width, b->base_height, b->base_hdr);
+	fp_info("test source: display changes to %ux%u %s", b->width, b->height,
+		b->hdr ? "HDR" : "SDR");
+}
+
+/* Whether a frame is due now: the timer, or a kick when idle. */
+static int frame_due(struct fp_backend *b, int64_t now)
+{
+	if (b->idle) {
+		if (!b->kicks)
+			return 0;
+		b->kicks = 0;
+		return 1;
+	}
+	if (now < b->next_ns)
+		return 0;
+	b->next_ns += b->period_ns;
+	if (b->next_ns < now) /* fell behind (stopped, slow host): do not burst */
+		b->next_ns = now + b->period_ns;
+	return 1;
+}
+
+int fp_test_pattern_draw(struct fp_backend *b, struct fp_source *src)
 {
 	const struct fp_source_ring *ring = fp_source_ring(src);
 	int64_t now = fp_now_ns();
-	int slot, r = 0;
+	int slot;
 
-	if (b->hostile == HOSTILE_FLOOD && b->sock_fd < 0)
-		b->sock_fd = fcntl(fp_source_fd(src), F_DUPFD_CLOEXEC, 0); /* before the thread arms */
 	if (b->meta_mode != META_NONE && !b->meta_reported) {
 		/* Before any frame (this runs from the first loop, attached or not): the library
 		 * writes it with the descriptor into this ring and every later one. */
 		fp_source_set_hdr_meta(src, &b->meta);
 		b->meta_reported = 1;
 	}
-	if (b->idle) {
-		if (!b->kicks)
-			return 0;
-		b->kicks = 0;
-	} else {
-		if (now < b->next_ns)
-			return 0;
-		b->next_ns += b->period_ns;
-		if (b->next_ns < now) /* fell behind (stopped, slow host): do not burst */
-			b->next_ns = now + b->period_ns;
-	}
+	if (!frame_due(b, now))
+		return -1;
 	b->frame++;
-	if (!ring || b->mute || b->hold)
-		return 0;
+	if (!ring || b->mute)
+		return -1;
 	slot = fp_source_acquire(src);
 	if (slot < 0)
-		return 0; /* no free slot: the host holds one and the latest is unread */
+		return -1; /* no free slot: the host holds one and the latest is unread */
 	if (ring->width != b->width || ring->height != b->height || ring->format != fmt_of(b)) {
 		/* The ring still has the old mode; the guard drops and counts the frame. */
 		fp_source_publish(src, slot, b->width, b->height, fmt_of(b), now);
-		return 0;
+		return -1;
 	}
-	if (b->hostile == HOSTILE_SCRIBBLE_PIXELS)
-		pthread_mutex_lock(&b->lock); /* see scribble_pixels */
 	render(b, ring->slot[slot], ring->stride);
 	fp_signature_write(ring->slot[slot], ring->stride, b->width, b->height, fmt_of(b),
 			   fp_source_next_seq(src), ring->generation);
+	return slot;
+}
+
+int fp_test_pattern_publish(struct fp_backend *b, struct fp_source *src, int slot)
+{
 	/* The frame exists once it is complete, as a compositor's frame does at present time:
 	 * that is its capture time, and latency downstream is measured from it. */
-	if (b->hold_requested)
-		hold_slot(b, src, slot);
-	else
-		r = fp_source_publish(src, slot, b->width, b->height, fmt_of(b), fp_now_ns());
-	if (b->hostile == HOSTILE_SCRIBBLE_PIXELS)
-		pthread_mutex_unlock(&b->lock);
-	/* Take the count straight back: the host woke for it, and finds nothing to read. */
-	if (b->hostile == HOSTILE_STEAL_EVENT && b->armed)
-		fp_event_consume(ring->event_fd);
-	if (b->hold || r < 0)
-		return 0;
-	if (!b->armed && ++b->published_total >= b->hostile_after) {
-		pthread_mutex_lock(&b->lock);
-		b->armed = 1;
-		pthread_cond_broadcast(&b->armed_cond);
-		pthread_mutex_unlock(&b->lock);
-	}
+	return fp_source_publish(src, slot, b->width, b->height, fmt_of(b), fp_now_ns());
+}
+
+void fp_test_pattern_published(struct fp_backend *b, struct fp_source *src)
+{
 	if (b->flip_every && ++b->published_in_ring >= b->flip_every)
 		flip(b, src);
+}
+
+static int test_dispatch(struct fp_backend *b, struct fp_source *src)
+{
+	int slot = fp_test_pattern_draw(b, src);
+
+	if (slot >= 0 && fp_test_pattern_publish(b, src, slot) == 0)
+		fp_test_pattern_published(b, src);
 	return 0;
 }
 
-/* The hostile thread works on its own mapping and fd copies, so the source library can
- * unmap a detached ring without pulling memory from under the thread. */
 static int test_ring_changed(struct fp_backend *b, const struct fp_source_ring *ring)
 {
+	(void)ring;
 	b->published_in_ring = 0;
-	if (b->hostile == HOSTILE_NONE)
-		return 0;
-	pthread_mutex_lock(&b->lock);
-	unmap_ring(b);
-	if (ring) {
-		void *p = mmap(NULL, sizeof(*b->status), PROT_READ | PROT_WRITE, MAP_SHARED,
-			       ring->status_fd, 0);
-
-		b->status = p == MAP_FAILED ? NULL : p;
-		b->event_fd = fcntl(ring->event_fd, F_DUPFD_CLOEXEC, 0);
-		b->slot_size = ring->slot_size;
-		b->ring_len = ring->ring_len;
-		for (uint32_t i = 0; b->hostile == HOSTILE_SCRIBBLE_PIXELS && i < ring->ring_len; i++) {
-			p = mmap(NULL, ring->slot_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-				 ring->slot_fd[i], 0);
-			b->slots[i] = p == MAP_FAILED ? NULL : p;
-		}
-	}
-	pthread_mutex_unlock(&b->lock);
 	return 0;
 }
 
@@ -837,32 +490,6 @@ static void test_kick(struct fp_backend *b)
 	/* answer-kick=N: a display that wakes up only on the Nth nudge. */
 	if (++b->kicks_seen >= b->answer_kick)
 		b->kicks = 1;
-}
-
-static void test_config(struct fp_backend *b, struct fp_source *src, const struct fp_msg_config *c)
-{
-	switch (c->op) {
-	case FP_CONFIG_SET_DESC:
-		if (c->width && c->height) {
-			b->width = c->width;
-			b->height = c->height;
-			b->hdr = c->format == FP_PIXFMT_RGBA16F;
-			fp_source_set_descriptor(src, b->width, b->height, fmt_of(b));
-		}
-		break;
-	case FP_CONFIG_SET_IDLE:
-		b->idle = c->arg0 != 0;
-		b->next_ns = fp_now_ns();
-		break;
-	case FP_CONFIG_SET_MUTE:
-		b->mute = c->arg0 != 0;
-		break;
-	case FP_CONFIG_HOLD_SLOT:
-		b->hold_requested = 1;
-		break;
-	default:
-		break;
-	}
 }
 
 const struct fp_backend_impl fp_backend_test = {
@@ -876,5 +503,4 @@ const struct fp_backend_impl fp_backend_test = {
 	.dispatch = test_dispatch,
 	.ring_changed = test_ring_changed,
 	.kick = test_kick,
-	.config = test_config,
 };

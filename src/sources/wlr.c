@@ -925,14 +925,6 @@ static void wlr_kick(struct fp_backend *b)
 	wl_display_flush(b->dpy);
 }
 
-static void wlr_config(struct fp_backend *b, struct fp_source *src, const struct fp_msg_config *c)
-{
-	/* The test hooks drive a synthetic display; a real compositor's mode comes from it. */
-	(void)b;
-	(void)src;
-	fp_debug("wlr source: ignoring test hook %u", c->op);
-}
-
 const struct fp_backend_impl fp_backend_wlr = {
 	.name = "wlr",
 	.check_spec = wlr_check_spec,
@@ -944,5 +936,4 @@ const struct fp_backend_impl fp_backend_wlr = {
 	.dispatch = wlr_dispatch,
 	.ring_changed = wlr_ring_changed,
 	.kick = wlr_kick,
-	.config = wlr_config,
 };

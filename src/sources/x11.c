@@ -271,111 +271,121 @@ static const xcb_query_extension_reply_t *extension(struct fp_backend *b, xcb_ex
 	return q;
 }
 
-static int setup_extensions(struct fp_backend *b)
+/* MIT-SHM 1.2 is the fd-passing version: without it the server cannot map the ring. */
+static int setup_shm(struct fp_backend *b, const xcb_query_extension_reply_t *q)
 {
-	const xcb_query_extension_reply_t *q;
 	xcb_generic_error_t *e = NULL;
-	int r;
+	xcb_shm_query_version_reply_t *v =
+		xcb_shm_query_version_reply(b->c, xcb_shm_query_version(b->c), &e);
+	int ok = v && (v->major_version > 1 || (v->major_version == 1 && v->minor_version >= 2));
 
-	xcb_prefetch_extension_data(b->c, &xcb_shm_id);
-	xcb_prefetch_extension_data(b->c, &xcb_damage_id);
-	xcb_prefetch_extension_data(b->c, &xcb_xfixes_id);
-	xcb_prefetch_extension_data(b->c, &xcb_randr_id);
-	xcb_prefetch_extension_data(b->c, &xcb_test_id);
-	xcb_prefetch_extension_data(b->c, &xcb_input_id);
+	(void)q;
+	if (!ok)
+		fp_error("x11: MIT-SHM %u.%u cannot take memfds (need 1.2; is the display local?)",
+			 v ? v->major_version : 0, v ? v->minor_version : 0);
+	free(v);
+	free(e);
+	return ok ? 0 : -ENOTSUP;
+}
 
-	/* MIT-SHM 1.2 is the fd-passing version: without it the server cannot map the ring. */
-	if (!extension(b, &xcb_shm_id, "MIT-SHM", 1))
+static int setup_damage(struct fp_backend *b, const xcb_query_extension_reply_t *q)
+{
+	xcb_generic_error_t *e = NULL;
+	/* DAMAGE requires the version handshake before any other request. */
+	xcb_damage_query_version_reply_t *v =
+		xcb_damage_query_version_reply(b->c, xcb_damage_query_version(b->c, 1, 1), &e);
+
+	free(e);
+	if (!v) {
+		fp_error("x11: DAMAGE version query failed");
 		return -ENOTSUP;
-	{
-		xcb_shm_query_version_reply_t *v =
-			xcb_shm_query_version_reply(b->c, xcb_shm_query_version(b->c), &e);
-		int ok = v && (v->major_version > 1 || (v->major_version == 1 && v->minor_version >= 2));
-
-		if (!ok)
-			fp_error("x11: MIT-SHM %u.%u cannot take memfds (need 1.2; is the display "
-				 "local?)", v ? v->major_version : 0, v ? v->minor_version : 0);
-		free(v);
-		free(e);
-		if (!ok)
-			return -ENOTSUP;
 	}
-
-	q = extension(b, &xcb_damage_id, "DAMAGE", 1);
-	if (!q)
-		return -ENOTSUP;
+	free(v);
 	b->damage_event = q->first_event;
-	{
-		/* DAMAGE requires the version handshake before any other request. */
-		xcb_damage_query_version_reply_t *v = xcb_damage_query_version_reply(
-			b->c, xcb_damage_query_version(b->c, 1, 1), &e);
+	return 0;
+}
 
-		free(e);
-		e = NULL;
-		if (!v) {
-			fp_error("x11: DAMAGE version query failed");
-			return -ENOTSUP;
-		}
-		free(v);
-	}
+static int setup_xfixes(struct fp_backend *b, const xcb_query_extension_reply_t *q)
+{
+	xcb_generic_error_t *e = NULL;
+	xcb_xfixes_query_version_reply_t *v =
+		xcb_xfixes_query_version_reply(b->c, xcb_xfixes_query_version(b->c, 5, 0), &e);
+	int ok = v && v->major_version >= 2; /* cursor notify and images */
 
-	q = extension(b, &xcb_xfixes_id, "XFIXES", 1);
-	if (!q)
-		return -ENOTSUP;
+	free(e);
+	if (!ok)
+		fp_error("x11: XFIXES %u is too old for cursor images (need 2)",
+			 v ? v->major_version : 0);
+	free(v);
 	b->xfixes_event = q->first_event;
-	{
-		xcb_xfixes_query_version_reply_t *v = xcb_xfixes_query_version_reply(
-			b->c, xcb_xfixes_query_version(b->c, 5, 0), &e);
-		int ok = v && v->major_version >= 2; /* cursor notify and images */
+	return ok ? 0 : -ENOTSUP;
+}
 
-		free(e);
-		e = NULL;
-		if (!ok)
-			fp_error("x11: XFIXES %u is too old for cursor images (need 2)",
-				 v ? v->major_version : 0);
-		free(v);
-		if (!ok)
-			return -ENOTSUP;
+static int setup_randr(struct fp_backend *b, const xcb_query_extension_reply_t *q)
+{
+	xcb_generic_error_t *e = NULL;
+	xcb_randr_query_version_reply_t *v =
+		xcb_randr_query_version_reply(b->c, xcb_randr_query_version(b->c, 1, 2), &e);
+
+	free(e);
+	if (v) {
+		b->have_randr = 1;
+		b->randr_event = q->first_event;
 	}
+	free(v);
+	return 0;
+}
 
-	q = extension(b, &xcb_randr_id, "RANDR (screen size changes will not be followed)", 0);
-	if (q) {
-		xcb_randr_query_version_reply_t *v = xcb_randr_query_version_reply(
-			b->c, xcb_randr_query_version(b->c, 1, 2), &e);
+static int setup_xtest(struct fp_backend *b, const xcb_query_extension_reply_t *q)
+{
+	xcb_generic_error_t *e = NULL;
+	xcb_test_get_version_reply_t *v =
+		xcb_test_get_version_reply(b->c, xcb_test_get_version(b->c, 2, 2), &e);
 
-		free(e);
-		e = NULL;
-		if (v) {
-			b->have_randr = 1;
-			b->randr_event = q->first_event;
-		}
-		free(v);
+	(void)q;
+	free(e);
+	b->have_xtest = v != NULL;
+	free(v);
+	return 0;
+}
+
+/* Raw events reach the root whatever window the pointer is over (XI 2.1+). */
+static int setup_xi(struct fp_backend *b, const xcb_query_extension_reply_t *q)
+{
+	xcb_generic_error_t *e = NULL;
+	xcb_input_xi_query_version_reply_t *v =
+		xcb_input_xi_query_version_reply(b->c, xcb_input_xi_query_version(b->c, 2, 2), &e);
+
+	free(e);
+	if (v && (v->major_version > 2 || (v->major_version == 2 && v->minor_version >= 1))) {
+		b->have_xi = 1;
+		b->xi_opcode = q->major_opcode;
 	}
+	free(v);
+	return 0;
+}
 
-	if (extension(b, &xcb_test_id, "XTEST (kicks will not move the pointer)", 0)) {
-		xcb_test_get_version_reply_t *v =
-			xcb_test_get_version_reply(b->c, xcb_test_get_version(b->c, 2, 2), &e);
+/* One X extension: a required one missing or refusing its version ends the backend; an
+ * optional one only says what is lost (in its name) and stays off. */
+static const struct x11_extension {
+	xcb_extension_t *id;
+	const char *name;
+	int required;
+	/* The version handshake and what the backend keeps: 0 or -ENOTSUP. */
+	int (*setup)(struct fp_backend *b, const xcb_query_extension_reply_t *q);
+} x11_extensions[] = {
+	{ &xcb_shm_id, "MIT-SHM", 1, setup_shm },
+	{ &xcb_damage_id, "DAMAGE", 1, setup_damage },
+	{ &xcb_xfixes_id, "XFIXES", 1, setup_xfixes },
+	{ &xcb_randr_id, "RANDR (screen size changes will not be followed)", 0, setup_randr },
+	{ &xcb_test_id, "XTEST (kicks will not move the pointer)", 0, setup_xtest },
+	{ &xcb_input_id, "XInputExtension (pointer motion alone will not publish)", 0, setup_xi },
+};
 
-		free(e);
-		e = NULL;
-		b->have_xtest = v != NULL;
-		free(v);
-	}
-
-	q = extension(b, &xcb_input_id, "XInputExtension (pointer motion alone will not publish)", 0);
-	if (q) {
-		/* Raw events reach the root whatever window the pointer is over (XI 2.1+). */
-		xcb_input_xi_query_version_reply_t *v = xcb_input_xi_query_version_reply(
-			b->c, xcb_input_xi_query_version(b->c, 2, 2), &e);
-
-		free(e);
-		e = NULL;
-		if (v && (v->major_version > 2 || (v->major_version == 2 && v->minor_version >= 1))) {
-			b->have_xi = 1;
-			b->xi_opcode = q->major_opcode;
-		}
-		free(v);
-	}
+/* Damage on the root, cursor changes, and what the optional extensions give. */
+static int select_events(struct fp_backend *b)
+{
+	int r;
 
 	b->damage = xcb_generate_id(b->c);
 	r = check(b->c, xcb_damage_create_checked(b->c, b->damage, b->root,
@@ -406,6 +416,27 @@ static int setup_extensions(struct fp_backend *b)
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+static int setup_extensions(struct fp_backend *b)
+{
+	int r;
+
+	for (size_t i = 0; i < FP_ARRAY_LEN(x11_extensions); i++)
+		xcb_prefetch_extension_data(b->c, x11_extensions[i].id);
+	for (size_t i = 0; i < FP_ARRAY_LEN(x11_extensions); i++) {
+		const struct x11_extension *x = &x11_extensions[i];
+		const xcb_query_extension_reply_t *q = extension(b, x->id, x->name, x->required);
+
+		if (!q && x->required)
+			return -ENOTSUP;
+		if (q && x->setup(b, q) < 0)
+			return -ENOTSUP;
+	}
+	r = select_events(b);
+	if (r < 0)
+		return r;
 	/* DamageCreate on a window reports the whole window at once; that is not a change, and
 	 * an idle desktop must publish nothing. Subtract it, and once the round trip proves the
 	 * server has sent everything up to here, forget what those events set. */
@@ -469,7 +500,7 @@ static int x11_create(struct fp_backend **out, const struct fp_backend_args *arg
 		free(b);
 		return r;
 	}
-	b->period_ns = FP_NSEC_PER_SEC / (args->fps ? args->fps : 60);
+	b->period_ns = FP_NSEC_PER_SEC / (args->fps ? args->fps : FP_MODE_DEFAULT_HZ);
 	b->damage = XCB_NONE;
 	b->c = xcb_connect(args->display && *args->display ? args->display : NULL, &screen);
 	if (xcb_connection_has_error(b->c)) {
@@ -800,14 +831,6 @@ static void x11_kick(struct fp_backend *b)
 	}
 }
 
-static void x11_config(struct fp_backend *b, struct fp_source *src, const struct fp_msg_config *c)
-{
-	(void)b;
-	(void)src;
-	/* The host's test hooks drive the test pattern; a real display changes by itself. */
-	fp_debug("x11: ignoring config op %u", c->op);
-}
-
 const struct fp_backend_impl fp_backend_x11 = {
 	.name = "x11",
 	.check_spec = x11_check_spec,
@@ -819,5 +842,4 @@ const struct fp_backend_impl fp_backend_x11 = {
 	.dispatch = x11_dispatch,
 	.ring_changed = x11_ring_changed,
 	.kick = x11_kick,
-	.config = x11_config,
 };

@@ -3,6 +3,8 @@
  * death, no-frame diagnostic, hostile sources, teardown). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -10,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -17,10 +21,14 @@
 #include "common/util.h"
 #include "framepush/capture.h"
 #include "framepush/encode.h"
+#include "desc_flip.h"
 #include "harness.h"
 #include "sources/backend.h"
 
 static char source_exe[4096];
+/* The test peer (tests/peers): the same command line, plus attacks and run-time controls
+ * the product does not have. */
+static char peer_exe[4096];
 
 static struct fp_capture_opts base_opts(const char *spec, uint32_t w, uint32_t h, uint32_t fps)
 {
@@ -29,6 +37,59 @@ static struct fp_capture_opts base_opts(const char *spec, uint32_t w, uint32_t h
 		.width = w, .height = h, .fps = fps, .verify_signatures = 1, .convert_threads = 1,
 	};
 	return o;
+}
+
+static struct fp_capture_opts peer_opts(const char *spec, uint32_t w, uint32_t h, uint32_t fps)
+{
+	struct fp_capture_opts o = base_opts(spec, w, h, fps);
+
+	o.source_exe = peer_exe;
+	return o;
+}
+
+/* The test peer's control FIFO (spec key control=PATH), in a fresh directory. */
+struct peer_ctl {
+	char dir[64];
+	char path[96];
+	char spec[256]; /* control=PATH and the spec given to peer_ctl_init */
+};
+
+static void peer_ctl_init(struct peer_ctl *c, const char *spec)
+{
+	snprintf(c->dir, sizeof(c->dir), "/tmp/fp-peer-XXXXXX");
+	if (!mkdtemp(c->dir))
+		fail_msg("mkdtemp %s: %s", c->dir, strerror(errno));
+	snprintf(c->path, sizeof(c->path), "%s/control", c->dir);
+	if (mkfifo(c->path, 0600) < 0)
+		fail_msg("mkfifo %s: %s", c->path, strerror(errno));
+	snprintf(c->spec, sizeof(c->spec), "control=%s%s%s", c->path, spec ? "," : "",
+		 spec ? spec : "");
+}
+
+static void peer_ctl_fini(struct peer_ctl *c)
+{
+	unlink(c->path);
+	rmdir(c->dir);
+}
+
+/* Sends one command line to the peer. Never blocks: the peer opened the FIFO before it
+ * attached (else ENXIO), and a line shorter than PIPE_BUF goes in whole or not at all. */
+static void peer_send(const struct peer_ctl *c, const char *cmd)
+{
+	char line[128];
+	int n = snprintf(line, sizeof(line), "%s\n", cmd), fd;
+	ssize_t w;
+
+	assert_true(n > 0 && (size_t)n < sizeof(line) && n < PIPE_BUF);
+	fd = open(c->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		fail_msg("peer control %s: %s (%s)", c->path, strerror(errno),
+			 errno == ENXIO ? "the peer has not opened it" : "cannot open");
+	w = write(fd, line, (size_t)n);
+	if (w != n)
+		fail_msg("peer control: '%s': wrote %zd of %d bytes: %s", cmd, w, n,
+			 w < 0 ? strerror(errno) : "short write");
+	close(fd);
 }
 
 static struct fp_capture *open_ok(const struct fp_capture_opts *o)
@@ -109,13 +170,13 @@ static void attach_gate_fails_for_silent_source(void **state)
 
 static void attach_failure_fails_at_once(void **state)
 {
-	struct fp_capture_opts o = base_opts(NULL, 320, 180, 60);
+	/* The source serves display 7; the host's ring is for 1. */
+	struct fp_capture_opts o = peer_opts("claim-target=7", 320, 180, 60);
 	struct fp_capture *cap = NULL;
 	int64_t t0 = fp_now_ns();
 	char why[512];
 
 	(void)state;
-	o.source_target_id = 7; /* the source serves display 7; the host's ring is for 1 */
 	assert_int_equal(fp_capture_open(&cap, &o, why, sizeof(why)), -EPROTO);
 	assert_true(ms_since(t0) < 2000.0);
 	/* The source's status and detail (the target id it was offered), not just "failed". */
@@ -375,7 +436,8 @@ static void hdr_meta_invalid_falls_back(void **state)
  * still be reading it (ASan reports a use-after-free if the old buffers go early). */
 static void frame_survives_display_change(void **state)
 {
-	struct fp_capture_opts o = base_opts(NULL, 320, 180, 120);
+	struct peer_ctl ctl;
+	struct fp_capture_opts o;
 	const struct fp_yuv_frame *f;
 	struct fp_yuv_frame held;
 	unsigned char *copy[2];
@@ -384,6 +446,8 @@ static void frame_survives_display_change(void **state)
 	int64_t deadline;
 
 	(void)state;
+	peer_ctl_init(&ctl, NULL);
+	o = peer_opts(ctl.spec, 320, 180, 120);
 	o.pipeline_depth = 2;
 	cap = open_ok(&o);
 	assert_int_equal(fp_capture_next_frame(cap, fp_now_ns() + 50 * FP_NSEC_PER_MSEC, &f), 0);
@@ -395,7 +459,7 @@ static void frame_survives_display_change(void **state)
 	held = *f;
 	memcpy(copy[0], held.data[0], bytes[0]);
 	memcpy(copy[1], held.data[1], bytes[1]);
-	assert_int_equal(fp_capture_config(cap, FP_CONFIG_SET_DESC, 0, 256, 144, FP_PIXFMT_XRGB8888), 0);
+	peer_send(&ctl, "desc 256 144 xrgb8888");
 	/* Hold the last old-format frame handed out before the first new-format one: a copy
 	 * of its descriptor, as the session queues it, and of its pixels. */
 	deadline = fp_now_ns() + 3 * FP_NSEC_PER_SEC;
@@ -420,21 +484,26 @@ static void frame_survives_display_change(void **state)
 	free(copy[0]);
 	free(copy[1]);
 	fp_capture_close(cap);
+	peer_ctl_fini(&ctl);
 }
 
 static void recover_or_drop(void **state)
 {
-	struct fp_capture_opts o = base_opts(NULL, 320, 180, 60);
+	struct peer_ctl ctl;
+	struct fp_capture_opts o;
 	const struct fp_yuv_frame *f;
-	struct fp_capture *cap = open_ok(&o);
+	struct fp_capture *cap;
 	int64_t t0;
 	int r;
 
 	(void)state;
+	peer_ctl_init(&ctl, NULL);
+	o = peer_opts(ctl.spec, 320, 180, 60);
+	cap = open_ok(&o);
 	assert_int_equal(fp_capture_next_frame(cap, fp_now_ns() + 50 * FP_NSEC_PER_MSEC, &f), 0);
 	/* The display changes, then composes nothing ever again, even when kicked. */
-	assert_int_equal(fp_capture_config(cap, FP_CONFIG_SET_MUTE, 1, 0, 0, 0), 0);
-	assert_int_equal(fp_capture_config(cap, FP_CONFIG_SET_DESC, 0, 256, 144, FP_PIXFMT_XRGB8888), 0);
+	peer_send(&ctl, "mute 1");
+	peer_send(&ctl, "desc 256 144 xrgb8888");
 	t0 = fp_now_ns();
 	do
 		r = fp_capture_next_frame(cap, fp_now_ns() + 16 * FP_NSEC_PER_MSEC, &f);
@@ -443,24 +512,29 @@ static void recover_or_drop(void **state)
 	assert_true(ms_since(t0) >= 2900.0 && ms_since(t0) < 5000.0);
 	assert_non_null(strstr(fp_capture_error(cap), "display changed"));
 	fp_capture_close(cap);
+	peer_ctl_fini(&ctl);
 }
 
 static void death_seen_at_once(int hold)
 {
-	struct fp_capture_opts o = base_opts(NULL, 320, 180, 60);
+	struct peer_ctl ctl;
+	struct fp_capture_opts o;
 	const struct fp_yuv_frame *f;
-	struct fp_capture *cap = open_ok(&o);
+	struct fp_capture *cap;
 	struct fp_capture_stats st;
 	char pid[32];
 	int64_t t0;
 	int r;
 
+	peer_ctl_init(&ctl, NULL);
+	o = hold ? peer_opts(ctl.spec, 320, 180, 60) : base_opts(NULL, 320, 180, 60);
+	cap = open_ok(&o);
 	assert_int_equal(fp_capture_next_frame(cap, fp_now_ns() + 50 * FP_NSEC_PER_MSEC, &f), 0);
 	if (hold) {
 		/* The source takes back the next slot it publishes and keeps it (a writer wedged
 		 * in the slot the host is about to read). The host sees it: that token's slot
 		 * stays busy, is skipped, and is counted once however often it is retried. */
-		assert_int_equal(fp_capture_config(cap, FP_CONFIG_HOLD_SLOT, 0, 0, 0, 0), 0);
+		peer_send(&ctl, "hold-slot");
 		t0 = fp_now_ns();
 		do {
 			assert_int_equal(fp_capture_next_frame(cap, fp_now_ns() + 16 * FP_NSEC_PER_MSEC, &f), 0);
@@ -493,6 +567,7 @@ static void death_seen_at_once(int hold)
 	if (hold)
 		assert_int_equal(st.abandoned_slots, 1);
 	fp_capture_close(cap);
+	peer_ctl_fini(&ctl);
 }
 
 static void source_death(void **state)
@@ -533,7 +608,7 @@ static void no_frame_diagnostic(void **state)
  * it ends with the protocol error that names the source, nothing else. */
 static void hostile(const char *spec, int may_end)
 {
-	struct fp_capture_opts o = base_opts(spec, 320, 180, 240);
+	struct fp_capture_opts o = peer_opts(spec, 320, 180, 240);
 	const struct fp_yuv_frame *f;
 	struct fp_capture_stats st;
 	struct fp_capture *cap;
@@ -606,7 +681,7 @@ static void hostile_steady(int mode, unsigned seed)
 	snprintf(spec, sizeof(spec), "pattern=solid,rgb=0.2/0.5/0.8,hostile=%s,hostile-after=%u,seed=%u",
 		 mode == SCRIBBLE_STATUS ? "scribble-status" : "scribble-pixels",
 		 mode == SCRIBBLE_STATUS ? 60u : 10u, seed);
-	o = base_opts(spec, 320, 180, 240);
+	o = peer_opts(spec, 320, 180, 240);
 	o.no_frame_timeout_ns = 3 * FP_NSEC_PER_SEC;
 	cap = open_ok(&o);
 	for (int i = 0; i < 100; i++) {
@@ -686,7 +761,7 @@ static int run_calls(struct fp_capture *cap, int calls, int64_t slice_ns, double
  * or forever once the source went quiet. Now no call overruns, and frames still flow. */
 static void hostile_event_stolen(void **state)
 {
-	struct fp_capture_opts o = base_opts("pattern=solid,hostile=steal-event,hostile-after=2",
+	struct fp_capture_opts o = peer_opts("pattern=solid,hostile=steal-event,hostile-after=2",
 					     320, 180, 4);
 	struct fp_capture *cap;
 	int fds = fp_count_open_fds();
@@ -706,7 +781,7 @@ static void hostile_event_stolen(void **state)
  * limit the session ends with a protocol violation that says so. */
 static void hostile_socket_flood(void **state)
 {
-	struct fp_capture_opts o = base_opts("pattern=solid,hostile=flood,hostile-after=2", 320,
+	struct fp_capture_opts o = peer_opts("pattern=solid,hostile=flood,hostile-after=2", 320,
 					     180, 60);
 	struct fp_capture_stats st;
 	struct fp_capture *cap;
@@ -732,7 +807,7 @@ static void hostile_socket_flood(void **state)
  * so instead of a bare "died". */
 static void sandbox_kills_forbidden_syscall(void **state)
 {
-	struct fp_capture_opts o = base_opts("pattern=solid,hostile=forbidden-syscall,hostile-after=3",
+	struct fp_capture_opts o = peer_opts("pattern=solid,hostile=forbidden-syscall,hostile-after=3",
 					     320, 180, 60);
 	struct fp_capture *cap;
 	uint64_t fresh;
@@ -763,7 +838,7 @@ static int same_record(const struct fp_hdr10 *a, const struct fp_hdr_meta *m)
  * same mode. The host takes only whole ones (seqlock): never a mixture, never a recreate. */
 static void hostile_descriptor_rewrites(void **state)
 {
-	struct fp_capture_opts o = base_opts("hdr=1,pattern=solid,hostile=desc-flip,hostile-after=2",
+	struct fp_capture_opts o = peer_opts("hdr=1,pattern=solid,hostile=desc-flip,hostile-after=2",
 					     320, 180, 240);
 	struct fp_hdr_meta rec[2];
 	struct fp_capture_stats st;
@@ -951,6 +1026,35 @@ static int create_test_backend(const char *spec, char *log, size_t len)
 	return r;
 }
 
+/* Runs `exe --backend test --check-spec --spec spec`; returns its exit code, with what it
+ * logged in log. */
+static int check_spec_exit(const char *exe, const char *spec, char *log, size_t len)
+{
+	char *argv[] = { (char *)exe, (char *)"--backend", (char *)"test", (char *)"--check-spec",
+			 (char *)"--spec", (char *)spec, NULL };
+	int pipefd[2], status;
+	size_t n = 0;
+	ssize_t got;
+	pid_t pid;
+
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], STDERR_FILENO);
+		execv(exe, argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while (n < len - 1 && (got = read(pipefd[0], log + n, len - 1 - n)) > 0)
+		n += (size_t)got;
+	log[n] = '\0';
+	close(pipefd[0]);
+	status = fpt_wait(pid, 5000);
+	assert_true(status >= 0);
+	return fpt_exit_code(status);
+}
+
 /* A typo in a test spec must fail the source, naming the key and the value, rather than
  * quietly test something else. */
 static void test_source_spec_strict(void **state)
@@ -959,14 +1063,14 @@ static void test_source_spec_strict(void **state)
 		"hdr=2", "hdr=yes", "hdr=", "idle=01", "mute=true", "flip-every=3x", "flip-every=-1",
 		"flip-every= 2", "flip-every=99999999999", "rgb=0.5/0.5", "rgb=0.5/0.5/0.5x",
 		"rgb=nan/0/0", "rgb=0/inf/0", "rgb=1e9/0/0", "rgb=a/b/c", "answer-kick=0",
-		"hostile-after=1.5", "seed=-3", "pattern=zigzag", "hostile=nice",
+		"pattern=zigzag",
 		"max-cll=10001", "max-fall=-1", "max-cll=1e3", "mastering-max=0", "mastering-max=10001",
 		"mastering-max=1.00001", "mastering-min=.5", "mastering-min=1.",
 		"mastering-max=1000nits", "hdr-meta=yes",
 	};
 	static const char *good[] = {
 		"hdr=0", "hdr=1,idle=1,mute=0", "flip-every=0", "flip-every=7",
-		"rgb=0.25/0.5/1", "rgb=-0.1/4.0/12.5", "answer-kick=3", "hostile-after=0,seed=42",
+		"rgb=0.25/0.5/1", "rgb=-0.1/4.0/12.5", "answer-kick=3",
 		"pattern=bars", "max-cll=1000,max-fall=400", "mastering-max=1000,mastering-min=0.0001",
 		"mastering-min=0.005", "mastering-max=10000", "hdr-meta=own", "hdr-meta=bad",
 		"hdr-meta=bad-present", "max-cll=0,max-fall=0",
@@ -998,6 +1102,39 @@ static void test_source_spec_strict(void **state)
 	}
 }
 
+/* The product has no way in to the test peer's attacks and controls: framepush-source (and
+ * its test backend in process) refuses their keys as unknown; the peer takes them, as
+ * strictly as the pattern's own. --check-spec answers without a display or a host. */
+static void test_hooks_only_in_peer(void **state)
+{
+	static const char *peer_only[][2] = {
+		{ "hostile=scribble", "hostile" }, { "hostile-after=0,seed=42", "hostile-after" },
+		{ "control=/tmp/fifo", "control" }, { "claim-target=7", "claim-target" },
+	};
+	static const char *peer_bad[] = { "hostile-after=1.5", "seed=-3", "hostile=nice",
+					  "claim-target=0", "hdr=2" };
+	char log[1024], want[64];
+
+	(void)state;
+	for (size_t i = 0; i < FP_ARRAY_LEN(peer_only); i++) {
+		snprintf(want, sizeof(want), "unknown option '%s'", peer_only[i][1]);
+		if (create_test_backend(peer_only[i][0], log, sizeof(log)) != -EINVAL ||
+		    !strstr(log, want))
+			fail_msg("test backend: '%s' not refused as unknown: %s", peer_only[i][0], log);
+		if (check_spec_exit(source_exe, peer_only[i][0], log, sizeof(log)) != 2 ||
+		    !strstr(log, want))
+			fail_msg("framepush-source: '%s' not refused as unknown: %s", peer_only[i][0],
+				 log);
+		if (check_spec_exit(peer_exe, peer_only[i][0], log, sizeof(log)) != 0)
+			fail_msg("test peer: '%s' refused: %s", peer_only[i][0], log);
+	}
+	for (size_t i = 0; i < FP_ARRAY_LEN(peer_bad); i++)
+		if (check_spec_exit(peer_exe, peer_bad[i], log, sizeof(log)) != 2 ||
+		    !strstr(log, peer_bad[i]) || !strstr(log, "expected"))
+			fail_msg("test peer: '%s' not refused by name: %s", peer_bad[i], log);
+	assert_int_equal(check_spec_exit(source_exe, "pattern=bars,hdr=1", log, sizeof(log)), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1025,6 +1162,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(sandbox_kills_forbidden_syscall),
 		cmocka_unit_test(teardown_releases_everything),
 		cmocka_unit_test(test_source_spec_strict),
+		cmocka_unit_test(test_hooks_only_in_peer),
 		cmocka_unit_test(hdr_meta_from_source),
 		cmocka_unit_test(hdr_meta_invalid_falls_back),
 	};
@@ -1035,5 +1173,6 @@ int main(int argc, char **argv)
 	fp_log_init("test-capture");
 	signal(SIGPIPE, SIG_IGN);
 	fpt_build_path("tools/framepush-source", source_exe, sizeof(source_exe));
+	fpt_build_path("tests/peers/framepush-source-test", peer_exe, sizeof(peer_exe));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -713,6 +714,7 @@ static void source_exits_when_server_dies(void **state)
 	struct fx *f = *state;
 	struct pollfd p;
 	char why[96] = "";
+	siginfo_t si;
 	pid_t server;
 	int64_t t0;
 
@@ -726,8 +728,10 @@ static void source_exits_when_server_dies(void **state)
 	p.events = POLLIN;
 	assert_int_equal(poll(&p, 1, 3000), 1);
 	fp_info("test: source gone %.1f ms after the X server died", ms_since(t0));
-	for (int i = 0; i < 100 && !fp_broker_source_exit(f->b, why, sizeof(why)); i++)
-		poll(NULL, 0, 5); /* the pidfd is readable: reaping it is a moment away */
+	/* Readable pidfd: the exit is (about to be) reapable. waitid on it waits for exactly
+	 * that event, leaving the child for the broker to reap (WNOWAIT). */
+	assert_int_equal(waitid(P_PIDFD, (id_t)fp_broker_pidfd(f->b), &si, WEXITED | WNOWAIT), 0);
+	assert_int_equal(fp_broker_source_exit(f->b, why, sizeof(why)), 1);
 	assert_string_equal(why, "exited with status 1");
 }
 
