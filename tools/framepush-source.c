@@ -5,8 +5,8 @@
  * the host hangs up. The command line and the loop are in src/sources/cli.c, which the test
  * peer (tests/peers) shares; this program adds only the product's backends. */
 #include "common/log.h"
-#include "sources/backend.h"
-#include "sources/cli.h"
+#include "backend.h"
+#include "cli.h"
 
 int main(int argc, char **argv)
 {

@@ -1,4 +1,4 @@
-#include "display/child.h"
+#include "child.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -33,7 +33,7 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
-#include "display/child.h"
+#include "child.h"
 #include "framepush/display.h"
 #include "framepush/proto.h"
 

@@ -1,4 +1,4 @@
-#include "sources/cli.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "framepush/source.h"
-#include "sources/sandbox.h"
+#include "sandbox.h"
 
 /* A timer-driven backend's rate: a frame per millisecond is already beyond any display. */
 #define SOURCE_FPS_MAX 1000u

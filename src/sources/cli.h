@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "sources/backend.h"
+#include "backend.h"
 
 /* Exit statuses of framepush-source. */
 enum {

@@ -1,4 +1,4 @@
-#include "sources/sandbox.h"
+#include "sandbox.h"
 
 #include <errno.h>
 #include <seccomp.h>

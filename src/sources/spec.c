@@ -1,4 +1,4 @@
-#include "sources/spec.h"
+#include "spec.h"
 
 #include <errno.h>
 #include <stdio.h>

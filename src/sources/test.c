@@ -13,7 +13,7 @@
  *
  * Attacks on the host and run-time controls are not here: the test peer
  * (tests/peers/framepush-source-test) adds them around these parts (sources/test.h). */
-#include "sources/test.h"
+#include "test.h"
 
 #include <errno.h>
 #include <math.h>
@@ -25,7 +25,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "channel/signature.h"
-#include "sources/spec.h"
+#include "spec.h"
 
 #define LUT_LEN 1024u
 

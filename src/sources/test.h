@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "sources/backend.h"
+#include "backend.h"
 
 /* The next frame, if one is due (timer, or a kick when idle): rendered and signed into an
  * acquired slot of the current ring, not yet published. Returns the slot, or -1 when there

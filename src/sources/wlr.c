@@ -28,8 +28,8 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "sources/backend.h"
-#include "sources/spec.h"
+#include "backend.h"
+#include "spec.h"
 #include "wlr-screencopy-unstable-v1-client-protocol.h"
 #include "wlr-virtual-pointer-unstable-v1-client-protocol.h"
 

@@ -33,8 +33,8 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "sources/backend.h"
-#include "sources/spec.h"
+#include "backend.h"
+#include "spec.h"
 
 /* XFixes cursor images larger than this are not a cursor we should trust (themes top out at
  * 256 px; the bound keeps a hostile server from making us walk a huge buffer). */

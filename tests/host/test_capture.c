@@ -23,7 +23,7 @@
 #include "framepush/encode.h"
 #include "desc_flip.h"
 #include "harness.h"
-#include "sources/backend.h"
+#include "backend.h"
 
 static char source_exe[4096];
 /* The test peer (tests/peers): the same command line, plus attacks and run-time controls

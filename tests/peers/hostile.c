@@ -17,7 +17,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "desc_flip.h"
-#include "sources/spec.h"
+#include "spec.h"
 
 #define WHAT "test peer"
 

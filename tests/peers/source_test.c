@@ -26,9 +26,9 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "hostile.h"
-#include "sources/cli.h"
-#include "sources/spec.h"
-#include "sources/test.h"
+#include "cli.h"
+#include "spec.h"
+#include "test.h"
 
 #define WHAT "test peer"
 #define CONTROL_LINE_MAX 128
