@@ -464,14 +464,16 @@ static void x265_hdr_params(char *buf, size_t len, const struct fp_hdr10 *m)
 
 static void svt_hdr_params(char *buf, size_t len, const struct fp_hdr10 *m)
 {
+	const double c = FP_HDR10_CHROMA_DEN, l = FP_HDR10_LUMA_DEN;
+
 	/* SVT-AV1 parses real numbers ("G(0.17,0.797)...L(1000,0.0001)") and converts them to the
 	 * AV1 metadata OBU's fixed point itself; %.5f / %.4f keep the SEI-unit values exact. */
 	snprintf(buf, len,
 		 ":mastering-display=G(%.5f,%.5f)B(%.5f,%.5f)R(%.5f,%.5f)WP(%.5f,%.5f)L(%.4f,%.4f)"
 		 ":content-light=%u,%u",
-		 m->green_x / 50000.0, m->green_y / 50000.0, m->blue_x / 50000.0, m->blue_y / 50000.0,
-		 m->red_x / 50000.0, m->red_y / 50000.0, m->white_x / 50000.0, m->white_y / 50000.0,
-		 m->max_luminance / 10000.0, m->min_luminance / 10000.0, m->max_cll, m->max_fall);
+		 m->green_x / c, m->green_y / c, m->blue_x / c, m->blue_y / c, m->red_x / c,
+		 m->red_y / c, m->white_x / c, m->white_y / c, m->max_luminance / l,
+		 m->min_luminance / l, m->max_cll, m->max_fall);
 }
 
 static int set_opt(AVCodecContext *ctx, const char *key, const char *val)
