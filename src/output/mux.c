@@ -26,6 +26,7 @@
 #include "common/util.h"
 #include "encode/av_util.h"
 #include "framepush/encode.h"
+#include "output/y4m.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define DEFAULT_IO_TIMEOUT_MS 5000
@@ -56,7 +57,9 @@ struct fp_output {
 	unsigned segment;
 	int64_t ts_offset;      /* added to incoming pts/dts (src_tb), for in-band switches */
 	int64_t next_pts;       /* end of the last written packet, src_tb incl. offset */
-	uint64_t packets;
+	uint64_t packets;       /* packets (or raw frames) written in this segment */
+	struct fp_y4m *y4m;     /* raw-frame targets: the current segment's file */
+	uint32_t fps;           /* raw-frame targets: the rate every segment is written at */
 };
 
 /* Options a kind of target sets, into the protocol (I/O) and muxer dictionaries. */
@@ -74,6 +77,7 @@ struct out_kind {
 	/* FFmpeg 5.1 maps AV1 only in Matroska and MP4: MPEG-TS would carry an opaque data
 	 * stream no player decodes, and there is no AV1 RTP payloader. */
 	bool av1;
+	bool frames;             /* raw frames (fp_output_open_frames), no muxer */
 	kind_options_fn options; /* NULL: none */
 	/* After the header (RTP: the SDP). Returns 0 or a negative errno, logged. */
 	int (*opened)(struct fp_output *o);
@@ -98,6 +102,7 @@ static const struct out_kind out_kinds[] = {
 	{ FP_OUTPUT_RTP, "rtp://", NULL, "rtp", .network = true, .options = rtp_options,
 	  .opened = write_sdp },
 	{ FP_OUTPUT_RTSP, "rtsp://", NULL, "rtsp", .network = true, .options = rtsp_options },
+	{ FP_OUTPUT_FILE_Y4M, NULL, ".y4m", NULL, .frames = true },
 };
 
 static const struct out_kind *kind_info(enum fp_output_kind k)
@@ -136,7 +141,7 @@ int fp_output_kind_of(const char *target)
 			return (int)out_kinds[i].kind;
 	}
 	if (strstr(target, "://")) {
-		fp_error("output: %s: unsupported scheme (srt://, udp://, rtp://, rtsp:// or a .mkv/.mp4/.ts file)",
+		fp_error("output: %s: unsupported scheme (srt://, udp://, rtp://, rtsp:// or a .mkv/.mp4/.ts/.y4m file)",
 			 target);
 		return -EINVAL;
 	}
@@ -144,9 +149,16 @@ int fp_output_kind_of(const char *target)
 	for (size_t i = 0; ext && i < FP_ARRAY_LEN(out_kinds); i++)
 		if (out_kinds[i].ext && !strcasecmp(ext, out_kinds[i].ext))
 			return (int)out_kinds[i].kind;
-	fp_error("output: %s: unknown file type (use .mkv, .mp4 or .ts, or an srt/udp/rtp/rtsp URL)",
+	fp_error("output: %s: unknown file type (use .mkv, .mp4, .ts or .y4m, or an srt/udp/rtp/rtsp URL)",
 		 target);
 	return -EINVAL;
+}
+
+bool fp_output_kind_takes_frames(enum fp_output_kind kind)
+{
+	const struct out_kind *ki = kind_info(kind);
+
+	return ki && ki->frames;
 }
 
 /* Only network opens wait on a peer; a file segment opened after Ctrl-C (a mode change still
@@ -552,15 +564,12 @@ static int close_target(struct fp_output *o)
 	return err;
 }
 
-int fp_output_open(struct fp_output **out, const char *target, const struct fp_encoder *enc,
-		   const struct fp_output_options *opt)
+/* A closed output for target, with the options copied. Returns 0 or a negative errno. */
+static int output_new(struct fp_output **out, const char *target, const struct fp_output_options *opt)
 {
 	struct fp_output *o;
-	int kind, ret;
+	int kind;
 
-	*out = NULL;
-	if (!target || !enc)
-		return -EINVAL;
 	kind = fp_output_kind_of(target);
 	if (kind < 0)
 		return kind;
@@ -592,13 +601,36 @@ int fp_output_open(struct fp_output **out, const char *target, const struct fp_e
 		free(o);
 		return -ENOMEM;
 	}
-	ret = open_target(o, enc);
-	if (ret < 0) {
-		fp_output_close(o);
-		return ret;
-	}
 	*out = o;
 	return 0;
+}
+
+int fp_output_open(struct fp_output **out, const char *target, const struct fp_encoder *enc,
+		   const struct fp_output_options *opt)
+{
+	struct fp_output *o;
+	int ret;
+
+	*out = NULL;
+	if (!target || !enc)
+		return -EINVAL;
+	ret = output_new(&o, target, opt);
+	if (ret < 0)
+		return ret;
+	if (o->info->frames) {
+		fp_error("output: %s takes raw frames, not an encoded stream", target);
+		ret = -EINVAL;
+		goto err_close;
+	}
+	ret = open_target(o, enc);
+	if (ret < 0)
+		goto err_close;
+	*out = o;
+	return 0;
+
+err_close:
+	fp_output_close(o);
+	return ret;
 }
 
 int fp_output_write(struct fp_output *o, const AVPacket *pkt)
@@ -648,7 +680,7 @@ int fp_output_close(struct fp_output *o)
 
 	if (!o)
 		return 0;
-	err = close_target(o);
+	err = o->y4m ? fp_y4m_close(o->y4m) : close_target(o);
 	av_packet_free(&o->tmp);
 	if (o->network_init)
 		avformat_network_deinit();
@@ -656,14 +688,18 @@ int fp_output_close(struct fp_output *o)
 	return err;
 }
 
-/* "dir/out.mkv" + n -> "dir/out.n.mkv"; "dir/out" -> "dir/out.n". */
+/* The one naming rule for segments of a file target: segment 0 is the name as given, then
+ * "dir/out.mkv" -> "dir/out.n.mkv", and a name without extension "dir/out" -> "dir/out.n"
+ * (a dot in a directory, "a.b/out", is not an extension). */
 static int segment_name(char *dst, size_t len, const char *base, unsigned n)
 {
-	const char *dot = strrchr(base, '.'), *slash = strrchr(base, '/');
+	const char *ext = file_ext(base);
 	int r;
 
-	if (dot && (!slash || dot > slash))
-		r = snprintf(dst, len, "%.*s.%u%s", (int)(dot - base), base, n, dot);
+	if (n == 0)
+		r = snprintf(dst, len, "%s", base);
+	else if (ext)
+		r = snprintf(dst, len, "%.*s.%u%s", (int)(ext - base), base, n, ext);
 	else
 		r = snprintf(dst, len, "%s.%u", base, n);
 	return r < 0 || (size_t)r >= len ? -ENAMETOOLONG : 0;
@@ -673,7 +709,7 @@ int fp_output_reopen_segment(struct fp_output *o, const struct fp_encoder *enc)
 {
 	int ret;
 
-	if (!o || !enc)
+	if (!o || !enc || o->info->frames)
 		return -EINVAL;
 	ret = close_target(o);
 	if (ret < 0)
@@ -698,7 +734,7 @@ int fp_output_switch(struct fp_output *o, const struct fp_encoder *enc, enum fp_
 	const AVCodecContext *ctx;
 	int num, den;
 
-	if (!o || !enc)
+	if (!o || !enc || o->info->frames)
 		return -EINVAL;
 	if (o->error)
 		return o->error;
@@ -742,4 +778,75 @@ uint64_t fp_output_packets(const struct fp_output *o)
 void fp_output_interrupt(struct fp_output *o)
 {
 	atomic_store(&o->interrupted, true);
+}
+
+/* ---- raw frames (.y4m) ---- */
+
+int fp_output_open_frames(struct fp_output **out, const char *target, enum fp_yuv_format format,
+			  uint32_t width, uint32_t height, uint32_t fps)
+{
+	struct fp_output *o;
+	int ret;
+
+	*out = NULL;
+	if (!target)
+		return -EINVAL;
+	ret = output_new(&o, target, NULL);
+	if (ret < 0)
+		return ret;
+	if (!o->info->frames) {
+		fp_error("output: %s takes an encoded stream, not raw frames", target);
+		ret = -EINVAL;
+		goto err_close;
+	}
+	o->fps = fps;
+	ret = fp_y4m_open(&o->y4m, o->target, format, width, height, fps);
+	if (ret < 0)
+		goto err_close;
+	*out = o;
+	return 0;
+
+err_close:
+	fp_output_close(o);
+	return ret;
+}
+
+int fp_output_write_frame(struct fp_output *o, const struct fp_yuv_frame *f)
+{
+	int ret;
+
+	if (o->error)
+		return o->error;
+	if (!o->y4m)
+		return -EBADF;
+	ret = fp_y4m_write(o->y4m, f);
+	if (ret == -EINVAL)
+		return ret;  /* the caller's mistake: the file is still good */
+	if (ret < 0)
+		return o->error = ret;
+	o->packets++;
+	return 0;
+}
+
+int fp_output_switch_frames(struct fp_output *o, enum fp_yuv_format format, uint32_t width,
+			    uint32_t height)
+{
+	int ret;
+
+	if (!o || !o->info->frames)
+		return -EINVAL;
+	if (o->error)
+		return o->error;
+	ret = fp_y4m_close(o->y4m);
+	o->y4m = NULL;
+	if (ret < 0)
+		return o->error = ret;
+	ret = segment_name(o->target, sizeof(o->target), o->base, ++o->segment);
+	if (ret == 0)
+		ret = fp_y4m_open(&o->y4m, o->target, format, width, height, o->fps);
+	if (ret < 0)
+		return o->error = ret;
+	o->packets = 0;
+	fp_info("output: now writing %s (segment %u)", o->target, o->segment);
+	return 0;
 }

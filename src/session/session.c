@@ -13,7 +13,6 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "output/y4m.h"
 
 #define QUEUE_MAX 4u     /* >= the capturer's largest output ring */
 #define PTS_FIFO 64u
@@ -24,8 +23,7 @@
 /* The encode side: one thread owns everything in here. */
 struct sink {
 	const struct fp_session_opts *opts;
-	int y4m_mode;
-	struct fp_y4m *y4m;
+	int y4m_mode;                   /* raw frames to the output, no encoder */
 	struct fp_encoder *enc;
 	struct fp_output *out;
 	struct fp_output_options out_opts; /* opts->output, cancelled by opts->stop */
@@ -110,47 +108,36 @@ static int drain_packets(struct sink *s)
 	}
 }
 
-static void next_y4m_name(const char *base, unsigned seg, char *out, size_t cap)
-{
-	const char *dot = strrchr(base, '.');
-
-	if (seg == 0 || !dot || strchr(dot, '/'))
-		snprintf(out, cap, seg ? "%s.%u" : "%s", base, seg);
-	else
-		snprintf(out, cap, "%.*s.%u%s", (int)(dot - base), base, seg, dot);
-}
-
 static int sink_y4m(struct sink *s, const struct fp_yuv_frame *f, int64_t capture_ns)
 {
 	int r;
 
-	if (s->y4m && (f->format != s->format || f->width != s->width || f->height != s->height)) {
-		/* Y4M holds one mode per file: a display change starts the next segment. */
-		r = fp_y4m_close(s->y4m);
-		s->y4m = NULL;
-		if (r < 0)
-			return sink_fail(s, r, "finishing the Y4M file");
-	}
-	if (!s->y4m) {
-		next_y4m_name(s->opts->target, s->segments, s->last_target, sizeof(s->last_target));
-		r = fp_y4m_open(&s->y4m, s->last_target, f->format, f->width, f->height,
-				out_fps(s->opts));
+	if (!s->out) {
+		r = fp_output_open_frames(&s->out, s->opts->target, f->format, f->width, f->height,
+					  out_fps(s->opts));
 		if (r < 0)
 			return sink_fail(s, r, "cannot open the Y4M file");
-		if (s->segments++ == 0) {
-			snprintf(s->first_target, sizeof(s->first_target), "%s", s->last_target);
-			/* Not encoded: what ffprobe calls the stream of a Y4M file. */
-			snprintf(s->codec, sizeof(s->codec), "rawvideo");
-			snprintf(s->last_codec, sizeof(s->last_codec), "rawvideo");
-			snprintf(s->encoder, sizeof(s->encoder), "none");
-		} else {
-			fp_info("session: display changed; continuing in %s", s->last_target);
-		}
+		s->segments = 1;
+		snprintf(s->first_target, sizeof(s->first_target), "%s", fp_output_target(s->out));
+		/* Not encoded: what ffprobe calls the stream of a Y4M file. */
+		snprintf(s->codec, sizeof(s->codec), "rawvideo");
+		snprintf(s->last_codec, sizeof(s->last_codec), "rawvideo");
+		snprintf(s->encoder, sizeof(s->encoder), "none");
+	} else if (f->format != s->format || f->width != s->width || f->height != s->height) {
+		/* Y4M holds one mode per file: a display change starts the next segment. */
+		r = fp_output_switch_frames(s->out, f->format, f->width, f->height);
+		if (r < 0)
+			return sink_fail(s, r, "starting the next Y4M file");
+		s->segments++;
+		fp_info("session: display changed; continuing in %s", fp_output_target(s->out));
+	}
+	if (f->format != s->format || f->width != s->width || f->height != s->height) {
 		s->format = f->format;
 		s->width = f->width;
 		s->height = f->height;
+		snprintf(s->last_target, sizeof(s->last_target), "%s", fp_output_target(s->out));
 	}
-	r = fp_y4m_write(s->y4m, f);
+	r = fp_output_write_frame(s->out, f);
 	if (r < 0)
 		return sink_fail(s, r, "writing the Y4M file");
 	fp_latency_record(&s->latency, fp_now_ns() - capture_ns);
@@ -286,8 +273,6 @@ static int sink_finish(struct sink *s)
 {
 	int r = 0;
 
-	if (s->y4m_mode)
-		return fp_y4m_close(s->y4m);
 	if (s->enc) {
 		fp_encoder_flush(s->enc);
 		r = drain_packets(s);
@@ -400,17 +385,16 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 	ss.sink.out_opts = opts->output;
 	/* Ctrl-C while a network peer is being reached must not wait out the connect timeout. */
 	ss.sink.out_opts.cancel = opts->stop;
-	ss.sink.y4m_mode = strlen(opts->target) > 4 &&
-			   !strcmp(opts->target + strlen(opts->target) - 4, ".y4m");
 	fp_latency_reset(&ss.sink.latency);
+	r = fp_output_kind_of(opts->target);
+	if (r < 0) {
+		snprintf(res->error, sizeof(res->error),
+			 "cannot write to '%s': use a .mkv, .mp4, .ts or .y4m file or an "
+			 "srt://, udp://, rtp:// or rtsp:// URL", opts->target);
+		return r;
+	}
+	ss.sink.y4m_mode = fp_output_kind_takes_frames((enum fp_output_kind)r);
 	if (!ss.sink.y4m_mode) {
-		r = fp_output_kind_of(opts->target);
-		if (r < 0) {
-			snprintf(res->error, sizeof(res->error),
-				 "cannot write to '%s': use a .mkv, .mp4, .ts or .y4m file or an "
-				 "srt://, udp://, rtp:// or rtsp:// URL", opts->target);
-			return r;
-		}
 		ss.sink.pkt = av_packet_alloc();
 		if (!ss.sink.pkt)
 			return -ENOMEM;
