@@ -115,10 +115,5 @@ int fp_output_switch(struct fp_output *o, const struct fp_encoder *enc,
 /* Path or URL currently written (the segment name after a split). */
 const char *fp_output_target(const struct fp_output *o);
 enum fp_output_kind fp_output_kind(const struct fp_output *o);
-uint64_t fp_output_packets(const struct fp_output *o);  /* written in this segment */
-
-/* Makes the current and every later blocking call of o return -ECANCELED promptly.
- * Safe to call from another thread or a signal handler. */
-void fp_output_interrupt(struct fp_output *o);
 
 #endif

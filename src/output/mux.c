@@ -46,7 +46,6 @@ struct fp_output {
 	AVRational frame_dur;   /* one frame in src_tb units: {ticks, 1} */
 	enum AVCodecID codec_id;
 	AVPacket *tmp;
-	atomic_bool interrupted;
 	atomic_bool opening;    /* inside open_target: opt.cancel applies */
 	_Atomic int64_t deadline_ns;  /* 0: not inside a blocking call */
 	int64_t armed_at_ns;    /* start and length of the latest deadline, for error reports */
@@ -173,8 +172,6 @@ static int interrupt_cb(void *opaque)
 	struct fp_output *o = opaque;
 	int64_t deadline = atomic_load(&o->deadline_ns);
 
-	if (atomic_load(&o->interrupted))
-		return 1;
 	if (open_cancelled(o))
 		return 1;
 	return deadline != 0 && fp_now_ns() > deadline;
@@ -202,11 +199,9 @@ static int io_error(struct fp_output *o, int averr)
 	 * AVERROR_EXIT into "invalid data"): the cancel is the reason. */
 	if (open_cancelled(o))
 		return -ECANCELED;
-	if (averr == AVERROR_EXIT || averr == AVERROR(EINTR)) {
-		if (atomic_load(&o->interrupted))
-			return -ECANCELED;
+	/* Otherwise the callback only ever stops a call at its deadline. */
+	if (averr == AVERROR_EXIT || averr == AVERROR(EINTR))
 		return -ETIMEDOUT;
-	}
 	/* The protocols' own timeouts (SRT connect_timeout, rw_timeout) fire at about our
 	 * deadline but report a bare EIO; the time spent says what it was. */
 	if (is_network(o->kind) && (averr == AVERROR(EIO) || averr == AVERROR(ETIMEDOUT)) &&
@@ -593,7 +588,6 @@ static int output_new(struct fp_output **out, const char *target, const struct f
 	o->opt.sdp_path = NULL;  /* copied: the caller's string need not outlive open */
 	snprintf(o->base, sizeof(o->base), "%s", target);
 	snprintf(o->target, sizeof(o->target), "%s", target);
-	atomic_init(&o->interrupted, false);
 	atomic_init(&o->opening, false);
 	atomic_init(&o->deadline_ns, 0);
 	o->tmp = av_packet_alloc();
@@ -719,7 +713,6 @@ int fp_output_reopen_segment(struct fp_output *o, const struct fp_encoder *enc)
 		if (ret < 0)
 			return o->error = ret;
 	}
-	atomic_store(&o->interrupted, false);
 	ret = open_target(o, enc);
 	if (ret < 0) {
 		o->error = ret;
@@ -768,16 +761,6 @@ const char *fp_output_target(const struct fp_output *o)
 enum fp_output_kind fp_output_kind(const struct fp_output *o)
 {
 	return o->kind;
-}
-
-uint64_t fp_output_packets(const struct fp_output *o)
-{
-	return o->packets;
-}
-
-void fp_output_interrupt(struct fp_output *o)
-{
-	atomic_store(&o->interrupted, true);
 }
 
 /* ---- raw frames (.y4m) ---- */
