@@ -238,10 +238,11 @@ bool fp_hw_device_present(enum fp_hw hw)
 	return b && b->present();
 }
 
-/* msg = what + the software encoder that would work instead. */
+/* msg = what + the software encoder that would work instead. Says what is wrong, never how
+ * a program spells its options: that is the program's to add. */
 static void say_fallback(char *msg, size_t len, const struct enc_kind *k, const char *what)
 {
-	snprintf(msg, len, "%s: use --codec %s without --hw for %s", what, fp_codec_name(k->codec),
+	snprintf(msg, len, "%s; the software encoder %s works", what,
 		 fp_codec_software_encoder(k->codec));
 }
 
@@ -426,7 +427,7 @@ static int check_config(const struct fp_encoder_config *cfg)
 		return -EINVAL;
 	}
 	if (cfg->hdr && cfg->codec == FP_CODEC_H264) {
-		fp_error("encoder: HDR (10-bit P010) is not supported with h264: use --codec hevc or av1");
+		fp_error("encoder: HDR (10-bit P010) is not supported with h264; hevc or av1 works");
 		return -ENOTSUP;
 	}
 	if (cfg->bitrate_kbps && cfg->crf) {

@@ -470,8 +470,8 @@ static int open_target_now(struct fp_output *o, const struct fp_encoder *enc)
 
 	reset_session(o, enc);
 	if (ctx->codec_id == AV_CODEC_ID_AV1 && !o->info->av1) {
-		fp_error("output: %s: AV1 cannot be carried in %s by this FFmpeg (libavformat %s): use a "
-			 ".mkv/.mp4 file, or --codec h264/hevc for live streams",
+		fp_error("output: %s: AV1 cannot be carried in %s by this FFmpeg (libavformat %s); "
+			 "a .mkv or .mp4 file can carry it, and h264 or hevc works for live streams",
 			 o->target, o->info->muxer, AV_STRINGIFY(LIBAVFORMAT_VERSION));
 		return -ENOTSUP;
 	}

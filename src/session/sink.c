@@ -160,8 +160,8 @@ static int open_encoder(struct fp_sink *s, const struct fp_yuv_frame *f,
 		if (fp_encoder_probe(codec, o->hw, why, sizeof(why)) == 0)
 			why[0] = '\0';
 		if (o->hw && !why[0])
-			snprintf(why, sizeof(why), "use --codec %s without --hw for %s",
-				 fp_codec_name(codec), fp_codec_software_encoder(codec));
+			snprintf(why, sizeof(why), "the software encoder %s works",
+				 fp_codec_software_encoder(codec));
 		snprintf(s->error, sizeof(s->error), "cannot start the %s%s%s encoder at %ux%u %s: %s%s%s",
 			 fp_codec_name(codec), o->hw ? " " : "", o->hw ? fp_hw_name(o->hw) : "",
 			 f->width, f->height, hdr ? "HDR" : "SDR", av_err2str(r), why[0] ? "; " : "", why);

@@ -761,11 +761,11 @@ static void hw_unavailable(void **state)
 		enum fp_hw hw;
 		const char *fallback;
 	} cases[] = {
-		{ FP_CODEC_H264, FP_HW_NVENC, "use --codec h264 without --hw for libx264" },
-		{ FP_CODEC_HEVC, FP_HW_NVENC, "use --codec hevc without --hw for libx265" },
-		{ FP_CODEC_H264, FP_HW_VAAPI, "use --codec h264 without --hw for libx264" },
-		{ FP_CODEC_HEVC, FP_HW_VAAPI, "use --codec hevc without --hw for libx265" },
-		{ FP_CODEC_AV1, FP_HW_NVENC, "use --codec av1 without --hw for libsvtav1" },
+		{ FP_CODEC_H264, FP_HW_NVENC, "; the software encoder libx264 works" },
+		{ FP_CODEC_HEVC, FP_HW_NVENC, "; the software encoder libx265 works" },
+		{ FP_CODEC_H264, FP_HW_VAAPI, "; the software encoder libx264 works" },
+		{ FP_CODEC_HEVC, FP_HW_VAAPI, "; the software encoder libx265 works" },
+		{ FP_CODEC_AV1, FP_HW_NVENC, "; the software encoder libsvtav1 works" },
 	};
 
 	bool nvidia = fp_hw_device_present(FP_HW_NVENC), render = fp_hw_device_present(FP_HW_VAAPI);
