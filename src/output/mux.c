@@ -1,4 +1,5 @@
-/* framepush — libavformat output: files by extension, live streams by URL scheme.
+/* framepush — libavformat output: files by extension, live streams by URL scheme; raw
+ * .y4m frames go through y4m.c behind the same struct fp_output (no muxer).
  *
  * Blocking calls into libavformat are bracketed by a deadline that the AVIOInterruptCB
  * checks; libavformat's network code polls that callback at least every 100 ms while it
