@@ -534,6 +534,10 @@ static int cmd_capture(int argc, char **argv, int streaming)
 	fp_display_destroy(vd); /* the display framepush created goes away with the session */
 	if (r < 0) {
 		fprintf(stderr, "framepush: %s\n", res.error[0] ? res.error : strerror(-r));
+		/* The library says which software encoder works; how to ask for it is ours to say. */
+		if (so.hw != FP_HW_NONE && !res.encoder[0])
+			fprintf(stderr, "framepush: use --codec %s without --hw for %s\n",
+				fp_codec_name(so.codec), fp_codec_software_encoder(so.codec));
 		return 1;
 	}
 	return sr < 0 ? 1 : 0;
