@@ -576,6 +576,11 @@ static int run_session(struct cli *c)
 	sr = c->stats_path ? write_stats_json(c->stats_path, &res) : 0;
 	if (r < 0) {
 		fprintf(stderr, "framepush: %s\n", res.error[0] ? res.error : strerror(-r));
+		/* The library says which software encoder works; how to ask for it is ours to say. */
+		if (c->so.hw != FP_HW_NONE && !res.encoder[0])
+			fprintf(stderr, "framepush: use --codec %s without --hw for %s\n",
+				fp_codec_name(c->so.codec),
+				fp_codec_software_encoder(c->so.codec));
 		return 1;
 	}
 	return sr < 0 ? 1 : 0;

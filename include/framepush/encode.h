@@ -80,8 +80,8 @@ const char *fp_codec_software_encoder(enum fp_codec codec);
 
 /* Whether the libavcodec encoder for codec/hw exists and its device can be opened.
  * Returns 0, or -ENODEV / -ENOTSUP with a one-line reason naming the software fallback in msg
- * (e.g. "h264_nvenc unavailable (no NVIDIA device): use --codec h264 without --hw for
- * libx264"). msg may be NULL. */
+ * (e.g. "h264_nvenc unavailable (no NVIDIA device); the software encoder libx264 works").
+ * The text names no program option: a program adds its own advice. msg may be NULL. */
 int fp_encoder_probe(enum fp_codec codec, enum fp_hw hw, char *msg, size_t msg_len);
 
 /* Whether hw's device nodes exist (/dev/nvidiactl, a /dev/dri render node): the cheap first

@@ -1,7 +1,9 @@
-/* framepush — muxed output on top of libavformat: files and live network streams.
+/* framepush — output: encoded streams muxed by libavformat into files and live network
+ * streams, and raw frames into YUV4MPEG2 files.
  *
  * Targets, chosen by scheme or extension:
  *   out.mkv  Matroska                      out.ts   MPEG-TS
+ *   out.y4m  YUV4MPEG2, raw frames (no encoder): NV12 -> 8-bit C420jpeg, P010 -> C420p10
  *   out.mp4  fragmented MP4 (frag_keyframe+empty_moov+default_base_moof, packets flushed):
  *            a killed process leaves a playable prefix up to the last complete fragment
  *   srt://host:port[?opts]   MPEG-TS over SRT (caller by default; ?mode=listener waits)
@@ -20,6 +22,8 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "framepush/frame.h"
 
 struct AVPacket;
 struct fp_encoder;
@@ -42,6 +46,7 @@ enum fp_output_kind {
 	FP_OUTPUT_UDP,
 	FP_OUTPUT_RTP,
 	FP_OUTPUT_RTSP,
+	FP_OUTPUT_FILE_Y4M,  /* takes frames (fp_output_open_frames), not packets */
 };
 
 struct fp_output;
@@ -50,12 +55,31 @@ struct fp_output;
  * scheme; the message lists the supported ones). */
 int fp_output_kind_of(const char *target);
 
+/* Whether kind takes raw frames (fp_output_open_frames) rather than an encoder's packets. */
+bool fp_output_kind_takes_frames(enum fp_output_kind kind);
+
 /* Opens target for the stream produced by enc (codec parameters, extradata, time base, HDR10
  * metadata: attached as stream side data so mkv/mp4 carry mastering display and content light
  * level boxes/elements). opt may be NULL. Returns 0 or a negative errno (-ETIMEDOUT when the
  * peer did not answer in time, -ECONNREFUSED, -EINVAL, -ENOTSUP, ...). */
 int fp_output_open(struct fp_output **out, const char *target, const struct fp_encoder *enc,
 		   const struct fp_output_options *opt);
+
+/* Opens a raw-frame target (.y4m) for frames of format and size at fps frames per second.
+ * Returns 0, -EINVAL (not a raw-frame target, or a bad format), or a negative errno. */
+int fp_output_open_frames(struct fp_output **out, const char *target, enum fp_yuv_format format,
+			  uint32_t width, uint32_t height, uint32_t fps);
+
+/* Writes one frame to a raw-frame target; it must match the current segment's format and
+ * size (-EINVAL otherwise). Returns 0 or a negative errno; after an error the output is
+ * dead, as with fp_output_write. */
+int fp_output_write_frame(struct fp_output *o, const struct fp_yuv_frame *f);
+
+/* A raw-frame target's display mode changed: Y4M holds one mode per file, so the current
+ * file is finished and the next segment (named as fp_output_reopen_segment names them)
+ * opened for frames of the new format and size. Returns 0 or a negative errno. */
+int fp_output_switch_frames(struct fp_output *o, enum fp_yuv_format format, uint32_t width,
+			    uint32_t height);
 
 /* Writes one packet from the encoder given to open (or to the latest switch). The packet is
  * not consumed (a new reference is muxed), so one packet can feed several outputs.
@@ -91,10 +115,5 @@ int fp_output_switch(struct fp_output *o, const struct fp_encoder *enc,
 /* Path or URL currently written (the segment name after a split). */
 const char *fp_output_target(const struct fp_output *o);
 enum fp_output_kind fp_output_kind(const struct fp_output *o);
-uint64_t fp_output_packets(const struct fp_output *o);  /* written in this segment */
-
-/* Makes the current and every later blocking call of o return -ECANCELED promptly.
- * Safe to call from another thread or a signal handler. */
-void fp_output_interrupt(struct fp_output *o);
 
 #endif

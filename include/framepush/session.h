@@ -9,7 +9,7 @@
  * Frames are taken on the output clock's ticks (start + k / fps): at each tick the newest
  * frame the source published, else (after half a period's grace) a repeat of the last one.
  * A loop up to two ticks late catches up (frames back to back); further behind, the ticks
- * already past are skipped and counted, so the output keeps wall-clock time and --duration
+ * already past are skipped and counted, so the output keeps wall-clock time and a duration
  * means seconds. */
 #ifndef FRAMEPUSH_SESSION_H
 #define FRAMEPUSH_SESSION_H

@@ -99,16 +99,16 @@ void fp_hdr10_to_av(const struct fp_hdr10 *in, AVMasteringDisplayMetadata *md,
 
 	if (md) {
 		/* libavutil orders the primaries R, G, B; HEVC's SEI G, B, R. */
-		md->display_primaries[0][0] = av_make_q(m.red_x, 50000);
-		md->display_primaries[0][1] = av_make_q(m.red_y, 50000);
-		md->display_primaries[1][0] = av_make_q(m.green_x, 50000);
-		md->display_primaries[1][1] = av_make_q(m.green_y, 50000);
-		md->display_primaries[2][0] = av_make_q(m.blue_x, 50000);
-		md->display_primaries[2][1] = av_make_q(m.blue_y, 50000);
-		md->white_point[0] = av_make_q(m.white_x, 50000);
-		md->white_point[1] = av_make_q(m.white_y, 50000);
-		md->max_luminance = av_make_q((int)m.max_luminance, 10000);
-		md->min_luminance = av_make_q((int)m.min_luminance, 10000);
+		md->display_primaries[0][0] = av_make_q(m.red_x, FP_HDR10_CHROMA_DEN);
+		md->display_primaries[0][1] = av_make_q(m.red_y, FP_HDR10_CHROMA_DEN);
+		md->display_primaries[1][0] = av_make_q(m.green_x, FP_HDR10_CHROMA_DEN);
+		md->display_primaries[1][1] = av_make_q(m.green_y, FP_HDR10_CHROMA_DEN);
+		md->display_primaries[2][0] = av_make_q(m.blue_x, FP_HDR10_CHROMA_DEN);
+		md->display_primaries[2][1] = av_make_q(m.blue_y, FP_HDR10_CHROMA_DEN);
+		md->white_point[0] = av_make_q(m.white_x, FP_HDR10_CHROMA_DEN);
+		md->white_point[1] = av_make_q(m.white_y, FP_HDR10_CHROMA_DEN);
+		md->max_luminance = av_make_q((int)m.max_luminance, FP_HDR10_LUMA_DEN);
+		md->min_luminance = av_make_q((int)m.min_luminance, FP_HDR10_LUMA_DEN);
 		md->has_primaries = 1;
 		md->has_luminance = 1;
 	}

@@ -41,8 +41,11 @@
 static const AVRational enc_time_base = { 1, 90000 };
 static const AVRational ns_base = { 1, 1000000000 };
 
+struct enc_kind;
+
 struct fp_encoder {
 	struct fp_encoder_config cfg;
+	const struct enc_kind *kind;
 	const AVCodec *codec;
 	AVCodecContext *ctx;
 	AVBufferRef *hw_device;   /* vaapi only */
@@ -50,7 +53,6 @@ struct fp_encoder {
 	AVFrame *hw_frame;        /* vaapi: device copy of frame */
 	enum AVPixelFormat sw_fmt;
 	bool zero_copy;
-	bool is_svt;              /* libsvtav1: see svt_finish() */
 	bool reopen_for_keyframe; /* libsvtav1 in lavc < 60 ignores pict_type: restart instead */
 	AVFifo *queue;            /* AVPacket * drained from libavcodec, oldest first */
 	int64_t origin_ns;
@@ -114,38 +116,92 @@ const char *fp_hw_name(enum fp_hw hw)
 	return "?";
 }
 
-const char *fp_codec_software_encoder(enum fp_codec codec)
+/* One libavcodec encoder this module drives: everything that differs between them is here,
+ * so that the code below never asks "if libx265". */
+struct enc_opt {
+	const char *key, *val;
+};
+
+struct enc_kind {
+	enum fp_codec codec;
+	enum fp_hw hw;
+	const char *name;            /* libavcodec encoder */
+	/* Takes NV12/P010 as is (zero copy, see the file comment); otherwise it is fed planar
+	 * yuv420p / yuv420p10le copies. */
+	bool semi_planar;
+	/* libsvtav1: see svt_finish() and restart_codec(). */
+	bool svt;
+	/* Rate mode gets a 1 s VBV (max rate = target), which keeps live links bounded.
+	 * SVT-AV1 low-delay is CBR by itself and rejects max == target. */
+	bool vbv;
+	/* HDR10 records go in as frame side data (hevc_vaapi writes its SEI from them). */
+	bool hdr_side_data;
+	const char *default_preset;  /* NULL: no "preset" option is set */
+	const char *crf_option;      /* the private option taking cfg->crf; NULL: global_quality */
+	struct enc_opt fixed[4];     /* private options set at every open, up to a NULL key */
+	/* Options that depend on the config (NULL: none). Returns 0 or an AVERROR. */
+	int (*options)(AVCodecContext *ctx, const struct fp_encoder_config *cfg);
+};
+
+static int x265_options(AVCodecContext *ctx, const struct fp_encoder_config *cfg);
+static int svt_options(AVCodecContext *ctx, const struct fp_encoder_config *cfg);
+static int nvenc_options(AVCodecContext *ctx, const struct fp_encoder_config *cfg);
+static int vaapi_hevc_options(AVCodecContext *ctx, const struct fp_encoder_config *cfg);
+
+#define NVENC_KIND(c, n)                                                                          \
+	{ .codec = (c), .hw = FP_HW_NVENC, .name = (n), .semi_planar = true, .vbv = true,          \
+	  .default_preset = "p4", .crf_option = "cq",                                             \
+	  .fixed = { { "tune", "ll" }, { "zerolatency", "1" }, { "forced-idr", "1" } },           \
+	  .options = nvenc_options }
+#define VAAPI_KIND(c, n, opts)                                                                    \
+	{ .codec = (c), .hw = FP_HW_VAAPI, .name = (n), .semi_planar = true, .vbv = true,          \
+	  .hdr_side_data = true, .options = (opts) }
+
+static const struct enc_kind enc_kinds[] = {
+	{ .codec = FP_CODEC_H264, .hw = FP_HW_NONE, .name = "libx264", .semi_planar = true,
+	  .vbv = true, .default_preset = "veryfast", .crf_option = "crf",
+	  .fixed = { { "tune", "zerolatency" }, { "forced-idr", "1" },
+		     { "x264-params", "repeat-headers=1" } } },
+	{ .codec = FP_CODEC_HEVC, .hw = FP_HW_NONE, .name = "libx265", .vbv = true,
+	  .default_preset = "ultrafast", .crf_option = "crf",
+	  .fixed = { { "tune", "zerolatency" }, { "forced-idr", "1" } }, .options = x265_options },
+	{ .codec = FP_CODEC_AV1, .hw = FP_HW_NONE, .name = "libsvtav1", .svt = true,
+	  .default_preset = "10", .crf_option = "crf", .options = svt_options },
+	NVENC_KIND(FP_CODEC_H264, "h264_nvenc"),
+	NVENC_KIND(FP_CODEC_HEVC, "hevc_nvenc"),
+	NVENC_KIND(FP_CODEC_AV1, "av1_nvenc"),
+	VAAPI_KIND(FP_CODEC_H264, "h264_vaapi", NULL),
+	VAAPI_KIND(FP_CODEC_HEVC, "hevc_vaapi", vaapi_hevc_options),
+	VAAPI_KIND(FP_CODEC_AV1, "av1_vaapi", NULL),
+};
+
+static const struct enc_kind *find_kind(enum fp_codec codec, enum fp_hw hw)
 {
-	switch (codec) {
-	case FP_CODEC_H264: return "libx264";
-	case FP_CODEC_HEVC: return "libx265";
-	case FP_CODEC_AV1: return "libsvtav1";
-	}
+	for (size_t i = 0; i < FP_ARRAY_LEN(enc_kinds); i++)
+		if (enc_kinds[i].codec == codec && enc_kinds[i].hw == hw)
+			return &enc_kinds[i];
 	return NULL;
 }
 
-static const char *encoder_name(enum fp_codec codec, enum fp_hw hw)
+const char *fp_codec_software_encoder(enum fp_codec codec)
 {
-	static const char *const names[3][3] = {
-		{ "libx264", "h264_vaapi", "h264_nvenc" },
-		{ "libx265", "hevc_vaapi", "hevc_nvenc" },
-		{ "libsvtav1", "av1_vaapi", "av1_nvenc" },
-	};
+	const struct enc_kind *k = find_kind(codec, FP_HW_NONE);
 
-	if (codec < FP_CODEC_H264 || codec > FP_CODEC_AV1 || hw < FP_HW_NONE || hw > FP_HW_NVENC)
-		return NULL;
-	return names[codec - 1][hw];
+	return k ? k->name : NULL;
 }
 
-bool fp_hw_device_present(enum fp_hw hw)
+static bool nvidia_present(void)
 {
-	DIR *d;
+	return access("/dev/nvidiactl", F_OK) == 0;
+}
+
+static bool render_node_present(void)
+{
+	DIR *d = opendir("/dev/dri");
 	struct dirent *de;
 	bool found = false;
 
-	if (hw == FP_HW_NVENC)
-		return access("/dev/nvidiactl", F_OK) == 0;
-	if (hw != FP_HW_VAAPI || !(d = opendir("/dev/dri")))
+	if (!d)
 		return false;
 	while (!found && (de = readdir(d)))
 		found = !strncmp(de->d_name, "renderD", 7);
@@ -153,32 +209,63 @@ bool fp_hw_device_present(enum fp_hw hw)
 	return found;
 }
 
-/* Opens the device for hw (vaapi: kept in *dev when dev is non-NULL). */
-static int probe_device(enum fp_codec codec, enum fp_hw hw, AVBufferRef **dev, char *msg,
-			size_t len)
+/* A kind of hardware device, as libavutil opens it. */
+struct hw_backend {
+	enum AVHWDeviceType type;
+	bool (*present)(void);       /* the cheap look at the device nodes */
+	const char *absent;          /* what a user sees when present() says no */
+	/* Frames are uploaded to device surfaces (the device is kept open for that). */
+	bool upload;
+};
+
+static const struct hw_backend hw_backends[] = {
+	[FP_HW_VAAPI] = { AV_HWDEVICE_TYPE_VAAPI, render_node_present,
+			  "no VAAPI render node in /dev/dri", true },
+	[FP_HW_NVENC] = { AV_HWDEVICE_TYPE_CUDA, nvidia_present, "no NVIDIA device", false },
+};
+
+static const struct hw_backend *find_hw(enum fp_hw hw)
 {
-	const char *name = encoder_name(codec, hw), *sw = fp_codec_software_encoder(codec);
-	enum AVHWDeviceType type = hw == FP_HW_NVENC ? AV_HWDEVICE_TYPE_CUDA : AV_HWDEVICE_TYPE_VAAPI;
+	if (hw <= FP_HW_NONE || (size_t)hw >= FP_ARRAY_LEN(hw_backends))
+		return NULL;
+	return &hw_backends[hw];
+}
+
+bool fp_hw_device_present(enum fp_hw hw)
+{
+	const struct hw_backend *b = find_hw(hw);
+
+	return b && b->present();
+}
+
+/* msg = what + the software encoder that would work instead. Says what is wrong, never how
+ * a program spells its options: that is the program's to add. */
+static void say_fallback(char *msg, size_t len, const struct enc_kind *k, const char *what)
+{
+	snprintf(msg, len, "%s; the software encoder %s works", what,
+		 fp_codec_software_encoder(k->codec));
+}
+
+/* Opens the device for k (kept in *dev when dev is non-NULL). */
+static int probe_device(const struct enc_kind *k, AVBufferRef **dev, char *msg, size_t len)
+{
+	const struct hw_backend *b = find_hw(k->hw);
 	AVBufferRef *ref = NULL;
+	char what[192];
 	int ret;
 
 	/* Look at the device nodes first: it is cheap, and the reason it gives ("no NVIDIA
 	 * device") is the one a user can act on, unlike a dlopen failure deep in libavutil. */
-	if (hw == FP_HW_NVENC && !fp_hw_device_present(hw)) {
-		snprintf(msg, len, "%s unavailable (no NVIDIA device): use --codec %s without --hw for %s",
-			 name, fp_codec_name(codec), sw);
+	if (!b->present()) {
+		snprintf(what, sizeof(what), "%s unavailable (%s)", k->name, b->absent);
+		say_fallback(msg, len, k, what);
 		return -ENODEV;
 	}
-	if (hw == FP_HW_VAAPI && !fp_hw_device_present(hw)) {
-		snprintf(msg, len,
-			 "%s unavailable (no VAAPI render node in /dev/dri): use --codec %s without --hw for %s",
-			 name, fp_codec_name(codec), sw);
-		return -ENODEV;
-	}
-	ret = av_hwdevice_ctx_create(&ref, type, NULL, NULL, 0);
+	ret = av_hwdevice_ctx_create(&ref, b->type, NULL, NULL, 0);
 	if (ret < 0) {
-		snprintf(msg, len, "%s unavailable (%s device: %s): use --codec %s without --hw for %s",
-			 name, av_hwdevice_get_type_name(type), fp_av_err(ret), fp_codec_name(codec), sw);
+		snprintf(what, sizeof(what), "%s unavailable (%s device: %s)", k->name,
+			 av_hwdevice_get_type_name(b->type), fp_av_err(ret));
+		say_fallback(msg, len, k, what);
 		return -ENODEV;
 	}
 	if (dev)
@@ -190,8 +277,8 @@ static int probe_device(enum fp_codec codec, enum fp_hw hw, AVBufferRef **dev, c
 
 int fp_encoder_probe(enum fp_codec codec, enum fp_hw hw, char *msg, size_t msg_len)
 {
-	char local[256];
-	const char *name = encoder_name(codec, hw);
+	char local[256], what[192];
+	const struct enc_kind *k = find_kind(codec, hw);
 
 	if (!msg) {
 		msg = local;
@@ -199,24 +286,22 @@ int fp_encoder_probe(enum fp_codec codec, enum fp_hw hw, char *msg, size_t msg_l
 	}
 	if (msg_len)
 		msg[0] = '\0';
-	if (!name) {
+	if (!k) {
 		snprintf(msg, msg_len, "unknown codec %d / hw %d", (int)codec, (int)hw);
 		return -EINVAL;
 	}
-	if (!avcodec_find_encoder_by_name(name)) {
+	if (!avcodec_find_encoder_by_name(k->name)) {
+		snprintf(what, sizeof(what), "%s is not built into this FFmpeg (libavcodec %s)", k->name,
+			 AV_STRINGIFY(LIBAVCODEC_VERSION));
 		if (hw == FP_HW_NONE)
-			snprintf(msg, msg_len, "%s is not built into this FFmpeg (libavcodec %s)", name,
-				 AV_STRINGIFY(LIBAVCODEC_VERSION));
+			snprintf(msg, msg_len, "%s", what);
 		else
-			snprintf(msg, msg_len,
-				 "%s is not built into this FFmpeg (libavcodec %s): use --codec %s without --hw for %s",
-				 name, AV_STRINGIFY(LIBAVCODEC_VERSION), fp_codec_name(codec),
-				 fp_codec_software_encoder(codec));
+			say_fallback(msg, msg_len, k, what);
 		return -ENOTSUP;
 	}
 	if (hw == FP_HW_NONE)
 		return 0;
-	return probe_device(codec, hw, NULL, msg, msg_len);
+	return probe_device(k, NULL, msg, msg_len);
 }
 
 /* ---- latency histogram ---- */
@@ -318,7 +403,7 @@ void fp_latency_summary(const struct fp_latency_hist *h, struct fp_latency_stats
 
 static int check_config(const struct fp_encoder_config *cfg)
 {
-	if (!encoder_name(cfg->codec, cfg->hw)) {
+	if (!find_kind(cfg->codec, cfg->hw)) {
 		fp_error("encoder: unknown codec %d or hw %d", (int)cfg->codec, (int)cfg->hw);
 		return -EINVAL;
 	}
@@ -342,7 +427,7 @@ static int check_config(const struct fp_encoder_config *cfg)
 		return -EINVAL;
 	}
 	if (cfg->hdr && cfg->codec == FP_CODEC_H264) {
-		fp_error("encoder: HDR (10-bit P010) is not supported with h264: use --codec hevc or av1");
+		fp_error("encoder: HDR (10-bit P010) is not supported with h264; hevc or av1 works");
 		return -ENOTSUP;
 	}
 	if (cfg->bitrate_kbps && cfg->crf) {
@@ -380,14 +465,16 @@ static void x265_hdr_params(char *buf, size_t len, const struct fp_hdr10 *m)
 
 static void svt_hdr_params(char *buf, size_t len, const struct fp_hdr10 *m)
 {
+	const double c = FP_HDR10_CHROMA_DEN, l = FP_HDR10_LUMA_DEN;
+
 	/* SVT-AV1 parses real numbers ("G(0.17,0.797)...L(1000,0.0001)") and converts them to the
 	 * AV1 metadata OBU's fixed point itself; %.5f / %.4f keep the SEI-unit values exact. */
 	snprintf(buf, len,
 		 ":mastering-display=G(%.5f,%.5f)B(%.5f,%.5f)R(%.5f,%.5f)WP(%.5f,%.5f)L(%.4f,%.4f)"
 		 ":content-light=%u,%u",
-		 m->green_x / 50000.0, m->green_y / 50000.0, m->blue_x / 50000.0, m->blue_y / 50000.0,
-		 m->red_x / 50000.0, m->red_y / 50000.0, m->white_x / 50000.0, m->white_y / 50000.0,
-		 m->max_luminance / 10000.0, m->min_luminance / 10000.0, m->max_cll, m->max_fall);
+		 m->green_x / c, m->green_y / c, m->blue_x / c, m->blue_y / c, m->red_x / c,
+		 m->red_y / c, m->white_x / c, m->white_y / c, m->max_luminance / l,
+		 m->min_luminance / l, m->max_cll, m->max_fall);
 }
 
 static int set_opt(AVCodecContext *ctx, const char *key, const char *val)
@@ -400,20 +487,72 @@ static int set_opt(AVCodecContext *ctx, const char *key, const char *val)
 	return ret;
 }
 
-/* Allocates and opens e->ctx from e->cfg. Called at create and, for libsvtav1, to restart. */
-static int open_codec(struct fp_encoder *e)
+static struct fp_hdr10 hdr10_of(const struct fp_encoder_config *cfg)
+{
+	return hdr10_empty(&cfg->hdr10) ? fp_hdr10_generic() : cfg->hdr10;
+}
+
+static int x265_options(AVCodecContext *ctx, const struct fp_encoder_config *cfg)
+{
+	struct fp_hdr10 hdr = hdr10_of(cfg);
+	char params[512], extra[256] = "";
+
+	/* FFmpeg 5.1's libx265 wrapper does not turn mastering/CLL side data into SEI, so
+	 * HDR10 goes through x265's own parameters; closed GOPs make every keyframe an IDR
+	 * that a segment or a late joiner can start from. */
+	if (cfg->hdr)
+		x265_hdr_params(extra, sizeof(extra), &hdr);
+	snprintf(params, sizeof(params), "log-level=error:repeat-headers=1:bframes=0:open-gop=0%s%s",
+		 cfg->hdr ? ":colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:range=limited" : "",
+		 extra);
+	return set_opt(ctx, "x265-params", params);
+}
+
+/* SVT-AV1's color-range: 0 is studio (limited) range. */
+#define SVT_RANGE_STUDIO 0
+
+static int svt_options(AVCodecContext *ctx, const struct fp_encoder_config *cfg)
+{
+	struct fp_hdr10 hdr = hdr10_of(cfg);
+	char params[512], extra[256] = "";
+
+	/* pred-struct=1: SVT-AV1's low-delay structure (no frames from the future); in it SVT
+	 * only does CBR, so bitrate mode asks for rc=2 instead of being "corrected". The 5.1
+	 * wrapper ignores mastering/CLL side data, so the HDR10 metadata OBUs are requested
+	 * through SVT's own parameters (accepted by SVT-AV1 1.4.1, the version here). The colour
+	 * description is repeated there from the context's tags (which the wrapper maps too):
+	 * libavutil's AVCOL_* values are the H.273 code points SVT takes, so both always agree. */
+	if (cfg->hdr)
+		svt_hdr_params(extra, sizeof(extra), &hdr);
+	snprintf(params, sizeof(params),
+		 "pred-struct=1%s:color-primaries=%d:transfer-characteristics=%d"
+		 ":matrix-coefficients=%d:color-range=%d%s",
+		 cfg->bitrate_kbps ? ":rc=2" : "", (int)ctx->color_primaries, (int)ctx->color_trc,
+		 (int)ctx->colorspace, SVT_RANGE_STUDIO, extra);
+	return set_opt(ctx, "svtav1-params", params);
+}
+
+static int nvenc_options(AVCodecContext *ctx, const struct fp_encoder_config *cfg)
+{
+	if (cfg->codec == FP_CODEC_HEVC && cfg->hdr)
+		return set_opt(ctx, "profile", "main10");
+	return 0;
+}
+
+static int vaapi_hevc_options(AVCodecContext *ctx, const struct fp_encoder_config *cfg)
+{
+	/* hevc_vaapi writes mastering-display and light-level SEI on each IDR from the frame's
+	 * side data (attached in fill_frame). */
+	if (cfg->hdr)
+		return set_opt(ctx, "sei", "hdr");
+	return 0;
+}
+
+/* What every encoder gets: size, clock, GOP, colour tags, rate. */
+static void set_common(AVCodecContext *ctx, const struct fp_encoder *e)
 {
 	const struct fp_encoder_config *cfg = &e->cfg;
-	struct fp_hdr10 hdr = hdr10_empty(&cfg->hdr10) ? fp_hdr10_generic() : cfg->hdr10;
-	AVCodecContext *ctx;
-	char params[512], extra[256], num[32];
-	const char *name = e->codec->name;
-	int ret = 0;
 
-	ctx = avcodec_alloc_context3(e->codec);
-	if (!ctx)
-		return -ENOMEM;
-	e->ctx = ctx;
 	ctx->width = (int)cfg->width;
 	ctx->height = (int)cfg->height;
 	ctx->time_base = enc_time_base;
@@ -422,7 +561,8 @@ static int open_codec(struct fp_encoder *e)
 	ctx->max_b_frames = 0;
 	ctx->thread_count = cfg->threads;
 	/* Global headers feed mp4/mkv/RTP SDP; the encoders are also told to repeat them in-band
-	 * at every keyframe (below) so MPEG-TS and late joiners of a live stream can decode. */
+	 * at every keyframe (their options) so MPEG-TS and late joiners of a live stream can
+	 * decode. */
 	ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
 	ctx->color_range = AVCOL_RANGE_MPEG;
 	if (cfg->hdr) {
@@ -435,124 +575,93 @@ static int open_codec(struct fp_encoder *e)
 		ctx->colorspace = AVCOL_SPC_BT709;
 	}
 	ctx->chroma_sample_location = AVCHROMA_LOC_LEFT;
+	ctx->pix_fmt = e->sw_fmt;
 	if (cfg->bitrate_kbps) {
 		ctx->bit_rate = (int64_t)cfg->bitrate_kbps * 1000;
-		/* A 1 s VBV keeps the stream's rate bounded for live links (x264/x265/nvenc).
-		 * SVT-AV1 low-delay is CBR by itself and rejects max == target. */
-		if (cfg->codec != FP_CODEC_AV1 || cfg->hw != FP_HW_NONE) {
+		if (e->kind->vbv) {
 			ctx->rc_max_rate = ctx->bit_rate;
 			ctx->rc_buffer_size = (int)(ctx->bit_rate > INT32_MAX ? INT32_MAX : ctx->bit_rate);
 		}
 	}
+}
 
-	switch (cfg->hw) {
-	case FP_HW_NONE:
-		ctx->pix_fmt = e->sw_fmt;
-		break;
-	case FP_HW_NVENC:
-		ctx->pix_fmt = e->sw_fmt;
-		break;
-	case FP_HW_VAAPI: {
-		AVBufferRef *frames = av_hwframe_ctx_alloc(e->hw_device);
-		AVHWFramesContext *fc;
+/* Device surfaces the frames are uploaded to (VAAPI). Returns 0 or a negative errno. */
+static int set_hw_frames(struct fp_encoder *e)
+{
+	AVCodecContext *ctx = e->ctx;
+	AVBufferRef *frames = av_hwframe_ctx_alloc(e->hw_device);
+	AVHWFramesContext *fc;
+	int ret;
 
-		if (!frames)
-			return -ENOMEM;
-		fc = (AVHWFramesContext *)frames->data;
-		fc->format = AV_PIX_FMT_VAAPI;
-		fc->sw_format = e->sw_fmt;
-		fc->width = ctx->width;
-		fc->height = ctx->height;
-		fc->initial_pool_size = 8;
-		ret = av_hwframe_ctx_init(frames);
-		if (ret < 0) {
-			fp_error("encoder: %s: VAAPI surfaces %s %dx%d: %s", name,
-				 av_get_pix_fmt_name(e->sw_fmt), ctx->width, ctx->height, fp_av_err(ret));
-			av_buffer_unref(&frames);
-			return fp_av_errno(ret);
-		}
-		ctx->hw_frames_ctx = frames;
-		ctx->pix_fmt = AV_PIX_FMT_VAAPI;
-		break;
-	}
-	}
-
-	params[0] = extra[0] = '\0';
-	if (!strcmp(name, "libx264")) {
-		ret = set_opt(ctx, "preset", cfg->preset ? cfg->preset : "veryfast");
-		if (ret >= 0)
-			ret = set_opt(ctx, "tune", "zerolatency");
-		if (ret >= 0)
-			ret = set_opt(ctx, "forced-idr", "1");
-		if (ret >= 0)
-			ret = set_opt(ctx, "x264-params", "repeat-headers=1");
-	} else if (!strcmp(name, "libx265")) {
-		ret = set_opt(ctx, "preset", cfg->preset ? cfg->preset : "ultrafast");
-		if (ret >= 0)
-			ret = set_opt(ctx, "tune", "zerolatency");
-		if (ret >= 0)
-			ret = set_opt(ctx, "forced-idr", "1");
-		/* FFmpeg 5.1's libx265 wrapper does not turn mastering/CLL side data into SEI, so
-		 * HDR10 goes through x265's own parameters; closed GOPs make every keyframe an IDR
-		 * that a segment or a late joiner can start from. */
-		if (cfg->hdr)
-			x265_hdr_params(extra, sizeof(extra), &hdr);
-		snprintf(params, sizeof(params), "log-level=error:repeat-headers=1:bframes=0:open-gop=0%s%s",
-			 cfg->hdr ? ":colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:range=limited" : "",
-			 extra);
-		if (ret >= 0)
-			ret = set_opt(ctx, "x265-params", params);
-	} else if (!strcmp(name, "libsvtav1")) {
-		ret = set_opt(ctx, "preset", cfg->preset ? cfg->preset : "10");
-		/* pred-struct=1: SVT-AV1's low-delay structure (no frames from the future); in it
-		 * SVT only does CBR, so bitrate mode asks for rc=2 instead of being "corrected".
-		 * The 5.1 wrapper ignores mastering/CLL side data, so the HDR10 metadata OBUs are
-		 * requested through SVT's own parameters (accepted by SVT-AV1 1.4.1, the version
-		 * here). The colour description is repeated there too (the wrapper also maps the
-		 * context's tags) so that both always agree. */
-		if (cfg->hdr)
-			svt_hdr_params(extra, sizeof(extra), &hdr);
-		snprintf(params, sizeof(params), "pred-struct=1%s%s%s",
-			 cfg->bitrate_kbps ? ":rc=2" : "",
-			 cfg->hdr ? ":color-primaries=9:transfer-characteristics=16:matrix-coefficients=9:color-range=0"
-				  : ":color-primaries=1:transfer-characteristics=1:matrix-coefficients=1:color-range=0",
-			 extra);
-		if (ret >= 0)
-			ret = set_opt(ctx, "svtav1-params", params);
-	} else if (cfg->hw == FP_HW_NVENC) {
-		ret = set_opt(ctx, "preset", cfg->preset ? cfg->preset : "p4");
-		if (ret >= 0)
-			ret = set_opt(ctx, "tune", "ll");
-		if (ret >= 0)
-			ret = set_opt(ctx, "zerolatency", "1");
-		if (ret >= 0)
-			ret = set_opt(ctx, "forced-idr", "1");
-		if (ret >= 0 && cfg->codec == FP_CODEC_HEVC && cfg->hdr)
-			ret = set_opt(ctx, "profile", "main10");
-	} else if (cfg->hw == FP_HW_VAAPI && cfg->codec == FP_CODEC_HEVC && cfg->hdr) {
-		/* hevc_vaapi writes mastering-display and light-level SEI on each IDR from the
-		 * frame's side data (attached in fp_encoder_submit). */
-		ret = set_opt(ctx, "sei", "hdr");
-	}
-	if (ret < 0)
-		return fp_av_errno(ret);
-
-	if (cfg->crf) {
-		snprintf(num, sizeof(num), "%d", cfg->crf);
-		if (cfg->hw == FP_HW_NVENC)
-			ret = set_opt(ctx, "cq", num);
-		else if (cfg->hw == FP_HW_VAAPI)
-			ctx->global_quality = cfg->crf;  /* VAAPI's constant-QP value */
-		else
-			ret = set_opt(ctx, "crf", num);
-		if (ret < 0)
-			return fp_av_errno(ret);
-	}
-
-	ret = avcodec_open2(ctx, e->codec, NULL);
+	if (!frames)
+		return -ENOMEM;
+	fc = (AVHWFramesContext *)frames->data;
+	fc->format = AV_PIX_FMT_VAAPI;
+	fc->sw_format = e->sw_fmt;
+	fc->width = ctx->width;
+	fc->height = ctx->height;
+	fc->initial_pool_size = 8;
+	ret = av_hwframe_ctx_init(frames);
 	if (ret < 0) {
-		fp_error("encoder: opening %s %ux%u %s %d/%d fps failed: %s", name, cfg->width, cfg->height,
-			 av_get_pix_fmt_name(e->sw_fmt), cfg->fps_num, cfg->fps_den, fp_av_err(ret));
+		fp_error("encoder: %s: VAAPI surfaces %s %dx%d: %s", e->kind->name,
+			 av_get_pix_fmt_name(e->sw_fmt), ctx->width, ctx->height, fp_av_err(ret));
+		av_buffer_unref(&frames);
+		return fp_av_errno(ret);
+	}
+	ctx->hw_frames_ctx = frames;
+	ctx->pix_fmt = AV_PIX_FMT_VAAPI;
+	return 0;
+}
+
+/* The kind's private options, then the quality. Returns 0 or a negative errno. */
+static int set_options(struct fp_encoder *e)
+{
+	const struct enc_kind *k = e->kind;
+	const struct fp_encoder_config *cfg = &e->cfg;
+	AVCodecContext *ctx = e->ctx;
+	char num[32];
+	int ret = 0;
+
+	if (k->default_preset)
+		ret = set_opt(ctx, "preset", cfg->preset ? cfg->preset : k->default_preset);
+	for (size_t i = 0; ret >= 0 && i < FP_ARRAY_LEN(k->fixed) && k->fixed[i].key; i++)
+		ret = set_opt(ctx, k->fixed[i].key, k->fixed[i].val);
+	if (ret >= 0 && k->options)
+		ret = k->options(ctx, cfg);
+	if (ret >= 0 && cfg->crf) {
+		snprintf(num, sizeof(num), "%d", cfg->crf);
+		if (k->crf_option)
+			ret = set_opt(ctx, k->crf_option, num);
+		else
+			ctx->global_quality = cfg->crf;  /* VAAPI's constant-QP value */
+	}
+	return ret < 0 ? fp_av_errno(ret) : 0;
+}
+
+/* Allocates and opens e->ctx from e->cfg. Called at create and, for libsvtav1, to restart.
+ * Returns 0 or a negative errno; e->ctx is freed by the caller (fp_encoder_destroy). */
+static int open_codec(struct fp_encoder *e)
+{
+	const struct fp_encoder_config *cfg = &e->cfg;
+	int ret;
+
+	e->ctx = avcodec_alloc_context3(e->codec);
+	if (!e->ctx)
+		return -ENOMEM;
+	set_common(e->ctx, e);
+	if (e->hw_device) {
+		ret = set_hw_frames(e);
+		if (ret < 0)
+			return ret;
+	}
+	ret = set_options(e);
+	if (ret < 0)
+		return ret;
+	ret = avcodec_open2(e->ctx, e->codec, NULL);
+	if (ret < 0) {
+		fp_error("encoder: opening %s %ux%u %s %d/%d fps failed: %s", e->kind->name, cfg->width,
+			 cfg->height, av_get_pix_fmt_name(e->sw_fmt), cfg->fps_num, cfg->fps_den,
+			 fp_av_err(ret));
 		return fp_av_errno(ret);
 	}
 	return 0;
@@ -577,29 +686,75 @@ static int attach_hdr10(AVFrame *f, const struct fp_hdr10 *m)
 	return 0;
 }
 
-int fp_encoder_create(struct fp_encoder **out, const struct fp_encoder_config *cfg_in)
+/* The device for kinds that upload frames to it (VAAPI), and the frame that goes there.
+ * Returns 0 or a negative errno (logged). */
+static int open_device(struct fp_encoder *e)
 {
-	struct fp_encoder *e;
-	struct fp_encoder_config cfg = *cfg_in;
 	char msg[256];
 	int ret;
 
-	*out = NULL;
-	ret = check_config(&cfg);
-	if (ret < 0)
-		return ret;
-	if (cfg.fps_den == 0)
-		cfg.fps_den = 1;
-	if (cfg.keyint == 0) {
-		/* Two seconds' worth, rounded up to a whole frame. */
-		cfg.keyint = (unsigned)((2 * (int64_t)cfg.fps_num + cfg.fps_den - 1) / cfg.fps_den);
-	}
-	ret = fp_encoder_probe(cfg.codec, cfg.hw, msg, sizeof(msg));
+	if (e->cfg.hw == FP_HW_NONE || !find_hw(e->cfg.hw)->upload)
+		return 0;
+	ret = probe_device(e->kind, &e->hw_device, msg, sizeof(msg));
 	if (ret < 0) {
 		fp_error("encoder: %s", msg);
 		return ret;
 	}
+	e->hw_frame = av_frame_alloc();
+	return e->hw_frame ? 0 : -ENOMEM;
+}
 
+/* The input layout: semi-planar kinds take the caller's planes as they are; the others get
+ * a planar frame, allocated once here and reused (see the file comment). Returns 0 or a
+ * negative errno. */
+static int set_input(struct fp_encoder *e)
+{
+	bool p010 = e->cfg.format == FP_YUV_P010;
+	int ret;
+
+	e->zero_copy = e->kind->semi_planar;
+	if (e->zero_copy) {
+		e->sw_fmt = p010 ? AV_PIX_FMT_P010LE : AV_PIX_FMT_NV12;
+		return 0;
+	}
+	e->sw_fmt = p010 ? AV_PIX_FMT_YUV420P10LE : AV_PIX_FMT_YUV420P;
+	e->frame->format = e->sw_fmt;
+	e->frame->width = (int)e->cfg.width;
+	e->frame->height = (int)e->cfg.height;
+	ret = av_frame_get_buffer(e->frame, 0);
+	return ret < 0 ? fp_av_errno(ret) : 0;
+}
+
+/* Checks cfg, fills its defaults and probes its encoder. Returns 0 or a negative errno. */
+static int prepare_config(struct fp_encoder_config *cfg)
+{
+	char msg[256];
+	int ret = check_config(cfg);
+
+	if (ret < 0)
+		return ret;
+	if (cfg->fps_den == 0)
+		cfg->fps_den = 1;
+	if (cfg->keyint == 0) {
+		/* Two seconds' worth, rounded up to a whole frame. */
+		cfg->keyint = (unsigned)((2 * (int64_t)cfg->fps_num + cfg->fps_den - 1) / cfg->fps_den);
+	}
+	ret = fp_encoder_probe(cfg->codec, cfg->hw, msg, sizeof(msg));
+	if (ret < 0)
+		fp_error("encoder: %s", msg);
+	return ret;
+}
+
+int fp_encoder_create(struct fp_encoder **out, const struct fp_encoder_config *cfg_in)
+{
+	struct fp_encoder *e;
+	struct fp_encoder_config cfg = *cfg_in;
+	int ret;
+
+	*out = NULL;
+	ret = prepare_config(&cfg);
+	if (ret < 0)
+		return ret;
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
@@ -610,59 +765,31 @@ int fp_encoder_create(struct fp_encoder **out, const struct fp_encoder_config *c
 		snprintf(e->preset, sizeof(e->preset), "%s", cfg.preset);
 		e->cfg.preset = e->preset;
 	}
-	e->codec = avcodec_find_encoder_by_name(encoder_name(cfg.codec, cfg.hw));
+	e->kind = find_kind(cfg.codec, cfg.hw);
+	e->codec = avcodec_find_encoder_by_name(e->kind->name);
 	e->queue = av_fifo_alloc2(8, sizeof(AVPacket *), AV_FIFO_FLAG_AUTO_GROW);
 	e->frame = av_frame_alloc();
-	if (!e->queue || !e->frame) {
-		ret = -ENOMEM;
-		goto fail;
-	}
-	if (cfg.hw == FP_HW_VAAPI) {
-		ret = probe_device(cfg.codec, cfg.hw, &e->hw_device, msg, sizeof(msg));
-		if (ret < 0) {
-			fp_error("encoder: %s", msg);
-			goto fail;
-		}
-		e->hw_frame = av_frame_alloc();
-		if (!e->hw_frame) {
-			ret = -ENOMEM;
-			goto fail;
-		}
-	}
-
-	if (cfg.hw != FP_HW_NONE || cfg.codec == FP_CODEC_H264) {
-		/* These take the semi-planar layout as is (see the file comment). */
-		e->zero_copy = true;
-		e->sw_fmt = cfg.format == FP_YUV_P010 ? AV_PIX_FMT_P010LE : AV_PIX_FMT_NV12;
-	} else {
-		e->zero_copy = false;
-		e->sw_fmt = cfg.format == FP_YUV_P010 ? AV_PIX_FMT_YUV420P10LE : AV_PIX_FMT_YUV420P;
-		e->frame->format = e->sw_fmt;
-		e->frame->width = (int)cfg.width;
-		e->frame->height = (int)cfg.height;
-		ret = av_frame_get_buffer(e->frame, 0);
-		if (ret < 0) {
-			ret = fp_av_errno(ret);
-			goto fail;
-		}
-	}
-	e->is_svt = !strcmp(e->codec->name, "libsvtav1");
+	ret = !e->queue || !e->frame ? -ENOMEM : open_device(e);
+	if (ret >= 0)
+		ret = set_input(e);
 #if LIBAVCODEC_VERSION_MAJOR < 60
 	/* Measured with FFmpeg 5.1 + SVT-AV1 1.4: the wrapper never sets the SVT picture type,
 	 * so AV_PICTURE_TYPE_I is ignored and a keyframe can only be had by restarting SVT. */
-	e->reopen_for_keyframe = cfg.codec == FP_CODEC_AV1 && cfg.hw == FP_HW_NONE;
+	e->reopen_for_keyframe = e->kind->svt;
 #endif
-	ret = open_codec(e);
+	if (ret >= 0)
+		ret = open_codec(e);
 	if (ret < 0)
-		goto fail;
+		goto err_destroy;
 	fp_latency_reset(&e->lat);
-	fp_info("encoder: %s %ux%u %s %d/%d fps keyint %u %s%s", e->codec->name, cfg.width, cfg.height,
+	fp_info("encoder: %s %ux%u %s %d/%d fps keyint %u %s%s", e->kind->name, cfg.width, cfg.height,
 		cfg.hdr ? "HDR10 P010" : "SDR NV12", cfg.fps_num, cfg.fps_den, cfg.keyint,
 		cfg.bitrate_kbps ? "bitrate" : "crf", e->zero_copy ? " (zero-copy input)" : "");
 	*out = e;
 	return 0;
 
-fail:
+err_destroy:
+	/* Every member is either set or NULL: destroy undoes whatever was reached. */
 	fp_encoder_destroy(e);
 	return ret;
 }
@@ -687,7 +814,7 @@ static void svt_finish(struct fp_encoder *e)
 	AVPacket *p;
 	int ret;
 
-	if (!e->is_svt || !e->ctx || !avcodec_is_open(e->ctx))
+	if (!e->kind || !e->kind->svt || !e->ctx || !avcodec_is_open(e->ctx))
 		return;
 	if (e->instance_frames == 0 && !e->eos_sent) {
 		if (av_frame_make_writable(e->frame) < 0 ||
@@ -845,7 +972,8 @@ static int copy_frame(struct fp_encoder *e, const struct fp_yuv_frame *f)
 }
 
 /* libsvtav1 in FFmpeg 5.1: drain the running instance and start a fresh one, whose first
- * picture is a key frame with its sequence header. Costs one SVT init (tens of ms). */
+ * picture is a key frame with its sequence header. Costs one SVT init (tens of ms).
+ * Returns 0 or a negative errno (open_codec's own, not a generic one: -ENOMEM stays that). */
 static int restart_codec(struct fp_encoder *e)
 {
 	int ret;
@@ -853,30 +981,22 @@ static int restart_codec(struct fp_encoder *e)
 	if (e->instance_frames > 0) {
 		ret = avcodec_send_frame(e->ctx, NULL);
 		if (ret < 0 && ret != AVERROR_EOF)
-			return ret;
+			return fp_av_errno(ret);
 		e->eos_sent = true;
 		ret = drain_codec(e);
 		if (ret < 0 && ret != AVERROR_EOF)
-			return ret;
+			return fp_av_errno(ret);
 	}
 	svt_finish(e);
 	avcodec_free_context(&e->ctx);
 	e->instance_frames = 0;
 	e->eos_sent = false;
-	return open_codec(e) < 0 ? AVERROR_EXTERNAL : 0;
+	return open_codec(e);
 }
 
-int fp_encoder_submit(struct fp_encoder *e, const struct fp_yuv_frame *f)
+/* The frame must be what the encoder was configured for. */
+static int check_frame(const struct fp_encoder *e, const struct fp_yuv_frame *f)
 {
-	AVFrame *send;
-	int64_t pts;
-	bool key = false;
-	int ret;
-
-	if (!e || !f)
-		return -EINVAL;
-	if (e->flushing)
-		return -EPIPE;
 	if (f->format != e->cfg.format || f->width != e->cfg.width || f->height != e->cfg.height ||
 	    !f->data[0] || !f->data[1]) {
 		fp_error("encoder: frame %ux%u format %d does not match the encoder's %ux%u format %d",
@@ -884,6 +1004,15 @@ int fp_encoder_submit(struct fp_encoder *e, const struct fp_yuv_frame *f)
 			 (int)e->cfg.format);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* f's pts in the encoder time base, from the first frame's capture time, strictly after the
+ * previous frame's. */
+static int64_t frame_pts(struct fp_encoder *e, const struct fp_yuv_frame *f)
+{
+	int64_t pts;
+
 	if (!e->have_origin) {
 		e->origin_ns = f->pts_ns;
 		e->have_origin = true;
@@ -900,57 +1029,59 @@ int fp_encoder_submit(struct fp_encoder *e, const struct fp_yuv_frame *f)
 		e->warned_nudge = true;
 		pts = e->last_pts + 1;
 	}
+	return pts;
+}
 
-	/* Keep libavcodec's own packet slot empty, so that the frame is consumed by the encoder
-	 * within avcodec_send_frame() (the zero-copy contract, see the file comment). */
-	ret = drain_codec(e);
-	if (ret < 0)
-		goto averr;
-	/* Taken now, so a request made while this frame is submitted applies to the next one;
-	 * given back if the frame does not make it into the encoder. */
-	key = atomic_exchange(&e->keyframe_request, false);
-	if (key && e->reopen_for_keyframe && e->last_pts >= 0) {
-		ret = restart_codec(e);
-		if (ret < 0)
-			goto averr;
-	}
+/* Puts f into e->frame (wrapped or copied) with its timestamp, picture type, colour tags and
+ * HDR10 side data, uploaded to the device where the encoder needs it; *send is the frame to
+ * hand to libavcodec. Returns 0 or a negative errno / AVERROR; e->frame is unref'd on
+ * failure. */
+static int fill_frame(struct fp_encoder *e, const struct fp_yuv_frame *f, int64_t pts, bool key,
+		      AVFrame **send)
+{
+	AVFrame *fr = e->frame;
+	int ret;
 
 	ret = e->zero_copy ? wrap_frame(e, f) : copy_frame(e, f);
-	if (ret < 0) {
-		av_frame_unref(e->frame);
-		if (key)
-			atomic_store(&e->keyframe_request, true);
-		return ret;
-	}
-	e->frame->pts = pts;
-	e->frame->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
-	e->frame->color_range = e->ctx->color_range;
-	e->frame->color_primaries = e->ctx->color_primaries;
-	e->frame->color_trc = e->ctx->color_trc;
-	e->frame->colorspace = e->ctx->colorspace;
-	e->frame->chroma_location = e->ctx->chroma_sample_location;
-	send = e->frame;
-	if (e->cfg.hdr && e->cfg.hw == FP_HW_VAAPI) {
-		ret = attach_hdr10(e->frame, &e->cfg.hdr10);
-		if (ret < 0) {
-			av_frame_unref(e->frame);
-			goto averr;
-		}
+	if (ret < 0)
+		goto err_unref_frame;
+	fr->pts = pts;
+	fr->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+	fr->color_range = e->ctx->color_range;
+	fr->color_primaries = e->ctx->color_primaries;
+	fr->color_trc = e->ctx->color_trc;
+	fr->colorspace = e->ctx->colorspace;
+	fr->chroma_location = e->ctx->chroma_sample_location;
+	*send = fr;
+	if (e->cfg.hdr && e->kind->hdr_side_data) {
+		ret = attach_hdr10(fr, &e->cfg.hdr10);
+		if (ret < 0)
+			goto err_unref_frame;
 	}
 	if (e->hw_frame) {
 		av_frame_unref(e->hw_frame);
 		ret = av_hwframe_get_buffer(e->ctx->hw_frames_ctx, e->hw_frame, 0);
 		if (ret >= 0)
-			ret = av_hwframe_transfer_data(e->hw_frame, e->frame, 0);
+			ret = av_hwframe_transfer_data(e->hw_frame, fr, 0);
 		if (ret >= 0)
-			ret = av_frame_copy_props(e->hw_frame, e->frame);
-		if (ret < 0) {
-			av_frame_unref(e->frame);
-			goto averr;
-		}
-		send = e->hw_frame;
+			ret = av_frame_copy_props(e->hw_frame, fr);
+		if (ret < 0)
+			goto err_unref_frame;
+		*send = e->hw_frame;
 	}
-	ret = avcodec_send_frame(e->ctx, send);
+	return 0;
+
+err_unref_frame:
+	av_frame_unref(fr);
+	return ret;
+}
+
+/* Hands send to libavcodec and lets go of the frames at once (the zero-copy contract).
+ * Returns 0 or an AVERROR. */
+static int send_frame(struct fp_encoder *e, AVFrame *send)
+{
+	int ret = avcodec_send_frame(e->ctx, send);
+
 	if (e->zero_copy)
 		av_frame_unref(e->frame);
 	if (e->hw_frame)
@@ -959,23 +1090,59 @@ int fp_encoder_submit(struct fp_encoder *e, const struct fp_yuv_frame *f)
 		/* Would mean libavcodec queued our planes past this call: the host reuses them. */
 		fp_error("encoder: %s kept a reference to the submitted frame (%" PRIu64 " of %" PRIu64
 			 " released); output may show later frames' pixels",
-			 e->codec->name, e->released, e->wrapped);
+			 e->kind->name, e->released, e->wrapped);
 		e->warned_held = true;
 	}
+	return ret;
+}
+
+int fp_encoder_submit(struct fp_encoder *e, const struct fp_yuv_frame *f)
+{
+	AVFrame *send;
+	int64_t pts;
+	bool key;
+	int ret;
+
+	if (!e || !f)
+		return -EINVAL;
+	if (e->flushing)
+		return -EPIPE;
+	ret = check_frame(e, f);
 	if (ret < 0)
-		goto averr;
+		return ret;
+	pts = frame_pts(e, f);
+	/* Keep libavcodec's own packet slot empty, so that the frame is consumed by the encoder
+	 * within avcodec_send_frame() (the zero-copy contract, see the file comment). */
+	ret = drain_codec(e);
+	if (ret < 0)
+		goto err_log;
+	/* Taken now, so a request made while this frame is submitted applies to the next one;
+	 * given back if the frame does not make it into the encoder. */
+	key = atomic_exchange(&e->keyframe_request, false);
+	if (key && e->reopen_for_keyframe && e->last_pts >= 0) {
+		ret = restart_codec(e);
+		if (ret < 0)
+			goto err_give_back_key;
+	}
+	ret = fill_frame(e, f, pts, key, &send);
+	if (ret < 0)
+		goto err_give_back_key;
+	ret = send_frame(e, send);
+	if (ret < 0)
+		goto err_give_back_key;
+	/* In the encoder now: a later failure must not ask for the keyframe again. */
 	e->instance_frames++;
-	key = false; /* in the encoder now: a later failure must not ask again */
 	e->last_pts = pts;
 	ret = drain_codec(e);
 	if (ret < 0)
-		goto averr;
+		goto err_log;
 	return 0;
 
-averr:
+err_give_back_key:
 	if (key)
 		atomic_store(&e->keyframe_request, true);
-	fp_error("encoder: %s: encoding frame pts %" PRId64 " ns failed: %s", e->codec->name,
+err_log:
+	fp_error("encoder: %s: encoding frame pts %" PRId64 " ns failed: %s", e->kind->name,
 		 f->pts_ns, fp_av_err(ret));
 	return fp_av_errno(ret);
 }
@@ -1011,7 +1178,7 @@ int fp_encoder_flush(struct fp_encoder *e)
 	e->flushing = true;
 	/* An SVT instance without pictures never answers EOS (see svt_finish): nothing to
 	 * drain anyway, so receive reports -ENODATA at once. */
-	if (e->instance_frames == 0 && e->is_svt)
+	if (e->instance_frames == 0 && e->kind->svt)
 		return 0;
 	e->eos_sent = true;
 	ret = avcodec_send_frame(e->ctx, NULL);

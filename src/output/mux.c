@@ -1,4 +1,5 @@
-/* framepush — libavformat output: files by extension, live streams by URL scheme.
+/* framepush — libavformat output: files by extension, live streams by URL scheme; raw
+ * .y4m frames go through y4m.c behind the same struct fp_output (no muxer).
  *
  * Blocking calls into libavformat are bracketed by a deadline that the AVIOInterruptCB
  * checks; libavformat's network code polls that callback at least every 100 ms while it
@@ -26,14 +27,18 @@
 #include "common/util.h"
 #include "encode/av_util.h"
 #include "framepush/encode.h"
+#include "output/y4m.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define DEFAULT_IO_TIMEOUT_MS 5000
+
+struct out_kind;
 
 struct fp_output {
 	char base[PATH_MAX];    /* target as given to open */
 	char target[PATH_MAX];  /* current file / URL */
 	enum fp_output_kind kind;
+	const struct out_kind *info;  /* kind's entry in out_kinds */
 	struct fp_output_options opt;
 	char sdp_path[PATH_MAX];
 	AVFormatContext *oc;
@@ -42,7 +47,6 @@ struct fp_output {
 	AVRational frame_dur;   /* one frame in src_tb units: {ticks, 1} */
 	enum AVCodecID codec_id;
 	AVPacket *tmp;
-	atomic_bool interrupted;
 	atomic_bool opening;    /* inside open_target: opt.cancel applies */
 	_Atomic int64_t deadline_ns;  /* 0: not inside a blocking call */
 	int64_t armed_at_ns;    /* start and length of the latest deadline, for error reports */
@@ -53,64 +57,108 @@ struct fp_output {
 	unsigned segment;
 	int64_t ts_offset;      /* added to incoming pts/dts (src_tb), for in-band switches */
 	int64_t next_pts;       /* end of the last written packet, src_tb incl. offset */
-	uint64_t packets;
+	uint64_t packets;       /* packets (or raw frames) written in this segment */
+	struct fp_y4m *y4m;     /* raw-frame targets: the current segment's file */
+	uint32_t fps;           /* raw-frame targets: the rate every segment is written at */
 };
+
+/* Options a kind of target sets, into the protocol (I/O) and muxer dictionaries. */
+typedef void (*kind_options_fn)(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
+
+/* One kind of target: how it is recognised, muxed and opened. */
+struct out_kind {
+	enum fp_output_kind kind;
+	const char *scheme;      /* URL prefix ("srt://"), or NULL for a file */
+	const char *ext;         /* file extension (".mkv"), or NULL for a URL */
+	const char *muxer;       /* libavformat muxer */
+	bool network;            /* waits on a peer: timeouts, cancel, reopen instead of a segment */
+	/* MPEG-TS: PAT/PMT repeated, an encoder switch of the same codec goes in-band. */
+	bool mpegts;
+	/* FFmpeg 5.1 maps AV1 only in Matroska and MP4: MPEG-TS would carry an opaque data
+	 * stream no player decodes, and there is no AV1 RTP payloader. */
+	bool av1;
+	bool frames;             /* raw frames (fp_output_open_frames), no muxer */
+	kind_options_fn options; /* NULL: none */
+	/* After the header (RTP: the SDP). Returns 0 or a negative errno, logged. */
+	int (*opened)(struct fp_output *o);
+};
+
+static void mp4_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
+static void mkv_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
+static void udp_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
+static void srt_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
+static void rtp_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
+static void rtsp_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
+static int write_sdp(struct fp_output *o);
+
+static const struct out_kind out_kinds[] = {
+	{ FP_OUTPUT_FILE_MKV, NULL, ".mkv", "matroska", .av1 = true, .options = mkv_options },
+	{ FP_OUTPUT_FILE_MP4, NULL, ".mp4", "mp4", .av1 = true, .options = mp4_options },
+	{ FP_OUTPUT_FILE_TS, NULL, ".ts", "mpegts", .mpegts = true },
+	{ FP_OUTPUT_SRT, "srt://", NULL, "mpegts", .network = true, .mpegts = true,
+	  .options = srt_options },
+	{ FP_OUTPUT_UDP, "udp://", NULL, "mpegts", .network = true, .mpegts = true,
+	  .options = udp_options },
+	{ FP_OUTPUT_RTP, "rtp://", NULL, "rtp", .network = true, .options = rtp_options,
+	  .opened = write_sdp },
+	{ FP_OUTPUT_RTSP, "rtsp://", NULL, "rtsp", .network = true, .options = rtsp_options },
+	{ FP_OUTPUT_FILE_Y4M, NULL, ".y4m", NULL, .frames = true },
+};
+
+static const struct out_kind *kind_info(enum fp_output_kind k)
+{
+	for (size_t i = 0; i < FP_ARRAY_LEN(out_kinds); i++)
+		if (out_kinds[i].kind == k)
+			return &out_kinds[i];
+	return NULL;
+}
 
 static bool is_network(enum fp_output_kind k)
 {
-	return k == FP_OUTPUT_SRT || k == FP_OUTPUT_UDP || k == FP_OUTPUT_RTP || k == FP_OUTPUT_RTSP;
+	const struct out_kind *ki = kind_info(k);
+
+	return ki && ki->network;
+}
+
+/* The extension of the last path component ("a.b/out" has none), or NULL. */
+static const char *file_ext(const char *path)
+{
+	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+
+	return dot && (!slash || dot > slash) ? dot : NULL;
 }
 
 int fp_output_kind_of(const char *target)
 {
-	static const struct {
-		const char *prefix;
-		enum fp_output_kind kind;
-	} schemes[] = {
-		{ "srt://", FP_OUTPUT_SRT },
-		{ "udp://", FP_OUTPUT_UDP },
-		{ "rtp://", FP_OUTPUT_RTP },
-		{ "rtsp://", FP_OUTPUT_RTSP },
-	};
-	const char *dot, *slash;
+	const char *ext;
 
 	if (!target || !*target)
 		return -EINVAL;
-	for (size_t i = 0; i < FP_ARRAY_LEN(schemes); i++)
-		if (!strncasecmp(target, schemes[i].prefix, strlen(schemes[i].prefix)))
-			return (int)schemes[i].kind;
+	for (size_t i = 0; i < FP_ARRAY_LEN(out_kinds); i++) {
+		const char *scheme = out_kinds[i].scheme;
+
+		if (scheme && !strncasecmp(target, scheme, strlen(scheme)))
+			return (int)out_kinds[i].kind;
+	}
 	if (strstr(target, "://")) {
-		fp_error("output: %s: unsupported scheme (srt://, udp://, rtp://, rtsp:// or a .mkv/.mp4/.ts file)",
+		fp_error("output: %s: unsupported scheme (srt://, udp://, rtp://, rtsp:// or a .mkv/.mp4/.ts/.y4m file)",
 			 target);
 		return -EINVAL;
 	}
-	dot = strrchr(target, '.');
-	slash = strrchr(target, '/');
-	if (dot && (!slash || dot > slash)) {
-		if (!strcasecmp(dot, ".mkv"))
-			return FP_OUTPUT_FILE_MKV;
-		if (!strcasecmp(dot, ".mp4"))
-			return FP_OUTPUT_FILE_MP4;
-		if (!strcasecmp(dot, ".ts"))
-			return FP_OUTPUT_FILE_TS;
-	}
-	fp_error("output: %s: unknown file type (use .mkv, .mp4 or .ts, or an srt/udp/rtp/rtsp URL)",
+	ext = file_ext(target);
+	for (size_t i = 0; ext && i < FP_ARRAY_LEN(out_kinds); i++)
+		if (out_kinds[i].ext && !strcasecmp(ext, out_kinds[i].ext))
+			return (int)out_kinds[i].kind;
+	fp_error("output: %s: unknown file type (use .mkv, .mp4, .ts or .y4m, or an srt/udp/rtp/rtsp URL)",
 		 target);
 	return -EINVAL;
 }
 
-static const char *muxer_name(enum fp_output_kind k)
+bool fp_output_kind_takes_frames(enum fp_output_kind kind)
 {
-	switch (k) {
-	case FP_OUTPUT_FILE_MKV: return "matroska";
-	case FP_OUTPUT_FILE_MP4: return "mp4";
-	case FP_OUTPUT_FILE_TS:
-	case FP_OUTPUT_SRT:
-	case FP_OUTPUT_UDP: return "mpegts";
-	case FP_OUTPUT_RTP: return "rtp";
-	case FP_OUTPUT_RTSP: return "rtsp";
-	}
-	return NULL;
+	const struct out_kind *ki = kind_info(kind);
+
+	return ki && ki->frames;
 }
 
 /* Only network opens wait on a peer; a file segment opened after Ctrl-C (a mode change still
@@ -125,8 +173,6 @@ static int interrupt_cb(void *opaque)
 	struct fp_output *o = opaque;
 	int64_t deadline = atomic_load(&o->deadline_ns);
 
-	if (atomic_load(&o->interrupted))
-		return 1;
 	if (open_cancelled(o))
 		return 1;
 	return deadline != 0 && fp_now_ns() > deadline;
@@ -154,11 +200,9 @@ static int io_error(struct fp_output *o, int averr)
 	 * AVERROR_EXIT into "invalid data"): the cancel is the reason. */
 	if (open_cancelled(o))
 		return -ECANCELED;
-	if (averr == AVERROR_EXIT || averr == AVERROR(EINTR)) {
-		if (atomic_load(&o->interrupted))
-			return -ECANCELED;
+	/* Otherwise the callback only ever stops a call at its deadline. */
+	if (averr == AVERROR_EXIT || averr == AVERROR(EINTR))
 		return -ETIMEDOUT;
-	}
 	/* The protocols' own timeouts (SRT connect_timeout, rw_timeout) fire at about our
 	 * deadline but report a bare EIO; the time spent says what it was. */
 	if (is_network(o->kind) && (averr == AVERROR(EIO) || averr == AVERROR(ETIMEDOUT)) &&
@@ -257,163 +301,214 @@ static void set_int(AVDictionary **d, const char *key, int64_t v)
 	av_dict_set_int(d, key, v, 0);
 }
 
-/* Opens o->target for enc: context, stream, I/O, header. On failure everything opened here
- * is released again and o->oc is NULL. */
-static int open_target_now(struct fp_output *o, const struct fp_encoder *enc)
+static int64_t io_us(const struct fp_output *o)
 {
-	const AVCodecContext *ctx = fp_encoder_context(enc);
+	return (int64_t)o->opt.io_timeout_ms * 1000;
+}
+
+static void mp4_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux)
+{
+	(void)o;
+	(void)proto;
+	/* Fragmented: moov up front without samples, one moof+mdat per keyframe and at least
+	 * every second (a GOP may be far longer), so any prefix that ends on a fragment boundary
+	 * plays and a killed process loses at most about a second. */
+	av_dict_set(mux, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
+	set_int(mux, "frag_duration", 1000000);
+}
+
+static void mkv_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux)
+{
+	(void)o;
+	(void)proto;
+	/* Clusters close at least every second: bounds what a killed process loses. */
+	set_int(mux, "cluster_time_limit", 1000);
+}
+
+/* 7 TS packets of 188 bytes per datagram: fits every Ethernet MTU, what receivers expect. */
+#define UDP_TS_DATAGRAM (7 * 188)
+
+static void udp_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux)
+{
+	(void)mux;
+	set_int(proto, "pkt_size", UDP_TS_DATAGRAM);
+	set_int(proto, "rw_timeout", io_us(o));
+}
+
+static void srt_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux)
+{
+	(void)mux;
+	set_int(proto, "connect_timeout", o->opt.connect_timeout_ms);
+	set_int(proto, "listen_timeout", (int64_t)o->opt.connect_timeout_ms * 1000);
+	set_int(proto, "timeout", io_us(o));
+	set_int(proto, "rw_timeout", io_us(o));
+	/* SRT live mode drops unsent data on close (linger 0): the receiver would lose the
+	 * stream's tail and see a broken connection. Wait for it, but boundedly: close is
+	 * outside the interrupt callback's reach. */
+	set_int(proto, "linger", o->opt.io_timeout_ms >= 2000 ? 2 : 1);
+}
+
+static void rtp_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux)
+{
+	(void)mux;
+	set_int(proto, "rw_timeout", io_us(o));
+}
+
+static void rtsp_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux)
+{
+	(void)proto;
+	/* TCP interleaving: one connection through NATs and firewalls, and a dead server shows
+	 * up as a socket error instead of silently lost UDP. */
+	av_dict_set(mux, "rtsp_transport", "tcp", 0);
+	set_int(mux, "timeout", io_us(o));
+}
+
+/* Per-session state for packets from enc: time base, frame duration, counters. */
+static void reset_session(struct fp_output *o, const struct fp_encoder *enc)
+{
 	const struct fp_encoder_config *cfg = fp_encoder_config(enc);
-	AVDictionary *proto = NULL, *mux = NULL;
-	AVFormatContext *oc = NULL;
-	int64_t io_us = (int64_t)o->opt.io_timeout_ms * 1000;
-	int64_t conn_us = (int64_t)o->opt.connect_timeout_ms * 1000;
-	int num, den, ret, err;
-	const char *stage;
+	int num, den;
 
 	fp_encoder_time_base(enc, &num, &den);
 	o->src_tb = av_make_q(num, den);
 	/* One frame in src_tb ticks, for packets that come without a duration. */
 	o->frame_dur = av_make_q((int)av_rescale(den, cfg->fps_den, (int64_t)num * cfg->fps_num), 1);
-	o->codec_id = ctx->codec_id;
+	o->codec_id = fp_encoder_context(enc)->codec_id;
 	o->header_written = false;
 	o->packets = 0;
 	o->ts_offset = 0;
 	o->next_pts = 0;
 	o->error = 0;
+}
 
-	if (ctx->codec_id == AV_CODEC_ID_AV1 && o->kind != FP_OUTPUT_FILE_MKV && o->kind != FP_OUTPUT_FILE_MP4) {
-		/* FFmpeg 5.1 has no AV1 mapping for MPEG-TS (it would mux an opaque data stream
-		 * that no player decodes) nor an AV1 RTP payloader. */
-		fp_error("output: %s: AV1 cannot be carried in %s by this FFmpeg (libavformat %s): use a "
-			 ".mkv/.mp4 file, or --codec h264/hevc for live streams",
-			 o->target, muxer_name(o->kind), AV_STRINGIFY(LIBAVFORMAT_VERSION));
-		return -ENOTSUP;
-	}
-	stage = "allocating the muxer";
-	ret = avformat_alloc_output_context2(&oc, NULL, muxer_name(o->kind), o->target);
-	if (ret < 0 || !oc)
-		goto averr;
-	o->oc = oc;
-	oc->interrupt_callback.callback = interrupt_cb;
-	oc->interrupt_callback.opaque = o;
+/* The muxer context and its one stream, described from enc. Returns 0 or an AVERROR with
+ * *stage saying what failed; o->oc is set as soon as it exists (freed by the caller). */
+static int create_muxer(struct fp_output *o, const struct fp_encoder *enc, const char **stage)
+{
+	const AVCodecContext *ctx = fp_encoder_context(enc);
+	const struct fp_encoder_config *cfg = fp_encoder_config(enc);
+	int ret;
+
+	*stage = "allocating the muxer";
+	ret = avformat_alloc_output_context2(&o->oc, NULL, o->info->muxer, o->target);
+	if (ret < 0 || !o->oc)
+		return ret < 0 ? ret : AVERROR(ENOMEM);
+	o->oc->interrupt_callback.callback = interrupt_cb;
+	o->oc->interrupt_callback.opaque = o;
 	/* Every packet reaches the file/socket when written: a killed process leaves the most
 	 * it can, and live latency does not wait for AVIO's buffer to fill. */
-	oc->flush_packets = 1;
-
-	ret = AVERROR(ENOMEM);
-	o->st = avformat_new_stream(oc, NULL);
+	o->oc->flush_packets = 1;
+	o->st = avformat_new_stream(o->oc, NULL);
 	if (!o->st)
-		goto averr;
-	stage = "copying codec parameters";
+		return AVERROR(ENOMEM);
+	*stage = "copying codec parameters";
 	ret = avcodec_parameters_from_context(o->st->codecpar, ctx);
 	if (ret < 0)
-		goto averr;
+		return ret;
 	o->st->codecpar->codec_tag = 0;
 	o->st->time_base = o->src_tb;
 	o->st->avg_frame_rate = av_make_q(cfg->fps_num, cfg->fps_den);
 	o->st->r_frame_rate = o->st->avg_frame_rate;
 	if (cfg->hdr) {
-		err = add_hdr_side_data(o->st, cfg);
-		if (err < 0) {
-			fp_error("output: %s: attaching HDR10 metadata failed: %s", o->target, strerror(-err));
-			goto fail;
-		}
+		*stage = "attaching HDR10 metadata";
+		ret = add_hdr_side_data(o->st, cfg);
 	}
+	return ret;
+}
 
-	switch (o->kind) {
-	case FP_OUTPUT_FILE_MP4:
-		/* Fragmented: moov up front without samples, one moof+mdat per keyframe and at
-		 * least every second (a GOP may be far longer), so any prefix that ends on a
-		 * fragment boundary plays and a killed process loses at most about a second. */
-		av_dict_set(&mux, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
-		set_int(&mux, "frag_duration", 1000000);
-		break;
-	case FP_OUTPUT_FILE_MKV:
-		/* Clusters close at least every second: bounds what a killed process loses. */
-		set_int(&mux, "cluster_time_limit", 1000);
-		break;
-	case FP_OUTPUT_UDP:
-		/* 7 TS packets per datagram: fits every Ethernet MTU, what receivers expect. */
-		set_int(&proto, "pkt_size", 1316);
-		set_int(&proto, "rw_timeout", io_us);
-		break;
-	case FP_OUTPUT_SRT:
-		set_int(&proto, "connect_timeout", o->opt.connect_timeout_ms);
-		set_int(&proto, "listen_timeout", conn_us);
-		set_int(&proto, "timeout", io_us);
-		set_int(&proto, "rw_timeout", io_us);
-		/* SRT live mode drops unsent data on close (linger 0): the receiver would lose the
-		 * stream's tail and see a broken connection. Wait for it, but boundedly: close is
-		 * outside the interrupt callback's reach. */
-		set_int(&proto, "linger", o->opt.io_timeout_ms >= 2000 ? 2 : 1);
-		break;
-	case FP_OUTPUT_RTP:
-		set_int(&proto, "rw_timeout", io_us);
-		break;
-	case FP_OUTPUT_RTSP:
-		/* TCP interleaving: one connection through NATs and firewalls, and a dead server
-		 * shows up as a socket error instead of silently lost UDP. */
-		av_dict_set(&mux, "rtsp_transport", "tcp", 0);
-		set_int(&mux, "timeout", io_us);
-		break;
-	case FP_OUTPUT_FILE_TS:
-		break;
-	}
-	if (o->kind == FP_OUTPUT_FILE_TS || o->kind == FP_OUTPUT_SRT || o->kind == FP_OUTPUT_UDP) {
-		/* PAT/PMT ahead of every keyframe: a receiver joining mid-stream starts at once. */
-		av_dict_set(&mux, "mpegts_flags", "resend_headers", 0);
-	}
+/* I/O (file or connection) and header, each bounded by the connect deadline. Returns 0 or
+ * an AVERROR with *stage saying what failed. */
+static int open_io(struct fp_output *o, AVDictionary **proto, AVDictionary **mux,
+		   const char **stage)
+{
+	AVFormatContext *oc = o->oc;
+	int ret;
 
-	if (is_network(o->kind) && !o->network_init) {
+	if (o->info->network && !o->network_init) {
 		avformat_network_init();
 		o->network_init = true;
 	}
 	if (!(oc->oformat->flags & AVFMT_NOFILE)) {
-		stage = is_network(o->kind) ? "connecting" : "opening";
+		*stage = o->info->network ? "connecting" : "opening";
 		arm(o, o->opt.connect_timeout_ms);
-		ret = avio_open2(&oc->pb, o->target, AVIO_FLAG_WRITE, &oc->interrupt_callback, &proto);
+		ret = avio_open2(&oc->pb, o->target, AVIO_FLAG_WRITE, &oc->interrupt_callback, proto);
 		disarm(o);
 		if (ret < 0)
-			goto averr;
+			return ret;
 	}
-	stage = o->kind == FP_OUTPUT_RTSP ? "announcing the stream" : "writing the header";
+	*stage = o->kind == FP_OUTPUT_RTSP ? "announcing the stream" : "writing the header";
 	arm(o, o->opt.connect_timeout_ms);
-	ret = avformat_write_header(oc, &mux);
+	ret = avformat_write_header(oc, mux);
 	disarm(o);
 	if (ret < 0)
-		goto averr;
+		return ret;
 	o->header_written = true;
-	log_unused(o, proto, "protocol");
-	log_unused(o, mux, "muxer");
-	if (o->kind == FP_OUTPUT_RTP) {
-		err = write_sdp(o);
-		if (err < 0)
-			goto fail;
-	}
-	av_dict_free(&proto);
-	av_dict_free(&mux);
-	fp_info("output: %s: %s %s %dx%d%s", o->target, oc->oformat->name, avcodec_get_name(ctx->codec_id),
-		ctx->width, ctx->height, cfg->hdr ? " HDR10" : "");
 	return 0;
+}
 
-averr:
-	err = io_error(o, ret);
-	{
-		char buf[128];
-
-		fp_error("output: %s: %s failed: %s", o->target, stage, io_error_text(o, err, ret, buf, sizeof(buf)));
-	}
-fail:
-	av_dict_free(&proto);
-	av_dict_free(&mux);
-	if (oc) {
-		if (!(oc->oformat->flags & AVFMT_NOFILE))
-			avio_closep(&oc->pb);
-		avformat_free_context(oc);
+/* Frees whatever create_muxer / open_io reached. */
+static void free_muxer(struct fp_output *o)
+{
+	if (o->oc) {
+		if (!(o->oc->oformat->flags & AVFMT_NOFILE))
+			avio_closep(&o->oc->pb);
+		avformat_free_context(o->oc);
 	}
 	o->oc = NULL;
 	o->st = NULL;
 	o->header_written = false;
+}
+
+/* Opens o->target for enc: context, stream, I/O, header. On failure everything opened here
+ * is released again and o->oc is NULL. Returns 0 or a negative errno, logged. */
+static int open_target_now(struct fp_output *o, const struct fp_encoder *enc)
+{
+	const AVCodecContext *ctx = fp_encoder_context(enc);
+	AVDictionary *proto = NULL, *mux = NULL;
+	const char *stage = "";
+	char buf[128];
+	int ret, err;
+
+	reset_session(o, enc);
+	if (ctx->codec_id == AV_CODEC_ID_AV1 && !o->info->av1) {
+		fp_error("output: %s: AV1 cannot be carried in %s by this FFmpeg (libavformat %s); "
+			 "a .mkv or .mp4 file can carry it, and h264 or hevc works for live streams",
+			 o->target, o->info->muxer, AV_STRINGIFY(LIBAVFORMAT_VERSION));
+		return -ENOTSUP;
+	}
+	ret = create_muxer(o, enc, &stage);
+	if (ret < 0)
+		goto err_free_muxer;
+	if (o->info->mpegts) {
+		/* PAT/PMT ahead of every keyframe: a receiver joining mid-stream starts at once. */
+		av_dict_set(&mux, "mpegts_flags", "resend_headers", 0);
+	}
+	if (o->info->options)
+		o->info->options(o, &proto, &mux);
+	ret = open_io(o, &proto, &mux, &stage);
+	if (ret < 0)
+		goto err_free_muxer;
+	log_unused(o, proto, "protocol");
+	log_unused(o, mux, "muxer");
+	av_dict_free(&proto);
+	av_dict_free(&mux);
+	if (o->info->opened) {
+		err = o->info->opened(o);
+		if (err < 0)
+			goto err_close;
+	}
+	fp_info("output: %s: %s %s %dx%d%s", o->target, o->oc->oformat->name,
+		avcodec_get_name(ctx->codec_id), ctx->width, ctx->height,
+		fp_encoder_config(enc)->hdr ? " HDR10" : "");
+	return 0;
+
+err_free_muxer:
+	err = io_error(o, ret);
+	fp_error("output: %s: %s failed: %s", o->target, stage, io_error_text(o, err, ret, buf, sizeof(buf)));
+	av_dict_free(&proto);
+	av_dict_free(&mux);
+err_close:
+	free_muxer(o);
 	return err;
 }
 
@@ -465,15 +560,12 @@ static int close_target(struct fp_output *o)
 	return err;
 }
 
-int fp_output_open(struct fp_output **out, const char *target, const struct fp_encoder *enc,
-		   const struct fp_output_options *opt)
+/* A closed output for target, with the options copied. Returns 0 or a negative errno. */
+static int output_new(struct fp_output **out, const char *target, const struct fp_output_options *opt)
 {
 	struct fp_output *o;
-	int kind, ret;
+	int kind;
 
-	*out = NULL;
-	if (!target || !enc)
-		return -EINVAL;
 	kind = fp_output_kind_of(target);
 	if (kind < 0)
 		return kind;
@@ -485,6 +577,7 @@ int fp_output_open(struct fp_output **out, const char *target, const struct fp_e
 	if (!o)
 		return -ENOMEM;
 	o->kind = (enum fp_output_kind)kind;
+	o->info = kind_info(o->kind);
 	if (opt)
 		o->opt = *opt;
 	if (o->opt.connect_timeout_ms <= 0)
@@ -496,7 +589,6 @@ int fp_output_open(struct fp_output **out, const char *target, const struct fp_e
 	o->opt.sdp_path = NULL;  /* copied: the caller's string need not outlive open */
 	snprintf(o->base, sizeof(o->base), "%s", target);
 	snprintf(o->target, sizeof(o->target), "%s", target);
-	atomic_init(&o->interrupted, false);
 	atomic_init(&o->opening, false);
 	atomic_init(&o->deadline_ns, 0);
 	o->tmp = av_packet_alloc();
@@ -504,13 +596,36 @@ int fp_output_open(struct fp_output **out, const char *target, const struct fp_e
 		free(o);
 		return -ENOMEM;
 	}
-	ret = open_target(o, enc);
-	if (ret < 0) {
-		fp_output_close(o);
-		return ret;
-	}
 	*out = o;
 	return 0;
+}
+
+int fp_output_open(struct fp_output **out, const char *target, const struct fp_encoder *enc,
+		   const struct fp_output_options *opt)
+{
+	struct fp_output *o;
+	int ret;
+
+	*out = NULL;
+	if (!target || !enc)
+		return -EINVAL;
+	ret = output_new(&o, target, opt);
+	if (ret < 0)
+		return ret;
+	if (o->info->frames) {
+		fp_error("output: %s takes raw frames, not an encoded stream", target);
+		ret = -EINVAL;
+		goto err_close;
+	}
+	ret = open_target(o, enc);
+	if (ret < 0)
+		goto err_close;
+	*out = o;
+	return 0;
+
+err_close:
+	fp_output_close(o);
+	return ret;
 }
 
 int fp_output_write(struct fp_output *o, const AVPacket *pkt)
@@ -560,7 +675,7 @@ int fp_output_close(struct fp_output *o)
 
 	if (!o)
 		return 0;
-	err = close_target(o);
+	err = o->y4m ? fp_y4m_close(o->y4m) : close_target(o);
 	av_packet_free(&o->tmp);
 	if (o->network_init)
 		avformat_network_deinit();
@@ -568,14 +683,18 @@ int fp_output_close(struct fp_output *o)
 	return err;
 }
 
-/* "dir/out.mkv" + n -> "dir/out.n.mkv"; "dir/out" -> "dir/out.n". */
+/* The one naming rule for segments of a file target: segment 0 is the name as given, then
+ * "dir/out.mkv" -> "dir/out.n.mkv", and a name without extension "dir/out" -> "dir/out.n"
+ * (a dot in a directory, "a.b/out", is not an extension). */
 static int segment_name(char *dst, size_t len, const char *base, unsigned n)
 {
-	const char *dot = strrchr(base, '.'), *slash = strrchr(base, '/');
+	const char *ext = file_ext(base);
 	int r;
 
-	if (dot && (!slash || dot > slash))
-		r = snprintf(dst, len, "%.*s.%u%s", (int)(dot - base), base, n, dot);
+	if (n == 0)
+		r = snprintf(dst, len, "%s", base);
+	else if (ext)
+		r = snprintf(dst, len, "%.*s.%u%s", (int)(ext - base), base, n, ext);
 	else
 		r = snprintf(dst, len, "%s.%u", base, n);
 	return r < 0 || (size_t)r >= len ? -ENAMETOOLONG : 0;
@@ -585,7 +704,7 @@ int fp_output_reopen_segment(struct fp_output *o, const struct fp_encoder *enc)
 {
 	int ret;
 
-	if (!o || !enc)
+	if (!o || !enc || o->info->frames)
 		return -EINVAL;
 	ret = close_target(o);
 	if (ret < 0)
@@ -595,7 +714,6 @@ int fp_output_reopen_segment(struct fp_output *o, const struct fp_encoder *enc)
 		if (ret < 0)
 			return o->error = ret;
 	}
-	atomic_store(&o->interrupted, false);
 	ret = open_target(o, enc);
 	if (ret < 0) {
 		o->error = ret;
@@ -608,15 +726,14 @@ int fp_output_reopen_segment(struct fp_output *o, const struct fp_encoder *enc)
 int fp_output_switch(struct fp_output *o, const struct fp_encoder *enc, enum fp_output_switch_mode *mode)
 {
 	const AVCodecContext *ctx;
-	bool ts = o && (o->kind == FP_OUTPUT_FILE_TS || o->kind == FP_OUTPUT_SRT || o->kind == FP_OUTPUT_UDP);
 	int num, den;
 
-	if (!o || !enc)
+	if (!o || !enc || o->info->frames)
 		return -EINVAL;
 	if (o->error)
 		return o->error;
 	ctx = fp_encoder_context(enc);
-	if (ts && o->oc && ctx->codec_id == o->codec_id) {
+	if (o->info->mpegts && o->oc && ctx->codec_id == o->codec_id) {
 		/* MPEG-TS signals only the stream type in its PMT; profile, bit depth and colour
 		 * live in the in-band parameter sets the new encoder sends with its first keyframe,
 		 * which decoders (ffmpeg, VLC, mpv, hardware) re-initialise on. */
@@ -647,12 +764,73 @@ enum fp_output_kind fp_output_kind(const struct fp_output *o)
 	return o->kind;
 }
 
-uint64_t fp_output_packets(const struct fp_output *o)
+/* ---- raw frames (.y4m) ---- */
+
+int fp_output_open_frames(struct fp_output **out, const char *target, enum fp_yuv_format format,
+			  uint32_t width, uint32_t height, uint32_t fps)
 {
-	return o->packets;
+	struct fp_output *o;
+	int ret;
+
+	*out = NULL;
+	if (!target)
+		return -EINVAL;
+	ret = output_new(&o, target, NULL);
+	if (ret < 0)
+		return ret;
+	if (!o->info->frames) {
+		fp_error("output: %s takes an encoded stream, not raw frames", target);
+		ret = -EINVAL;
+		goto err_close;
+	}
+	o->fps = fps;
+	ret = fp_y4m_open(&o->y4m, o->target, format, width, height, fps);
+	if (ret < 0)
+		goto err_close;
+	*out = o;
+	return 0;
+
+err_close:
+	fp_output_close(o);
+	return ret;
 }
 
-void fp_output_interrupt(struct fp_output *o)
+int fp_output_write_frame(struct fp_output *o, const struct fp_yuv_frame *f)
 {
-	atomic_store(&o->interrupted, true);
+	int ret;
+
+	if (o->error)
+		return o->error;
+	if (!o->y4m)
+		return -EBADF;
+	ret = fp_y4m_write(o->y4m, f);
+	if (ret == -EINVAL)
+		return ret;  /* the caller's mistake: the file is still good */
+	if (ret < 0)
+		return o->error = ret;
+	o->packets++;
+	return 0;
+}
+
+int fp_output_switch_frames(struct fp_output *o, enum fp_yuv_format format, uint32_t width,
+			    uint32_t height)
+{
+	int ret;
+
+	if (!o || !o->info->frames)
+		return -EINVAL;
+	if (o->error)
+		return o->error;
+	ret = fp_y4m_close(o->y4m);
+	o->y4m = NULL;
+	if (ret < 0)
+		return o->error = ret;
+	ret = segment_name(o->target, sizeof(o->target), o->base, ++o->segment);
+	if (ret == 0)
+		ret = fp_y4m_open(&o->y4m, o->target, format, width, height, o->fps);
+	if (ret < 0)
+		return o->error = ret;
+	o->packets = 0;
+	fp_info("output: now writing %s (segment %u)", o->target, o->segment);
+	return 0;
 }

@@ -1,5 +1,6 @@
-/* framepush — YUV4MPEG2 writer: NV12 -> 8-bit 4:2:0 (C420jpeg), P010 -> 10-bit 4:2:0
- * (C420p10, little-endian samples in the low bits), readable by ffmpeg and mpv. */
+/* framepush — YUV4MPEG2 writer, private to the output module (fp_output_open_frames): NV12 ->
+ * 8-bit 4:2:0 (C420jpeg), P010 -> 10-bit 4:2:0 (C420p10, little-endian samples in the low
+ * bits), readable by ffmpeg and mpv. */
 #ifndef FP_OUTPUT_Y4M_H
 #define FP_OUTPUT_Y4M_H
 

@@ -1,48 +1,21 @@
+/* framepush — a session's run loop: the capture thread takes frames on the output clock
+ * (pace.c) and queues views of them; the encode thread hands each to the sink (sink.c),
+ * which encodes and writes it. See framepush/session.h for the pipeline's invariants. */
 #include "framepush/session.h"
 
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <libavcodec/avcodec.h>
 
 #include "common/log.h"
 #include "common/util.h"
-#include "output/y4m.h"
+#include "session/pace.h"
+#include "session/sink.h"
 
 #define QUEUE_MAX 4u     /* >= the capturer's largest output ring */
-#define PTS_FIFO 64u
-/* Ticks the capture loop may run late and still catch up, taking frames back to back: a
- * scheduling hiccup costs no frame, and no timestamp lags its capture by more than this. */
-#define CATCH_UP_TICKS 2
-
-/* The encode side: one thread owns everything in here. */
-struct sink {
-	const struct fp_session_opts *opts;
-	int y4m_mode;
-	struct fp_y4m *y4m;
-	struct fp_encoder *enc;
-	struct fp_output *out;
-	struct fp_output_options out_opts; /* opts->output, cancelled by opts->stop */
-	atomic_bool *keyframe;          /* fp_session_request_keyframe(), forwarded to enc */
-	AVPacket *pkt;
-	enum fp_yuv_format format;
-	uint32_t width, height;
-	struct fp_hdr10 hdr10;          /* the current encoder's, all zero while SDR */
-	int64_t pts_fifo[PTS_FIFO];     /* capture times of submitted frames, in order */
-	unsigned fifo_head, fifo_len;
-	struct fp_latency_hist latency; /* capture -> packet out (or written) */
-	uint64_t frames, packets, bytes;
-	unsigned segments;
-	char first_target[4096], last_target[4096];
-	char codec[16], last_codec[16], encoder[32];
-	char error[1024];
-};
 
 /* A frame handed to the encoder: a view of the capturer's output buffer (no pixel copy),
  * stamped on the output clock's tick, with its real capture time kept for latency. */
@@ -68,269 +41,43 @@ struct fp_session {
 	 * frame: the capture thread reads these, never the sink the encode thread writes. */
 	uint64_t shown_bytes;
 	struct fp_latency_hist shown_latency;
-	struct sink sink;
+	struct fp_sink sink;
+	/* The capture thread's: */
+	const struct fp_session_opts *opts;
+	struct fp_capture *cap;
+	struct fp_pace pace;
+	int64_t last_progress;
 };
 
-static uint32_t out_fps(const struct fp_session_opts *o)
+/* Next queued item into *it; false once the queue is empty and the capture loop is done. */
+static bool dequeue(struct fp_session *ss, struct item *it)
 {
-	return o->output_fps ? o->output_fps : o->capture.fps;
-}
+	bool got;
 
-static int sink_fail(struct sink *s, int err, const char *what)
-{
-	snprintf(s->error, sizeof(s->error), "%s: %s", what, av_err2str(err));
-	fp_error("session: %s", s->error);
-	return err;
-}
-
-static int drain_packets(struct sink *s)
-{
-	for (;;) {
-		int r = fp_encoder_receive(s->enc, s->pkt);
-
-		if (r == -EAGAIN || r == -ENODATA)
-			return 0;
-		if (r < 0)
-			return sink_fail(s, r, "encoding failed");
-		/* Low-latency encoders emit one packet per frame, in order (no B-frames). */
-		if (s->fifo_len) {
-			fp_latency_record(&s->latency, fp_now_ns() - s->pts_fifo[s->fifo_head]);
-			s->fifo_head = (s->fifo_head + 1) % PTS_FIFO;
-			s->fifo_len--;
-		}
-		s->packets++;
-		s->bytes += (uint64_t)s->pkt->size;
-		r = fp_output_write(s->out, s->pkt);
-		av_packet_unref(s->pkt);
-		if (r < 0) {
-			snprintf(s->error, sizeof(s->error), "writing to %s failed: %s",
-				 fp_output_target(s->out), av_err2str(r));
-			return r;
-		}
+	pthread_mutex_lock(&ss->lock);
+	while (ss->count == 0 && !ss->done)
+		pthread_cond_wait(&ss->cond, &ss->lock);
+	got = ss->count > 0;
+	if (got) {
+		*it = ss->queue[ss->head];
+		ss->head = (ss->head + 1) % QUEUE_MAX;
+		ss->count--;
 	}
-}
-
-static void next_y4m_name(const char *base, unsigned seg, char *out, size_t cap)
-{
-	const char *dot = strrchr(base, '.');
-
-	if (seg == 0 || !dot || strchr(dot, '/'))
-		snprintf(out, cap, seg ? "%s.%u" : "%s", base, seg);
-	else
-		snprintf(out, cap, "%.*s.%u%s", (int)(dot - base), base, seg, dot);
-}
-
-static int sink_y4m(struct sink *s, const struct fp_yuv_frame *f, int64_t capture_ns)
-{
-	int r;
-
-	if (s->y4m && (f->format != s->format || f->width != s->width || f->height != s->height)) {
-		/* Y4M holds one mode per file: a display change starts the next segment. */
-		r = fp_y4m_close(s->y4m);
-		s->y4m = NULL;
-		if (r < 0)
-			return sink_fail(s, r, "finishing the Y4M file");
-	}
-	if (!s->y4m) {
-		next_y4m_name(s->opts->target, s->segments, s->last_target, sizeof(s->last_target));
-		r = fp_y4m_open(&s->y4m, s->last_target, f->format, f->width, f->height,
-				out_fps(s->opts));
-		if (r < 0)
-			return sink_fail(s, r, "cannot open the Y4M file");
-		if (s->segments++ == 0) {
-			snprintf(s->first_target, sizeof(s->first_target), "%s", s->last_target);
-			/* Not encoded: what ffprobe calls the stream of a Y4M file. */
-			snprintf(s->codec, sizeof(s->codec), "rawvideo");
-			snprintf(s->last_codec, sizeof(s->last_codec), "rawvideo");
-			snprintf(s->encoder, sizeof(s->encoder), "none");
-		} else {
-			fp_info("session: display changed; continuing in %s", s->last_target);
-		}
-		s->format = f->format;
-		s->width = f->width;
-		s->height = f->height;
-	}
-	r = fp_y4m_write(s->y4m, f);
-	if (r < 0)
-		return sink_fail(s, r, "writing the Y4M file");
-	fp_latency_record(&s->latency, fp_now_ns() - capture_ns);
-	s->frames++;
-	s->bytes += (uint64_t)f->width * f->height * 3 / 2 * (f->format == FP_YUV_P010 ? 2 : 1);
-	return 0;
-}
-
-static int open_encoder(struct sink *s, const struct fp_yuv_frame *f,
-			const struct fp_hdr10 *hdr10, struct fp_encoder **out)
-{
-	const struct fp_session_opts *o = s->opts;
-	struct fp_encoder_config cfg;
-	enum fp_codec codec = o->codec ? o->codec : FP_CODEC_H264;
-	int hdr = f->format == FP_YUV_P010, r;
-
-	if (hdr && codec == FP_CODEC_H264) {
-		/* HDR10 needs a 10-bit profile with PQ signalling: HEVC Main10. */
-		fp_info("session: the display is HDR; encoding HEVC Main10 instead of H.264");
-		codec = FP_CODEC_HEVC;
-	}
-	fp_encoder_config_defaults(&cfg, codec, f->width, f->height, (int)out_fps(o));
-	cfg.hw = o->hw;
-	cfg.format = f->format;
-	cfg.hdr = hdr;
-	if (hdr)
-		cfg.hdr10 = *hdr10; /* the source's record or the generic baseline */
-	cfg.bitrate_kbps = o->bitrate_kbps;
-	cfg.crf = o->crf;
-	cfg.keyint = o->keyint;
-	r = fp_encoder_create(out, &cfg);
-	if (r < 0) {
-		char why[256] = "";
-
-		/* The probe's reason names the software encoder to use instead; a device that is
-		 * there but would not open (no encoder engine, a driver refusing the mode) gets
-		 * the same advice, or the user is left without a way forward. */
-		if (fp_encoder_probe(codec, o->hw, why, sizeof(why)) == 0)
-			why[0] = '\0';
-		if (o->hw && !why[0])
-			snprintf(why, sizeof(why), "use --codec %s without --hw for %s",
-				 fp_codec_name(codec), fp_codec_software_encoder(codec));
-		snprintf(s->error, sizeof(s->error), "cannot start the %s%s%s encoder at %ux%u %s: %s%s%s",
-			 fp_codec_name(codec), o->hw ? " " : "", o->hw ? fp_hw_name(o->hw) : "",
-			 f->width, f->height, hdr ? "HDR" : "SDR", av_err2str(r), why[0] ? "; " : "", why);
-		return r;
-	}
-	fp_info("session: encoding %ux%u %s with %s", f->width, f->height, hdr ? "HDR10" : "SDR",
-		fp_encoder_name(*out));
-	return 0;
-}
-
-static int sink_encode(struct sink *s, const struct fp_yuv_frame *f, int64_t capture_ns,
-		       const struct fp_hdr10 *hdr10)
-{
-	int r;
-
-	/* New HDR10 values on the same mode need new parameter sets too (x265 writes them into
-	 * its SEI at open, the muxers into the stream header). */
-	if (!s->enc || f->format != s->format || f->width != s->width || f->height != s->height ||
-	    memcmp(hdr10, &s->hdr10, sizeof(*hdr10))) {
-		struct fp_encoder *enc;
-		enum fp_output_switch_mode mode;
-
-		r = open_encoder(s, f, hdr10, &enc);
-		if (r < 0)
-			return r;
-		if (!s->enc) {
-			r = fp_output_open(&s->out, s->opts->target, enc, &s->out_opts);
-			if (r < 0) {
-				fp_encoder_destroy(enc);
-				if (r == -ECANCELED)
-					snprintf(s->error, sizeof(s->error),
-						 "interrupted while connecting to %s; nothing was sent",
-						 s->opts->target);
-				else
-					snprintf(s->error, sizeof(s->error), "cannot open %s: %s",
-						 s->opts->target, av_err2str(r));
-				return r;
-			}
-			snprintf(s->codec, sizeof(s->codec), "%s",
-				 fp_codec_name(fp_encoder_config(enc)->codec));
-			snprintf(s->encoder, sizeof(s->encoder), "%s", fp_encoder_name(enc));
-			s->segments = 1;
-			snprintf(s->first_target, sizeof(s->first_target), "%s", fp_output_target(s->out));
-		} else {
-			/* A mode change: finish the old stream, then move the output over. */
-			fp_encoder_flush(s->enc);
-			r = drain_packets(s);
-			if (r == 0)
-				r = fp_output_switch(s->out, enc, &mode);
-			fp_encoder_destroy(s->enc);
-			s->enc = NULL;
-			s->fifo_len = 0;
-			if (r < 0) {
-				fp_encoder_destroy(enc);
-				if (!s->error[0])
-					sink_fail(s, r, "switching the output to the new mode");
-				return r;
-			}
-			if (mode != FP_SWITCH_INBAND)
-				s->segments++;
-			fp_info("session: display changed to %ux%u %s: %s, now %s", f->width, f->height,
-				f->format == FP_YUV_P010 ? "HDR" : "SDR",
-				mode == FP_SWITCH_INBAND ? "same stream, new keyframe"
-				: mode == FP_SWITCH_SEGMENT ? "new segment" : "new session",
-				fp_output_target(s->out));
-		}
-		s->enc = enc;
-		snprintf(s->last_codec, sizeof(s->last_codec), "%s",
-			 fp_codec_name(fp_encoder_config(enc)->codec));
-		s->format = f->format;
-		s->width = f->width;
-		s->height = f->height;
-		s->hdr10 = *hdr10;
-		snprintf(s->last_target, sizeof(s->last_target), "%s", fp_output_target(s->out));
-	}
-	if (atomic_exchange(s->keyframe, false))
-		fp_encoder_request_keyframe(s->enc);
-	r = fp_encoder_submit(s->enc, f);
-	if (r < 0)
-		return sink_fail(s, r, "submitting a frame to the encoder");
-	if (s->fifo_len == PTS_FIFO) { /* never in order: keep the newest */
-		s->fifo_head = (s->fifo_head + 1) % PTS_FIFO;
-		s->fifo_len--;
-	}
-	s->pts_fifo[(s->fifo_head + s->fifo_len++) % PTS_FIFO] = capture_ns;
-	s->frames++;
-	return drain_packets(s);
-}
-
-static int sink_finish(struct sink *s)
-{
-	int r = 0;
-
-	if (s->y4m_mode)
-		return fp_y4m_close(s->y4m);
-	if (s->enc) {
-		fp_encoder_flush(s->enc);
-		r = drain_packets(s);
-	}
-	if (s->out) {
-		int c = fp_output_close(s->out);
-
-		if (c < 0 && r == 0) {
-			r = c;
-			snprintf(s->error, sizeof(s->error), "finishing %.512s failed: %s", s->last_target,
-				 av_err2str(c));
-		}
-	}
-	fp_encoder_destroy(s->enc);
-	return r;
+	pthread_mutex_unlock(&ss->lock);
+	return got;
 }
 
 static void *encode_thread(void *arg)
 {
 	struct fp_session *ss = arg;
-	struct sink *s = &ss->sink;
+	struct fp_sink *s = &ss->sink;
+	struct item it;
 	int err = 0;
 
-	for (;;) {
-		struct item it;
-
-		pthread_mutex_lock(&ss->lock);
-		while (ss->count == 0 && !ss->done)
-			pthread_cond_wait(&ss->cond, &ss->lock);
-		if (ss->count == 0) {
-			pthread_mutex_unlock(&ss->lock);
-			break;
-		}
-		it = ss->queue[ss->head];
-		ss->head = (ss->head + 1) % QUEUE_MAX;
-		ss->count--;
-		pthread_mutex_unlock(&ss->lock);
-
+	while (dequeue(ss, &it)) {
 		if (!err)
-			err = s->y4m_mode ? sink_y4m(s, &it.frame, it.capture_ns)
-					  : sink_encode(s, &it.frame, it.capture_ns, &it.hdr10);
-
-		/* The encoder keeps no reference to f: its output buffer may be reused now. */
+			err = fp_sink_frame(s, &it.frame, it.capture_ns, &it.hdr10);
+		/* The sink keeps no reference to the frame: its output buffer may be reused now. */
 		pthread_mutex_lock(&ss->lock);
 		ss->in_flight--;
 		ss->shown_bytes = s->bytes;
@@ -340,7 +87,7 @@ static void *encode_thread(void *arg)
 		pthread_cond_broadcast(&ss->cond);
 		pthread_mutex_unlock(&ss->lock);
 	}
-	if (sink_finish(s) < 0 && !err) {
+	if (fp_sink_finish(s) < 0 && !err) {
 		pthread_mutex_lock(&ss->lock);
 		ss->failed = -EIO;
 		pthread_mutex_unlock(&ss->lock);
@@ -364,16 +111,6 @@ void fp_session_request_keyframe(struct fp_session *s)
 	atomic_store(&s->keyframe, true);
 }
 
-/* Sleeps until t on the capture clock (CLOCK_MONOTONIC, fp_now_ns), or until *stop. */
-static void sleep_until(int64_t t, volatile sig_atomic_t *stop)
-{
-	struct timespec ts = { .tv_sec = t / FP_NSEC_PER_SEC, .tv_nsec = t % FP_NSEC_PER_SEC };
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		if (stop && *stop)
-			return;
-}
-
 static uint64_t dropped(const struct fp_capture_stats *st)
 {
 	uint64_t used = st->frames_fresh + st->signature_failures;
@@ -382,166 +119,175 @@ static uint64_t dropped(const struct fp_capture_stats *st)
 	return st->source_published_total > used ? st->source_published_total - used : 0;
 }
 
-int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result *res)
+/* The capturer's output ring holds depth + 1 frames: with depth + 1 in flight the next
+ * capture would overwrite the oldest, so wait until the encoder releases it. Returns 0 or
+ * the encode side's error. */
+static int wait_for_slot(struct fp_session *ss, unsigned depth)
 {
-	struct fp_session ss = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
-	struct fp_capture *cap = NULL;
-	pthread_t thread;
-	uint32_t fps = out_fps(opts);
-	uint64_t total, k, skipped = 0;
-	int64_t start, period, last_progress;
-	unsigned depth;
-	char why[512];
 	int r;
 
-	memset(res, 0, sizeof(*res));
-	atomic_init(&ss.keyframe, false);
-	ss.sink.opts = opts;
-	ss.sink.keyframe = &ss.keyframe;
-	ss.sink.out_opts = opts->output;
-	/* Ctrl-C while a network peer is being reached must not wait out the connect timeout. */
-	ss.sink.out_opts.cancel = opts->stop;
-	ss.sink.y4m_mode = strlen(opts->target) > 4 &&
-			   !strcmp(opts->target + strlen(opts->target) - 4, ".y4m");
-	fp_latency_reset(&ss.sink.latency);
-	if (!ss.sink.y4m_mode) {
-		r = fp_output_kind_of(opts->target);
-		if (r < 0) {
-			snprintf(res->error, sizeof(res->error),
-				 "cannot write to '%s': use a .mkv, .mp4, .ts or .y4m file or an "
-				 "srt://, udp://, rtp:// or rtsp:// URL", opts->target);
-			return r;
-		}
-		ss.sink.pkt = av_packet_alloc();
-		if (!ss.sink.pkt)
-			return -ENOMEM;
-	}
-	r = fp_capture_open(&cap, &opts->capture, why, sizeof(why));
-	if (r < 0) {
-		snprintf(res->error, sizeof(res->error), "capture failed to start: %s", why);
-		av_packet_free(&ss.sink.pkt);
-		return r;
-	}
-	depth = fp_capture_pipeline_depth(cap);
-	if (pthread_create(&thread, NULL, encode_thread, &ss) != 0) {
-		fp_capture_close(cap);
-		av_packet_free(&ss.sink.pkt);
-		snprintf(res->error, sizeof(res->error), "cannot start the encode thread");
-		return -EAGAIN;
-	}
+	pthread_mutex_lock(&ss->lock);
+	while (ss->in_flight > depth && !ss->failed)
+		pthread_cond_wait(&ss->cond, &ss->lock);
+	r = ss->failed;
+	pthread_mutex_unlock(&ss->lock);
+	return r;
+}
 
-	total = opts->duration > 0 ? (uint64_t)llround(opts->duration * fps) : 0;
-	period = FP_NSEC_PER_SEC / fps;
-	start = last_progress = fp_now_ns();
-	if (opts->started)
-		opts->started(&ss, opts->user);
-	r = 0;
-	for (k = 0; (total == 0 || k < total) && !(opts->stop && *opts->stop); k++) {
+static void enqueue(struct fp_session *ss, const struct fp_yuv_frame *f, int64_t tick)
+{
+	struct item *it;
+
+	pthread_mutex_lock(&ss->lock);
+	it = &ss->queue[(ss->head + ss->count++) % QUEUE_MAX];
+	/* Constant frame rate: the timestamp is the output tick (on the capture clock), so
+	 * fresh frames and repeats sit on one regular grid. */
+	it->frame = *f;
+	it->frame.pts_ns = tick;
+	it->capture_ns = f->pts_ns;
+	/* Zero while SDR: the sink's memcmp then sees no change on SDR. */
+	fp_capture_hdr_meta(ss->cap, &it->hdr10);
+	ss->in_flight++;
+	pthread_cond_signal(&ss->cond);
+	pthread_mutex_unlock(&ss->lock);
+}
+
+/* About twice a second: the figures so far to opts->progress. */
+static void report_progress(struct fp_session *ss)
+{
+	const struct fp_session_opts *opts = ss->opts;
+	struct fp_session_progress p = { 0 };
+	struct fp_capture_stats st;
+
+	if (!opts->progress || fp_now_ns() - ss->last_progress < FP_NSEC_PER_SEC / 2)
+		return;
+	ss->last_progress = fp_now_ns();
+	fp_capture_get_stats(ss->cap, &st);
+	p.seconds = (double)(ss->last_progress - ss->pace.start) / 1e9;
+	p.frames_out = st.frames_out;
+	p.frames_repeated = st.frames_repeated;
+	p.frames_dropped = dropped(&st);
+	p.recreates = st.recreates;
+	p.ticks_skipped = ss->pace.skipped;
+	p.fps = (double)st.frames_out / p.seconds;
+	pthread_mutex_lock(&ss->lock);
+	p.bitrate_kbps = (double)ss->shown_bytes * 8 / 1000 / p.seconds;
+	fp_latency_summary(&ss->shown_latency, &p.latency);
+	pthread_mutex_unlock(&ss->lock);
+	opts->progress(&p, opts->user);
+}
+
+/* Takes a frame on each output tick until the duration, *stop or an error. Returns 0 or a
+ * negative errno (with res->error set for capture failures). */
+static int capture_loop(struct fp_session *ss, struct fp_session_result *res)
+{
+	const struct fp_session_opts *opts = ss->opts;
+	unsigned depth = fp_capture_pipeline_depth(ss->cap);
+	int r = 0;
+
+	for (; fp_pace_more(&ss->pace) && !(opts->stop && *opts->stop); fp_pace_advance(&ss->pace)) {
 		const struct fp_yuv_frame *f;
-		int64_t tick, now;
+		int64_t tick;
 
-		/* The capturer's output ring holds depth + 1 frames: with depth + 1 in flight the
-		 * next capture would overwrite the oldest, so wait until the encoder releases it. */
-		pthread_mutex_lock(&ss.lock);
-		while (ss.in_flight > depth && !ss.failed)
-			pthread_cond_wait(&ss.cond, &ss.lock);
-		r = ss.failed;
-		pthread_mutex_unlock(&ss.lock);
-		if (r < 0)
+		r = wait_for_slot(ss, depth);
+		if (r < 0 || !fp_pace_tick(&ss->pace, fp_now_ns(), &tick))
 			break;
-		/* Further behind than the catch-up window (a slow encoder, a stall): the ticks
-		 * already past get no frame, so the output keeps wall-clock time instead of
-		 * drifting late, and each is counted. */
-		tick = start + (int64_t)k * period;
-		now = fp_now_ns();
-		if (now >= tick + (CATCH_UP_TICKS + 1) * period) {
-			uint64_t late = (uint64_t)((now - tick) / period);
-
-			if (total && k + late >= total)
-				late = total - k;
-			k += late;
-			skipped += late;
-			if (total && k >= total)
-				break;
-			tick = start + (int64_t)k * period;
-		}
 		/* Consumed at the tick: a source faster than the output rate gives its newest
 		 * frame (the rest count as dropped), one slower or idle a repeat. A frame due just
 		 * after the tick (a source at our rate, a little out of phase) still counts as
 		 * this tick's for half a period rather than becoming a repeat plus a drop. */
-		sleep_until(tick, opts->stop);
-		r = fp_capture_next_frame(cap, tick + period / 2, &f);
+		fp_sleep_until(tick, opts->stop);
+		r = fp_capture_next_frame(ss->cap, tick + ss->pace.period / 2, &f);
 		if (r < 0) {
-			snprintf(res->error, sizeof(res->error), "%s", fp_capture_error(cap));
+			snprintf(res->error, sizeof(res->error), "%s", fp_capture_error(ss->cap));
 			break;
 		}
-		pthread_mutex_lock(&ss.lock);
-		{
-			struct item *it = &ss.queue[(ss.head + ss.count++) % QUEUE_MAX];
-
-			/* Constant frame rate: the timestamp is the output tick (on the capture
-			 * clock), so fresh frames and repeats sit on one regular grid. */
-			it->frame = *f;
-			it->frame.pts_ns = tick;
-			it->capture_ns = f->pts_ns;
-			/* Zero while SDR: memcmp in sink_encode then sees no change on SDR. */
-			fp_capture_hdr_meta(cap, &it->hdr10);
-		}
-		ss.in_flight++;
-		pthread_cond_signal(&ss.cond);
-		pthread_mutex_unlock(&ss.lock);
-
-		if (opts->progress && fp_now_ns() - last_progress >= FP_NSEC_PER_SEC / 2) {
-			struct fp_session_progress p = { 0 };
-			struct fp_capture_stats st;
-
-			last_progress = fp_now_ns();
-			fp_capture_get_stats(cap, &st);
-			p.seconds = (double)(last_progress - start) / 1e9;
-			p.frames_out = st.frames_out;
-			p.frames_repeated = st.frames_repeated;
-			p.frames_dropped = dropped(&st);
-			p.recreates = st.recreates;
-			p.ticks_skipped = skipped;
-			p.fps = (double)st.frames_out / p.seconds;
-			pthread_mutex_lock(&ss.lock);
-			p.bitrate_kbps = (double)ss.shown_bytes * 8 / 1000 / p.seconds;
-			fp_latency_summary(&ss.shown_latency, &p.latency);
-			pthread_mutex_unlock(&ss.lock);
-			opts->progress(&p, opts->user);
-		}
+		enqueue(ss, f, tick);
+		report_progress(ss);
 	}
 	/* The last frame covers one period: a 2 s session ends 2 s after it started, so its
 	 * wall time and rate read as what was asked for. */
-	if (r == 0 && total && k >= total)
-		sleep_until(start + (int64_t)total * period, opts->stop);
+	if (r == 0 && fp_pace_finished(&ss->pace))
+		fp_sleep_until(fp_pace_end(&ss->pace), opts->stop);
+	return r;
+}
+
+/* The session's figures into res, once the encode thread has ended. */
+static void fill_result(struct fp_session *ss, struct fp_session_result *res)
+{
+	res->seconds = (double)(fp_now_ns() - ss->pace.start) / 1e9;
+	fp_capture_get_stats(ss->cap, &res->capture);
+	res->frames_dropped = dropped(&res->capture);
+	res->ticks_skipped = ss->pace.skipped;
+	fp_sink_result(&ss->sink, res);
+}
+
+/* Checks the target and opens the capture; res->error says why not. */
+static int session_open(struct fp_session *ss, const struct fp_session_opts *opts,
+			struct fp_session_result *res)
+{
+	char why[512];
+	int r = fp_output_kind_of(opts->target);
+
+	if (r < 0) {
+		snprintf(res->error, sizeof(res->error),
+			 "cannot write to '%s': use a .mkv, .mp4, .ts or .y4m file or an "
+			 "srt://, udp://, rtp:// or rtsp:// URL", opts->target);
+		return r;
+	}
+	ss->opts = opts;
+	atomic_init(&ss->keyframe, false);
+	r = fp_sink_init(&ss->sink, opts, (enum fp_output_kind)r, &ss->keyframe);
+	if (r < 0)
+		goto err_finish_sink;
+	r = fp_capture_open(&ss->cap, &opts->capture, why, sizeof(why));
+	if (r < 0) {
+		snprintf(res->error, sizeof(res->error), "capture failed to start: %s", why);
+		goto err_finish_sink;
+	}
+	return 0;
+
+err_finish_sink:
+	fp_sink_finish(&ss->sink);
+	return r;
+}
+
+int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result *res)
+{
+	struct fp_session ss = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	pthread_t thread;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	r = session_open(&ss, opts, res);
+	if (r < 0)
+		return r;
+	if (pthread_create(&thread, NULL, encode_thread, &ss) != 0) {
+		snprintf(res->error, sizeof(res->error), "cannot start the encode thread");
+		r = -EAGAIN;
+		goto err_close_capture;
+	}
+	fp_pace_init(&ss.pace, fp_session_out_fps(opts), opts->duration, fp_now_ns());
+	ss.last_progress = ss.pace.start;
+	if (opts->started)
+		opts->started(&ss, opts->user);
+	r = capture_loop(&ss, res);
+
 	pthread_mutex_lock(&ss.lock);
 	ss.done = 1;
 	pthread_cond_broadcast(&ss.cond);
 	pthread_mutex_unlock(&ss.lock);
 	pthread_join(thread, NULL);
-
-	res->seconds = (double)(fp_now_ns() - start) / 1e9;
-	fp_capture_get_stats(cap, &res->capture);
-	res->frames_dropped = dropped(&res->capture);
-	res->ticks_skipped = skipped;
-	fp_latency_summary(&ss.sink.latency, &res->latency);
-	res->frames_encoded = ss.sink.frames;
-	res->packets = ss.sink.packets;
-	res->bytes = ss.sink.bytes;
-	res->segments = ss.sink.segments;
-	snprintf(res->first_target, sizeof(res->first_target), "%s", ss.sink.first_target);
-	snprintf(res->last_target, sizeof(res->last_target), "%s", ss.sink.last_target);
-	snprintf(res->codec, sizeof(res->codec), "%s", ss.sink.codec);
-	snprintf(res->last_codec, sizeof(res->last_codec), "%s", ss.sink.last_codec);
-	snprintf(res->encoder, sizeof(res->encoder), "%s", ss.sink.encoder);
-	if (!res->error[0] && ss.sink.error[0])
-		snprintf(res->error, sizeof(res->error), "%s", ss.sink.error);
+	fill_result(&ss, res);
 	if (r == 0 && ss.failed)
 		r = ss.failed;
-	fp_capture_close(cap);
-	av_packet_free(&ss.sink.pkt);
+	fp_capture_close(ss.cap);
 	pthread_mutex_destroy(&ss.lock);
 	pthread_cond_destroy(&ss.cond);
+	return r;
+
+err_close_capture:
+	fp_capture_close(ss.cap);
+	fp_sink_finish(&ss.sink);
 	return r;
 }

@@ -58,7 +58,7 @@ static size_t packets_of(const char *path, struct packet *p, size_t cap)
 	size_t n = 0;
 
 	assert_non_null(out);
-	assert_int_equal(etu_run(argv, out, 1 << 20, 30000), 0);
+	assert_int_equal(fpt_run(argv, out, 1 << 20, 30000), 0);
 	for (line = strtok_r(out, "\n", &save); line && n < cap; line = strtok_r(NULL, "\n", &save)) {
 		char flags[16] = "";
 
@@ -83,7 +83,7 @@ static void fast_source_paced(void **state)
 	size_t n;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/fast.ts", etu_tmp);
+	snprintf(path, sizeof(path), "%s/fast.ts", fpt_tmp);
 	o = base_opts(path, 120, 2.0);
 	assert_int_equal(fp_session_run(&o, &res), 0);
 	fprintf(stderr, "fast source: %llu encoded, %llu skipped, %llu dropped in %.3f s\n",
@@ -145,7 +145,7 @@ static void stall_skips_ticks(void **state)
 	size_t n;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/stall.ts", etu_tmp);
+	snprintf(path, sizeof(path), "%s/stall.ts", fpt_tmp);
 	o = base_opts(path, OUT_FPS, 2.0);
 	o.progress = on_progress_stall;
 	o.user = &st;
@@ -192,7 +192,7 @@ static void session_keyframe(void **state)
 	size_t n;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/key.ts", etu_tmp);
+	snprintf(path, sizeof(path), "%s/key.ts", fpt_tmp);
 	o = base_opts(path, OUT_FPS, 2.0);
 	o.keyint = 1000;
 	o.started = on_started;
@@ -238,5 +238,5 @@ int main(int argc, char **argv)
 	fp_log_init("test-session");
 	fp_encode_route_av_log();
 	fpt_build_path("tools/framepush-source", source_exe, sizeof(source_exe));
-	return cmocka_run_group_tests(tests, etu_group_setup, etu_group_teardown);
+	return cmocka_run_group_tests(tests, fpt_group_setup, fpt_group_teardown);
 }

@@ -1,7 +1,10 @@
-/* framepush tests — paths of the programs under test and small process helpers. */
+/* framepush tests — paths of the programs under test, child processes with bounded waits,
+ * local ports, temporary directories and honest skips. */
 #ifndef FP_TESTS_HARNESS_H
 #define FP_TESTS_HARNESS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -11,8 +14,39 @@ const char *fpt_build_path(const char *rel, char *buf, size_t cap);
 /* Spawns argv (argv[0] is the path); returns the pid or -errno. */
 pid_t fpt_spawn(char *const argv[]);
 
-/* Waits up to timeout_ms for pid; returns its wait status, or -ETIMEDOUT (then kills it). */
+/* Spawns argv with stdin from /dev/null and stdout to out_fd (-1: /dev/null); stderr is
+ * inherited, so a child's complaints reach the test log. Returns the pid or -errno. */
+pid_t fpt_spawn_io(char *const argv[], int out_fd);
+
+/* Waits up to timeout_ms for pid (its exit is an event: a pidfd, no polling); returns its
+ * wait status, or -ETIMEDOUT (then kills it). */
 int fpt_wait(pid_t pid, int timeout_ms);
+
+/* Runs argv with stdout captured into out (NUL-terminated, truncated at cap - 1; out may be
+ * NULL when cap is 0), all of it within timeout_ms. Returns the exit code (fpt_exit_code),
+ * -ETIMEDOUT (the child is killed) or -errno. */
+int fpt_run(char *const argv[], char *out, size_t cap, int timeout_ms);
+
+/* A free local port (bound then released: a small race, acceptable in tests), or -errno. */
+int fpt_free_port(bool udp);
+
+/* Waits until a socket of another process is bound to port (UDP) or listening on it (TCP),
+ * up to timeout_ms. Returns true when seen. */
+bool fpt_wait_port(int port, bool udp, int timeout_ms);
+
+/* Occurrences of needle in hay. */
+unsigned fpt_count(const char *hay, const char *needle);
+
+/* A fresh directory "$TMPDIR/fpt-XXXXXX" (malloc'd path), or NULL. fpt_rmdir removes the
+ * files in it, the directory, and frees the path; accepts NULL. */
+char *fpt_tmpdir(void);
+void fpt_rmdir(char *dir);
+
+/* cmocka group set-up and tear-down: fpt_tmp is a fresh directory for the group's files,
+ * removed afterwards unless FRAMEPUSH_KEEP_TMP is set. */
+extern char *fpt_tmp;
+int fpt_group_setup(void **state);
+int fpt_group_teardown(void **state);
 
 /* Copies the program at src into a fresh world-readable directory under /tmp (0755) and
  * writes the copy's path to out: a process of another uid (sway's user, setpriv) can run it
