@@ -27,7 +27,7 @@
 #include "common/util.h"
 #include "encode/av_util.h"
 #include "framepush/encode.h"
-#include "output/y4m.h"
+#include "y4m.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define DEFAULT_IO_TIMEOUT_MS 5000

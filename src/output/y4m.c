@@ -1,4 +1,4 @@
-#include "output/y4m.h"
+#include "y4m.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "session/pace.h"
+#include "pace.h"
 
 #include <errno.h>
 #include <math.h>

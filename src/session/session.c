@@ -12,8 +12,8 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "session/pace.h"
-#include "session/sink.h"
+#include "pace.h"
+#include "sink.h"
 
 #define QUEUE_MAX 4u     /* >= the capturer's largest output ring */
 

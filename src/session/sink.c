@@ -1,4 +1,4 @@
-#include "session/sink.h"
+#include "sink.h"
 
 #include <errno.h>
 #include <stdio.h>

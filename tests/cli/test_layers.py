@@ -21,10 +21,18 @@ SOURCE_SYMS_NOT = ("fp_encoder_", "fp_capture_", "fp_session_", "fp_output_", "f
 
 
 def needed(path):
-    """The DT_NEEDED closure as the dynamic loader resolves it (ldd)."""
+    """What the program itself links (its DT_NEEDED entries): the libraries our build chose."""
+    r = run(["readelf", "-d", path])
+    check(r.returncode == 0, f"readelf -d {os.path.basename(path)} runs")
+    return [l.split("[", 1)[1].rstrip("]") for l in r.stdout.splitlines()
+            if "(NEEDED)" in l and "[" in l]
+
+
+def closure(path):
+    """Every library the loader maps for path (ldd): what it links and what those link."""
     r = run(["ldd", path])
     check(r.returncode == 0, f"ldd {os.path.basename(path)} runs")
-    return [line.split()[0] for line in r.stdout.splitlines() if line.strip()]
+    return {l.split()[0] for l in r.stdout.splitlines() if l.strip()}
 
 
 def symbols(path):
@@ -44,11 +52,26 @@ for prog, libs_not, syms_not, role in (
     name = os.path.basename(prog)
     libs = needed(prog)
     # The positive half: a check that could not fail would prove nothing.
-    check(any(l.startswith("libc.so") for l in libs), f"{name}: ldd lists libc (the probe works)")
+    check(any(l.startswith("libc.so") for l in libs), f"{name}: readelf lists libc (the probe works)")
     none_of(libs, libs_not, f"{name} ({role}) links none of {', '.join(libs_not)}")
     syms = symbols(prog)
     check(any(s.startswith("fp_") for s in syms), f"{name}: nm sees fp_ symbols (the probe works)")
     none_of(syms, syms_not, f"{name} ({role}) carries no {', '.join(syms_not)} code")
+
+# ldd's closure: the host's may hold libxcb only because Debian's libavutil/libavcodec link
+# libva-x11 and libvdpau (FFmpeg's hardware paths), never through framepush's own code:
+# whatever display library the host maps, its libav* map too.
+host_all = closure(FP)
+via_ffmpeg = set()
+for lib in ("libavcodec", "libavutil", "libavformat"):
+    path = next((l for l in run(["ldd", FP]).stdout.split() if l.startswith("/") and lib in l), None)
+    check(path is not None, f"ldd finds {lib} for framepush")
+    if path:
+        via_ffmpeg |= closure(path)
+own_display = sorted(l for l in host_all if l.startswith(("libxcb", "libwayland")) and l not in via_ffmpeg)
+check(not own_display, "every libxcb/libwayland in framepush's ldd comes through libav*"
+      + (": " + ", ".join(own_display) if own_display else ""))
+none_of(sorted(closure(SOURCE)), SOURCE_NOT, "framepush-source's whole ldd closure has no libav*/encoder")
 
 # What each side must have, so the checks above are not passing on an empty binary.
 check(any(l.startswith("libavcodec") for l in needed(FP)), "framepush links libavcodec")

@@ -30,7 +30,7 @@
 #include "framepush/capture.h"
 #include "framepush/convert.h"
 #include "framepush/display.h"
-#include "host/broker.h"
+#include "broker.h"
 #include "harness.h"
 
 static char source_exe[4096];
