@@ -40,7 +40,7 @@ static void *xalloc(size_t n)
 
 struct ctx {
 	uint32_t w, h;
-	enum fp_src_format fmt;
+	enum fp_pixfmt fmt;
 	const uint8_t *src;
 	size_t src_stride;
 	struct fp_converter *conv;
@@ -538,7 +538,7 @@ static int bench_size(uint32_t w, uint32_t h, unsigned iterations, unsigned nthr
 
 	/* SDR */
 	for (int i = 0; i < 5; i++)
-		c[i] = (struct ctx){ .w = w, .h = h, .fmt = FP_SRC_XRGB8888, .src = sdr_src,
+		c[i] = (struct ctx){ .w = w, .h = h, .fmt = FP_PIXFMT_XRGB8888, .src = sdr_src,
 				     .src_stride = (size_t)w * 4, .out = &nv12[i < 4 ? i : 3], .copy = copy,
 				     .bytes = (size_t)w * 4 * h, .sws = sws };
 	c[0].conv = one;
@@ -555,7 +555,7 @@ static int bench_size(uint32_t w, uint32_t h, unsigned iterations, unsigned nthr
 	/* HDR. zimg, zimg-core and zimg-exact each have their own graph and planes; zimg-core
 	 * shares zimg's (it times the graph alone on the planes zimg's split filled). */
 	for (int i = 0; i < 7; i++)
-		c[i] = (struct ctx){ .w = w, .h = h, .fmt = FP_SRC_RGBA16F, .src = hdr_src,
+		c[i] = (struct ctx){ .w = w, .h = h, .fmt = FP_PIXFMT_RGBA16F, .src = hdr_src,
 				     .src_stride = (size_t)w * 8, .out = &p010[i < 4 ? i : 3], .copy = copy,
 				     .bytes = (size_t)w * 8 * h };
 	c[0].conv = one;

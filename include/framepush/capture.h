@@ -17,10 +17,10 @@
 #include <sys/types.h>
 
 #include "framepush/frame.h"
+#include "framepush/pixel.h"
 #include "framepush/proto.h"
 
 struct fp_capture;
-struct fp_hdr10; /* framepush/encode.h */
 
 struct fp_capture_opts {
 	const char *source_exe;   /* framepush-source binary (also what the peer must run) */
@@ -83,7 +83,7 @@ int fp_capture_next_frame(struct fp_capture *cap, int64_t deadline_ns,
 int fp_capture_is_hdr(const struct fp_capture *cap);
 /* The HDR10 metadata for the current display: 1 and *meta while it is HDR, 0 and a zeroed
  * *meta while it is SDR. *meta is the record the source reported with its descriptor
- * (fp_source_set_hdr_meta) once validated, else the generic baseline fp_hdr10_generic() (no
+ * (fp_source_set_hdr_meta) once validated, else the generic baseline fp_hdr10_generic (no
  * record, or an invalid one: logged once). It is taken with each new descriptor, so it
  * changes with the display, like fp_capture_is_hdr. */
 int fp_capture_hdr_meta(const struct fp_capture *cap, struct fp_hdr10 *meta);

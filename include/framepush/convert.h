@@ -15,12 +15,7 @@
 #include <stdint.h>
 
 #include "framepush/frame.h"
-
-/* Source pixel formats; the values are the contract's FP_PIXFMT_* (proto.h). */
-enum fp_src_format {
-	FP_SRC_XRGB8888 = 1,
-	FP_SRC_RGBA16F = 2,
-};
+#include "framepush/pixel.h"
 
 /* Plain, obviously-correct float64 reference converters: the oracle for every fast path. */
 void fp_convert_ref_xrgb_to_nv12(const uint8_t *src, size_t src_stride, uint32_t w, uint32_t h,
@@ -48,7 +43,7 @@ const char *fp_cpu_path_name(enum fp_cpu_path path);
 
 /* Converts one frame: XRGB8888 -> NV12 or RGBA16F -> P010 (dst->format must match).
  * No allocation, no thread creation per call. Returns 0 or -EINVAL. */
-int fp_converter_run(struct fp_converter *conv, enum fp_src_format fmt, const uint8_t *src,
+int fp_converter_run(struct fp_converter *conv, enum fp_pixfmt fmt, const uint8_t *src,
 		     size_t src_stride, uint32_t w, uint32_t h, const struct fp_yuv_frame *dst);
 
 #endif

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "framepush/frame.h"
+#include "framepush/pixel.h"
 
 /* Forward declarations so that users of this header need not include libav* headers. */
 struct AVPacket;
@@ -35,22 +36,6 @@ enum fp_hw {
 	FP_HW_NVENC = 2,
 };
 
-/* SMPTE ST 2086 mastering display colour volume + CTA-861.3 content light level, in the units
- * the HEVC SEI and x265 use (exact integers, no float rounding on the way to the bitstream):
- * chromaticity in 0.00002 steps (0.708 -> 35400), luminance in 0.0001 cd/m2 steps. */
-struct fp_hdr10 {
-	uint16_t red_x, red_y, green_x, green_y, blue_x, blue_y;
-	uint16_t white_x, white_y;
-	uint32_t max_luminance;  /* 0.0001 cd/m2: 1000 nits -> 10000000 */
-	uint32_t min_luminance;  /* 0.0001 cd/m2: 0.0001 nits -> 1 */
-	uint16_t max_cll;        /* cd/m2 */
-	uint16_t max_fall;       /* cd/m2 */
-};
-
-/* Baseline HDR10 metadata: BT.2020 primaries, D65 white, 1000 / 0.0001 nits mastering display,
- * MaxCLL 1000, MaxFALL 400. */
-struct fp_hdr10 fp_hdr10_generic(void);
-
 struct fp_encoder_config {
 	enum fp_codec codec;
 	enum fp_hw hw;               /* FP_HW_NONE: software encoder */
@@ -64,7 +49,7 @@ struct fp_encoder_config {
 	unsigned keyint;             /* frames between keyframes; 0 = 2 seconds' worth */
 	/* hdr must match the format: P010 frames are BT.2020 PQ, NV12 frames BT.709. */
 	bool hdr;
-	struct fp_hdr10 hdr10;       /* used when hdr; all zero = fp_hdr10_generic() */
+	struct fp_hdr10 hdr10;       /* used when hdr; all zero = fp_hdr10_generic */
 	int threads;                 /* 0 = codec default (all CPUs) */
 	const char *preset;          /* NULL = fast low-latency default per codec */
 };

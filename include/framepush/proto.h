@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "framepush/pixel.h" /* enum fp_pixfmt, struct fp_hdr10: on the wire here */
+
 #define FP_PROTO_MAGIC 0x48535046u /* "FPSH" little-endian */
 /* 2: desc_serial became a seqlock (odd while written). Both sides build from this header; a
  * source of another layout is refused anyway (control_size / status_size must be sizeof). */
@@ -39,18 +41,6 @@
 #define FP_MODE_DEFAULT_WIDTH 1920u
 #define FP_MODE_DEFAULT_HEIGHT 1080u
 #define FP_MODE_DEFAULT_HZ 60u
-
-/* Pixel formats of a ring slot. */
-enum fp_pixfmt {
-	FP_PIXFMT_NONE = 0,
-	FP_PIXFMT_XRGB8888 = 1, /* SDR: bytes B,G,R,X; sRGB-encoded BT.709 */
-	FP_PIXFMT_RGBA16F = 2,  /* HDR: 4 x IEEE half, scRGB linear, BT.709 primaries, 1.0 = 80 nits */
-};
-
-static inline uint32_t fp_pixfmt_bpp(uint32_t fmt)
-{
-	return fmt == FP_PIXFMT_XRGB8888 ? 4u : fmt == FP_PIXFMT_RGBA16F ? 8u : 0u;
-}
 
 /* What the source reports in fp_status.status; the detail word qualifies it. */
 enum fp_source_status {
@@ -141,27 +131,22 @@ _Static_assert(sizeof(struct fp_control) == 64, "control size");
 
 struct fp_hdr_meta {
 	uint32_t present;
-	uint16_t red_x, red_y, green_x, green_y, blue_x, blue_y;
-	uint16_t white_x, white_y;
-	uint32_t max_luminance;  /* 0.0001 cd/m2 */
-	uint32_t min_luminance;  /* 0.0001 cd/m2 */
-	uint16_t max_cll;        /* cd/m2 */
-	uint16_t max_fall;       /* cd/m2 */
+	struct fp_hdr10 rec;     /* framepush/pixel.h: the one HDR10 record, in its units */
 };
 
 _Static_assert(offsetof(struct fp_hdr_meta, present) == 0, "hdr_meta.present");
-_Static_assert(offsetof(struct fp_hdr_meta, red_x) == 4, "hdr_meta.red_x");
-_Static_assert(offsetof(struct fp_hdr_meta, red_y) == 6, "hdr_meta.red_y");
-_Static_assert(offsetof(struct fp_hdr_meta, green_x) == 8, "hdr_meta.green_x");
-_Static_assert(offsetof(struct fp_hdr_meta, green_y) == 10, "hdr_meta.green_y");
-_Static_assert(offsetof(struct fp_hdr_meta, blue_x) == 12, "hdr_meta.blue_x");
-_Static_assert(offsetof(struct fp_hdr_meta, blue_y) == 14, "hdr_meta.blue_y");
-_Static_assert(offsetof(struct fp_hdr_meta, white_x) == 16, "hdr_meta.white_x");
-_Static_assert(offsetof(struct fp_hdr_meta, white_y) == 18, "hdr_meta.white_y");
-_Static_assert(offsetof(struct fp_hdr_meta, max_luminance) == 20, "hdr_meta.max_luminance");
-_Static_assert(offsetof(struct fp_hdr_meta, min_luminance) == 24, "hdr_meta.min_luminance");
-_Static_assert(offsetof(struct fp_hdr_meta, max_cll) == 28, "hdr_meta.max_cll");
-_Static_assert(offsetof(struct fp_hdr_meta, max_fall) == 30, "hdr_meta.max_fall");
+_Static_assert(offsetof(struct fp_hdr_meta, rec.red_x) == 4, "hdr_meta.red_x");
+_Static_assert(offsetof(struct fp_hdr_meta, rec.red_y) == 6, "hdr_meta.red_y");
+_Static_assert(offsetof(struct fp_hdr_meta, rec.green_x) == 8, "hdr_meta.green_x");
+_Static_assert(offsetof(struct fp_hdr_meta, rec.green_y) == 10, "hdr_meta.green_y");
+_Static_assert(offsetof(struct fp_hdr_meta, rec.blue_x) == 12, "hdr_meta.blue_x");
+_Static_assert(offsetof(struct fp_hdr_meta, rec.blue_y) == 14, "hdr_meta.blue_y");
+_Static_assert(offsetof(struct fp_hdr_meta, rec.white_x) == 16, "hdr_meta.white_x");
+_Static_assert(offsetof(struct fp_hdr_meta, rec.white_y) == 18, "hdr_meta.white_y");
+_Static_assert(offsetof(struct fp_hdr_meta, rec.max_luminance) == 20, "hdr_meta.max_luminance");
+_Static_assert(offsetof(struct fp_hdr_meta, rec.min_luminance) == 24, "hdr_meta.min_luminance");
+_Static_assert(offsetof(struct fp_hdr_meta, rec.max_cll) == 28, "hdr_meta.max_cll");
+_Static_assert(offsetof(struct fp_hdr_meta, rec.max_fall) == 30, "hdr_meta.max_fall");
 _Static_assert(sizeof(struct fp_hdr_meta) == 32, "hdr_meta size");
 
 /* Source-written, host-read (and the host's CAS on the slot words). */

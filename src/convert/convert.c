@@ -274,7 +274,7 @@ enum fp_cpu_path fp_converter_path(const struct fp_converter *conv)
 	return conv ? conv->path : FP_CPU_AUTO;
 }
 
-int fp_converter_run(struct fp_converter *conv, enum fp_src_format fmt, const uint8_t *src,
+int fp_converter_run(struct fp_converter *conv, enum fp_pixfmt fmt, const uint8_t *src,
 		     size_t src_stride, uint32_t w, uint32_t h, const struct fp_yuv_frame *dst)
 {
 	struct fp_convert_job job;
@@ -285,9 +285,9 @@ int fp_converter_run(struct fp_converter *conv, enum fp_src_format fmt, const ui
 
 	if (!conv || !src || !dst || w == 0 || h == 0 || w > 16384 || h > 16384)
 		return -EINVAL;
-	if (fmt == FP_SRC_XRGB8888 && dst->format == FP_YUV_NV12)
+	if (fmt == FP_PIXFMT_XRGB8888 && dst->format == FP_YUV_NV12)
 		bpp = 4, dbps = 1;
-	else if (fmt == FP_SRC_RGBA16F && dst->format == FP_YUV_P010)
+	else if (fmt == FP_PIXFMT_RGBA16F && dst->format == FP_YUV_P010)
 		bpp = 8, dbps = 2;
 	else
 		return -EINVAL;
@@ -300,7 +300,7 @@ int fp_converter_run(struct fp_converter *conv, enum fp_src_format fmt, const ui
 			   (uintptr_t)dst->data[1]) & 1))
 		return -EINVAL;
 
-	fn = fmt == FP_SRC_XRGB8888 ? conv->sdr : conv->hdr;
+	fn = fmt == FP_PIXFMT_XRGB8888 ? conv->sdr : conv->hdr;
 	job = (struct fp_convert_job){
 		.src = src,
 		.src_stride = src_stride,

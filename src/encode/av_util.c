@@ -94,8 +94,7 @@ void fp_encode_route_av_log(void)
 void fp_hdr10_to_av(const struct fp_hdr10 *in, AVMasteringDisplayMetadata *md,
 		    AVContentLightMetadata *cll)
 {
-	static const struct fp_hdr10 zero;
-	struct fp_hdr10 m = memcmp(in, &zero, sizeof(zero)) ? *in : fp_hdr10_generic();
+	struct fp_hdr10 m = *fp_hdr10_or_generic(in);
 
 	if (md) {
 		/* libavutil orders the primaries R, G, B; HEVC's SEI G, B, R. */

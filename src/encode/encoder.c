@@ -70,19 +70,6 @@ struct fp_encoder {
 	struct fp_latency_hist lat;
 };
 
-struct fp_hdr10 fp_hdr10_generic(void)
-{
-	/* BT.2020 primaries and D65 in 0.00002 steps; luminance in 0.0001 cd/m2 steps. */
-	return (struct fp_hdr10){
-		.red_x = 35400, .red_y = 14600,
-		.green_x = 8500, .green_y = 39850,
-		.blue_x = 6550, .blue_y = 2300,
-		.white_x = 15635, .white_y = 16450,
-		.max_luminance = 10000000, .min_luminance = 1,
-		.max_cll = 1000, .max_fall = 400,
-	};
-}
-
 void fp_encoder_config_defaults(struct fp_encoder_config *cfg, enum fp_codec codec, uint32_t w,
 				uint32_t h, int fps)
 {
@@ -447,13 +434,6 @@ static int check_config(const struct fp_encoder_config *cfg)
 	return 0;
 }
 
-static bool hdr10_empty(const struct fp_hdr10 *m)
-{
-	static const struct fp_hdr10 zero;
-
-	return !memcmp(m, &zero, sizeof(zero));
-}
-
 static void x265_hdr_params(char *buf, size_t len, const struct fp_hdr10 *m)
 {
 	/* x265 wants exactly the SEI units: chromaticity * 50000, luminance * 10000. */
@@ -489,7 +469,7 @@ static int set_opt(AVCodecContext *ctx, const char *key, const char *val)
 
 static struct fp_hdr10 hdr10_of(const struct fp_encoder_config *cfg)
 {
-	return hdr10_empty(&cfg->hdr10) ? fp_hdr10_generic() : cfg->hdr10;
+	return *fp_hdr10_or_generic(&cfg->hdr10);
 }
 
 static int x265_options(AVCodecContext *ctx, const struct fp_encoder_config *cfg)

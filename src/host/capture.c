@@ -68,7 +68,7 @@ struct fp_capture {
 
 	uint32_t desc_serial;      /* last descriptor serial acted on */
 	struct fp_hdr10 hdr;       /* the source's own HDR10 record, validated (hdr_own) */
-	int hdr_own;               /* 0: none or invalid, fp_hdr10_generic() is used */
+	int hdr_own;               /* 0: none or invalid, fp_hdr10_generic is used */
 	int hdr_logged_bad, hdr_logged_own; /* each logged once: a source may repeat it */
 	int64_t recovering_since;  /* set by a recreate until a fresh frame arrives */
 	int64_t next_kick;
@@ -136,31 +136,8 @@ int fp_capture_hdr_meta(const struct fp_capture *cap, struct fp_hdr10 *meta)
 	memset(meta, 0, sizeof(*meta));
 	if (!fp_capture_is_hdr(cap))
 		return 0;
-	*meta = cap->hdr_own ? cap->hdr : fp_hdr10_generic();
+	*meta = cap->hdr_own ? cap->hdr : fp_hdr10_generic;
 	return 1;
-}
-
-/* Why a source's HDR10 record is not used, or NULL when it is valid. The limits are what
- * ST 2086 / CTA-861.3 can express and x265 / SVT-AV1 accept. */
-static const char *hdr_meta_problem(const struct fp_hdr_meta *m)
-{
-	const uint16_t xy[] = { m->red_x, m->red_y, m->green_x, m->green_y,
-				m->blue_x, m->blue_y, m->white_x, m->white_y };
-
-	if (m->present != FP_HDR_META_PRESENT)
-		return "presence word is neither 0 nor 1";
-	for (size_t i = 0; i < FP_ARRAY_LEN(xy); i++)
-		if (xy[i] > 50000)
-			return "a chromaticity is above 50000 (1.0)";
-	if (m->max_luminance < 10000 || m->max_luminance > 100000000)
-		return "max luminance is not 1..10000 cd/m2";
-	if (m->min_luminance >= m->max_luminance)
-		return "min luminance is not below max";
-	if (m->max_cll > 10000)
-		return "MaxCLL is above 10000 cd/m2";
-	if (m->max_fall > m->max_cll)
-		return "MaxFALL is above MaxCLL";
-	return NULL;
 }
 
 /* Takes the HDR10 record that came with an accepted descriptor (m is the host's copy, read
@@ -168,35 +145,30 @@ static const char *hdr_meta_problem(const struct fp_hdr_meta *m)
  * wrong metadata makes a player tone-map differently, it does not make the stream wrong. */
 static void take_hdr_meta(struct fp_capture *cap, const struct fp_hdr_meta *m)
 {
+	const struct fp_hdr10 *r = &m->rec;
 	const char *why;
 
 	cap->hdr_own = 0;
 	if (m->present == FP_HDR_META_NONE)
 		return;
-	why = hdr_meta_problem(m);
+	why = m->present != FP_HDR_META_PRESENT ? "presence word is neither 0 nor 1"
+						 : fp_hdr10_problem(r);
 	if (why) {
 		if (!cap->hdr_logged_bad++)
 			fp_warn("capture: source pid %d reported invalid HDR10 metadata (present %u, "
 				"R %u,%u G %u,%u B %u,%u WP %u,%u, luminance %u..%u x 0.0001 cd/m2, "
 				"MaxCLL %u, MaxFALL %u): %s; using the generic baseline",
-				(int)fp_broker_pid(cap->broker), m->present, m->red_x, m->red_y,
-				m->green_x, m->green_y, m->blue_x, m->blue_y, m->white_x, m->white_y,
-				m->min_luminance, m->max_luminance, m->max_cll, m->max_fall, why);
+				(int)fp_broker_pid(cap->broker), m->present, r->red_x, r->red_y,
+				r->green_x, r->green_y, r->blue_x, r->blue_y, r->white_x, r->white_y,
+				r->min_luminance, r->max_luminance, r->max_cll, r->max_fall, why);
 		return;
 	}
-	cap->hdr = (struct fp_hdr10){
-		.red_x = m->red_x, .red_y = m->red_y,
-		.green_x = m->green_x, .green_y = m->green_y,
-		.blue_x = m->blue_x, .blue_y = m->blue_y,
-		.white_x = m->white_x, .white_y = m->white_y,
-		.max_luminance = m->max_luminance, .min_luminance = m->min_luminance,
-		.max_cll = m->max_cll, .max_fall = m->max_fall,
-	};
+	cap->hdr = *r;
 	cap->hdr_own = 1;
 	if (!cap->hdr_logged_own++)
 		fp_info("capture: source pid %d reports its own HDR10 metadata: luminance %u..%u x "
 			"0.0001 cd/m2, MaxCLL %u, MaxFALL %u", (int)fp_broker_pid(cap->broker),
-			m->min_luminance, m->max_luminance, m->max_cll, m->max_fall);
+			r->min_luminance, r->max_luminance, r->max_cll, r->max_fall);
 }
 
 /* Saturating: the counts are the source's, and a hostile one could make them wrap. */
@@ -573,7 +545,7 @@ static int convert_held_slot(struct fp_capture *cap, struct fp_token tok, uint64
 		return r;
 	}
 	out = &cap->out[cap->out_idx];
-	r = fp_converter_run(cap->conv, hdr ? FP_SRC_RGBA16F : FP_SRC_XRGB8888, ring->slot[tok.slot],
+	r = fp_converter_run(cap->conv, hdr ? FP_PIXFMT_RGBA16F : FP_PIXFMT_XRGB8888, ring->slot[tok.slot],
 			     ring->stride, ring->width, ring->height, out);
 	cap_ns = ring->status->slot_capture_ns[tok.slot];
 	/* Verified after the conversion read the slot: a source that writes a slot the host

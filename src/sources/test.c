@@ -206,15 +206,15 @@ static int set_option(void *user, const char *key, const char *val)
 	if (!strcmp(key, "max-cll") || !strcmp(key, "max-fall")) {
 		r = fp_spec_u32(WHAT, key, val, 0, 10000, &v);
 		if (r == 0)
-			*(!strcmp(key, "max-cll") ? &b->meta.max_cll : &b->meta.max_fall) = (uint16_t)v;
+			*(!strcmp(key, "max-cll") ? &b->meta.rec.max_cll : &b->meta.rec.max_fall) = (uint16_t)v;
 		b->meta_values = 1;
 		return r;
 	} else if (!strcmp(key, "mastering-max")) {
 		b->meta_values = 1;
-		return parse_nits(key, val, 10000, 100000000, &b->meta.max_luminance);
+		return parse_nits(key, val, 10000, 100000000, &b->meta.rec.max_luminance);
 	} else if (!strcmp(key, "mastering-min")) {
 		b->meta_values = 1;
-		return parse_nits(key, val, 0, 100000000, &b->meta.min_luminance);
+		return parse_nits(key, val, 0, 100000000, &b->meta.rec.min_luminance);
 	} else if (!strcmp(key, "hdr-meta")) {
 		static const char *const names[] = { "own", "bad", "bad-present", NULL };
 		int v, r = fp_spec_choice(WHAT, key, val, names, META_OWN, &v);
@@ -262,7 +262,7 @@ static void test_destroy(struct fp_backend *b)
  * An inconsistent pair is refused like a bad value (hdr-meta=bad is the way to send one). */
 static int finish_hdr_meta(struct fp_backend *b)
 {
-	struct fp_hdr_meta *m = &b->meta;
+	struct fp_hdr10 *m = &b->meta.rec;
 
 	if (b->meta_values && b->meta_mode == META_NONE)
 		b->meta_mode = META_OWN;
@@ -281,7 +281,7 @@ static int finish_hdr_meta(struct fp_backend *b)
 	m->green_x = 13250, m->green_y = 34500;
 	m->blue_x = 7500, m->blue_y = 3000;
 	m->white_x = 15635, m->white_y = 16450;
-	m->present = FP_HDR_META_PRESENT;
+	b->meta.present = FP_HDR_META_PRESENT;
 	if (b->meta_mode == META_OWN && m->min_luminance >= m->max_luminance) {
 		fp_error("test source: mastering-min=%u.%04u is not below mastering-max=%u.%04u "
 			 "(expected min < max)", m->min_luminance / 10000, m->min_luminance % 10000,
@@ -299,7 +299,7 @@ static int finish_hdr_meta(struct fp_backend *b)
 		m->max_fall = 200;
 		m->min_luminance = m->max_luminance + 1;
 	} else if (b->meta_mode == META_BAD_PRESENT) {
-		m->present = 2;
+		b->meta.present = 2;
 	}
 	return 0;
 }
@@ -312,8 +312,8 @@ static int configure(struct fp_backend *b, const char *spec)
 	b->rgb[0] = b->rgb[1] = b->rgb[2] = 0.5f;
 	b->answer_kick = 1;
 	/* "Not given" marks (above every accepted value): finish_hdr_meta fills defaults. */
-	b->meta.max_luminance = b->meta.min_luminance = UINT32_MAX;
-	b->meta.max_cll = b->meta.max_fall = UINT16_MAX;
+	b->meta.rec.max_luminance = b->meta.rec.min_luminance = UINT32_MAX;
+	b->meta.rec.max_cll = b->meta.rec.max_fall = UINT16_MAX;
 	r = fp_spec_parse(spec, "test source", set_option, b);
 	if (r == -ENOENT)
 		r = -EINVAL;

@@ -21,7 +21,7 @@ static void check_paths(const struct img *im, const struct fp_yuv_frame *ref, co
 {
 	const int hdr = im->bpp == 8;
 	const enum fp_yuv_format yf = hdr ? FP_YUV_P010 : FP_YUV_NV12;
-	const enum fp_src_format sf = hdr ? FP_SRC_RGBA16F : FP_SRC_XRGB8888;
+	const enum fp_pixfmt sf = hdr ? FP_PIXFMT_RGBA16F : FP_PIXFMT_XRGB8888;
 	struct fp_yuv_frame out;
 
 	assert_int_equal(fp_yuv_frame_alloc(&out, yf, im->w, im->h), 0);
@@ -266,7 +266,7 @@ static void convert_solid(enum fp_cpu_path path, size_t bpp, const float rgb[3],
 			fp_convert_ref_xrgb_to_nv12(im.data, im.stride, SOLID_W, SOLID_H, &f);
 	} else {
 		assert_int_equal(fp_converter_create(&conv, 1, path), 0);
-		assert_int_equal(fp_converter_run(conv, bpp == 8 ? FP_SRC_RGBA16F : FP_SRC_XRGB8888, im.data,
+		assert_int_equal(fp_converter_run(conv, bpp == 8 ? FP_PIXFMT_RGBA16F : FP_PIXFMT_XRGB8888, im.data,
 						  im.stride, SOLID_W, SOLID_H, &f), 0);
 		fp_converter_destroy(conv);
 	}
@@ -403,17 +403,17 @@ static void test_api(void **state)
 	assert_int_equal(fp_converter_create(&conv, 4, FP_CPU_AUTO), 0);
 	assert_int_equal(fp_yuv_frame_alloc(&nv12, FP_YUV_NV12, 4, 4), 0);
 	assert_int_equal(fp_yuv_frame_alloc(&p010, FP_YUV_P010, 4, 4), 0);
-	assert_int_equal(fp_converter_run(conv, FP_SRC_XRGB8888, src, 16, 4, 4, &nv12), 0);
-	assert_int_equal(fp_converter_run(conv, FP_SRC_RGBA16F, src, 32, 4, 4, &p010), 0);
+	assert_int_equal(fp_converter_run(conv, FP_PIXFMT_XRGB8888, src, 16, 4, 4, &nv12), 0);
+	assert_int_equal(fp_converter_run(conv, FP_PIXFMT_RGBA16F, src, 32, 4, 4, &p010), 0);
 	/* format mismatch, short stride, wrong size, NULLs */
-	assert_int_equal(fp_converter_run(conv, FP_SRC_XRGB8888, src, 16, 4, 4, &p010), -EINVAL);
-	assert_int_equal(fp_converter_run(conv, FP_SRC_RGBA16F, src, 32, 4, 4, &nv12), -EINVAL);
-	assert_int_equal(fp_converter_run(conv, FP_SRC_XRGB8888, src, 15, 4, 4, &nv12), -EINVAL);
-	assert_int_equal(fp_converter_run(conv, FP_SRC_XRGB8888, src, 16, 4, 2, &nv12), -EINVAL);
-	assert_int_equal(fp_converter_run(conv, FP_SRC_XRGB8888, NULL, 16, 4, 4, &nv12), -EINVAL);
-	assert_int_equal(fp_converter_run(conv, FP_SRC_XRGB8888, src, 16, 4, 4, NULL), -EINVAL);
-	assert_int_equal(fp_converter_run(NULL, FP_SRC_XRGB8888, src, 16, 4, 4, &nv12), -EINVAL);
-	assert_int_equal(fp_converter_run(conv, (enum fp_src_format)7, src, 16, 4, 4, &nv12), -EINVAL);
+	assert_int_equal(fp_converter_run(conv, FP_PIXFMT_XRGB8888, src, 16, 4, 4, &p010), -EINVAL);
+	assert_int_equal(fp_converter_run(conv, FP_PIXFMT_RGBA16F, src, 32, 4, 4, &nv12), -EINVAL);
+	assert_int_equal(fp_converter_run(conv, FP_PIXFMT_XRGB8888, src, 15, 4, 4, &nv12), -EINVAL);
+	assert_int_equal(fp_converter_run(conv, FP_PIXFMT_XRGB8888, src, 16, 4, 2, &nv12), -EINVAL);
+	assert_int_equal(fp_converter_run(conv, FP_PIXFMT_XRGB8888, NULL, 16, 4, 4, &nv12), -EINVAL);
+	assert_int_equal(fp_converter_run(conv, FP_PIXFMT_XRGB8888, src, 16, 4, 4, NULL), -EINVAL);
+	assert_int_equal(fp_converter_run(NULL, FP_PIXFMT_XRGB8888, src, 16, 4, 4, &nv12), -EINVAL);
+	assert_int_equal(fp_converter_run(conv, (enum fp_pixfmt)7, src, 16, 4, 4, &nv12), -EINVAL);
 	fp_yuv_frame_free(&nv12);
 	fp_yuv_frame_free(&p010);
 	fp_converter_destroy(conv);
@@ -432,14 +432,14 @@ static void test_pool_reuse(void **state)
 	assert_int_equal(fp_yuv_frame_alloc(&a, FP_YUV_NV12, 640, 480), 0);
 	assert_int_equal(fp_yuv_frame_alloc(&b, FP_YUV_NV12, 640, 480), 0);
 	assert_int_equal(fp_converter_create(&conv, 1, FP_CPU_AUTO), 0);
-	assert_int_equal(fp_converter_run(conv, FP_SRC_XRGB8888, im.data, im.stride, 640, 480, &a), 0);
+	assert_int_equal(fp_converter_run(conv, FP_PIXFMT_XRGB8888, im.data, im.stride, 640, 480, &a), 0);
 	fp_converter_destroy(conv);
 	assert_int_equal(fp_converter_create(&conv, 8, FP_CPU_AUTO), 0);
 	for (int i = 0; i < 50; i++) {
 		struct plane_diff d;
 
 		memset(b.data[0], 0, b.stride[0] * 480);
-		assert_int_equal(fp_converter_run(conv, FP_SRC_XRGB8888, im.data, im.stride, 640, 480, &b), 0);
+		assert_int_equal(fp_converter_run(conv, FP_PIXFMT_XRGB8888, im.data, im.stride, 640, 480, &b), 0);
 		d = frame_compare(&b, &a);
 		assert_int_equal(d.max_err[0], 0);
 		assert_int_equal(d.max_err[1], 0);

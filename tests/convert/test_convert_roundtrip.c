@@ -309,7 +309,7 @@ static void roundtrip(int hdr, double out_psnr[3])
 	make_card(&im);
 	assert_int_equal(fp_yuv_frame_alloc(&f, hdr ? FP_YUV_P010 : FP_YUV_NV12, w, h), 0);
 	assert_int_equal(fp_converter_create(&conv, 0, FP_CPU_AUTO), 0);
-	assert_int_equal(fp_converter_run(conv, hdr ? FP_SRC_RGBA16F : FP_SRC_XRGB8888, im.data, im.stride,
+	assert_int_equal(fp_converter_run(conv, hdr ? FP_PIXFMT_RGBA16F : FP_PIXFMT_XRGB8888, im.data, im.stride,
 					  w, h, &f), 0);
 	fp_converter_destroy(conv);
 

@@ -239,7 +239,7 @@ static void check_hdr_side_data(const char *path, bool container)
 
 	assert_true(fpt_count(j, "\"Mastering display metadata\"") >= 1);
 	assert_true(fpt_count(j, "\"Content light level metadata\"") >= 1);
-	/* fp_hdr10_generic(): 1000 nits / 0.0001 nits, MaxCLL 1000, MaxFALL 400, BT.2020 red.
+	/* fp_hdr10_generic: 1000 nits / 0.0001 nits, MaxCLL 1000, MaxFALL 400, BT.2020 red.
 	 * HEVC SEI is exact (units of 1/10000 and 1/50000); AV1's metadata OBU has 24.8 / 18.14
 	 * fixed point luminance and 0.16 chromaticity, hence the tolerances. */
 	expect_ratio(j, "max_luminance", 1000.0, 1.0 / 256);
