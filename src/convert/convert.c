@@ -2,6 +2,7 @@
 #include "framepush/convert.h"
 
 #include "common/log.h"
+#include "common/util.h"
 #include "convert_internal.h"
 
 #include <errno.h>
@@ -173,9 +174,72 @@ static void stop_workers(struct fp_converter *conv)
 	conv->nworkers = 0;
 }
 
+/* The kernels of each CPU path; a path missing here (not x86) falls back to scalar. */
+static const struct kernels {
+	enum fp_cpu_path path;
+	fp_convert_rows_fn sdr, hdr;
+} kernel_table[] = {
+#if FP_HAVE_X86
+	{ FP_CPU_AVX2, fp_sdr_rows_avx2, fp_hdr_rows_avx2 },
+	/* HDR gains nothing from SSSE3: the SSE2 kernel. */
+	{ FP_CPU_SSSE3, fp_sdr_rows_ssse3, fp_hdr_rows_sse2 },
+	{ FP_CPU_SSE2, fp_sdr_rows_sse2, fp_hdr_rows_sse2 },
+#endif
+	{ FP_CPU_SCALAR, fp_sdr_rows_scalar, fp_hdr_rows_scalar },
+};
+
+static const struct kernels *kernels_for(enum fp_cpu_path path)
+{
+	for (size_t i = 0; i < FP_ARRAY_LEN(kernel_table); i++)
+		if (kernel_table[i].path == path)
+			return &kernel_table[i];
+	return &kernel_table[FP_ARRAY_LEN(kernel_table) - 1];
+}
+
+static int init_sync(struct fp_converter *conv)
+{
+	int err = pthread_mutex_init(&conv->mu, NULL);
+
+	if (err)
+		return -err;
+	if ((err = pthread_cond_init(&conv->start, NULL)))
+		goto err_mutex;
+	if ((err = pthread_cond_init(&conv->done, NULL)))
+		goto err_start;
+	return 0;
+
+err_start:
+	pthread_cond_destroy(&conv->start);
+err_mutex:
+	pthread_mutex_destroy(&conv->mu);
+	return -err;
+}
+
+/* threads - 1 workers: the caller's thread converts the first band itself. */
+static int start_workers(struct fp_converter *conv, unsigned threads)
+{
+	int err;
+
+	if (threads <= 1)
+		return 0;
+	conv->workers = calloc(threads - 1, sizeof(*conv->workers));
+	if (!conv->workers)
+		return -ENOMEM;
+	for (unsigned i = 0; i < threads - 1; i++) {
+		if ((err = pthread_create(&conv->workers[i], NULL, worker_main, conv))) {
+			fp_error("convert: starting worker %u of %u: %s", i + 1, threads - 1,
+				 strerror(err));
+			return -err;
+		}
+		conv->nworkers++;
+	}
+	return 0;
+}
+
 int fp_converter_create(struct fp_converter **out, unsigned threads, enum fp_cpu_path path)
 {
 	struct fp_converter *conv;
+	const struct kernels *k;
 	int err;
 
 	if (!out || (unsigned)path > FP_CPU_AVX2)
@@ -202,55 +266,16 @@ int fp_converter_create(struct fp_converter **out, unsigned threads, enum fp_cpu
 	atomic_init(&conv->ticket, 0); /* generation 0, no bands: nothing to claim */
 	atomic_init(&conv->remaining, 0);
 	conv->nthreads = threads;
-	switch (path) {
-#if FP_HAVE_X86
-	case FP_CPU_AVX2:
-		conv->sdr = fp_sdr_rows_avx2;
-		conv->hdr = fp_hdr_rows_avx2;
-		break;
-	case FP_CPU_SSSE3: /* SSSE3 SDR kernel; HDR gains nothing from SSSE3: SSE2 kernel */
-		conv->sdr = fp_sdr_rows_ssse3;
-		conv->hdr = fp_hdr_rows_sse2;
-		break;
-	case FP_CPU_SSE2:
-		conv->sdr = fp_sdr_rows_sse2;
-		conv->hdr = fp_hdr_rows_sse2;
-		break;
-#endif
-	default:
-		conv->sdr = fp_sdr_rows_scalar;
-		conv->hdr = fp_hdr_rows_scalar;
-		break;
-	}
-	if ((err = pthread_mutex_init(&conv->mu, NULL))) {
+	k = kernels_for(path);
+	conv->sdr = k->sdr;
+	conv->hdr = k->hdr;
+	if ((err = init_sync(conv)) < 0) {
 		free(conv);
-		return -err;
+		return err;
 	}
-	if ((err = pthread_cond_init(&conv->start, NULL))) {
-		pthread_mutex_destroy(&conv->mu);
-		free(conv);
-		return -err;
-	}
-	if ((err = pthread_cond_init(&conv->done, NULL))) {
-		pthread_cond_destroy(&conv->start);
-		pthread_mutex_destroy(&conv->mu);
-		free(conv);
-		return -err;
-	}
-	if (threads > 1) {
-		conv->workers = calloc(threads - 1, sizeof(*conv->workers));
-		if (!conv->workers) {
-			fp_converter_destroy(conv);
-			return -ENOMEM;
-		}
-		for (unsigned i = 0; i < threads - 1; i++) {
-			if ((err = pthread_create(&conv->workers[i], NULL, worker_main, conv))) {
-				fp_error("convert: pthread_create: %s", strerror(err));
-				fp_converter_destroy(conv);
-				return -err;
-			}
-			conv->nworkers++;
-		}
+	if ((err = start_workers(conv, threads)) < 0) {
+		fp_converter_destroy(conv);
+		return err;
 	}
 	fp_debug("convert: path %s, %u threads", fp_cpu_path_name(path), threads);
 	*out = conv;

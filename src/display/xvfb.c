@@ -192,16 +192,68 @@ static int read_display_number(int fd, pid_t server, int64_t deadline, char *buf
 	}
 }
 
+/* Starts Xvfb for d (its cookie made) at the mode; *displayfd is the read end of the pipe
+ * Xvfb announces its display number on. */
+static int start_server(struct fp_display *d, const char *exe, const struct fp_display_opts *opts,
+			int *displayfd)
+{
+	struct fp_display_child child = { .envp = environ, .stdout_fd = -1 };
+	char screen[48], fdarg[16];
+	char *argv[] = { (char *)XVFB_EXE, (char *)"-displayfd", fdarg, (char *)"-screen",
+			 (char *)"0", screen, (char *)"-nolisten", (char *)"tcp", (char *)"-noreset",
+			 (char *)"-auth", d->auth_path, NULL };
+	int pfd[2], r;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	/* The refresh rate is not an Xvfb property: frames are captured at the host's rate. */
+	snprintf(screen, sizeof(screen), "%ux%ux24", opts->width, opts->height);
+	snprintf(fdarg, sizeof(fdarg), "%d", pfd[1]);
+	/* Only the write end reaches Xvfb (its CLOEXEC cleared in the child alone). */
+	child.exe = exe;
+	child.argv = argv;
+	child.keep_fd = pfd[1];
+	r = fp_display_start_child(&child, &d->server);
+	/* Only the child may hold the write end: its exit must read as EOF here. */
+	close(pfd[1]);
+	if (r < 0) {
+		fp_error("xvfb: cannot start %s: %s", exe, strerror(-r));
+		close(pfd[0]);
+		d->server = 0;
+		return r;
+	}
+	*displayfd = pfd[0];
+	return 0;
+}
+
+/* Reads the "N\n" Xvfb writes to -displayfd once it serves, into d->name. */
+static int take_display_number(struct fp_display *d, int fd, int64_t deadline)
+{
+	unsigned long long n;
+	char num[32];
+	size_t len;
+	int r = read_display_number(fd, d->server, deadline, num, sizeof(num));
+
+	if (r < 0)
+		return r;
+	len = strlen(num);
+	if (len && num[len - 1] == '\n')
+		num[len - 1] = '\0';
+	if (fp_parse_uint(num, 0, 65535, &n) < 0) {
+		fp_error("xvfb: Xvfb wrote an unusable display number '%.16s'", num);
+		return -EPROTO;
+	}
+	snprintf(d->name, sizeof(d->name), ":%llu", n);
+	return 0;
+}
+
 static int xvfb_create(struct fp_display **out, const struct fp_display_opts *opts)
 {
 	int64_t timeout = opts->start_timeout_ns ? opts->start_timeout_ns : 10 * FP_NSEC_PER_SEC;
 	int64_t deadline = fp_now_ns() + timeout;
-	struct fp_display_child child = { .envp = environ, .stdout_fd = -1 };
 	struct fp_display *d;
-	char screen[48], fdarg[16], num[32], exe[4096];
-	char *argv[14];
-	int pfd[2], r;
-	unsigned long long n = 0;
+	char exe[4096];
+	int displayfd = -1, r;
 
 	*out = NULL;
 	if (opts->width < FP_WIDTH_MIN || opts->width > FP_WIDTH_MAX ||
@@ -221,64 +273,23 @@ static int xvfb_create(struct fp_display **out, const struct fp_display_opts *op
 	r = make_cookie(d);
 	if (r < 0) {
 		fp_error("xvfb: cannot write the display's cookie: %s", strerror(-r));
-		xvfb_destroy(d);
-		return r;
+		goto err_destroy;
 	}
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		r = -errno;
-		xvfb_destroy(d);
-		return r;
-	}
-	/* The refresh rate is not an Xvfb property: frames are captured at the host's rate. */
-	snprintf(screen, sizeof(screen), "%ux%ux24", opts->width, opts->height);
-	snprintf(fdarg, sizeof(fdarg), "%d", pfd[1]);
-	argv[0] = (char *)XVFB_EXE;
-	argv[1] = (char *)"-displayfd";
-	argv[2] = fdarg;
-	argv[3] = (char *)"-screen";
-	argv[4] = (char *)"0";
-	argv[5] = screen;
-	argv[6] = (char *)"-nolisten";
-	argv[7] = (char *)"tcp";
-	argv[8] = (char *)"-noreset";
-	argv[9] = (char *)"-auth";
-	argv[10] = d->auth_path;
-	argv[11] = NULL;
-
-	/* Only the write end reaches Xvfb (its CLOEXEC cleared in the child alone). */
-	child.exe = exe;
-	child.argv = argv;
-	child.keep_fd = pfd[1];
-	r = fp_display_start_child(&child, &d->server);
-	/* Only the child may hold the write end: its exit must read as EOF here. */
-	close(pfd[1]);
-	if (r < 0) {
-		fp_error("xvfb: cannot start %s: %s", exe, strerror(-r));
-		close(pfd[0]);
-		d->server = 0;
-		xvfb_destroy(d);
-		return r;
-	}
-	r = read_display_number(pfd[0], d->server, deadline, num, sizeof(num));
-	close(pfd[0]);
-	if (r == 0) {
-		size_t len = strlen(num);
-
-		if (len && num[len - 1] == '\n') /* -displayfd writes "N\n" */
-			num[len - 1] = '\0';
-		if (fp_parse_uint(num, 0, 65535, &n) < 0) {
-			fp_error("xvfb: Xvfb wrote an unusable display number '%.16s'", num);
-			r = -EPROTO;
-		}
-	}
-	if (r < 0) {
-		xvfb_destroy(d);
-		return r;
-	}
-	snprintf(d->name, sizeof(d->name), ":%llu", n);
-	fp_info("xvfb: Xvfb pid %d serves display %s at %s", (int)d->server, d->name, screen);
+	r = start_server(d, exe, opts, &displayfd);
+	if (r < 0)
+		goto err_destroy;
+	r = take_display_number(d, displayfd, deadline);
+	close(displayfd);
+	if (r < 0)
+		goto err_destroy;
+	fp_info("xvfb: Xvfb pid %d serves display %s at %ux%u", (int)d->server, d->name,
+		opts->width, opts->height);
 	*out = d;
 	return 0;
+
+err_destroy:
+	xvfb_destroy(d);
+	return r;
 }
 
 static const char *xvfb_name(const struct fp_display *d)

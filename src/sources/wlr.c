@@ -702,6 +702,82 @@ static void wlr_destroy(struct fp_backend *b)
 	free(b);
 }
 
+/* Connects and learns the globals and the outputs' first modes; the two protocols a capture
+ * cannot do without must be there. */
+static int connect_compositor(struct fp_backend *b, const char *display)
+{
+	int r;
+
+	/* NULL means $WAYLAND_DISPLAY; a name is relative to $XDG_RUNTIME_DIR; an absolute
+	 * path is used as is (libwayland's own rules). */
+	b->dpy = wl_display_connect(display);
+	if (!b->dpy) {
+		r = errno ? -errno : -ECONNREFUSED;
+		fp_error("wlr source: cannot connect to Wayland display '%s': %s",
+			 display ? display : "$WAYLAND_DISPLAY", strerror(-r));
+		return r;
+	}
+	b->reg = wl_display_get_registry(b->dpy);
+	wl_registry_add_listener(b->reg, &registry_listener, b);
+	/* Two round trips: the globals, then the outputs' first mode/name/done. */
+	if (wl_display_roundtrip(b->dpy) < 0 || wl_display_roundtrip(b->dpy) < 0) {
+		r = -(wl_display_get_error(b->dpy) ? wl_display_get_error(b->dpy) : EPIPE);
+		fp_error("wlr source: compositor connection failed during setup: %s", strerror(-r));
+		return r;
+	}
+	if (!b->sc || b->sc_version < 2) {
+		fp_error("wlr source: the compositor does not offer zwlr_screencopy_manager_v1 "
+			 "version >= 2 (copy_with_damage); is it wlroots-based?");
+		return -ENOTSUP;
+	}
+	if (!b->shm) {
+		fp_error("wlr source: the compositor offers no wl_shm");
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* The output asked for (output=NAME), else the first; its mode is the capture size. */
+static int pick_output(struct fp_backend *b)
+{
+	for (size_t i = 0; i < b->n_outputs && !b->out; i++)
+		if (!b->want_output[0] || !strcmp(b->outputs[i].name, b->want_output))
+			b->out = &b->outputs[i];
+	if (!b->out) {
+		fp_error("wlr source: %s", b->want_output[0] ? "no output of that name" : "no outputs");
+		if (b->want_output[0])
+			for (size_t i = 0; i < b->n_outputs; i++)
+				fp_error("wlr source:   output '%s' (wanted '%s')", b->outputs[i].name,
+					 b->want_output);
+		return -ENODEV;
+	}
+	if (!b->out->done || !size_valid(b->out->mode_w, b->out->mode_h)) {
+		fp_error("wlr source: output %s has no usable mode (%dx%d)", b->out->name,
+			 b->out->mode_w, b->out->mode_h);
+		return -ERANGE;
+	}
+	b->cap_w = (uint32_t)b->out->mode_w;
+	b->cap_h = (uint32_t)b->out->mode_h;
+	return 0;
+}
+
+/* A virtual pointer to make an idle output compose (kicks); optional. */
+static void create_kick_pointer(struct fp_backend *b)
+{
+	if (!b->vpm) {
+		fp_warn("wlr source: no zwlr_virtual_pointer_manager_v1: kicks cannot make an idle "
+			"output compose; frames come only when something changes");
+		return;
+	}
+	/* Tied to our output where the compositor can, so +1/-1 moves stay on it. */
+	if (zwlr_virtual_pointer_manager_v1_get_version(b->vpm) >=
+	    ZWLR_VIRTUAL_POINTER_MANAGER_V1_CREATE_VIRTUAL_POINTER_WITH_OUTPUT_SINCE_VERSION)
+		b->vp = zwlr_virtual_pointer_manager_v1_create_virtual_pointer_with_output(
+			b->vpm, NULL, b->out->wl);
+	else
+		b->vp = zwlr_virtual_pointer_manager_v1_create_virtual_pointer(b->vpm, NULL);
+}
+
 static int wlr_create(struct fp_backend **out, const struct fp_backend_args *args)
 {
 	struct fp_backend *b = calloc(1, sizeof(*b));
@@ -713,74 +789,16 @@ static int wlr_create(struct fp_backend **out, const struct fp_backend_args *arg
 	b->bounce.fd = -1;
 	b->frame_slot = -1;
 	b->retry_at = INT64_MAX;
-	r = fp_spec_parse(args->spec, "wlr source", set_option, b);
-	if (r < 0)
-		goto fail;
-	/* NULL means $WAYLAND_DISPLAY; a name is relative to $XDG_RUNTIME_DIR; an absolute
-	 * path is used as is (libwayland's own rules). */
-	b->dpy = wl_display_connect(args->display);
-	if (!b->dpy) {
-		r = errno ? -errno : -ECONNREFUSED;
-		fp_error("wlr source: cannot connect to Wayland display '%s': %s",
-			 args->display ? args->display : "$WAYLAND_DISPLAY", strerror(-r));
-		goto fail;
-	}
-	b->reg = wl_display_get_registry(b->dpy);
-	wl_registry_add_listener(b->reg, &registry_listener, b);
-	/* Two round trips: the globals, then the outputs' first mode/name/done. */
-	if (wl_display_roundtrip(b->dpy) < 0 || wl_display_roundtrip(b->dpy) < 0) {
-		r = -(wl_display_get_error(b->dpy) ? wl_display_get_error(b->dpy) : EPIPE);
-		fp_error("wlr source: compositor connection failed during setup: %s", strerror(-r));
-		goto fail;
-	}
-	if (!b->sc || b->sc_version < 2) {
-		fp_error("wlr source: the compositor does not offer zwlr_screencopy_manager_v1 "
-			 "version >= 2 (copy_with_damage); is it wlroots-based?");
-		r = -ENOTSUP;
-		goto fail;
-	}
-	if (!b->shm) {
-		fp_error("wlr source: the compositor offers no wl_shm");
-		r = -ENOTSUP;
-		goto fail;
-	}
-	for (size_t i = 0; i < b->n_outputs && !b->out; i++)
-		if (!b->want_output[0] || !strcmp(b->outputs[i].name, b->want_output))
-			b->out = &b->outputs[i];
-	if (!b->out) {
-		fp_error("wlr source: %s", b->want_output[0] ? "no output of that name" : "no outputs");
-		if (b->want_output[0])
-			for (size_t i = 0; i < b->n_outputs; i++)
-				fp_error("wlr source:   output '%s' (wanted '%s')", b->outputs[i].name,
-					 b->want_output);
-		r = -ENODEV;
-		goto fail;
-	}
-	if (!b->out->done || !size_valid(b->out->mode_w, b->out->mode_h)) {
-		fp_error("wlr source: output %s has no usable mode (%dx%d)", b->out->name,
-			 b->out->mode_w, b->out->mode_h);
-		r = -ERANGE;
-		goto fail;
-	}
-	b->cap_w = (uint32_t)b->out->mode_w;
-	b->cap_h = (uint32_t)b->out->mode_h;
-	if (b->vpm) {
-		/* Tied to our output where the compositor can, so +1/-1 moves stay on it. */
-		if (zwlr_virtual_pointer_manager_v1_get_version(b->vpm) >=
-		    ZWLR_VIRTUAL_POINTER_MANAGER_V1_CREATE_VIRTUAL_POINTER_WITH_OUTPUT_SINCE_VERSION)
-			b->vp = zwlr_virtual_pointer_manager_v1_create_virtual_pointer_with_output(
-				b->vpm, NULL, b->out->wl);
-		else
-			b->vp = zwlr_virtual_pointer_manager_v1_create_virtual_pointer(b->vpm, NULL);
-	} else {
-		fp_warn("wlr source: no zwlr_virtual_pointer_manager_v1: kicks cannot make an idle "
-			"output compose; frames come only when something changes");
-	}
+	if ((r = fp_spec_parse(args->spec, "wlr source", set_option, b)) < 0 ||
+	    (r = connect_compositor(b, args->display)) < 0 || (r = pick_output(b)) < 0)
+		goto err_destroy;
+	create_kick_pointer(b);
 	fp_info("wlr source: output %s %ux%u, screencopy v%u%s", b->out->name, b->cap_w, b->cap_h,
 		b->sc_version, b->vp ? ", virtual pointer for kicks" : "");
 	*out = b;
 	return 0;
-fail:
+
+err_destroy:
 	wlr_destroy(b);
 	return r;
 }

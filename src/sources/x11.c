@@ -784,20 +784,21 @@ static int x11_ring_changed(struct fp_backend *b, const struct fp_source_ring *r
 	for (uint32_t i = 0; i < ring->ring_len; i++) {
 		r = attach_fd(b, ring->slot_fd[i], &b->seg[i], "ShmAttachFd (ring slot)");
 		if (r < 0)
-			goto fail;
+			goto err_detach;
 		b->nseg = i + 1;
 	}
 	if (ring->stride != ring->width * 4u) {
 		r = attach_scratch(b, ring->width, ring->height);
 		if (r < 0)
-			goto fail;
+			goto err_detach;
 		fp_info("x11: ring stride %u != %u (width %u): capturing through a scratch "
 			"segment and copying rows", ring->stride, ring->width * 4u, ring->width);
 	}
 	b->attached = 1;
 	fp_debug("x11: %u ring slots of gen %u attached to the X server", b->nseg, b->generation);
 	return 0;
-fail:
+
+err_detach:
 	fp_error("x11: the X server cannot map the ring (%s); MIT-SHM fd passing needs a local "
 		 "display and the same machine", strerror(-r));
 	detach_all(b);
