@@ -1,6 +1,7 @@
 #include "common/proc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <dirent.h>
@@ -141,12 +142,11 @@ static size_t list_children(pid_t *out, size_t cap)
 	if (!d)
 		return 0;
 	while ((e = readdir(d)) && n < cap) {
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
+		unsigned long long pid;
 
-		if (*end || pid <= 0)
-			continue;
-		if (parent_of(pid) == self)
+		if (fp_parse_uint(e->d_name, 1, INT_MAX, &pid) < 0)
+			continue; /* ".", "self", "sys", ...: not a process */
+		if (parent_of((long)pid) == self)
 			out[n++] = (pid_t)pid;
 	}
 	closedir(d);
