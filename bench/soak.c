@@ -186,8 +186,8 @@ static int report(const struct soak *s)
 
 int main(int argc, char **argv)
 {
-	static struct soak s = { .seconds = 600, .flip_s = 2, .kill_s = 30, .warmup_s = 10,
-				 .rss_max = 256, .fds_warm = -1 };
+	struct soak s = { .seconds = 600, .flip_s = 2, .kill_s = 30, .warmup_s = 10,
+			  .rss_max = 256, .fds_warm = -1 };
 	struct fp_capture_opts o = { .backend = "test", .width = 640, .height = 360, .fps = 60,
 				     .verify_signatures = 1, .convert_threads = 1 };
 	char spec[64], why[512];
