@@ -2,7 +2,9 @@
  * source frames in one process. Peers run single-threaded (none of them slices by itself);
  * "ours" is timed with 1 thread and with all cores. */
 #include "bench.h"
+#include "common/util.h"
 #include "framepush/convert.h"
+#include "framepush/proto.h"
 
 #include <errno.h>
 #include <math.h>
@@ -498,72 +500,109 @@ static const struct result *find(const char *mode, uint32_t w, uint32_t h, const
 
 static enum fp_cpu_path bench_path = FP_CPU_AUTO;
 
-static int bench_size(uint32_t w, uint32_t h, unsigned iterations, unsigned nthreads)
-{
-	struct fp_yuv_frame nv12[4], p010[4], ref;
-	struct ctx c[7];
-	struct contender k[7];
-	uint8_t *sdr_src, *hdr_src, *copy;
+/* What every contender of one size shares: the converters, the sources, the outputs (each
+ * contender writes its own output frame; all read the same source). */
+struct bench_set {
+	uint32_t w, h;
+	unsigned nthreads;
 	struct fp_converter *one, *all;
+	struct fp_yuv_frame nv12[4], p010[4];
+	uint8_t *sdr_src, *hdr_src, *copy;
 	struct SwsContext *sws;
-	unsigned n;
+};
+
+static int set_open(struct bench_set *s)
+{
+	uint32_t w = s->w, h = s->h;
 	int r;
 
-	if ((r = fp_converter_create(&one, 1, bench_path)) || (r = fp_converter_create(&all, nthreads, bench_path))) {
+	if ((r = fp_converter_create(&s->one, 1, bench_path)) ||
+	    (r = fp_converter_create(&s->all, s->nthreads, bench_path))) {
 		fprintf(stderr, "framepush-bench: fp_converter_create: %s\n", strerror(-r));
 		return 1;
 	}
-	/* Each contender writes its own output frame; all read the same source. */
 	for (int i = 0; i < 4; i++) {
-		if (fp_yuv_frame_alloc(&nv12[i], FP_YUV_NV12, w, h) ||
-		    fp_yuv_frame_alloc(&p010[i], FP_YUV_P010, w, h)) {
+		if (fp_yuv_frame_alloc(&s->nv12[i], FP_YUV_NV12, w, h) ||
+		    fp_yuv_frame_alloc(&s->p010[i], FP_YUV_P010, w, h)) {
 			fprintf(stderr, "framepush-bench: cannot allocate %ux%u frames\n", w, h);
 			return 1;
 		}
 	}
-	sdr_src = xalloc((size_t)w * 4 * h);
-	hdr_src = xalloc((size_t)w * 8 * h);
-	copy = xalloc((size_t)w * 8 * h);
-	fill_source(sdr_src, (size_t)w * 4, w, h, 0);
-	fill_source(hdr_src, (size_t)w * 8, w, h, 1);
-	sws = sws_getContext((int)w, (int)h, AV_PIX_FMT_BGR0, (int)w, (int)h, AV_PIX_FMT_NV12, SWS_BILINEAR,
-			     NULL, NULL, NULL);
-	if (!sws) {
+	s->sdr_src = xalloc((size_t)w * 4 * h);
+	s->hdr_src = xalloc((size_t)w * 8 * h);
+	s->copy = xalloc((size_t)w * 8 * h);
+	fill_source(s->sdr_src, (size_t)w * 4, w, h, 0);
+	fill_source(s->hdr_src, (size_t)w * 8, w, h, 1);
+	s->sws = sws_getContext((int)w, (int)h, AV_PIX_FMT_BGR0, (int)w, (int)h, AV_PIX_FMT_NV12,
+				SWS_BILINEAR, NULL, NULL, NULL);
+	if (!s->sws) {
 		fprintf(stderr, "framepush-bench: sws_getContext failed\n");
 		return 1;
 	}
 	/* BT.709 matrix, full-range RGB in, limited-range YUV out. */
-	sws_setColorspaceDetails(sws, sws_getCoefficients(SWS_CS_ITU709), 1, sws_getCoefficients(SWS_CS_ITU709),
-				 0, 0, 1 << 16, 1 << 16);
+	sws_setColorspaceDetails(s->sws, sws_getCoefficients(SWS_CS_ITU709), 1,
+				 sws_getCoefficients(SWS_CS_ITU709), 0, 0, 1 << 16, 1 << 16);
+	return 0;
+}
 
-	/* SDR */
-	for (int i = 0; i < 5; i++)
-		c[i] = (struct ctx){ .w = w, .h = h, .fmt = FP_PIXFMT_XRGB8888, .src = sdr_src,
-				     .src_stride = (size_t)w * 4, .out = &nv12[i < 4 ? i : 3], .copy = copy,
-				     .bytes = (size_t)w * 4 * h, .sws = sws };
-	c[0].conv = one;
-	c[1].conv = all;
-	n = 0;
-	k[n++] = (struct contender){ "ours", 1, run_ours, &c[0], NULL };
-	if (nthreads > 1)
-		k[n++] = (struct contender){ "ours", nthreads, run_ours, &c[1], NULL };
+static void set_close(struct bench_set *s)
+{
+	sws_freeContext(s->sws);
+	fp_converter_destroy(s->one);
+	fp_converter_destroy(s->all);
+	for (int i = 0; i < 4; i++) {
+		fp_yuv_frame_free(&s->nv12[i]);
+		fp_yuv_frame_free(&s->p010[i]);
+	}
+	free(s->sdr_src);
+	free(s->hdr_src);
+	free(s->copy);
+}
+
+/* n contexts on one source; outputs 0..3 their own, the rest share the last. Then "ours"
+ * with one thread (c[0]) and, where there are more, with all (c[1]) open the round;
+ * returns how many contenders that made. */
+static unsigned round_begin(struct bench_set *s, struct ctx *c, int n, int hdr,
+			    struct contender *k)
+{
+	struct fp_yuv_frame *out = hdr ? s->p010 : s->nv12;
+	size_t bpp = hdr ? 8 : 4;
+	unsigned nk = 0;
+
+	for (int i = 0; i < n; i++)
+		c[i] = (struct ctx){ .w = s->w, .h = s->h,
+				     .fmt = hdr ? FP_PIXFMT_RGBA16F : FP_PIXFMT_XRGB8888,
+				     .src = hdr ? s->hdr_src : s->sdr_src, .src_stride = (size_t)s->w * bpp,
+				     .out = &out[i < 4 ? i : 3], .copy = s->copy,
+				     .bytes = (size_t)s->w * bpp * s->h, .sws = hdr ? NULL : s->sws };
+	c[0].conv = s->one;
+	c[1].conv = s->all;
+	k[nk++] = (struct contender){ "ours", 1, run_ours, &c[0], NULL };
+	if (s->nthreads > 1)
+		k[nk++] = (struct contender){ "ours", s->nthreads, run_ours, &c[1], NULL };
+	return nk;
+}
+
+static void time_sdr(struct bench_set *s, unsigned iterations)
+{
+	struct ctx c[5];
+	struct contender k[5];
+	unsigned n = round_begin(s, c, 5, 0, k);
+
 	k[n++] = (struct contender){ "libyuv", 1, run_libyuv, &c[2], NULL };
 	k[n++] = (struct contender){ "swscale", 1, run_sws, &c[3], NULL };
 	k[n++] = (struct contender){ "memcpy", 1, run_memcpy, &c[4], NULL };
-	run_round_robin("sdr", w, h, k, n, iterations);
+	run_round_robin("sdr", s->w, s->h, k, n, iterations);
+}
 
-	/* HDR. zimg, zimg-core and zimg-exact each have their own graph and planes; zimg-core
-	 * shares zimg's (it times the graph alone on the planes zimg's split filled). */
-	for (int i = 0; i < 7; i++)
-		c[i] = (struct ctx){ .w = w, .h = h, .fmt = FP_PIXFMT_RGBA16F, .src = hdr_src,
-				     .src_stride = (size_t)w * 8, .out = &p010[i < 4 ? i : 3], .copy = copy,
-				     .bytes = (size_t)w * 8 * h };
-	c[0].conv = one;
-	c[1].conv = all;
-	n = 0;
-	k[n++] = (struct contender){ "ours", 1, run_ours, &c[0], NULL };
-	if (nthreads > 1)
-		k[n++] = (struct contender){ "ours", nthreads, run_ours, &c[1], NULL };
+/* zimg, zimg-core and zimg-exact each have their own graph and planes; zimg-core shares
+ * zimg's (it times the graph alone on the planes zimg's split filled). c[] stays the
+ * caller's: the accuracy check reads the outputs and graphs the timed runs left. */
+static void time_hdr(struct bench_set *s, struct ctx c[7], unsigned iterations)
+{
+	struct contender k[7];
+	unsigned n = round_begin(s, c, 7, 1, k);
+
 	if (zimg_setup(&c[2], 0) == 0) {
 		k[n++] = (struct contender){ "zimg", 1, run_zimg, &c[2], NULL };
 		c[5] = c[2]; /* same graph and planes; core only, writes no P010 */
@@ -572,15 +611,21 @@ static int bench_size(uint32_t w, uint32_t h, unsigned iterations, unsigned nthr
 	if (zimg_setup(&c[3], 1) == 0)
 		k[n++] = (struct contender){ "zimg-exact", 1, run_zimg, &c[3], NULL };
 	k[n++] = (struct contender){ "memcpy", 1, run_memcpy, &c[6], NULL };
-	run_round_robin("hdr", w, h, k, n, iterations);
+	run_round_robin("hdr", s->w, s->h, k, n, iterations);
+}
 
-	/* Accuracy of the outputs the timed runs left behind, against the float64 reference. */
-	if (fp_yuv_frame_alloc(&ref, FP_YUV_P010, w, h)) {
-		fprintf(stderr, "framepush-bench: cannot allocate %ux%u frames\n", w, h);
+/* Accuracy of the outputs the timed HDR runs left behind, against the float64 reference;
+ * releases the zimg graphs. */
+static int hdr_accuracy(const struct bench_set *s, struct ctx c[7])
+{
+	struct fp_yuv_frame ref;
+
+	if (fp_yuv_frame_alloc(&ref, FP_YUV_P010, s->w, s->h)) {
+		fprintf(stderr, "framepush-bench: cannot allocate %ux%u frames\n", s->w, s->h);
 		return 1;
 	}
-	fp_convert_ref_rgba16f_to_p010(hdr_src, (size_t)w * 8, w, h, &ref);
-	acc_add(w, h, "ours", acc_measure(&ref, c[0].out));
+	fp_convert_ref_rgba16f_to_p010(s->hdr_src, (size_t)s->w * 8, s->w, s->h, &ref);
+	acc_add(s->w, s->h, "ours", acc_measure(&ref, c[0].out));
 	if (c[2].graph && zimg_accuracy(&c[2], "zimg", &ref))
 		return 1;
 	if (c[3].graph && zimg_accuracy(&c[3], "zimg-exact", &ref))
@@ -590,17 +635,21 @@ static int bench_size(uint32_t w, uint32_t h, unsigned iterations, unsigned nthr
 		zimg_teardown(&c[2]);
 	if (c[3].graph)
 		zimg_teardown(&c[3]);
+	return 0;
+}
 
-	sws_freeContext(sws);
-	fp_converter_destroy(one);
-	fp_converter_destroy(all);
-	for (int i = 0; i < 4; i++) {
-		fp_yuv_frame_free(&nv12[i]);
-		fp_yuv_frame_free(&p010[i]);
-	}
-	free(sdr_src);
-	free(hdr_src);
-	free(copy);
+static int bench_size(uint32_t w, uint32_t h, unsigned iterations, unsigned nthreads)
+{
+	struct bench_set s = { .w = w, .h = h, .nthreads = nthreads };
+	struct ctx hdr[7];
+
+	if (set_open(&s))
+		return 1;
+	time_sdr(&s, iterations);
+	time_hdr(&s, hdr, iterations);
+	if (hdr_accuracy(&s, hdr))
+		return 1;
+	set_close(&s);
 	return 0;
 }
 
@@ -665,77 +714,90 @@ static void print_accuracy(void)
 	}
 }
 
-int bench_convert_main(int argc, char **argv)
-{
-	uint32_t sizes[MAX_SIZES][2] = { { 1920, 1080 }, { 3840, 2160 } };
-	unsigned nsizes = 2, iterations = 30, nthreads;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	struct fp_converter *probe;
+struct bench_opts {
+	uint32_t sizes[MAX_SIZES][2];
+	unsigned nsizes, iterations, nthreads;
+};
 
-	nthreads = ncpu > 0 ? (unsigned)ncpu : 1;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--iterations") && i + 1 < argc) {
-			iterations = (unsigned)strtoul(argv[++i], NULL, 10);
-			if (iterations < 1 || iterations > 100000) {
+/* "WxH[,WxH...]", each within FP_WIDTH_* x FP_HEIGHT_*, at most MAX_SIZES of them. */
+static int parse_sizes(const char *s, struct bench_opts *o)
+{
+	o->nsizes = 0;
+	for (;;) {
+		const char *comma = strchr(s, ',');
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+		char one[32];
+
+		if (len >= sizeof(one) || o->nsizes == MAX_SIZES)
+			return -EINVAL;
+		memcpy(one, s, len);
+		one[len] = '\0';
+		if (fp_parse_size(one, FP_WIDTH_MIN, FP_HEIGHT_MIN, FP_WIDTH_MAX, FP_HEIGHT_MAX,
+				  &o->sizes[o->nsizes][0], &o->sizes[o->nsizes][1]))
+			return -EINVAL;
+		o->nsizes++;
+		if (!comma)
+			return 0;
+		s = comma + 1;
+	}
+}
+
+/* FP_CPU_AUTO for a name that is no forced path. */
+static enum fp_cpu_path parse_path(const char *name)
+{
+	for (int p = FP_CPU_SCALAR; p <= FP_CPU_AVX2; p++)
+		if (!strcmp(name, fp_cpu_path_name((enum fp_cpu_path)p)))
+			return (enum fp_cpu_path)p;
+	return FP_CPU_AUTO;
+}
+
+/* 0, or the exit status for a bad command line (every option takes a value). */
+static int parse_args(int argc, char **argv, struct bench_opts *o)
+{
+	for (int i = 1; i < argc; i += 2) {
+		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		unsigned long long v;
+
+		if (!val)
+			goto usage;
+		if (!strcmp(opt, "--iterations")) {
+			if (fp_parse_uint(val, 1, 100000, &v)) {
 				fprintf(stderr, "framepush-bench: --iterations must be 1..100000\n");
 				return 2;
 			}
-		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-			nthreads = (unsigned)strtoul(argv[++i], NULL, 10);
-			if (nthreads < 1 || nthreads > 64) {
+			o->iterations = (unsigned)v;
+		} else if (!strcmp(opt, "--threads")) {
+			if (fp_parse_uint(val, 1, 64, &v)) {
 				fprintf(stderr, "framepush-bench: --threads must be 1..64\n");
 				return 2;
 			}
-		} else if (!strcmp(argv[i], "--path") && i + 1 < argc) {
-			const char *name = argv[++i];
-
-			bench_path = FP_CPU_AUTO;
-			for (int p = FP_CPU_SCALAR; p <= FP_CPU_AVX2; p++)
-				if (!strcmp(name, fp_cpu_path_name((enum fp_cpu_path)p)))
-					bench_path = (enum fp_cpu_path)p;
+			o->nthreads = (unsigned)v;
+		} else if (!strcmp(opt, "--path")) {
+			bench_path = parse_path(val);
 			if (bench_path == FP_CPU_AUTO) {
 				fprintf(stderr, "framepush-bench: --path wants scalar|sse2|ssse3|avx2\n");
 				return 2;
 			}
-		} else if (!strcmp(argv[i], "--sizes") && i + 1 < argc) {
-			char *s = argv[++i], *end;
-
-			nsizes = 0;
-			while (*s) {
-				unsigned long w = strtoul(s, &end, 10), h;
-
-				if (end == s || *end != 'x' || nsizes == MAX_SIZES)
-					goto bad_size;
-				s = end + 1;
-				h = strtoul(s, &end, 10);
-				if (end == s || w < 2 || h < 2 || w > 7680 || h > 4320 || (*end && *end != ','))
-					goto bad_size;
-				sizes[nsizes][0] = (uint32_t)w;
-				sizes[nsizes][1] = (uint32_t)h;
-				nsizes++;
-				s = *end ? end + 1 : end;
+		} else if (!strcmp(opt, "--sizes")) {
+			if (parse_sizes(val, o)) {
+				fprintf(stderr, "framepush-bench: --sizes wants WxH[,WxH...] within "
+						"%ux%u..%ux%u\n", FP_WIDTH_MIN, FP_HEIGHT_MIN,
+					FP_WIDTH_MAX, FP_HEIGHT_MAX);
+				return 2;
 			}
-			if (!nsizes)
-				goto bad_size;
 		} else {
-			fprintf(stderr, "usage: framepush-bench convert [--iterations N] [--sizes WxH[,WxH...]] "
-					"[--threads N] [--path scalar|sse2|ssse3|avx2]\n");
-			return 2;
+			goto usage;
 		}
 	}
+	return 0;
+usage:
+	fprintf(stderr, "usage: framepush-bench convert [--iterations N] [--sizes WxH[,WxH...]] "
+			"[--threads N] [--path scalar|sse2|ssse3|avx2]\n");
+	return 2;
+}
 
-	if (fp_converter_create(&probe, 1, bench_path)) {
-		fprintf(stderr, "framepush-bench: CPU path %s not available\n", fp_cpu_path_name(bench_path));
-		return 1;
-	}
-	printf("framepush-bench convert: path %s, %u threads for \"all cores\", median of %u runs,\n"
-	       "contenders timed in turns on the same source frame; peers single-threaded\n",
-	       fp_cpu_path_name(fp_converter_path(probe)), nthreads, iterations);
-	fp_converter_destroy(probe);
-	for (unsigned i = 0; i < nsizes; i++)
-		if (bench_size(sizes[i][0], sizes[i][1], iterations, nthreads))
-			return 1;
-
+static void print_results(void)
+{
 	printf("\n%-4s %-10s %-10s %7s %10s %9s  %s\n", "mode", "size", "impl", "threads", "median_ms", "Mpix/s",
 	       "notes");
 	for (unsigned i = 0; i < nresults; i++) {
@@ -747,17 +809,20 @@ int bench_convert_main(int argc, char **argv)
 		       (double)r->w * r->h / (r->ms * 1e3), peer_note(r->name),
 		       strncmp(r->name, "zimg", 4) ? "" : acc_verdict(r->w, r->h, r->name));
 	}
-	print_accuracy();
-	printf("\n");
-	for (unsigned i = 0; i < nsizes; i++) {
-		static const char *const modes[] = { "sdr", "hdr" };
-		static const char *const peers[] = { "libyuv", "swscale", "zimg", "zimg-core", "zimg-exact", "memcpy" };
-		uint32_t w = sizes[i][0], h = sizes[i][1];
+}
+
+/* One grep-able line per (mode, size, our thread count, peer). */
+static void print_speedups(const struct bench_opts *o)
+{
+	static const char *const modes[] = { "sdr", "hdr" };
+	static const char *const peers[] = { "libyuv", "swscale", "zimg", "zimg-core", "zimg-exact", "memcpy" };
+	unsigned tlist[2] = { 1, o->nthreads };
+
+	for (unsigned i = 0; i < o->nsizes; i++) {
+		uint32_t w = o->sizes[i][0], h = o->sizes[i][1];
 
 		for (int m = 0; m < 2; m++) {
-			unsigned tlist[2] = { 1, nthreads };
-
-			for (int t = 0; t < (nthreads > 1 ? 2 : 1); t++) {
+			for (int t = 0; t < (o->nthreads > 1 ? 2 : 1); t++) {
 				const struct result *ours = find(modes[m], w, h, "ours", tlist[t]);
 
 				for (int p = 0; p < 6; p++) {
@@ -775,9 +840,32 @@ int bench_convert_main(int argc, char **argv)
 	for (unsigned i = 0; i < naccs; i++)
 		printf("bench accuracy hdr %ux%u impl=%s y_max=%d y_mean=%.4f c_max=%d c_mean=%.4f\n", accs[i].w,
 		       accs[i].h, accs[i].name, accs[i].a.ymax, accs[i].a.ymean, accs[i].a.cmax, accs[i].a.cmean);
-	return 0;
+}
 
-bad_size:
-	fprintf(stderr, "framepush-bench: --sizes wants WxH[,WxH...] within 2x2..7680x4320\n");
-	return 2;
+int bench_convert_main(int argc, char **argv)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct bench_opts o = { .sizes = { { FP_MODE_DEFAULT_WIDTH, FP_MODE_DEFAULT_HEIGHT }, { 3840, 2160 } },
+				.nsizes = 2, .iterations = 30, .nthreads = ncpu > 0 ? (unsigned)ncpu : 1 };
+	struct fp_converter *probe;
+	int r = parse_args(argc, argv, &o);
+
+	if (r)
+		return r;
+	if (fp_converter_create(&probe, 1, bench_path)) {
+		fprintf(stderr, "framepush-bench: CPU path %s not available\n", fp_cpu_path_name(bench_path));
+		return 1;
+	}
+	printf("framepush-bench convert: path %s, %u threads for \"all cores\", median of %u runs,\n"
+	       "contenders timed in turns on the same source frame; peers single-threaded\n",
+	       fp_cpu_path_name(fp_converter_path(probe)), o.nthreads, o.iterations);
+	fp_converter_destroy(probe);
+	for (unsigned i = 0; i < o.nsizes; i++)
+		if (bench_size(o.sizes[i][0], o.sizes[i][1], o.iterations, o.nthreads))
+			return 1;
+	print_results();
+	print_accuracy();
+	printf("\n");
+	print_speedups(&o);
+	return 0;
 }

@@ -50,7 +50,24 @@ static double slope(const double *x, const double *y, size_t n)
 	return sxx > 0 ? sxy / sxx : 0;
 }
 
-int main(int argc, char **argv)
+struct soak {
+	/* Options. */
+	double seconds, flip_s, kill_s, warmup_s, rss_max;
+	char source_exe[4096];
+	int verbose;
+	/* One sample a second: minutes since the start, open fds, RssAnon KiB. */
+	double *t, *fds, *rss;
+	size_t n, cap_n;
+	int fds_warm;
+	/* The run. */
+	struct fp_capture *cap;
+	int64_t start;
+	unsigned long frames, wrong_geometry, kills;
+	int r;
+};
+
+/* 0, or the exit status for a bad command line. */
+static int parse_args(struct soak *s, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "seconds", required_argument, NULL, 's' }, { "flip-every", required_argument, NULL, 'f' },
@@ -59,29 +76,20 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
-	double seconds = 600, flip_s = 2, kill_s = 30, warmup_s = 10, rss_max = 256;
-	char source_exe[4096], spec[64], why[512];
 	const char *root = getenv("FRAMEPUSH_BUILD_ROOT");
-	struct fp_capture_opts o = { .backend = "test", .width = 640, .height = 360, .fps = 60,
-				     .verify_signatures = 1, .convert_threads = 1 };
-	struct fp_capture_stats st;
-	struct fp_capture *cap;
-	double *t, *fds, *rss;
-	size_t n = 0, cap_n;
-	unsigned long frames = 0, wrong_geometry = 0, kills = 0, base_run = 0;
-	int64_t start, next_sample, next_kill, period = FP_NSEC_PER_SEC / 60, tick;
-	int c, r = 0, fds_warm = -1, fds_end, ok, verbose = 0;
+	int c;
 
-	snprintf(source_exe, sizeof(source_exe), "%s/tools/framepush-source", root ? root : "build");
+	snprintf(s->source_exe, sizeof(s->source_exe), "%s/tools/framepush-source",
+		 root ? root : "build");
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': seconds = atof(optarg); break;
-		case 'f': flip_s = atof(optarg); break;
-		case 'k': kill_s = atof(optarg); break;
-		case 'w': warmup_s = atof(optarg); break;
-		case 'r': rss_max = atof(optarg); break;
-		case 'x': snprintf(source_exe, sizeof(source_exe), "%s", optarg); break;
-		case 'v': verbose = 1; break;
+		case 's': s->seconds = atof(optarg); break;
+		case 'f': s->flip_s = atof(optarg); break;
+		case 'k': s->kill_s = atof(optarg); break;
+		case 'w': s->warmup_s = atof(optarg); break;
+		case 'r': s->rss_max = atof(optarg); break;
+		case 'x': snprintf(s->source_exe, sizeof(s->source_exe), "%s", optarg); break;
+		case 'v': s->verbose = 1; break;
 		default:
 			fprintf(stderr, "usage: framepush-soak [--seconds S] [--flip-every S] "
 					"[--kill-every S] [--warmup S] [--rss-slope-max KIB_PER_MIN] "
@@ -89,92 +97,129 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (seconds <= warmup_s + 5 || flip_s <= 0 || kill_s <= 0) {
+	if (s->seconds <= s->warmup_s + 5 || s->flip_s <= 0 || s->kill_s <= 0) {
 		fprintf(stderr, "framepush-soak: want --seconds > --warmup + 5, positive intervals\n");
 		return 2;
 	}
-	fp_log_init("framepush-soak");
-	if (!getenv("FRAMEPUSH_LOG"))
-		fp_log_set_level(FP_LOG_WARN);
-	/* The test source flips every N published frames: N = 60 fps x the interval. */
-	snprintf(spec, sizeof(spec), "pattern=moving,flip-every=%u", (unsigned)(flip_s * 60));
-	o.source_exe = source_exe;
-	o.spec = spec;
-	o.max_source_restarts = (unsigned)(seconds / kill_s) + 1;
-	cap_n = (size_t)seconds + 2;
-	t = calloc(cap_n, sizeof(*t));
-	fds = calloc(cap_n, sizeof(*fds));
-	rss = calloc(cap_n, sizeof(*rss));
-	if (!t || !fds || !rss)
-		return 1;
-	r = fp_capture_open(&cap, &o, why, sizeof(why));
-	if (r < 0) {
-		fprintf(stderr, "framepush-soak: open failed: %s\n", why);
-		return 1;
-	}
-	start = fp_now_ns();
-	next_sample = start + FP_NSEC_PER_SEC;
-	next_kill = start + (int64_t)(kill_s * 1e9);
-	for (tick = start + period; tick < start + (int64_t)(seconds * 1e9); tick += period) {
+	return 0;
+}
+
+static void take_sample(struct soak *s, int64_t now)
+{
+	size_t n = s->n;
+
+	s->t[n] = (double)(now - s->start) / 60e9; /* minutes */
+	s->fds[n] = fp_count_open_fds();
+	s->rss[n] = (double)rss_anon_kib();
+	if (s->fds_warm < 0 && now - s->start >= (int64_t)(s->warmup_s * 1e9))
+		s->fds_warm = (int)s->fds[n];
+	if (s->verbose && n % 10 == 0)
+		printf("%4zu s: %.0f fds, %.0f KiB anonymous resident\n", n + 1, s->fds[n], s->rss[n]);
+	s->n++;
+}
+
+/* Pulls frames at 60 fps for --seconds, killing the source and sampling on schedule. */
+static void soak_loop(struct soak *s, uint32_t base_w, uint32_t base_h)
+{
+	int64_t period = FP_NSEC_PER_SEC / 60, tick;
+	int64_t next_sample = s->start + FP_NSEC_PER_SEC;
+	int64_t next_kill = s->start + (int64_t)(s->kill_s * 1e9);
+	unsigned long base_run = 0;
+
+	for (tick = s->start + period; tick < s->start + (int64_t)(s->seconds * 1e9);
+	     tick += period) {
 		const struct fp_yuv_frame *f;
 		int64_t now;
 
-		r = fp_capture_next_frame(cap, tick, &f);
-		if (r < 0)
+		s->r = fp_capture_next_frame(s->cap, tick, &f);
+		if (s->r < 0)
 			break;
-		frames++;
-		fp_capture_get_stats(cap, &st);
+		s->frames++;
 		/* The test source's two modes: 640x360 and, flipped, 960x540 (fp_test flip). */
 		if (f->width < 16 || f->height < 16 || f->width > 1920 || f->height > 1080)
-			wrong_geometry++;
+			s->wrong_geometry++;
 		/* Memory is sampled in one state only: the base mode, every output buffer of it. */
-		base_run = f->width == o.width && f->height == o.height ? base_run + 1 : 0;
+		base_run = f->width == base_w && f->height == base_h ? base_run + 1 : 0;
 		now = fp_now_ns();
 		if (now >= next_kill) {
-			kill(fp_capture_source_pid(cap), SIGKILL);
-			kills++;
-			next_kill += (int64_t)(kill_s * 1e9);
+			kill(fp_capture_source_pid(s->cap), SIGKILL);
+			s->kills++;
+			next_kill += (int64_t)(s->kill_s * 1e9);
 		}
-		if (now >= next_sample && base_run > 8 && n < cap_n) {
-			t[n] = (double)(now - start) / 60e9; /* minutes */
-			fds[n] = fp_count_open_fds();
-			rss[n] = (double)rss_anon_kib();
-			if (fds_warm < 0 && now - start >= (int64_t)(warmup_s * 1e9))
-				fds_warm = (int)fds[n];
-			if (verbose && n % 10 == 0)
-				printf("%4zu s: %.0f fds, %.0f KiB anonymous resident\n", n + 1, fds[n], rss[n]);
-			n++;
+		if (now >= next_sample && base_run > 8 && s->n < s->cap_n) {
+			take_sample(s, now);
 			next_sample = now + FP_NSEC_PER_SEC;
 		}
 		if (tick < now - 4 * period) /* a restart stalls the loop: do not burst after it */
 			tick = now - period;
 	}
-	fp_capture_get_stats(cap, &st);
+}
+
+/* Prints the verdict line; 1 when the run passed. */
+static int report(const struct soak *s)
+{
+	struct fp_capture_stats st;
+	size_t w = 0, n = s->n;
+	int fds_end, ok;
+
+	fp_capture_get_stats(s->cap, &st);
 	fds_end = fp_count_open_fds();
-	{
-		size_t w = 0;
+	while (w < n && s->t[w] * 60 < s->warmup_s)
+		w++;
+	double fd_slope = n - w > 2 ? slope(s->t + w, s->fds + w, n - w) : 0;
+	double rss_slope = n - w > 2 ? slope(s->t + w, s->rss + w, n - w) : 0;
 
-		while (w < n && t[w] * 60 < warmup_s)
-			w++;
-		double fd_slope = n - w > 2 ? slope(t + w, fds + w, n - w) : 0;
-		double rss_slope = n - w > 2 ? slope(t + w, rss + w, n - w) : 0;
+	ok = s->r == 0 && st.signature_failures == 0 && s->wrong_geometry == 0 &&
+	     st.source_restarts == s->kills && fds_end == s->fds_warm && rss_slope < s->rss_max;
+	printf("soak %.0f s: %lu frames (%llu fresh, %llu repeated), %llu display changes, "
+	       "%lu kills, %llu restarts, %llu signature failures, %lu wrong-size frames; "
+	       "fds %d after warm-up, %d at the end (slope %.2f/min); RssAnon %.0f -> %.0f KiB "
+	       "(slope %.1f KiB/min, limit %.0f): %s%s%s\n",
+	       (double)(fp_now_ns() - s->start) / 1e9, s->frames,
+	       (unsigned long long)st.frames_fresh, (unsigned long long)st.frames_repeated,
+	       (unsigned long long)st.recreates, s->kills, (unsigned long long)st.source_restarts,
+	       (unsigned long long)st.signature_failures, s->wrong_geometry, s->fds_warm, fds_end,
+	       fd_slope, n > w ? s->rss[w] : 0, n ? s->rss[n - 1] : 0, rss_slope, s->rss_max,
+	       ok ? "PASS" : "FAIL", s->r < 0 ? ": " : "", s->r < 0 ? fp_capture_error(s->cap) : "");
+	return ok;
+}
 
-		ok = r == 0 && st.signature_failures == 0 && wrong_geometry == 0 &&
-		     st.source_restarts == kills && fds_end == fds_warm && rss_slope < rss_max;
-		printf("soak %.0f s: %lu frames (%llu fresh, %llu repeated), %llu display changes, "
-		       "%lu kills, %llu restarts, %llu signature failures, %lu wrong-size frames; "
-		       "fds %d after warm-up, %d at the end (slope %.2f/min); RssAnon %.0f -> %.0f KiB "
-		       "(slope %.1f KiB/min, limit %.0f): %s%s%s\n",
-		       (double)(fp_now_ns() - start) / 1e9, frames,
-		       (unsigned long long)st.frames_fresh, (unsigned long long)st.frames_repeated,
-		       (unsigned long long)st.recreates, kills, (unsigned long long)st.source_restarts,
-		       (unsigned long long)st.signature_failures, wrong_geometry, fds_warm, fds_end,
-		       fd_slope, n > w ? rss[w] : 0, n ? rss[n - 1] : 0, rss_slope, rss_max,
-		       ok ? "PASS" : "FAIL", r < 0 ? ": " : "", r < 0 ? fp_capture_error(cap) : "");
+int main(int argc, char **argv)
+{
+	struct soak s = { .seconds = 600, .flip_s = 2, .kill_s = 30, .warmup_s = 10,
+			  .rss_max = 256, .fds_warm = -1 };
+	struct fp_capture_opts o = { .backend = "test", .width = 640, .height = 360, .fps = 60,
+				     .verify_signatures = 1, .convert_threads = 1 };
+	char spec[64], why[512];
+	int ok, r;
+
+	r = parse_args(&s, argc, argv);
+	if (r)
+		return r;
+	fp_log_init("framepush-soak");
+	if (!getenv("FRAMEPUSH_LOG"))
+		fp_log_set_level(FP_LOG_WARN);
+	/* The test source flips every N published frames: N = 60 fps x the interval. */
+	snprintf(spec, sizeof(spec), "pattern=moving,flip-every=%u", (unsigned)(s.flip_s * 60));
+	o.source_exe = s.source_exe;
+	o.spec = spec;
+	o.max_source_restarts = (unsigned)(s.seconds / s.kill_s) + 1;
+	s.cap_n = (size_t)s.seconds + 2;
+	s.t = calloc(s.cap_n, sizeof(*s.t));
+	s.fds = calloc(s.cap_n, sizeof(*s.fds));
+	s.rss = calloc(s.cap_n, sizeof(*s.rss));
+	if (!s.t || !s.fds || !s.rss)
+		return 1;
+	if (fp_capture_open(&s.cap, &o, why, sizeof(why)) < 0) {
+		fprintf(stderr, "framepush-soak: open failed: %s\n", why);
+		return 1;
 	}
-	fp_capture_close(cap);
-	free(t);
-	free(fds);
-	free(rss);
+	s.start = fp_now_ns();
+	soak_loop(&s, o.width, o.height);
+	ok = report(&s);
+	fp_capture_close(s.cap);
+	free(s.t);
+	free(s.fds);
+	free(s.rss);
 	return ok ? 0 : 1;
 }

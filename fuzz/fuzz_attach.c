@@ -38,96 +38,112 @@ int fp_fuzz_smoke_verdict(unsigned long inputs)
 		       : 1;
 }
 
-static uint8_t take(const uint8_t **p, size_t *n)
+/* What is left of the fuzzer's input; reads past its end give zeros. */
+struct input {
+	const uint8_t *p;
+	size_t n;
+};
+
+static uint8_t take(struct input *in)
 {
 	uint8_t v = 0;
 
-	if (*n) {
-		v = **p;
-		(*p)++;
-		(*n)--;
+	if (in->n) {
+		v = *in->p++;
+		in->n--;
 	}
 	return v;
 }
 
+/* count bytes of buf overwritten, each at an offset and with a value the input chooses. */
+static void scribble(struct input *in, uint8_t *buf, size_t len, unsigned count)
+{
+	for (unsigned k = count; k; k--) {
+		uint8_t at = take(in) % len;
+
+		buf[at] = take(in);
+	}
+}
+
+static const struct fp_msg_channel valid_msg = {
+	.hdr = { FP_MSG_CHANNEL, FP_PROTO_VERSION }, .generation = 7, .target_id = 1,
+	.ring_len = 3, .width = 16, .height = 8, .format = FP_PIXFMT_XRGB8888, .stride = 64,
+	.slot_size = 64 * 8, .control_size = sizeof(struct fp_control),
+	.status_size = sizeof(struct fp_status),
+};
+
+/* The message: the valid one with a few bytes broken, so the checks deep in fp_attach are
+ * reached, not only the first one; sometimes cut or padded. Returns its length. */
+static size_t build_msg(struct input *in, uint8_t *msg, size_t cap)
+{
+	size_t len = take(in);
+	uint8_t b;
+
+	memcpy(msg, &valid_msg, sizeof(valid_msg));
+	len = len & 0x80 ? len % cap : sizeof(valid_msg);
+	b = take(in);
+	scribble(in, msg, cap, b % 4 == 0 ? (b >> 4) % 8 : 0);
+	return len;
+}
+
+/* The control block: valid, or scribbled by the input. */
+static void write_control(struct input *in, int fd)
+{
+	struct fp_control c = { .magic = FP_PROTO_MAGIC, .version = FP_PROTO_VERSION,
+				.generation = 7, .target_id = 1, .ring_len = 3, .width = 16,
+				.height = 8, .format = FP_PIXFMT_XRGB8888, .stride = 64,
+				.slot_size = 64 * 8 };
+	uint8_t b = take(in);
+
+	scribble(in, (uint8_t *)&c, sizeof(c), b % 2 ? 0 : (b >> 1) % 8);
+	if (pwrite(fd, &c, sizeof(c), 0) != (ssize_t)sizeof(c))
+		abort();
+}
+
+/* Delivery fd i as `mode` says: its size right, half, double or zero; sealed or not; the
+ * frame-ready one an eventfd, blocking or not (the source must cope). */
+static int make_fd(struct input *in, size_t i, uint8_t mode)
+{
+	uint64_t want = i == 0 ? sizeof(struct fp_control) : i == 1 ? sizeof(struct fp_status) : 64 * 8;
+	uint64_t sz = mode % 8 < 5 ? want : mode % 8 == 5 ? want / 2 : mode % 8 == 6 ? want * 2 : 0;
+	int unsealed = (mode >> 3) % 8 == 7, fd;
+
+	if (i == 2 && !unsealed)
+		fd = eventfd(0, EFD_CLOEXEC | (mode & 1 ? EFD_NONBLOCK : 0));
+	else if (unsealed) {
+		fd = memfd_create("fuzz-unsealed", MFD_CLOEXEC);
+		if (fd >= 0 && ftruncate(fd, (off_t)sz) < 0)
+			abort();
+	} else {
+		/* The control block stays unsealed until written, as the host does it. */
+		fd = i == 0 ? fp_shm_create_open("fuzz", sz) : fp_shm_create("fuzz", sz);
+	}
+	if (fd < 0)
+		abort();
+	if (i == 0 && sz >= sizeof(struct fp_control))
+		write_control(in, fd);
+	/* Sealed as the host seals it, or (a quarter of inputs) without FUTURE_WRITE. */
+	if (i == 0 && !unsealed &&
+	    fcntl(fd, F_ADD_SEALS, mode >> 6 == 3 ? FP_SHM_SEALS : FP_SHM_SEALS_READONLY) < 0)
+		abort();
+	return fd;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct input in = { data, size };
 	uint8_t msg[96] = { 0 };
 	int fds[FP_CHANNEL_MAX_FDS];
-	struct fp_msg_channel base = {
-		.hdr = { FP_MSG_CHANNEL, FP_PROTO_VERSION }, .generation = 7, .target_id = 1,
-		.ring_len = 3, .width = 16, .height = 8, .format = FP_PIXFMT_XRGB8888, .stride = 64,
-		.slot_size = 64 * 8, .control_size = sizeof(struct fp_control),
-		.status_size = sizeof(struct fp_status),
-	};
 	struct fp_attachment att;
 	uint32_t detail, st;
 	size_t len, nfds;
 	int before = fp_count_open_fds();
 
-	/* Start from a valid delivery and let the input break a few things at a time, so the
-	 * checks deep in fp_attach are reached, not only the first one. */
-	memcpy(msg, &base, sizeof(base));
-	len = take(&data, &size);
-	len = len & 0x80 ? len % sizeof(msg) : sizeof(base);
-	{
-		uint8_t b = take(&data, &size);
-
-		for (uint8_t k = b % 4 == 0 ? (b >> 4) % 8 : 0; k; k--) {
-			uint8_t at = take(&data, &size) % sizeof(msg);
-
-			msg[at] = take(&data, &size);
-		}
-	}
-	nfds = take(&data, &size);
-	nfds = nfds & 0x80 ? nfds % (FP_CHANNEL_MAX_FDS + 1) : 3 + base.ring_len;
-	for (size_t i = 0; i < nfds; i++) {
-		uint8_t mode = take(&data, &size);
-		uint64_t want = i == 0 ? sizeof(struct fp_control) : i == 1 ? sizeof(struct fp_status) : 64 * 8;
-		uint64_t sz = mode % 8 < 5 ? want : mode % 8 == 5 ? want / 2 : mode % 8 == 6 ? want * 2 : 0;
-
-		if (i == 2 && (mode >> 3) % 8 != 7) {
-			/* The frame-ready fd: an eventfd, blocking or not (the source must cope). */
-			fds[i] = eventfd(0, EFD_CLOEXEC | (mode & 1 ? EFD_NONBLOCK : 0));
-			if (fds[i] < 0)
-				abort();
-			continue;
-		}
-		if ((mode >> 3) % 8 == 7) {
-			fds[i] = memfd_create("fuzz-unsealed", MFD_CLOEXEC);
-			if (fds[i] >= 0 && ftruncate(fds[i], (off_t)sz) < 0)
-				abort();
-		} else {
-			/* The control block stays unsealed until written, as the host does it. */
-			fds[i] = i == 0 ? fp_shm_create_open("fuzz", sz) : fp_shm_create("fuzz", sz);
-		}
-		if (fds[i] < 0)
-			abort();
-		if (i == 0 && sz >= sizeof(struct fp_control)) {
-			/* The control block: valid, or scribbled by the input. */
-			struct fp_control c = { .magic = FP_PROTO_MAGIC, .version = FP_PROTO_VERSION,
-						.generation = 7, .target_id = 1, .ring_len = 3, .width = 16,
-						.height = 8, .format = FP_PIXFMT_XRGB8888, .stride = 64,
-						.slot_size = 64 * 8 };
-			uint8_t *bytes = (uint8_t *)&c;
-			uint8_t b = take(&data, &size);
-
-			for (uint8_t k = b % 2 ? 0 : (b >> 1) % 8; k; k--) {
-				uint8_t at = take(&data, &size) % sizeof(c);
-
-				bytes[at] = take(&data, &size);
-			}
-			if (pwrite(fds[0], &c, sizeof(c), 0) != (ssize_t)sizeof(c))
-				abort();
-		}
-		if (i == 0 && (mode >> 3) % 8 != 7) {
-			/* Sealed as the host seals it, or (a quarter of inputs) without FUTURE_WRITE. */
-			int seals = mode >> 6 == 3 ? FP_SHM_SEALS : FP_SHM_SEALS_READONLY;
-
-			if (fcntl(fds[0], F_ADD_SEALS, seals) < 0)
-				abort();
-		}
-	}
+	len = build_msg(&in, msg, sizeof(msg));
+	nfds = take(&in);
+	nfds = nfds & 0x80 ? nfds % (FP_CHANNEL_MAX_FDS + 1) : 3 + valid_msg.ring_len;
+	for (size_t i = 0; i < nfds; i++)
+		fds[i] = make_fd(&in, i, take(&in));
 	st = fp_attach(msg, len, fds, nfds, 1, &att, &detail);
 	if (st > FP_SRC_STATUS_MAX)
 		abort();

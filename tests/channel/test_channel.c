@@ -381,140 +381,203 @@ static int control_copy(const struct fp_ring *r, int seals)
 	return fd;
 }
 
-static void bad_deliveries_refused(void **state)
-{
-	struct fp_broker *b = spawn_source("64x32", "30");
+/* One delivery being spoilt: a copy of the good one, the status the source must answer
+ * and the fds the spoiling made (closed once the answer came). */
+struct bad_delivery {
+	const struct fp_ring *ring;
+	int ro;
 	struct fp_msg_channel m;
-	struct fp_ring *ring, *other, *newer;
-	int fds[FP_CHANNEL_MAX_FDS], ro, small, unsealed, ctl, pipefd[2], efd;
-	int sock = fp_broker_sock(b);
-	size_t nfds;
+	int fds[FP_CHANNEL_MAX_FDS];
+	uint32_t gen, detail;
+	int made[2];
+};
 
-	(void)state;
-	assert_int_equal(fp_ring_create(&ring, fp_ring_next_generation(), 1, 3, 64, 32,
-					FP_PIXFMT_XRGB8888), 0);
-	nfds = 3 + ring->ring_len;
-	ro = fp_shm_reopen_readonly(ring->control_fd);
-	assert_true(ro >= 0);
+static void spoil_magic(struct bad_delivery *d)
+{
+	d->ring->control->magic = 0xdeadbeef;
+	fill_delivery(d->ring, &d->m, d->fds, d->ro);
+}
 
-	/* Wrong magic in the control block. */
-	ring->control->magic = 0xdeadbeef;
-	fill_delivery(ring, &m, fds, ro);
-	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
-	expect_status(b, ring->generation, FP_SRC_BAD_MAGIC, 0xdeadbeef);
-	ring->control->magic = FP_PROTO_MAGIC;
+static void spoil_msg_version(struct bad_delivery *d)
+{
+	d->m.hdr.version = FP_PROTO_VERSION - 1;
+}
 
-	/* An old protocol version, in the message and then in the control block (written
-	 * through the host's mapping, which the FUTURE_WRITE seal leaves writable). */
-	fill_delivery(ring, &m, fds, ro);
-	m.hdr.version = FP_PROTO_VERSION - 1;
-	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
-	expect_status(b, ring->generation, FP_SRC_BAD_VERSION, FP_PROTO_VERSION - 1);
-	ring->control->version = FP_PROTO_VERSION + 1;
-	fill_delivery(ring, &m, fds, ro);
-	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
-	expect_status(b, ring->generation, FP_SRC_BAD_VERSION, FP_PROTO_VERSION + 1);
-	ring->control->version = FP_PROTO_VERSION;
+/* Written through the host's mapping, which the FUTURE_WRITE seal leaves writable. */
+static void spoil_control_version(struct bad_delivery *d)
+{
+	d->ring->control->version = FP_PROTO_VERSION + 1;
+	fill_delivery(d->ring, &d->m, d->fds, d->ro);
+}
 
-	/* A control block without F_SEAL_FUTURE_WRITE: the source could reopen it writable. */
-	ctl = control_copy(ring, FP_SHM_SEALS);
-	fill_delivery(ring, &m, fds, ctl);
-	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
+/* Sealed, but without F_SEAL_FUTURE_WRITE: the source could reopen it writable. */
+static void spoil_control_writable(struct bad_delivery *d)
+{
+	int ctl = control_copy(d->ring, FP_SHM_SEALS);
+
 	assert_int_equal(fcntl(ctl, F_GET_SEALS) & F_SEAL_FUTURE_WRITE, 0);
-	expect_status(b, ring->generation, FP_SRC_CONTROL_WRITABLE,
-		      (uint32_t)fcntl(ctl, F_GET_SEALS)); /* + F_SEAL_EXEC where MFD_NOEXEC_SEAL */
-	close(ctl);
-	/* ... and one with no seals at all, then a status block without seals. */
-	ctl = control_copy(ring, -1);
-	fill_delivery(ring, &m, fds, ctl);
-	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
-	expect_status(b, ring->generation, FP_SRC_NO_SEALS, FP_CHANNEL_FD_CONTROL);
-	close(ctl);
-	unsealed = memfd_create("status-unsealed", MFD_CLOEXEC);
-	assert_int_equal(ftruncate(unsealed, sizeof(struct fp_status)), 0);
-	fill_delivery(ring, &m, fds, ro);
-	fds[FP_CHANNEL_FD_STATUS] = unsealed;
-	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
-	expect_status(b, ring->generation, FP_SRC_NO_SEALS, FP_CHANNEL_FD_STATUS);
-	close(unsealed);
+	d->detail = (uint32_t)fcntl(ctl, F_GET_SEALS); /* + F_SEAL_EXEC where MFD_NOEXEC_SEAL */
+	d->fds[FP_CHANNEL_FD_CONTROL] = d->made[0] = ctl;
+}
 
-	/* A pipe as the frame-ready fd: a full one would block the source's write forever. */
-	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
-	fill_delivery(ring, &m, fds, ro);
-	fds[FP_CHANNEL_FD_EVENT] = pipefd[1];
-	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
-	expect_status(b, ring->generation, FP_SRC_BAD_EVENT, 0);
-	close(pipefd[0]);
-	close(pipefd[1]);
+static void spoil_control_unsealed(struct bad_delivery *d)
+{
+	d->fds[FP_CHANNEL_FD_CONTROL] = d->made[0] = control_copy(d->ring, -1);
+}
 
-	/* Ring lengths 0 and 200. */
-	fill_delivery(ring, &m, fds, ro);
-	m.ring_len = 0;
-	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
-	expect_status(b, ring->generation, FP_SRC_BAD_RING, 0);
-	m.ring_len = 200;
-	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
-	expect_status(b, ring->generation, FP_SRC_BAD_RING, 200);
+static void spoil_status_unsealed(struct bad_delivery *d)
+{
+	int fd = memfd_create("status-unsealed", MFD_CLOEXEC);
 
-	/* A slot memfd smaller than declared (sealed, so only its size is wrong). */
-	small = fp_shm_create("short", ring->slot_size / 2);
-	fill_delivery(ring, &m, fds, ro);
-	fds[3 + 1] = small;
-	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
-	expect_status(b, ring->generation, FP_SRC_BAD_SIZE, 4);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, sizeof(struct fp_status)), 0);
+	d->fds[FP_CHANNEL_FD_STATUS] = d->made[0] = fd;
+}
 
-	/* A slot of the right size without seals: the source could be truncated under. */
-	unsealed = memfd_create("unsealed", MFD_CLOEXEC);
-	assert_int_equal(ftruncate(unsealed, (off_t)ring->slot_size), 0);
-	fill_delivery(ring, &m, fds, ro);
-	fds[3 + 2] = unsealed;
-	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
-	expect_status(b, ring->generation, FP_SRC_NO_SEALS, 5);
+/* A full pipe would block the source's frame-ready write forever. */
+static void spoil_event_pipe(struct bad_delivery *d)
+{
+	assert_int_equal(pipe2(d->made, O_CLOEXEC), 0);
+	d->fds[FP_CHANNEL_FD_EVENT] = d->made[1];
+}
 
-	/* A delivery whose generation disagrees with its control block: stale. */
-	fill_delivery(ring, &m, fds, ro);
-	m.generation = ring->generation + 1000;
-	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
-	expect_status(b, ring->generation + 1000, FP_SRC_STALE, ring->generation);
+static void spoil_ring_len_0(struct bad_delivery *d)
+{
+	d->m.ring_len = 0;
+}
 
-	/* A ring for another display: bind mismatch. */
-	assert_int_equal(fp_ring_create(&other, fp_ring_next_generation(), 9, 3, 64, 32,
-					FP_PIXFMT_XRGB8888), 0);
-	assert_int_equal(fp_ring_deliver(other, sock), 0);
-	expect_status(b, other->generation, FP_SRC_BIND_MISMATCH, 9);
+static void spoil_ring_len_200(struct bad_delivery *d)
+{
+	d->m.ring_len = 200;
+}
 
-	/* Still alive after all of it, and it takes a good ring. */
-	assert_int_equal(fp_pidfd_exited(fp_broker_pidfd(b)), 0);
-	assert_int_equal(fp_ring_deliver(ring, sock), 0);
-	expect_status(b, ring->generation, FP_SRC_OPENED, 0);
+/* Sealed, so only its size is wrong. */
+static void spoil_slot_short(struct bad_delivery *d)
+{
+	d->made[0] = fp_shm_create("short", d->ring->slot_size / 2);
+	assert_true(d->made[0] >= 0);
+	d->fds[3 + 1] = d->made[0];
+}
 
-	/* The same generation again, and an older one: stale, the attached ring stays. */
+/* The right size without seals: the source could be truncated under. */
+static void spoil_slot_unsealed(struct bad_delivery *d)
+{
+	int fd = memfd_create("unsealed", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)d->ring->slot_size), 0);
+	d->fds[3 + 2] = d->made[0] = fd;
+}
+
+/* A generation that disagrees with the control block's. */
+static void spoil_generation(struct bad_delivery *d)
+{
+	d->m.generation = d->ring->generation + 1000;
+	d->gen = d->m.generation;
+	d->detail = d->ring->generation;
+}
+
+static const struct bad_case {
+	const char *what;
+	void (*spoil)(struct bad_delivery *d);
+	uint32_t status, detail; /* detail: unless spoil() computes it */
+} bad_cases[] = {
+	{ "control magic", spoil_magic, FP_SRC_BAD_MAGIC, 0xdeadbeef },
+	{ "message version", spoil_msg_version, FP_SRC_BAD_VERSION, FP_PROTO_VERSION - 1 },
+	{ "control version", spoil_control_version, FP_SRC_BAD_VERSION, FP_PROTO_VERSION + 1 },
+	{ "control writable", spoil_control_writable, FP_SRC_CONTROL_WRITABLE, 0 },
+	{ "control unsealed", spoil_control_unsealed, FP_SRC_NO_SEALS, FP_CHANNEL_FD_CONTROL },
+	{ "status unsealed", spoil_status_unsealed, FP_SRC_NO_SEALS, FP_CHANNEL_FD_STATUS },
+	{ "event fd a pipe", spoil_event_pipe, FP_SRC_BAD_EVENT, 0 },
+	{ "ring length 0", spoil_ring_len_0, FP_SRC_BAD_RING, 0 },
+	{ "ring length 200", spoil_ring_len_200, FP_SRC_BAD_RING, 200 },
+	{ "slot too short", spoil_slot_short, FP_SRC_BAD_SIZE, 3 + 1 },
+	{ "slot unsealed", spoil_slot_unsealed, FP_SRC_NO_SEALS, 3 + 2 },
+	{ "stale generation", spoil_generation, FP_SRC_STALE, 0 },
+};
+
+/* Each bad case, sent to the source, gets its own refusal; the ring is left as it was. */
+static void refuse_each(struct fp_broker *b, struct fp_ring *ring, int ro)
+{
+	int sock = fp_broker_sock(b);
+
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		struct bad_delivery d = { .ring = ring, .ro = ro, .gen = ring->generation,
+					  .detail = c->detail, .made = { -1, -1 } };
+
+		print_message("bad delivery: %s\n", c->what);
+		fill_delivery(ring, &d.m, d.fds, ro);
+		c->spoil(&d);
+		assert_int_equal(fp_msg_send(sock, &d.m, sizeof(d.m), d.fds, 3 + ring->ring_len),
+				 0);
+		expect_status(b, d.gen, c->status, d.detail);
+		ring->control->magic = FP_PROTO_MAGIC;
+		ring->control->version = FP_PROTO_VERSION;
+		for (int k = 0; k < 2; k++)
+			if (d.made[k] >= 0)
+				close(d.made[k]);
+	}
+}
+
+/* After an attached ring: the same generation and an older one are stale; a newer ring
+ * with a blocking eventfd is accepted and made non-blocking (the description is shared,
+ * so the flag shows here too). */
+static void newer_ring_replaces(struct fp_broker *b, struct fp_ring *ring)
+{
+	struct fp_msg_channel m;
+	struct fp_ring *newer;
+	int fds[FP_CHANNEL_MAX_FDS], ro, efd;
+	int sock = fp_broker_sock(b);
+
 	assert_int_equal(fp_ring_deliver(ring, sock), 0);
 	expect_status(b, ring->generation, FP_SRC_STALE, ring->generation);
 	assert_int_equal(fp_ring_create(&newer, fp_ring_next_generation(), 1, 3, 64, 32,
 					FP_PIXFMT_XRGB8888), 0);
-	/* A newer ring whose eventfd is blocking: accepted, and made non-blocking (the
-	 * description is shared, so the flag shows here too). */
 	efd = eventfd(0, EFD_CLOEXEC);
 	assert_true(efd >= 0);
-	fill_delivery(newer, &m, fds, ro);
-	close(ro);
 	ro = fp_shm_reopen_readonly(newer->control_fd);
 	assert_true(ro >= 0);
-	fds[FP_CHANNEL_FD_CONTROL] = ro;
+	fill_delivery(newer, &m, fds, ro);
 	fds[FP_CHANNEL_FD_EVENT] = efd;
-	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, nfds), 0);
+	assert_int_equal(fp_msg_send(sock, &m, sizeof(m), fds, 3 + newer->ring_len), 0);
 	expect_status(b, newer->generation, FP_SRC_OPENED, 0);
 	assert_true(fcntl(efd, F_GETFL) & O_NONBLOCK);
 	assert_int_equal(fp_ring_deliver(ring, sock), 0);
 	expect_status(b, ring->generation, FP_SRC_STALE, newer->generation);
-	assert_int_equal(fp_pidfd_exited(fp_broker_pidfd(b)), 0);
-
 	close(efd);
 	close(ro);
-	close(small);
-	close(unsealed);
 	fp_ring_destroy(newer);
+}
+
+static void bad_deliveries_refused(void **state)
+{
+	struct fp_broker *b = spawn_source("64x32", "30");
+	struct fp_ring *ring, *other;
+	int ro;
+
+	(void)state;
+	assert_int_equal(fp_ring_create(&ring, fp_ring_next_generation(), 1, 3, 64, 32,
+					FP_PIXFMT_XRGB8888), 0);
+	ro = fp_shm_reopen_readonly(ring->control_fd);
+	assert_true(ro >= 0);
+	refuse_each(b, ring, ro);
+
+	/* A ring for another display: bind mismatch. */
+	assert_int_equal(fp_ring_create(&other, fp_ring_next_generation(), 9, 3, 64, 32,
+					FP_PIXFMT_XRGB8888), 0);
+	assert_int_equal(fp_ring_deliver(other, fp_broker_sock(b)), 0);
+	expect_status(b, other->generation, FP_SRC_BIND_MISMATCH, 9);
+
+	/* Still alive after all of it, and it takes a good ring. */
+	assert_int_equal(fp_pidfd_exited(fp_broker_pidfd(b)), 0);
+	assert_int_equal(fp_ring_deliver(ring, fp_broker_sock(b)), 0);
+	expect_status(b, ring->generation, FP_SRC_OPENED, 0);
+
+	newer_ring_replaces(b, ring);
+	assert_int_equal(fp_pidfd_exited(fp_broker_pidfd(b)), 0);
+
+	close(ro);
 	fp_ring_destroy(other);
 	fp_ring_destroy(ring);
 	fp_broker_destroy(b);

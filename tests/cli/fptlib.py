@@ -95,6 +95,23 @@ def interrupt(p, timeout_s=20):
         return ""
 
 
+def sigint_when_grown(args, out, size, wait_s, timeout_s):
+    """Starts args (a program writing the file out), sends it SIGINT once out holds size
+    bytes (or wait_s passed) and returns (returncode, stdout) after it ended; one that is
+    still running timeout_s later is killed, so a failing check never hangs the suite."""
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and (not os.path.exists(out) or os.path.getsize(out) < size):
+        time.sleep(0.05)  # no event for "a file grew"; bounded
+    p.send_signal(signal.SIGINT)
+    try:
+        so, _ = p.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        so, _ = p.communicate()
+    return p.returncode, so
+
+
 def finish():
     print("%d checks failed, %d parts skipped" % (_failures, _skips))
     sys.exit(1 if _failures else 77 if _skips else 0)

@@ -4,7 +4,7 @@
 Each check prints one line; any failure exits 1. Suite cli, FRAMEPUSH_BUILD_ROOT set."""
 import json, os, re, signal, socket, subprocess, time
 
-from fptlib import FP, check, run, probe, stream0, finish, tmpdir
+from fptlib import FP, check, run, probe, stream0, finish, tmpdir, sigint_when_grown
 
 TMP = tmpdir("fpt-enc-")
 
@@ -167,23 +167,13 @@ for ext in ("mp4", "mkv"):
 
 # Ctrl-C finishes an encoded file cleanly: trailer written, every frame readable.
 out = os.path.join(TMP, "int.mkv")
-p = subprocess.Popen([FP, "record", "--source", "test", "--size", "320x180", "--fps", "30",
-                      "--duration", "60", "-q", "-o", out], stdout=subprocess.PIPE,
-                     stderr=subprocess.PIPE, text=True)
-deadline = time.monotonic() + 15
-while time.monotonic() < deadline and (not os.path.exists(out) or os.path.getsize(out) < 20000):
-    time.sleep(0.05)  # no event for "a file grew"; bounded
-p.send_signal(signal.SIGINT)
-try:
-    so, _ = p.communicate(timeout=10)
-except subprocess.TimeoutExpired:
-    p.kill()
-    so, _ = p.communicate()
+rc, so = sigint_when_grown([FP, "record", "--source", "test", "--size", "320x180", "--fps", "30",
+                            "--duration", "60", "-q", "-o", out], out, 20000, 15, 10)
 s = stream0(out)
 m = re.search(r"(\d+) frames in", so or "")
-check(p.returncode == 0 and s is not None and m and int(s["nb_read_frames"]) == int(m.group(1)),
+check(rc == 0 and s is not None and m and int(s["nb_read_frames"]) == int(m.group(1)),
       "SIGINT: exit %s, %s frames in the file, summary says %s" %
-      (p.returncode, s and s["nb_read_frames"], m and m.group(1)))
+      (rc, s and s["nb_read_frames"], m and m.group(1)))
 
 # Live: an SRT stream received by an ffmpeg listener on loopback decodes without errors.
 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sk:

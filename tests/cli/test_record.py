@@ -3,9 +3,9 @@
 
 Each check prints one line; any failure exits 1 with the reason. Run by meson (suite cli)
 with FRAMEPUSH_BUILD_ROOT set."""
-import json, os, signal, subprocess, time
+import json, os, subprocess
 
-from fptlib import FP, check, run, stream0 as probe, finish, tmpdir
+from fptlib import FP, check, run, stream0 as probe, finish, tmpdir, sigint_when_grown
 
 TMP = tmpdir("fpt-cli-")
 
@@ -114,20 +114,10 @@ check(r.returncode == 0 and st["recreates"] >= 2 and st["signature_failures"] ==
 
 # Ctrl-C finishes the file cleanly.
 out = os.path.join(TMP, "int.y4m")
-p = subprocess.Popen([FP, "record", "--source", "test", "--size", "320x180", "--fps", "30",
-                      "--duration", "30", "-o", out], stdout=subprocess.PIPE,
-                     stderr=subprocess.PIPE, text=True)
-deadline = time.monotonic() + 10
-while time.monotonic() < deadline and (not os.path.exists(out) or os.path.getsize(out) < 200000):
-    time.sleep(0.05)  # no event for "a file grew"; bounded
-p.send_signal(signal.SIGINT)
-try:
-    so, se = p.communicate(timeout=5)
-except subprocess.TimeoutExpired:
-    p.kill()
-    so, se = p.communicate()
+rc, so = sigint_when_grown([FP, "record", "--source", "test", "--size", "320x180", "--fps", "30",
+                            "--duration", "30", "-o", out], out, 200000, 10, 5)
 s = probe(out)
-check(p.returncode == 0 and s is not None and int(s["nb_read_frames"]) > 0 and "frames in" in so,
-      "SIGINT: exit %s, %s frames readable" % (p.returncode, s and s["nb_read_frames"]))
+check(rc == 0 and s is not None and int(s["nb_read_frames"]) > 0 and "frames in" in so,
+      "SIGINT: exit %s, %s frames readable" % (rc, s and s["nb_read_frames"]))
 
 finish()

@@ -290,64 +290,62 @@ static double psnr(double sse, double n, double peak)
 	return sse == 0 ? 99.0 : 10.0 * log10(peak * peak * n / sse);
 }
 
-/* Converts the card, encodes and decodes it with ffmpeg; returns the PSNR of the decoded
- * planes against ours (Y, Cb+Cr: the codec and the buffer layout) and of the decoded frame
- * converted back to RGB against the card (the colour conversion itself). */
-static void roundtrip(int hdr, double out_psnr[3])
+/* The test card, and our conversion of it. */
+static void convert_card(int hdr, struct img *im, struct fp_yuv_frame *f)
 {
-	const uint32_t w = CARD_W, h = CARD_H, cw = w / 2, ch = h / 2;
-	const size_t bps = hdr ? 2 : 1;
-	char in[96], enc[96], dec[96], size[32];
 	struct fp_converter *conv;
-	struct fp_yuv_frame f;
-	struct img im;
-	uint8_t *raw, *got;
-	size_t len = 0, rawlen = (size_t)w * h * bps * 3 / 2;
-	double sse[2] = { 0, 0 };
 
-	assert_int_equal(img_alloc(&im, w, h, hdr ? 8 : 4, 0), 0);
-	make_card(&im);
-	assert_int_equal(fp_yuv_frame_alloc(&f, hdr ? FP_YUV_P010 : FP_YUV_NV12, w, h), 0);
+	assert_int_equal(img_alloc(im, CARD_W, CARD_H, hdr ? 8 : 4, 0), 0);
+	make_card(im);
+	assert_int_equal(fp_yuv_frame_alloc(f, hdr ? FP_YUV_P010 : FP_YUV_NV12, CARD_W, CARD_H), 0);
 	assert_int_equal(fp_converter_create(&conv, 0, FP_CPU_AUTO), 0);
-	assert_int_equal(fp_converter_run(conv, hdr ? FP_PIXFMT_RGBA16F : FP_PIXFMT_XRGB8888, im.data, im.stride,
-					  w, h, &f), 0);
+	assert_int_equal(fp_converter_run(conv, hdr ? FP_PIXFMT_RGBA16F : FP_PIXFMT_XRGB8888, im->data,
+					  im->stride, CARD_W, CARD_H, f), 0);
 	fp_converter_destroy(conv);
+}
 
-	/* Tightly packed NV12 / P010 for ffmpeg's rawvideo demuxer. */
-	raw = malloc(rawlen);
+/* f tightly packed (NV12 / P010, as ffmpeg's rawvideo demuxer wants it) into `path`. */
+static void write_packed(const struct fp_yuv_frame *f, size_t bps, size_t rawlen, const char *path)
+{
+	const uint32_t w = f->width, h = f->height;
+	uint8_t *raw = malloc(rawlen);
+
 	assert_non_null(raw);
 	for (uint32_t y = 0; y < h; y++)
-		memcpy(raw + (size_t)y * w * bps, f.data[0] + y * f.stride[0], w * bps);
-	for (uint32_t y = 0; y < ch; y++)
-		memcpy(raw + (size_t)w * h * bps + (size_t)y * w * bps, f.data[1] + y * f.stride[1], w * bps);
-	snprintf(in, sizeof(in), "%s/in.yuv", tmpdir);
-	snprintf(enc, sizeof(enc), "%s/out.%s", tmpdir, hdr ? "hevc" : "h264");
-	snprintf(dec, sizeof(dec), "%s/dec.yuv", tmpdir);
-	snprintf(size, sizeof(size), "%ux%u", w, h);
-	assert_int_equal(write_file(in, raw, rawlen), 0);
+		memcpy(raw + (size_t)y * w * bps, f->data[0] + y * f->stride[0], w * bps);
+	for (uint32_t y = 0; y < h / 2; y++)
+		memcpy(raw + (size_t)w * h * bps + (size_t)y * w * bps, f->data[1] + y * f->stride[1], w * bps);
+	assert_int_equal(write_file(path, raw, rawlen), 0);
 	free(raw);
+}
 
-	{
-		char *encode[] = { (char *)ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-				   "-f", "rawvideo", "-pix_fmt", hdr ? "p010le" : "nv12", "-s", size, "-i", in,
-				   "-c:v", hdr ? "libx265" : "libx264",
-				   hdr ? "-x265-params" : "-qp", hdr ? "qp=10:log-level=error" : "10",
-				   "-f", hdr ? "hevc" : "h264", enc, NULL };
-		char *decode[] = { (char *)ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-				   "-i", enc, "-f", "rawvideo", "-pix_fmt", hdr ? "yuv420p10le" : "nv12", dec,
-				   NULL };
+/* ffmpeg encodes `in` (x264 / x265 at a fixed low QP) to `enc` and decodes it to `dec`. */
+static void ffmpeg_roundtrip(int hdr, const char *in, const char *enc, const char *dec)
+{
+	char size[32];
+	char *encode[] = { (char *)ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+			   "-f", "rawvideo", "-pix_fmt", hdr ? "p010le" : "nv12", "-s", size, "-i", (char *)in,
+			   "-c:v", hdr ? "libx265" : "libx264",
+			   hdr ? "-x265-params" : "-qp", hdr ? "qp=10:log-level=error" : "10",
+			   "-f", hdr ? "hevc" : "h264", (char *)enc, NULL };
+	char *decode[] = { (char *)ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+			   "-i", (char *)enc, "-f", "rawvideo", "-pix_fmt", hdr ? "yuv420p10le" : "nv12",
+			   (char *)dec, NULL };
 
-		assert_int_equal(run_argv(encode, 0), 0);
-		assert_int_equal(run_argv(decode, 0), 0);
-	}
-	got = read_file(dec, &len);
-	assert_non_null(got);
-	assert_int_equal(len, rawlen);
+	snprintf(size, sizeof(size), "%ux%u", (unsigned)CARD_W, (unsigned)CARD_H);
+	assert_int_equal(run_argv(encode, 0), 0);
+	assert_int_equal(run_argv(decode, 0), 0);
+}
 
-	/* Decoded NV12 has our layout; yuv420p10le is planar with values in the low bits. */
+/* Squared error of the decoded planes against ours: sse[0] luma, sse[1] both chromas.
+ * Decoded NV12 has our layout; yuv420p10le is planar with values in the low bits. */
+static void plane_sse(const struct fp_yuv_frame *f, int hdr, const uint8_t *got, double sse[2])
+{
+	const uint32_t w = f->width, h = f->height, cw = w / 2, ch = h / 2;
+
 	for (uint32_t y = 0; y < h; y++)
 		for (uint32_t x = 0; x < w; x++) {
-			double d = (double)frame_sample(&f, 0, x, y) -
+			double d = (double)frame_sample(f, 0, x, y) -
 				   (hdr ? (double)(got[2 * ((size_t)y * w + x)] | got[2 * ((size_t)y * w + x) + 1] << 8)
 					: (double)got[(size_t)y * w + x]);
 
@@ -365,9 +363,35 @@ static void roundtrip(int hdr, double out_psnr[3])
 				} else {
 					v = got[(size_t)w * h + (size_t)y * w + 2 * x + (size_t)c];
 				}
-				v -= frame_sample(&f, 1, 2 * x + (uint32_t)c, y);
+				v -= frame_sample(f, 1, 2 * x + (uint32_t)c, y);
 				sse[1] += v * v;
 			}
+}
+
+/* Converts the card, encodes and decodes it with ffmpeg; returns the PSNR of the decoded
+ * planes against ours (Y, Cb+Cr: the codec and the buffer layout) and of the decoded frame
+ * converted back to RGB against the card (the colour conversion itself). */
+static void roundtrip(int hdr, double out_psnr[3])
+{
+	const uint32_t w = CARD_W, h = CARD_H, cw = w / 2, ch = h / 2;
+	const size_t bps = hdr ? 2 : 1, rawlen = (size_t)w * h * bps * 3 / 2;
+	char in[96], enc[96], dec[96];
+	struct fp_yuv_frame f;
+	struct img im;
+	uint8_t *got;
+	size_t len = 0;
+	double sse[2] = { 0, 0 };
+
+	convert_card(hdr, &im, &f);
+	snprintf(in, sizeof(in), "%s/in.yuv", tmpdir);
+	snprintf(enc, sizeof(enc), "%s/out.%s", tmpdir, hdr ? "hevc" : "h264");
+	snprintf(dec, sizeof(dec), "%s/dec.yuv", tmpdir);
+	write_packed(&f, bps, rawlen, in);
+	ffmpeg_roundtrip(hdr, in, enc, dec);
+	got = read_file(dec, &len);
+	assert_non_null(got);
+	assert_int_equal(len, rawlen);
+	plane_sse(&f, hdr, got, sse);
 	out_psnr[2] = rgb_psnr(&im, hdr, got);
 	free(got);
 	img_free(&im);

@@ -500,42 +500,108 @@ static int open_srt(struct fp_output **o, const char *url, const struct fp_encod
 	return ret;
 }
 
-/* Live: SRT caller -> an ffmpeg SRT listener writing a TS; then the TS is probed. */
-static void srt_stream(void **state)
+/* An ffmpeg receiver: `listen` (its options that make it a server; NULL: none) before -i
+ * `url`, the stream copied into `path`. Returns once it has bound `port`. */
+static pid_t spawn_receiver(const char *url, const char *path, int port, bool udp,
+			    const char *loglevel, const char *const listen[])
 {
-	static const struct want w = { "h264", "High", "yuv420p", false, NFRAMES };
-	struct fp_encoder_config cfg = config(FP_CODEC_H264, false);
-	struct enc_run run = { .frames = NFRAMES };
-	struct fp_output_options opt = { .connect_timeout_ms = 3000, .io_timeout_ms = 3000 };
-	struct fp_encoder *e = NULL;
-	struct fp_output *o = NULL;
-	char url_in[128], url_out[128], path[512];
-	int port = fpt_free_port(true), ret = -1;
+	char *argv[16];
+	int a = 0;
 	pid_t pid;
 
-	(void)state;
-	assert_true(port > 0);
-	path_in_tmp(path, sizeof(path), "srt.ts");
-	snprintf(url_in, sizeof(url_in), "srt://127.0.0.1:%d?mode=listener&listen_timeout=20000000", port);
-	snprintf(url_out, sizeof(url_out), "srt://127.0.0.1:%d", port);
-	{
-		char *argv[] = { (char *)etu_ffmpeg(), (char *)"-nostdin", (char *)"-v", (char *)"error",
-				 (char *)"-y", (char *)"-i", url_in, (char *)"-c", (char *)"copy", path, NULL };
-
-		pid = fpt_spawn_io(argv, -1);
-	}
+	argv[a++] = (char *)etu_ffmpeg();
+	argv[a++] = (char *)"-nostdin";
+	argv[a++] = (char *)"-v";
+	argv[a++] = (char *)loglevel;
+	argv[a++] = (char *)"-y";
+	for (int i = 0; listen && listen[i]; i++)
+		argv[a++] = (char *)listen[i];
+	argv[a++] = (char *)"-i";
+	argv[a++] = (char *)url;
+	argv[a++] = (char *)"-c";
+	argv[a++] = (char *)"copy";
+	argv[a++] = (char *)path;
+	argv[a] = NULL;
+	pid = fpt_spawn_io(argv, -1);
 	assert_true(pid > 0);
-	assert_true(fpt_wait_port(port, true, 10000));
-	assert_int_equal(fp_encoder_create(&e, &cfg), 0);
-	ret = open_srt(&o, url_out, e, &opt);
-	assert_int_equal(ret, 0);
-	assert_int_equal(fp_output_kind(o), FP_OUTPUT_SRT);
+	assert_true(fpt_wait_port(port, udp, 10000));
+	return pid;
+}
+
+/* `frames` pattern frames from e, live, into a new output at `url` of `kind`, closed after;
+ * `srt_retry`: opened with open_srt (the listener's accept loop may lag its bound port). */
+static void stream_into(struct fp_encoder *e, const char *url, const struct fp_output_options *opt,
+			bool srt_retry, enum fp_output_kind kind, unsigned frames)
+{
+	struct enc_run run = { .frames = frames };
+	struct fp_output *o = NULL;
+
+	assert_int_equal(srt_retry ? open_srt(&o, url, e, opt) : fp_output_open(&o, url, e, opt), 0);
+	assert_int_equal(fp_output_kind(o), kind);
 	encode_into(e, o, &run, fp_now_ns());
 	assert_int_equal(fp_output_close(o), 0);
+}
+
+/* One live case: an ffmpeg receiver listening at `in`, framepush streaming to `out` (both
+ * printf formats of a free port), then the file the receiver wrote probed. */
+struct live_case {
+	const char *file, *in, *out;
+	const char *const *listen; /* the receiver's options that make it a server */
+	bool udp;                  /* the port is a UDP one */
+	bool srt_retry;            /* open with open_srt */
+	bool exit_checked;         /* the receiver must exit 0 */
+	enum fp_codec codec;
+	enum fp_output_kind kind;
+	struct fp_output_options opt;
+	struct want want;
+};
+
+static const char *const rtsp_listen[] = { "-rtsp_flags", "listen", "-timeout", "20", NULL };
+
+static const struct live_case live_cases[] = {
+	/* SRT caller -> an ffmpeg SRT listener writing a TS; the listener ends at the caller's
+	 * disconnect. */
+	{ "srt.ts", "srt://127.0.0.1:%d?mode=listener&listen_timeout=20000000", "srt://127.0.0.1:%d",
+	  NULL, true, true, true, FP_CODEC_H264, FP_OUTPUT_SRT,
+	  { .connect_timeout_ms = 3000, .io_timeout_ms = 3000 },
+	  { "h264", "High", "yuv420p", false, NFRAMES } },
+	/* UDP/MPEG-TS to an ffmpeg reading udp:// with a read timeout that ends its input: it
+	 * finishes the file 2 s after the last datagram; its status is not checked, the
+	 * timeout is reported as an input error. */
+	{ "udp.ts", "udp://127.0.0.1:%d?timeout=2000000&fifo_size=100000", "udp://127.0.0.1:%d",
+	  NULL, true, false, false, FP_CODEC_H264, FP_OUTPUT_UDP, { 0 },
+	  { "h264", "High", "yuv420p", false, NFRAMES } },
+	/* RTSP ANNOUNCE/RECORD over TCP to an ffmpeg acting as the RTSP server; the output's
+	 * close (TEARDOWN) ends the server's input. */
+	{ "rtsp.mkv", "rtsp://127.0.0.1:%d/live", "rtsp://127.0.0.1:%d/live", rtsp_listen, false,
+	  false, true, FP_CODEC_HEVC, FP_OUTPUT_RTSP, { 0 },
+	  { "hevc", "Main", "yuv420p", false, NFRAMES } },
+};
+
+#define LIVE_CASE(test_name, i) \
+	{ test_name, live_case_test, NULL, NULL, (void *)&live_cases[i] }
+
+static void live_case_test(void **state)
+{
+	const struct live_case *c = *state;
+	struct fp_encoder_config cfg = config(c->codec, false);
+	struct fp_encoder *e = NULL;
+	char url_in[128], url_out[128], path[512];
+	int port = fpt_free_port(c->udp), status;
+	pid_t pid;
+
+	assert_true(port > 0);
+	path_in_tmp(path, sizeof(path), c->file);
+	snprintf(url_in, sizeof(url_in), c->in, port);
+	snprintf(url_out, sizeof(url_out), c->out, port);
+	pid = spawn_receiver(url_in, path, port, c->udp, "error", c->listen);
+	assert_int_equal(fp_encoder_create(&e, &cfg), 0);
+	stream_into(e, url_out, &c->opt, c->srt_retry, c->kind, NFRAMES);
 	fp_encoder_destroy(e);
-	/* The listener ends at the caller's disconnect. */
-	assert_int_equal(fpt_exit_code(fpt_wait(pid, 20000)), 0);
-	check_streams(path, &w);
+	status = fpt_wait(pid, 20000);
+	if (c->exit_checked)
+		assert_int_equal(fpt_exit_code(status), 0);
+	check_streams(path, &c->want);
 }
 
 /* fp_output_options.cancel: a network open ends with -ECANCELED (not the 10 s connect
@@ -546,7 +612,6 @@ static void open_cancel(void **state)
 	volatile sig_atomic_t cancel = 1;
 	struct fp_encoder_config cfg = config(FP_CODEC_H264, false);
 	struct fp_output_options opt = { .connect_timeout_ms = 10000, .cancel = &cancel };
-	struct enc_run run = { .frames = 10 };
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t alen = sizeof(a);
 	struct fp_encoder *e = NULL;
@@ -568,86 +633,13 @@ static void open_cancel(void **state)
 	close(mute);
 
 	path_in_tmp(path, sizeof(path), "cancel.mkv");
-	assert_int_equal(fp_output_open(&o, path, e, &opt), 0);
-	encode_into(e, o, &run, fp_now_ns());
-	assert_int_equal(fp_output_close(o), 0);
+	stream_into(e, path, &opt, false, FP_OUTPUT_FILE_MKV, 10);
 	fp_encoder_destroy(e);
 	{
 		static const struct want w = { "h264", "High", "yuv420p", false, 10 };
 
 		check_streams(path, &w);
 	}
-}
-
-/* Live: UDP/MPEG-TS to an ffmpeg reading udp:// with a read timeout that ends its input. */
-static void udp_stream(void **state)
-{
-	static const struct want w = { "h264", "High", "yuv420p", false, NFRAMES };
-	struct fp_encoder_config cfg = config(FP_CODEC_H264, false);
-	struct enc_run run = { .frames = NFRAMES };
-	struct fp_encoder *e = NULL;
-	struct fp_output *o = NULL;
-	char url_in[128], url_out[128], path[512];
-	int port = fpt_free_port(true);
-	pid_t pid;
-
-	(void)state;
-	assert_true(port > 0);
-	path_in_tmp(path, sizeof(path), "udp.ts");
-	snprintf(url_in, sizeof(url_in), "udp://127.0.0.1:%d?timeout=2000000&fifo_size=100000", port);
-	snprintf(url_out, sizeof(url_out), "udp://127.0.0.1:%d", port);
-	{
-		char *argv[] = { (char *)etu_ffmpeg(), (char *)"-nostdin", (char *)"-v", (char *)"error",
-				 (char *)"-y", (char *)"-i", url_in, (char *)"-c", (char *)"copy", path, NULL };
-
-		pid = fpt_spawn_io(argv, -1);
-	}
-	assert_true(pid > 0);
-	assert_true(fpt_wait_port(port, true, 10000));
-	assert_int_equal(fp_encoder_create(&e, &cfg), 0);
-	assert_int_equal(fp_output_open(&o, url_out, e, NULL), 0);
-	encode_into(e, o, &run, fp_now_ns());
-	assert_int_equal(fp_output_close(o), 0);
-	fp_encoder_destroy(e);
-	/* ffmpeg's udp read times out 2 s after the last datagram and finishes the file;
-	 * status is not checked: the timeout is reported as an input error. */
-	fpt_wait(pid, 20000);
-	check_streams(path, &w);
-}
-
-/* Live: RTSP ANNOUNCE/RECORD over TCP to an ffmpeg acting as the RTSP server. */
-static void rtsp_stream(void **state)
-{
-	static const struct want w = { "hevc", "Main", "yuv420p", false, NFRAMES };
-	struct fp_encoder_config cfg = config(FP_CODEC_HEVC, false);
-	struct enc_run run = { .frames = NFRAMES };
-	struct fp_encoder *e = NULL;
-	struct fp_output *o = NULL;
-	char url[128], path[512];
-	int port = fpt_free_port(false);
-	pid_t pid;
-
-	(void)state;
-	assert_true(port > 0);
-	path_in_tmp(path, sizeof(path), "rtsp.mkv");
-	snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/live", port);
-	{
-		char *argv[] = { (char *)etu_ffmpeg(), (char *)"-nostdin", (char *)"-v", (char *)"error",
-				 (char *)"-y", (char *)"-rtsp_flags", (char *)"listen", (char *)"-timeout",
-				 (char *)"20", (char *)"-i", url, (char *)"-c", (char *)"copy", path, NULL };
-
-		pid = fpt_spawn_io(argv, -1);
-	}
-	assert_true(pid > 0);
-	assert_true(fpt_wait_port(port, false, 10000));
-	assert_int_equal(fp_encoder_create(&e, &cfg), 0);
-	assert_int_equal(fp_output_open(&o, url, e, NULL), 0);
-	assert_int_equal(fp_output_kind(o), FP_OUTPUT_RTSP);
-	encode_into(e, o, &run, fp_now_ns());
-	assert_int_equal(fp_output_close(o), 0);  /* TEARDOWN ends the server's input */
-	fp_encoder_destroy(e);
-	assert_int_equal(fpt_exit_code(fpt_wait(pid, 20000)), 0);
-	check_streams(path, &w);
 }
 
 /* RTP: the SDP written at open describes the stream; a receiver started from it gets frames. */
@@ -701,14 +693,7 @@ static void srt_peer_dies(void **state)
 	path_in_tmp(path, sizeof(path), "dies.ts");
 	snprintf(url_in, sizeof(url_in), "srt://127.0.0.1:%d?mode=listener&listen_timeout=20000000", port);
 	snprintf(url_out, sizeof(url_out), "srt://127.0.0.1:%d", port);
-	{
-		char *argv[] = { (char *)etu_ffmpeg(), (char *)"-nostdin", (char *)"-v", (char *)"quiet",
-				 (char *)"-y", (char *)"-i", url_in, (char *)"-c", (char *)"copy", path, NULL };
-
-		pid = fpt_spawn_io(argv, -1);
-	}
-	assert_true(pid > 0);
-	assert_true(fpt_wait_port(port, true, 10000));
+	pid = spawn_receiver(url_in, path, port, true, "quiet", NULL);
 	assert_int_equal(fp_encoder_create(&e, &cfg), 0);
 	ret = open_srt(&o, url_out, e, &opt);
 	assert_int_equal(ret, 0);
@@ -939,9 +924,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(keyframe_av1),
 		cmocka_unit_test(switch_mkv_segment),
 		cmocka_unit_test(switch_ts_inband),
-		cmocka_unit_test(srt_stream),
-		cmocka_unit_test(udp_stream),
-		cmocka_unit_test(rtsp_stream),
+		LIVE_CASE("srt_stream", 0),
+		LIVE_CASE("udp_stream", 1),
+		LIVE_CASE("rtsp_stream", 2),
 		cmocka_unit_test(rtp_sdp),
 		cmocka_unit_test(srt_dead_peer),
 		cmocka_unit_test(srt_peer_dies),

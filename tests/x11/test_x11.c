@@ -883,22 +883,25 @@ static void damage_latency_1080p(void **state)
 	assert_true(total / n < 100.0);
 }
 
+/* Each test gets its own fixture, torn down even when it fails: no display or source outlives it. */
+#define FX_TEST(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(pixels_exact_1080p, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(pixels_exact_odd_stride, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(idle_then_kick, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(capturer_attach_gate_idle, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(capturer_nv12_bt709, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(capturer_nv12_ref_1080p, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(cursor_follows_pointer, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(xvfb_mode_fixed_and_spawn, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(xvfb_destroy_stops_everything, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(source_exits_when_server_dies, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(randr_resize, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(capturer_follows_resize, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(damage_latency_1080p, fx_setup, fx_teardown),
+		FX_TEST(pixels_exact_1080p),
+		FX_TEST(pixels_exact_odd_stride),
+		FX_TEST(idle_then_kick),
+		FX_TEST(capturer_attach_gate_idle),
+		FX_TEST(capturer_nv12_bt709),
+		FX_TEST(capturer_nv12_ref_1080p),
+		FX_TEST(cursor_follows_pointer),
+		FX_TEST(xvfb_mode_fixed_and_spawn),
+		FX_TEST(xvfb_destroy_stops_everything),
+		FX_TEST(source_exits_when_server_dies),
+		FX_TEST(randr_resize),
+		FX_TEST(capturer_follows_resize),
+		FX_TEST(damage_latency_1080p),
 	};
 
 	fp_log_init("test-x11");
