@@ -53,14 +53,14 @@ static void usage(FILE *f)
 "                                      without them a generic HDR10 baseline is used\n");
 	/* Two strings: C17 promises string literals of 4095 bytes only. */
 	fprintf(f,
-"  --size WxH         display size of the test source (default 1920x1080)\n"
+"  --size WxH         display size of the test source (default %ux%u)\n"
 "  --display D        virtual:WxH@HZ  create a virtual display at that mode for the session\n"
 "                                     (Xvfb, or sway headless with --display-kind sway)\n"
 "                     :N              capture an existing X display (x11 source)\n"
 "                     wayland-N|PATH  capture an existing wlroots compositor (wlr source)\n"
 "  --display-kind K   xvfb (default) or sway, for virtual displays\n"
 "  -- APP [ARGS]      start APP inside the virtual display; it ends with the session\n"
-"  --fps N            output frame rate, 1..240 (default 60): frames are taken on its ticks;\n"
+"  --fps N            output frame rate, 1..240 (default %u): frames are taken on its ticks;\n"
 "                     an idle display repeats its last frame, a faster one drops frames\n"
 "\n"
 "Output:\n"
@@ -102,7 +102,8 @@ static void usage(FILE *f)
 "  framepush record --source test --duration 5 -o out.mkv\n"
 "  framepush record --source test:hdr=1 --codec hevc -o hdr.mp4\n"
 "  framepush stream --source test --to 'srt://127.0.0.1:9000'\n"
-"  framepush record --display virtual:1280x720@60 -o desk.mkv -- xterm\n");
+"  framepush record --display virtual:1280x720@60 -o desk.mkv -- xterm\n",
+	FP_MODE_DEFAULT_WIDTH, FP_MODE_DEFAULT_HEIGHT, FP_MODE_DEFAULT_HZ);
 }
 
 /* The whole argument must be the number: "30x" or "" is a mistake, not 30 or 0. */
