@@ -29,10 +29,16 @@ def needed(path):
 
 
 def closure(path):
-    """Every library the loader maps for path (ldd): what it links and what those link."""
+    """Every library the loader maps for path (ldd), name -> resolved path ("" for the vdso
+    and the loader's own line): what it links and what those link."""
     r = run(["ldd", path])
     check(r.returncode == 0, f"ldd {os.path.basename(path)} runs")
-    return {l.split()[0] for l in r.stdout.splitlines() if l.strip()}
+    out = {}
+    for l in r.stdout.splitlines():
+        f = l.split()
+        if f:
+            out[f[0]] = f[2] if len(f) > 2 and f[1] == "=>" else ""
+    return out
 
 
 def symbols(path):
@@ -46,6 +52,7 @@ def none_of(items, prefixes, what):
     check(not bad, what + (": " + ", ".join(bad[:8]) if bad else ""))
 
 
+seen = {}
 for prog, libs_not, syms_not, role in (
         (FP, HOST_NOT, HOST_SYMS_NOT, "the host"),
         (SOURCE, SOURCE_NOT, SOURCE_SYMS_NOT, "the source")):
@@ -57,6 +64,7 @@ for prog, libs_not, syms_not, role in (
     syms = symbols(prog)
     check(any(s.startswith("fp_") for s in syms), f"{name}: nm sees fp_ symbols (the probe works)")
     none_of(syms, syms_not, f"{name} ({role}) carries no {', '.join(syms_not)} code")
+    seen[prog] = (libs, syms)
 
 # ldd's closure: the host's may hold libxcb only because Debian's libavutil/libavcodec link
 # libva-x11 and libvdpau (FFmpeg's hardware paths), never through framepush's own code:
@@ -64,16 +72,16 @@ for prog, libs_not, syms_not, role in (
 host_all = closure(FP)
 via_ffmpeg = set()
 for lib in ("libavcodec", "libavutil", "libavformat"):
-    path = next((l for l in run(["ldd", FP]).stdout.split() if l.startswith("/") and lib in l), None)
+    path = next((p for n, p in host_all.items() if n.startswith(lib) and p), None)
     check(path is not None, f"ldd finds {lib} for framepush")
     if path:
-        via_ffmpeg |= closure(path)
+        via_ffmpeg |= set(closure(path))
 own_display = sorted(l for l in host_all if l.startswith(("libxcb", "libwayland")) and l not in via_ffmpeg)
 check(not own_display, "every libxcb/libwayland in framepush's ldd comes through libav*"
       + (": " + ", ".join(own_display) if own_display else ""))
 none_of(sorted(closure(SOURCE)), SOURCE_NOT, "framepush-source's whole ldd closure has no libav*/encoder")
 
 # What each side must have, so the checks above are not passing on an empty binary.
-check(any(l.startswith("libavcodec") for l in needed(FP)), "framepush links libavcodec")
-check(any(s.startswith("fp_backend_") for s in symbols(SOURCE)), "framepush-source has its backends")
+check(any(l.startswith("libavcodec") for l in seen[FP][0]), "framepush links libavcodec")
+check(any(s.startswith("fp_backend_") for s in seen[SOURCE][1]), "framepush-source has its backends")
 finish()
