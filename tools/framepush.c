@@ -558,9 +558,12 @@ static int run_session(struct cli *c)
 	int r, sr;
 
 	c->so.stop = &interrupted;
-	/* Quiet means warnings and errors only, unless FRAMEPUSH_LOG asks for more. */
-	if (c->quiet && !getenv("FRAMEPUSH_LOG"))
+	/* Quiet means warnings and errors only, unless FRAMEPUSH_LOG asks for more; through the
+	 * environment, so the source (which reads its level from it) is quiet too. */
+	if (c->quiet && !getenv("FRAMEPUSH_LOG")) {
+		setenv("FRAMEPUSH_LOG", "warn", 1);
 		fp_log_set_level(FP_LOG_WARN);
+	}
 	if (!c->quiet && isatty(STDERR_FILENO))
 		c->so.progress = on_progress;
 	signal(SIGPIPE, SIG_IGN);

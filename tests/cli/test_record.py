@@ -83,6 +83,12 @@ check(r.returncode == 0 and st.get("frames_out") == 15 and st.get("signature_fai
       and st.get("codec") == "rawvideo",
       "no --source: the signed test source, %s frames, codec %s" % (st.get("frames_out"),
                                                                     st.get("codec")))
+# -q: warnings and errors only, from the host and from the source it spawned.
+quiet_env = {k: v for k, v in os.environ.items() if k != "FRAMEPUSH_LOG"}
+r = subprocess.run([FP, "record", "--size", "320x180", "--fps", "30", "--duration", "0.5", "-q",
+                    "-o", out], capture_output=True, text=True, timeout=60, env=quiet_env)
+info = [l for l in r.stderr.splitlines() if " info: " in l]
+check(r.returncode == 0 and not info, "-q prints no info line (host or source): %s" % info[:2])
 # Stats that cannot be written fail the run.
 r = run([FP, "record", "--size", "320x180", "--fps", "30", "--duration", "0.2", "-q", "-o", out,
          "--stats-json", os.path.join(TMP, "nosuchdir", "s.json")])
