@@ -25,6 +25,9 @@ static inline uint32_t fp_pixfmt_bpp(uint32_t fmt)
  * the bitstream): chromaticity in 0.00002 steps (0.708 -> 35400), luminance in 0.0001 cd/m2
  * steps (1000 nits -> 10000000), light levels in cd/m2. It is also the wire layout of the
  * record a source reports (proto.h pins every offset). All zero means "not given". */
+#define FP_HDR10_CHROMA_DEN 50000u /* chromaticity 1.0 */
+#define FP_HDR10_LUMA_DEN 10000u   /* 1 cd/m2 */
+
 struct fp_hdr10 {
 	uint16_t red_x, red_y, green_x, green_y, blue_x, blue_y;
 	uint16_t white_x, white_y;

@@ -4,10 +4,9 @@
 
 #include "common/util.h"
 
-/* Chromaticity 1.0 and the luminance range ST 2086 can carry, in the record's units. */
-#define CHROMA_ONE 50000u
-#define LUM_MIN_OF_MAX 10000u      /* 1 cd/m2 */
-#define LUM_MAX_OF_MAX 100000000u  /* 10000 cd/m2 */
+/* The range of max luminance ST 2086 can carry: 1..10000 cd/m2. */
+#define LUM_MIN_OF_MAX (1u * FP_HDR10_LUMA_DEN)
+#define LUM_MAX_OF_MAX (10000u * FP_HDR10_LUMA_DEN)
 #define LIGHT_LEVEL_MAX 10000u     /* cd/m2 */
 
 const struct fp_hdr10 fp_hdr10_generic = {
@@ -32,7 +31,7 @@ const char *fp_hdr10_problem(const struct fp_hdr10 *m)
 				m->blue_x, m->blue_y, m->white_x, m->white_y };
 
 	for (size_t i = 0; i < FP_ARRAY_LEN(xy); i++)
-		if (xy[i] > CHROMA_ONE)
+		if (xy[i] > FP_HDR10_CHROMA_DEN)
 			return "a chromaticity is above 50000 (1.0)";
 	if (m->max_luminance < LUM_MIN_OF_MAX || m->max_luminance > LUM_MAX_OF_MAX)
 		return "max luminance is not 1..10000 cd/m2";

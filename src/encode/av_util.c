@@ -94,25 +94,25 @@ void fp_encode_route_av_log(void)
 void fp_hdr10_to_av(const struct fp_hdr10 *in, AVMasteringDisplayMetadata *md,
 		    AVContentLightMetadata *cll)
 {
-	struct fp_hdr10 m = *fp_hdr10_or_generic(in);
+	const struct fp_hdr10 *m = fp_hdr10_or_generic(in);
 
 	if (md) {
 		/* libavutil orders the primaries R, G, B; HEVC's SEI G, B, R. */
-		md->display_primaries[0][0] = av_make_q(m.red_x, FP_HDR10_CHROMA_DEN);
-		md->display_primaries[0][1] = av_make_q(m.red_y, FP_HDR10_CHROMA_DEN);
-		md->display_primaries[1][0] = av_make_q(m.green_x, FP_HDR10_CHROMA_DEN);
-		md->display_primaries[1][1] = av_make_q(m.green_y, FP_HDR10_CHROMA_DEN);
-		md->display_primaries[2][0] = av_make_q(m.blue_x, FP_HDR10_CHROMA_DEN);
-		md->display_primaries[2][1] = av_make_q(m.blue_y, FP_HDR10_CHROMA_DEN);
-		md->white_point[0] = av_make_q(m.white_x, FP_HDR10_CHROMA_DEN);
-		md->white_point[1] = av_make_q(m.white_y, FP_HDR10_CHROMA_DEN);
-		md->max_luminance = av_make_q((int)m.max_luminance, FP_HDR10_LUMA_DEN);
-		md->min_luminance = av_make_q((int)m.min_luminance, FP_HDR10_LUMA_DEN);
+		md->display_primaries[0][0] = av_make_q(m->red_x, FP_HDR10_CHROMA_DEN);
+		md->display_primaries[0][1] = av_make_q(m->red_y, FP_HDR10_CHROMA_DEN);
+		md->display_primaries[1][0] = av_make_q(m->green_x, FP_HDR10_CHROMA_DEN);
+		md->display_primaries[1][1] = av_make_q(m->green_y, FP_HDR10_CHROMA_DEN);
+		md->display_primaries[2][0] = av_make_q(m->blue_x, FP_HDR10_CHROMA_DEN);
+		md->display_primaries[2][1] = av_make_q(m->blue_y, FP_HDR10_CHROMA_DEN);
+		md->white_point[0] = av_make_q(m->white_x, FP_HDR10_CHROMA_DEN);
+		md->white_point[1] = av_make_q(m->white_y, FP_HDR10_CHROMA_DEN);
+		md->max_luminance = av_make_q((int)m->max_luminance, FP_HDR10_LUMA_DEN);
+		md->min_luminance = av_make_q((int)m->min_luminance, FP_HDR10_LUMA_DEN);
 		md->has_primaries = 1;
 		md->has_luminance = 1;
 	}
 	if (cll) {
-		cll->MaxCLL = m.max_cll;
-		cll->MaxFALL = m.max_fall;
+		cll->MaxCLL = m->max_cll;
+		cll->MaxFALL = m->max_fall;
 	}
 }

@@ -467,21 +467,15 @@ static int set_opt(AVCodecContext *ctx, const char *key, const char *val)
 	return ret;
 }
 
-static struct fp_hdr10 hdr10_of(const struct fp_encoder_config *cfg)
-{
-	return *fp_hdr10_or_generic(&cfg->hdr10);
-}
-
 static int x265_options(AVCodecContext *ctx, const struct fp_encoder_config *cfg)
 {
-	struct fp_hdr10 hdr = hdr10_of(cfg);
 	char params[512], extra[256] = "";
 
 	/* FFmpeg 5.1's libx265 wrapper does not turn mastering/CLL side data into SEI, so
 	 * HDR10 goes through x265's own parameters; closed GOPs make every keyframe an IDR
 	 * that a segment or a late joiner can start from. */
 	if (cfg->hdr)
-		x265_hdr_params(extra, sizeof(extra), &hdr);
+		x265_hdr_params(extra, sizeof(extra), fp_hdr10_or_generic(&cfg->hdr10));
 	snprintf(params, sizeof(params), "log-level=error:repeat-headers=1:bframes=0:open-gop=0%s%s",
 		 cfg->hdr ? ":colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:range=limited" : "",
 		 extra);
@@ -493,7 +487,6 @@ static int x265_options(AVCodecContext *ctx, const struct fp_encoder_config *cfg
 
 static int svt_options(AVCodecContext *ctx, const struct fp_encoder_config *cfg)
 {
-	struct fp_hdr10 hdr = hdr10_of(cfg);
 	char params[512], extra[256] = "";
 
 	/* pred-struct=1: SVT-AV1's low-delay structure (no frames from the future); in it SVT
@@ -503,7 +496,7 @@ static int svt_options(AVCodecContext *ctx, const struct fp_encoder_config *cfg)
 	 * description is repeated there from the context's tags (which the wrapper maps too):
 	 * libavutil's AVCOL_* values are the H.273 code points SVT takes, so both always agree. */
 	if (cfg->hdr)
-		svt_hdr_params(extra, sizeof(extra), &hdr);
+		svt_hdr_params(extra, sizeof(extra), fp_hdr10_or_generic(&cfg->hdr10));
 	snprintf(params, sizeof(params),
 		 "pred-struct=1%s:color-primaries=%d:transfer-characteristics=%d"
 		 ":matrix-coefficients=%d:color-range=%d%s",

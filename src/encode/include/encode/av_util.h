@@ -21,11 +21,6 @@ const char *fp_av_err_str(int averr, char *buf, size_t len);
  * that lives until the end of the enclosing full expression). */
 #define fp_av_err(averr) fp_av_err_str((averr), (char[128]){ 0 }, 128)
 
-/* struct fp_hdr10's units (those of the HEVC SEI): chromaticity in 1/50000, luminance in
- * 1/10000 cd/m2. */
-#define FP_HDR10_CHROMA_DEN 50000
-#define FP_HDR10_LUMA_DEN 10000
-
 /* Fills libavutil's mastering display and content light records from m (the generic
  * baseline when m is all zero). Either output may be NULL. */
 void fp_hdr10_to_av(const struct fp_hdr10 *m, AVMasteringDisplayMetadata *md,
