@@ -787,7 +787,7 @@ static void svt_finish(struct fp_encoder *e)
 	AVPacket *p;
 	int ret;
 
-	if (!e->kind || !e->kind->svt || !e->ctx || !avcodec_is_open(e->ctx))
+	if (!e->kind->svt || !e->ctx || !avcodec_is_open(e->ctx))
 		return;
 	if (e->instance_frames == 0 && !e->eos_sent) {
 		if (av_frame_make_writable(e->frame) < 0 ||

@@ -37,8 +37,7 @@ struct out_kind;
 struct fp_output {
 	char base[PATH_MAX];    /* target as given to open */
 	char target[PATH_MAX];  /* current file / URL */
-	enum fp_output_kind kind;
-	const struct out_kind *info;  /* kind's entry in out_kinds */
+	const struct out_kind *info;  /* its kind's entry in out_kinds */
 	struct fp_output_options opt;
 	char sdp_path[PATH_MAX];
 	AVFormatContext *oc;
@@ -57,7 +56,7 @@ struct fp_output {
 	unsigned segment;
 	int64_t ts_offset;      /* added to incoming pts/dts (src_tb), for in-band switches */
 	int64_t next_pts;       /* end of the last written packet, src_tb incl. offset */
-	uint64_t packets;       /* packets (or raw frames) written in this segment */
+	uint64_t packets;       /* packets written in this segment (for error reports) */
 	struct fp_y4m *y4m;     /* raw-frame targets: the current segment's file */
 	uint32_t fps;           /* raw-frame targets: the rate every segment is written at */
 };
@@ -113,13 +112,6 @@ static const struct out_kind *kind_info(enum fp_output_kind k)
 	return NULL;
 }
 
-static bool is_network(enum fp_output_kind k)
-{
-	const struct out_kind *ki = kind_info(k);
-
-	return ki && ki->network;
-}
-
 /* The extension of the last path component ("a.b/out" has none), or NULL. */
 static const char *file_ext(const char *path)
 {
@@ -165,7 +157,7 @@ bool fp_output_kind_takes_frames(enum fp_output_kind kind)
  * in the pipeline) must be written, not cancelled. */
 static bool open_cancelled(struct fp_output *o)
 {
-	return o->opt.cancel && *o->opt.cancel && is_network(o->kind) && atomic_load(&o->opening);
+	return o->opt.cancel && *o->opt.cancel && o->info->network && atomic_load(&o->opening);
 }
 
 static int interrupt_cb(void *opaque)
@@ -205,7 +197,7 @@ static int io_error(struct fp_output *o, int averr)
 		return -ETIMEDOUT;
 	/* The protocols' own timeouts (SRT connect_timeout, rw_timeout) fire at about our
 	 * deadline but report a bare EIO; the time spent says what it was. */
-	if (is_network(o->kind) && (averr == AVERROR(EIO) || averr == AVERROR(ETIMEDOUT)) &&
+	if (o->info->network && (averr == AVERROR(EIO) || averr == AVERROR(ETIMEDOUT)) &&
 	    spent >= (int64_t)o->armed_ms * FP_NSEC_PER_MSEC * 9 / 10)
 		return -ETIMEDOUT;
 	return fp_av_errno(averr);
@@ -219,7 +211,7 @@ static const char *io_error_text(const struct fp_output *o, int err, int averr, 
 	}
 	if (err == -ECANCELED)
 		return "interrupted";
-	if (is_network(o->kind) && averr == AVERROR(EIO)) {
+	if (o->info->network && averr == AVERROR(EIO)) {
 		/* libsrt reports a broken connection (peer idle for 5 s, or closed) as bare EIO. */
 		snprintf(buf, len, "connection lost (Input/output error)");
 		return buf;
@@ -363,8 +355,8 @@ static void rtsp_options(const struct fp_output *o, AVDictionary **proto, AVDict
 	set_int(mux, "timeout", io_us(o));
 }
 
-/* Per-session state for packets from enc: time base, frame duration, counters. */
-static void reset_session(struct fp_output *o, const struct fp_encoder *enc)
+/* The clock of enc's packets: their time base and one frame in it. */
+static void set_clock(struct fp_output *o, const struct fp_encoder *enc)
 {
 	const struct fp_encoder_config *cfg = fp_encoder_config(enc);
 	int num, den;
@@ -373,6 +365,12 @@ static void reset_session(struct fp_output *o, const struct fp_encoder *enc)
 	o->src_tb = av_make_q(num, den);
 	/* One frame in src_tb ticks, for packets that come without a duration. */
 	o->frame_dur = av_make_q((int)av_rescale(den, cfg->fps_den, (int64_t)num * cfg->fps_num), 1);
+}
+
+/* Per-session state for packets from enc: clock, codec, counters. */
+static void reset_session(struct fp_output *o, const struct fp_encoder *enc)
+{
+	set_clock(o, enc);
 	o->codec_id = fp_encoder_context(enc)->codec_id;
 	o->header_written = false;
 	o->packets = 0;
@@ -436,7 +434,7 @@ static int open_io(struct fp_output *o, AVDictionary **proto, AVDictionary **mux
 		if (ret < 0)
 			return ret;
 	}
-	*stage = o->kind == FP_OUTPUT_RTSP ? "announcing the stream" : "writing the header";
+	*stage = o->info->kind == FP_OUTPUT_RTSP ? "announcing the stream" : "writing the header";
 	arm(o, o->opt.connect_timeout_ms);
 	ret = avformat_write_header(oc, mux);
 	disarm(o);
@@ -532,7 +530,7 @@ static int close_target(struct fp_output *o)
 		return err;
 	/* A network session that already failed gets no trailer: the peer is gone, and waiting
 	 * for it again would only delay the teardown. Files always get theirs. */
-	if (o->header_written && !(err && is_network(o->kind))) {
+	if (o->header_written && !(err && o->info->network)) {
 		arm(o, o->opt.io_timeout_ms);
 		ret = av_write_trailer(oc);
 		disarm(o);
@@ -576,8 +574,7 @@ static int output_new(struct fp_output **out, const char *target, const struct f
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
-	o->kind = (enum fp_output_kind)kind;
-	o->info = kind_info(o->kind);
+	o->info = kind_info((enum fp_output_kind)kind);
 	if (opt)
 		o->opt = *opt;
 	if (o->opt.connect_timeout_ms <= 0)
@@ -709,7 +706,7 @@ int fp_output_reopen_segment(struct fp_output *o, const struct fp_encoder *enc)
 	ret = close_target(o);
 	if (ret < 0)
 		fp_warn("output: %s: closing before the next segment: %s", o->target, strerror(-ret));
-	if (!is_network(o->kind)) {
+	if (!o->info->network) {
 		ret = segment_name(o->target, sizeof(o->target), o->base, ++o->segment);
 		if (ret < 0)
 			return o->error = ret;
@@ -726,7 +723,6 @@ int fp_output_reopen_segment(struct fp_output *o, const struct fp_encoder *enc)
 int fp_output_switch(struct fp_output *o, const struct fp_encoder *enc, enum fp_output_switch_mode *mode)
 {
 	const AVCodecContext *ctx;
-	int num, den;
 
 	if (!o || !enc || o->info->frames)
 		return -EINVAL;
@@ -737,12 +733,11 @@ int fp_output_switch(struct fp_output *o, const struct fp_encoder *enc, enum fp_
 		/* MPEG-TS signals only the stream type in its PMT; profile, bit depth and colour
 		 * live in the in-band parameter sets the new encoder sends with its first keyframe,
 		 * which decoders (ffmpeg, VLC, mpv, hardware) re-initialise on. */
-		fp_encoder_time_base(enc, &num, &den);
-		o->ts_offset = av_rescale_q(o->next_pts, o->src_tb, av_make_q(num, den));
+		AVRational old_tb = o->src_tb;
+
+		set_clock(o, enc);
+		o->ts_offset = av_rescale_q(o->next_pts, old_tb, o->src_tb);
 		o->next_pts = o->ts_offset;
-		o->src_tb = av_make_q(num, den);
-		o->frame_dur = av_make_q((int)av_rescale(den, fp_encoder_config(enc)->fps_den,
-							 (int64_t)num * fp_encoder_config(enc)->fps_num), 1);
 		if (mode)
 			*mode = FP_SWITCH_INBAND;
 		fp_info("output: %s: encoder switched in-band to %s %dx%d", o->target,
@@ -750,7 +745,7 @@ int fp_output_switch(struct fp_output *o, const struct fp_encoder *enc, enum fp_
 		return 0;
 	}
 	if (mode)
-		*mode = is_network(o->kind) ? FP_SWITCH_REOPEN : FP_SWITCH_SEGMENT;
+		*mode = o->info->network ? FP_SWITCH_REOPEN : FP_SWITCH_SEGMENT;
 	return fp_output_reopen_segment(o, enc);
 }
 
@@ -761,7 +756,7 @@ const char *fp_output_target(const struct fp_output *o)
 
 enum fp_output_kind fp_output_kind(const struct fp_output *o)
 {
-	return o->kind;
+	return o->info->kind;
 }
 
 /* ---- raw frames (.y4m) ---- */
@@ -808,7 +803,6 @@ int fp_output_write_frame(struct fp_output *o, const struct fp_yuv_frame *f)
 		return ret;  /* the caller's mistake: the file is still good */
 	if (ret < 0)
 		return o->error = ret;
-	o->packets++;
 	return 0;
 }
 
@@ -830,7 +824,6 @@ int fp_output_switch_frames(struct fp_output *o, enum fp_yuv_format format, uint
 		ret = fp_y4m_open(&o->y4m, o->target, format, width, height, o->fps);
 	if (ret < 0)
 		return o->error = ret;
-	o->packets = 0;
 	fp_info("output: now writing %s (segment %u)", o->target, o->segment);
 	return 0;
 }

@@ -529,14 +529,15 @@ static pid_t spawn_receiver(const char *url, const char *path, int port, bool ud
 }
 
 /* `frames` pattern frames from e, live, into a new output at `url` of `kind`, closed after;
- * `srt_retry`: opened with open_srt (the listener's accept loop may lag its bound port). */
+ * SRT is opened with open_srt (the listener's accept loop may lag its bound port). */
 static void stream_into(struct fp_encoder *e, const char *url, const struct fp_output_options *opt,
-			bool srt_retry, enum fp_output_kind kind, unsigned frames)
+			enum fp_output_kind kind, unsigned frames)
 {
 	struct enc_run run = { .frames = frames };
 	struct fp_output *o = NULL;
 
-	assert_int_equal(srt_retry ? open_srt(&o, url, e, opt) : fp_output_open(&o, url, e, opt), 0);
+	assert_int_equal(kind == FP_OUTPUT_SRT ? open_srt(&o, url, e, opt)
+					       : fp_output_open(&o, url, e, opt), 0);
 	assert_int_equal(fp_output_kind(o), kind);
 	encode_into(e, o, &run, fp_now_ns());
 	assert_int_equal(fp_output_close(o), 0);
@@ -548,7 +549,6 @@ struct live_case {
 	const char *file, *in, *out;
 	const char *const *listen; /* the receiver's options that make it a server */
 	bool udp;                  /* the port is a UDP one */
-	bool srt_retry;            /* open with open_srt */
 	bool exit_checked;         /* the receiver must exit 0 */
 	enum fp_codec codec;
 	enum fp_output_kind kind;
@@ -562,19 +562,19 @@ static const struct live_case live_cases[] = {
 	/* SRT caller -> an ffmpeg SRT listener writing a TS; the listener ends at the caller's
 	 * disconnect. */
 	{ "srt.ts", "srt://127.0.0.1:%d?mode=listener&listen_timeout=20000000", "srt://127.0.0.1:%d",
-	  NULL, true, true, true, FP_CODEC_H264, FP_OUTPUT_SRT,
+	  NULL, true, true, FP_CODEC_H264, FP_OUTPUT_SRT,
 	  { .connect_timeout_ms = 3000, .io_timeout_ms = 3000 },
 	  { "h264", "High", "yuv420p", false, NFRAMES } },
 	/* UDP/MPEG-TS to an ffmpeg reading udp:// with a read timeout that ends its input: it
 	 * finishes the file 2 s after the last datagram; its status is not checked, the
 	 * timeout is reported as an input error. */
 	{ "udp.ts", "udp://127.0.0.1:%d?timeout=2000000&fifo_size=100000", "udp://127.0.0.1:%d",
-	  NULL, true, false, false, FP_CODEC_H264, FP_OUTPUT_UDP, { 0 },
+	  NULL, true, false, FP_CODEC_H264, FP_OUTPUT_UDP, { 0 },
 	  { "h264", "High", "yuv420p", false, NFRAMES } },
 	/* RTSP ANNOUNCE/RECORD over TCP to an ffmpeg acting as the RTSP server; the output's
 	 * close (TEARDOWN) ends the server's input. */
 	{ "rtsp.mkv", "rtsp://127.0.0.1:%d/live", "rtsp://127.0.0.1:%d/live", rtsp_listen, false,
-	  false, true, FP_CODEC_HEVC, FP_OUTPUT_RTSP, { 0 },
+	  true, FP_CODEC_HEVC, FP_OUTPUT_RTSP, { 0 },
 	  { "hevc", "Main", "yuv420p", false, NFRAMES } },
 };
 
@@ -596,7 +596,7 @@ static void live_case_test(void **state)
 	snprintf(url_out, sizeof(url_out), c->out, port);
 	pid = spawn_receiver(url_in, path, port, c->udp, "error", c->listen);
 	assert_int_equal(fp_encoder_create(&e, &cfg), 0);
-	stream_into(e, url_out, &c->opt, c->srt_retry, c->kind, NFRAMES);
+	stream_into(e, url_out, &c->opt, c->kind, NFRAMES);
 	fp_encoder_destroy(e);
 	status = fpt_wait(pid, 20000);
 	if (c->exit_checked)
@@ -633,7 +633,7 @@ static void open_cancel(void **state)
 	close(mute);
 
 	path_in_tmp(path, sizeof(path), "cancel.mkv");
-	stream_into(e, path, &opt, false, FP_OUTPUT_FILE_MKV, 10);
+	stream_into(e, path, &opt, FP_OUTPUT_FILE_MKV, 10);
 	fp_encoder_destroy(e);
 	{
 		static const struct want w = { "h264", "High", "yuv420p", false, 10 };
