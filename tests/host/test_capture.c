@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -1036,27 +1035,11 @@ static int check_spec_exit(const char *exe, const char *spec, char *log, size_t 
 {
 	char *argv[] = { (char *)exe, (char *)"--backend", (char *)"test", (char *)"--check-spec",
 			 (char *)"--spec", (char *)spec, NULL };
-	int pipefd[2], status;
-	size_t n = 0;
-	ssize_t got;
-	pid_t pid;
+	int code = fpt_run_stderr(argv, log, len, 5000);
 
-	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(pipefd[1], STDERR_FILENO);
-		execv(exe, argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	while (n < len - 1 && (got = read(pipefd[0], log + n, len - 1 - n)) > 0)
-		n += (size_t)got;
-	log[n] = '\0';
-	close(pipefd[0]);
-	status = fpt_wait(pid, 5000);
-	assert_true(status >= 0);
-	return fpt_exit_code(status);
+	if (code < 0)
+		fail_msg("%s --check-spec --spec '%s': %s", exe, spec, strerror(-code));
+	return code;
 }
 
 /* A typo in a test spec must fail the source, naming the key and the value, rather than
