@@ -602,30 +602,45 @@ static void no_frame_diagnostic(void **state)
 	fp_capture_close(cap);
 }
 
+/* Every next_frame call of a session against a hostile source: each returns within its
+ * deadline plus max_ms (the host never blocks on what the source can reach). Returns the
+ * first error (0 if none within calls), with the fresh frames counted. */
+static int run_calls(struct fp_capture *cap, int calls, int64_t slice_ns, double max_ms,
+		     uint64_t *fresh, const char *what)
+{
+	const struct fp_yuv_frame *f;
+
+	*fresh = 0;
+	for (int i = 0; i < calls; i++) {
+		int64_t call = fp_now_ns();
+		int r = fp_capture_next_frame(cap, call + slice_ns, &f);
+		double ms = ms_since(call) - (double)slice_ns / 1e6;
+
+		if (ms > max_ms)
+			fail_msg("%s: call %d took %.0f ms past its deadline (limit %.0f)", what, i, ms,
+				 max_ms);
+		if (r < 0)
+			return r;
+		*fresh += !f->repeated;
+	}
+	return 0;
+}
+
 /* A source that attacks from its tenth frame on: the session opens, fresh frames flow, no
  * call blocks, nothing leaks; where the attack can end the session (a scribbled descriptor),
  * it ends with the protocol error that names the source, nothing else. */
 static void hostile(const char *spec, int may_end)
 {
 	struct fp_capture_opts o = peer_opts(spec, 320, 180, 240);
-	const struct fp_yuv_frame *f;
 	struct fp_capture_stats st;
 	struct fp_capture *cap;
 	int fds = fp_count_open_fds();
-	uint64_t fresh = 0;
-	int r = 0;
+	uint64_t fresh;
+	int r;
 
 	cap = open_ok(&o);
-	for (int i = 0; i < 240; i++) {
-		int64_t call = fp_now_ns();
-
-		r = fp_capture_next_frame(cap, call + 8 * FP_NSEC_PER_MSEC, &f);
-		if (ms_since(call) > 1000.0)
-			fail_msg("%s: call %d blocked %.0f ms", spec, i, ms_since(call));
-		if (r < 0)
-			break;
-		fresh += !f->repeated;
-	}
+	/* No call over 1000 ms in all: 992 past its 8 ms deadline. */
+	r = run_calls(cap, 240, 8 * FP_NSEC_PER_MSEC, 992.0, &fresh, spec);
 	fp_capture_get_stats(cap, &st);
 	fp_info("%s: %llu fresh, %llu stale, %llu busy, end %d (%s)", spec,
 		(unsigned long long)st.frames_fresh, (unsigned long long)st.stale_rejected,
@@ -729,30 +744,6 @@ static void hostile_event_spam(void **state)
 {
 	(void)state;
 	hostile("hostile=spam,hostile-after=10", 0);
-}
-
-/* Every next_frame call of a session against a hostile source: each returns within its
- * deadline plus max_ms (the host never blocks on what the source can reach). Returns the
- * first error (0 if none within calls), with the fresh frames counted. */
-static int run_calls(struct fp_capture *cap, int calls, int64_t slice_ns, double max_ms,
-		     uint64_t *fresh, const char *what)
-{
-	const struct fp_yuv_frame *f;
-
-	*fresh = 0;
-	for (int i = 0; i < calls; i++) {
-		int64_t call = fp_now_ns();
-		int r = fp_capture_next_frame(cap, call + slice_ns, &f);
-		double ms = ms_since(call) - (double)slice_ns / 1e6;
-
-		if (ms > max_ms)
-			fail_msg("%s: call %d took %.0f ms past its deadline (limit %.0f)", what, i, ms,
-				 max_ms);
-		if (r < 0)
-			return r;
-		*fresh += !f->repeated;
-	}
-	return 0;
 }
 
 /* The source takes O_NONBLOCK off the eventfd it shares with the host and consumes every
