@@ -46,7 +46,6 @@ struct fp_display {
 };
 
 const struct fp_display_impl fp_display_xvfb;
-static const char *xvfb_client_env(const struct fp_display *d);
 
 /* Ends pid and its process group (an application's own children too), always reaped. */
 static void stop(pid_t pid, const char *what)
@@ -129,9 +128,9 @@ static const char *xvfb_client_env(const struct fp_display *d)
 	return d->auth_env;
 }
 
-/* Copies environ with DISPLAY and XAUTHORITY replaced; NULL on ENOMEM. The caller frees the
- * array and the one string it allocated (the entry before the cookie's is ours). */
-static char **env_with_display(const struct fp_display *d, const char *name, char **mine)
+/* Copies environ with DISPLAY (d's) and XAUTHORITY replaced; NULL on ENOMEM. The caller
+ * frees the array and the one string it allocated (the entry before the cookie's is ours). */
+static char **env_with_display(const struct fp_display *d, char **mine)
 {
 	size_t n = 0, k = 0;
 	char **env;
@@ -139,14 +138,14 @@ static char **env_with_display(const struct fp_display *d, const char *name, cha
 	while (environ[n])
 		n++;
 	env = calloc(n + 3, sizeof(*env));
-	*mine = malloc(strlen(name) + sizeof("DISPLAY="));
+	*mine = malloc(strlen(d->name) + sizeof("DISPLAY="));
 	if (!env || !*mine) {
 		free(env);
 		free(*mine);
 		*mine = NULL;
 		return NULL;
 	}
-	sprintf(*mine, "DISPLAY=%s", name);
+	sprintf(*mine, "DISPLAY=%s", d->name);
 	for (size_t i = 0; i < n; i++)
 		if (strncmp(environ[i], "DISPLAY=", 8) != 0 && strncmp(environ[i], "XAUTHORITY=", 11) != 0)
 			env[k++] = environ[i];
@@ -219,7 +218,6 @@ static int start_server(struct fp_display *d, const char *exe, const struct fp_d
 	if (r < 0) {
 		fp_error("xvfb: cannot start %s: %s", exe, strerror(-r));
 		close(pfd[0]);
-		d->server = 0;
 		return r;
 	}
 	*displayfd = pfd[0];
@@ -329,7 +327,7 @@ static int xvfb_spawn(struct fp_display *d, char *const argv[], pid_t *pid)
 		fp_error("xvfb: cannot start '%s' on %s: not found in PATH", argv[0], d->name);
 		return r;
 	}
-	env = env_with_display(d, d->name, &mine);
+	env = env_with_display(d, &mine);
 	if (!env)
 		return -ENOMEM;
 	child.exe = exe;

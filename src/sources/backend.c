@@ -17,6 +17,15 @@ static const struct fp_backend_impl *const all_backends[] = {
 #undef ENTRY
 };
 
+/* The names joined with ", " for usage and error text, from the same list as the table so
+ * no message names a backend this build lacks. Each name brings its own separator; the
+ * pointer skips the first. */
+#define NAME(name) ", " #name
+static const char built_names[] = FP_BACKENDS_BUILT(NAME);
+#undef NAME
+_Static_assert(sizeof(built_names) > 2, "the test backend is always built");
+const char *const fp_backends_built = built_names + 2;
+
 const struct fp_backend_impl *fp_backend_find(const char *name)
 {
 	for (size_t i = 0; i < FP_ARRAY_LEN(all_backends); i++)

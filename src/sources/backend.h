@@ -43,6 +43,9 @@ struct fp_backend_impl {
 
 extern const struct fp_backend_impl fp_backend_test;
 
+/* The backends in this build, by name, e.g. "test, wlr, x11". */
+extern const char *const fp_backends_built;
+
 /* Looks a backend up by name; NULL when unknown. */
 const struct fp_backend_impl *fp_backend_find(const char *name);
 

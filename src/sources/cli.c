@@ -26,14 +26,6 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	/* Display backends are optional at build time: say which this binary has. */
-	static const char *const all[] = { "test", "x11", "wlr" };
-	char built[64] = "";
-
-	for (size_t i = 0; i < FP_ARRAY_LEN(all); i++)
-		if (fp_backend_find(all[i])) {
-			strcat(built, built[0] ? ", " : "");
-			strcat(built, all[i]);
-		}
 	fprintf(f,
 		"usage: framepush-source --connect SOCKET [--backend NAME] [--spec OPTS]\n"
 		"                        [--size WxH] [--fps N] [--target-id N] [--display NAME]\n"
@@ -57,7 +49,7 @@ static void usage(FILE *f)
 		"\n"
 		"Exit status: 0 when the host hung up, 1 on error, 2 on bad usage, 3 when refused.\n"
 		"With --check-spec: 0 when the spec is good, 2 when not, 3 when NAME is not built.\n",
-		built, FP_MODE_DEFAULT_WIDTH, FP_MODE_DEFAULT_HEIGHT, FP_MODE_DEFAULT_HZ);
+		fp_backends_built, FP_MODE_DEFAULT_WIDTH, FP_MODE_DEFAULT_HEIGHT, FP_MODE_DEFAULT_HZ);
 }
 
 /* One option with its value; -EINVAL (logged) for a bad value. */
@@ -213,7 +205,7 @@ int fp_source_cli_exec(const struct fp_source_cli *cli, const struct fp_backend_
 	if (cli->check_spec)
 		return check_spec(cli, impl);
 	if (!impl) {
-		fp_error("unknown backend '%s' (test, x11, wlr, as built)", cli->backend);
+		fp_error("unknown backend '%s' (this build has %s)", cli->backend, fp_backends_built);
 		return FP_SOURCE_EXIT_USAGE;
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +26,7 @@
 #include "channel/signature.h"
 #include "spec.h"
 
+#define WHAT "test source" /* names this backend in every spec error */
 #define LUT_LEN 1024u
 
 enum pattern { PATTERN_MOVING, PATTERN_BARS, PATTERN_SOLID };
@@ -144,8 +144,6 @@ static void render(struct fp_backend *b, uint8_t *px, size_t stride)
 }
 
 /* R/G/B as three finite floats a half float can hold (scRGB may be negative). */
-#define WHAT "test source"
-
 static int parse_rgb(const char *key, const char *val, float rgb[3])
 {
 	const char *p = val;
@@ -314,7 +312,7 @@ static int configure(struct fp_backend *b, const char *spec)
 	/* "Not given" marks (above every accepted value): finish_hdr_meta fills defaults. */
 	b->meta.rec.max_luminance = b->meta.rec.min_luminance = UINT32_MAX;
 	b->meta.rec.max_cll = b->meta.rec.max_fall = UINT16_MAX;
-	r = fp_spec_parse(spec, "test source", set_option, b);
+	r = fp_spec_parse(spec, WHAT, set_option, b);
 	if (r == -ENOENT)
 		r = -EINVAL;
 	return r ? r : finish_hdr_meta(b);

@@ -53,7 +53,8 @@ int fpt_wait(pid_t pid, int timeout_ms)
 	return r < 0 ? r : status;
 }
 
-pid_t fpt_spawn_io(char *const argv[], int out_fd)
+/* fpt_spawn_io, and stderr to err_fd where that is not -1 (else inherited). */
+static pid_t spawn_io(char *const argv[], int out_fd, int err_fd)
 {
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
@@ -65,6 +66,8 @@ pid_t fpt_spawn_io(char *const argv[], int out_fd)
 		posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
 	else
 		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (err_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
 	r = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (r != 0) {
@@ -72,6 +75,11 @@ pid_t fpt_spawn_io(char *const argv[], int out_fd)
 		return -r;
 	}
 	return pid;
+}
+
+pid_t fpt_spawn_io(char *const argv[], int out_fd)
+{
+	return spawn_io(argv, out_fd, -1);
 }
 
 /* Reads fd until EOF or the deadline into out (cap - 1 bytes kept, the rest read and
@@ -107,7 +115,8 @@ static size_t read_until(int fd, char *out, size_t cap, int64_t deadline)
 	return used;
 }
 
-int fpt_run(char *const argv[], char *out, size_t cap, int timeout_ms)
+/* fpt_run, capturing stderr instead of stdout when err (stdout then goes to /dev/null). */
+static int run_captured(char *const argv[], bool err, char *out, size_t cap, int timeout_ms)
 {
 	int64_t deadline = fp_now_ns() + (int64_t)timeout_ms * FP_NSEC_PER_MSEC;
 	size_t used;
@@ -116,7 +125,7 @@ int fpt_run(char *const argv[], char *out, size_t cap, int timeout_ms)
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
-	pid = fpt_spawn_io(argv, p[1]);
+	pid = err ? spawn_io(argv, -1, p[1]) : spawn_io(argv, p[1], -1);
 	close(p[1]);
 	if (pid < 0) {
 		close(p[0]);
@@ -130,6 +139,16 @@ int fpt_run(char *const argv[], char *out, size_t cap, int timeout_ms)
 	if (st == -ETIMEDOUT)
 		fprintf(stderr, "%s overstayed %d ms: killed\n", argv[0], timeout_ms);
 	return fpt_exit_code(st);
+}
+
+int fpt_run(char *const argv[], char *out, size_t cap, int timeout_ms)
+{
+	return run_captured(argv, false, out, cap, timeout_ms);
+}
+
+int fpt_run_stderr(char *const argv[], char *out, size_t cap, int timeout_ms)
+{
+	return run_captured(argv, true, out, cap, timeout_ms);
 }
 
 int fpt_free_port(bool udp)

@@ -27,6 +27,9 @@ int fpt_wait(pid_t pid, int timeout_ms);
  * -ETIMEDOUT (the child is killed) or -errno. */
 int fpt_run(char *const argv[], char *out, size_t cap, int timeout_ms);
 
+/* fpt_run for what a program logs: its stderr captured into out, its stdout to /dev/null. */
+int fpt_run_stderr(char *const argv[], char *out, size_t cap, int timeout_ms);
+
 /* A free local port (bound then released: a small race, acceptable in tests), or -errno. */
 int fpt_free_port(bool udp);
 

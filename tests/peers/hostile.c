@@ -256,7 +256,6 @@ int fp_hostile_create(struct fp_hostile **out, const struct fp_hostile_opts *o)
 		return -ENOMEM;
 	h->o = *o;
 	h->event_fd = h->sock_fd = h->steal_fd = -1;
-	h->armed = o->after == 0;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->armed_cond, NULL);
 	if (o->mode != FP_HOSTILE_NONE) {
@@ -344,6 +343,8 @@ void fp_hostile_frame_end(struct fp_hostile *h, struct fp_source *src, int publi
 		fp_event_consume(ring->event_fd);
 }
 
+/* The only place the attack arms, also for after 0 (the first publish): before it the
+ * thread has no socket or eventfd copy to attack, and no sandbox to run into. */
 void fp_hostile_published(struct fp_hostile *h)
 {
 	if (h->armed || ++h->published < h->o.after)

@@ -90,14 +90,19 @@ static int split_spec(const char *spec, struct peer_spec *s)
 	return fp_spec_parse(spec, WHAT, take_key, s);
 }
 
+/* --spec, split once in main (which needs claim-target before the backend runs) and read by
+ * the backend below: a second split would log every error in it twice. */
+static struct peer_spec peer_spec;
+static int peer_spec_r; /* split_spec's result: a bad spec fails check_spec and create */
+
+/* spec is the one main split (the command line's --spec). */
 static int peer_check_spec(const char *spec)
 {
-	struct peer_spec s;
-	int r = split_spec(spec, &s);
+	int r = peer_spec_r;
 
+	(void)spec;
 	if (r == 0)
-		r = fp_backend_test.check_spec(s.rest);
-	peer_spec_free(&s);
+		r = fp_backend_test.check_spec(peer_spec.rest);
 	return r == -ENOENT ? -EINVAL : r;
 }
 
@@ -135,24 +140,21 @@ static int peer_create(struct fp_backend **out, const struct fp_backend_args *ar
 {
 	struct fp_backend_args pattern_args = *args;
 	struct fp_backend *p = calloc(1, sizeof(*p));
-	struct peer_spec s;
+	const struct peer_spec *s = &peer_spec; /* args->spec, as main split it */
 	int r;
 
 	*out = NULL;
 	if (!p)
 		return -ENOMEM;
 	p->control_fd = p->control_keep_fd = -1;
-	r = split_spec(args->spec, &s);
-	if (r == -ENOENT)
-		r = -EINVAL;
-	pattern_args.spec = s.rest;
+	r = peer_spec_r == -ENOENT ? -EINVAL : peer_spec_r;
+	pattern_args.spec = s->rest;
 	if (r == 0)
 		r = fp_backend_test.create(&p->pattern, &pattern_args);
-	if (r == 0 && s.control)
-		r = open_control(p, s.control);
+	if (r == 0 && s->control)
+		r = open_control(p, s->control);
 	if (r == 0)
-		r = fp_hostile_create(&p->hostile, &s.hostile);
-	peer_spec_free(&s);
+		r = fp_hostile_create(&p->hostile, &s->hostile);
 	if (r < 0) {
 		peer_destroy(p);
 		return r;
@@ -355,16 +357,6 @@ static const struct fp_backend_impl peer_backend_test = {
 	.kick = peer_kick,
 };
 
-/* claim-target=N from the spec, 0 when not given (or the spec is bad: exec reports that). */
-static uint32_t claimed_target(const char *spec)
-{
-	struct peer_spec s;
-	uint32_t id = split_spec(spec, &s) == 0 ? s.claim_target : 0;
-
-	peer_spec_free(&s);
-	return id;
-}
-
 int main(int argc, char **argv)
 {
 	struct fp_source_cli cli;
@@ -375,11 +367,13 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	if (!strcmp(cli.backend, "test")) {
-		uint32_t id = claimed_target(cli.args.spec);
-
-		if (id)
-			cli.target_id = id;
-		return fp_source_cli_exec(&cli, &peer_backend_test);
+		/* A bad spec is reported here, once; exec fails it in check_spec or create. */
+		peer_spec_r = split_spec(cli.args.spec, &peer_spec);
+		if (peer_spec_r == 0 && peer_spec.claim_target)
+			cli.target_id = peer_spec.claim_target;
+		rc = fp_source_cli_exec(&cli, &peer_backend_test);
+		peer_spec_free(&peer_spec);
+		return rc;
 	}
 	return fp_source_cli_exec(&cli, fp_backend_find(cli.backend));
 }
