@@ -259,9 +259,10 @@ int fp_source_dispatch(struct fp_source *src, int timeout_ms, struct fp_source_e
 	if (n == -EAGAIN)
 		return n;
 	if (n == -EMSGSIZE) {
-		report(src, 0, FP_SRC_BAD_MESSAGE, 0);
+		report(src, 0, FP_SRC_BAD_MESSAGE, FP_BAD_MESSAGE_OVERSIZED);
 		ev->type = FP_SOURCE_EV_REJECTED;
 		ev->status = FP_SRC_BAD_MESSAGE;
+		ev->detail = FP_BAD_MESSAGE_OVERSIZED;
 		return 0;
 	}
 	if (n < 0) {

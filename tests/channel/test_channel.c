@@ -469,6 +469,18 @@ static void spoil_slot_unsealed(struct bad_delivery *d)
 	d->fds[3 + 2] = d->made[0] = fd;
 }
 
+/* Blocks of another build's size: the detail must be FP_BAD_MESSAGE_BLOCK_SIZE, which no
+ * length or fd count can be mistaken for. */
+static void spoil_control_size(struct bad_delivery *d)
+{
+	d->m.control_size = sizeof(struct fp_control) + 8;
+}
+
+static void spoil_status_size(struct bad_delivery *d)
+{
+	d->m.status_size = 0;
+}
+
 /* A generation that disagrees with the control block's. */
 static void spoil_generation(struct bad_delivery *d)
 {
@@ -493,6 +505,8 @@ static const struct bad_case {
 	{ "ring length 200", spoil_ring_len_200, FP_SRC_BAD_RING, 200 },
 	{ "slot too short", spoil_slot_short, FP_SRC_BAD_SIZE, 3 + 1 },
 	{ "slot unsealed", spoil_slot_unsealed, FP_SRC_NO_SEALS, 3 + 2 },
+	{ "control block size", spoil_control_size, FP_SRC_BAD_MESSAGE, FP_BAD_MESSAGE_BLOCK_SIZE },
+	{ "status block size", spoil_status_size, FP_SRC_BAD_MESSAGE, FP_BAD_MESSAGE_BLOCK_SIZE },
 	{ "stale generation", spoil_generation, FP_SRC_STALE, 0 },
 };
 
