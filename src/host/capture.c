@@ -408,6 +408,10 @@ static int deliver_new_ring(struct fp_capture *cap, uint32_t w, uint32_t h, uint
 		cap->published_before = add_sat(cap->published_before,
 						cap->ring->status->frames_published);
 		cap->dropped_before = add_sat(cap->dropped_before, cap->ring->status->frames_dropped);
+		/* An old-mode frame cannot be repeated into the new mode, whether a display
+		 * change or a restarted source brought it; in the same mode it still can. */
+		if (w != cap->ring->width || h != cap->ring->height || fmt != cap->ring->format)
+			cap->last_idx = -1;
 	}
 	fp_ring_destroy(cap->ring);
 	cap->ring = ring;
@@ -449,7 +453,6 @@ static int follow_descriptor(struct fp_capture *cap)
 	if (r < 0)
 		return r;
 	cap->stats.recreates++;
-	cap->last_idx = -1; /* an old-format frame cannot be repeated into the new format */
 	if (!cap->recovering_since) {
 		cap->recovering_since = fp_now_ns();
 		cap->next_kick = cap->recovering_since + FIRST_KICK_NS;
