@@ -364,8 +364,3 @@ int fp_source_publish(struct fp_source *src, int slot, uint32_t width, uint32_t 
 			FP_EVENT_GUARD_MS);
 	return r == -EAGAIN || r == -ETIMEDOUT ? 0 : r;
 }
-
-uint64_t fp_source_event_stalls(const struct fp_source *src)
-{
-	return src->event_stalls;
-}
