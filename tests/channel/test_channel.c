@@ -395,7 +395,6 @@ struct bad_delivery {
 static void spoil_magic(struct bad_delivery *d)
 {
 	d->ring->control->magic = 0xdeadbeef;
-	fill_delivery(d->ring, &d->m, d->fds, d->ro);
 }
 
 static void spoil_msg_version(struct bad_delivery *d)
@@ -407,7 +406,6 @@ static void spoil_msg_version(struct bad_delivery *d)
 static void spoil_control_version(struct bad_delivery *d)
 {
 	d->ring->control->version = FP_PROTO_VERSION + 1;
-	fill_delivery(d->ring, &d->m, d->fds, d->ro);
 }
 
 /* Sealed, but without F_SEAL_FUTURE_WRITE: the source could reopen it writable. */
@@ -515,7 +513,7 @@ static void refuse_each(struct fp_broker *b, struct fp_ring *ring, int ro)
 {
 	int sock = fp_broker_sock(b);
 
-	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+	for (size_t i = 0; i < FP_ARRAY_LEN(bad_cases); i++) {
 		const struct bad_case *c = &bad_cases[i];
 		struct bad_delivery d = { .ring = ring, .ro = ro, .gen = ring->generation,
 					  .detail = c->detail, .made = { -1, -1 } };
