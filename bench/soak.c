@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,25 @@ struct soak {
 	int r;
 };
 
+/* The longest run or interval an option may ask for: a week, far past any soak, and far
+ * below what its nanoseconds (int64) or its samples (one a second) could overflow. */
+#define OPT_SECONDS_MAX (7ull * 24 * 3600)
+
+/* One whole-number option, strict (fp_parse_uint): "1.5", "30s" or "" is a mistake to
+ * report, not 1, 30 or 0 as atof read them. 0, or -1 with the reason printed. */
+static int opt_whole(const char *name, const char *arg, unsigned long long max, double *out)
+{
+	unsigned long long v;
+
+	if (fp_parse_uint(arg, 0, max, &v) < 0) {
+		fprintf(stderr, "framepush-soak: --%s wants a whole number in [0, %llu], not '%s'\n",
+			name, max, arg);
+		return -1;
+	}
+	*out = (double)v;
+	return 0;
+}
+
 /* 0, or the exit status for a bad command line. */
 static int parse_args(struct soak *s, int argc, char **argv)
 {
@@ -77,17 +97,17 @@ static int parse_args(struct soak *s, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *root = getenv("FRAMEPUSH_BUILD_ROOT");
-	int c;
+	int c, bad = 0;
 
 	snprintf(s->source_exe, sizeof(s->source_exe), "%s/tools/framepush-source",
 		 root ? root : "build");
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': s->seconds = atof(optarg); break;
-		case 'f': s->flip_s = atof(optarg); break;
-		case 'k': s->kill_s = atof(optarg); break;
-		case 'w': s->warmup_s = atof(optarg); break;
-		case 'r': s->rss_max = atof(optarg); break;
+		case 's': bad |= opt_whole("seconds", optarg, OPT_SECONDS_MAX, &s->seconds); break;
+		case 'f': bad |= opt_whole("flip-every", optarg, OPT_SECONDS_MAX, &s->flip_s); break;
+		case 'k': bad |= opt_whole("kill-every", optarg, OPT_SECONDS_MAX, &s->kill_s); break;
+		case 'w': bad |= opt_whole("warmup", optarg, OPT_SECONDS_MAX, &s->warmup_s); break;
+		case 'r': bad |= opt_whole("rss-slope-max", optarg, UINT32_MAX, &s->rss_max); break;
 		case 'x': snprintf(s->source_exe, sizeof(s->source_exe), "%s", optarg); break;
 		case 'v': s->verbose = 1; break;
 		default:
@@ -97,6 +117,8 @@ static int parse_args(struct soak *s, int argc, char **argv)
 			return 2;
 		}
 	}
+	if (bad)
+		return 2;
 	if (s->seconds <= s->warmup_s + 5 || s->flip_s <= 0 || s->kill_s <= 0) {
 		fprintf(stderr, "framepush-soak: want --seconds > --warmup + 5, positive intervals\n");
 		return 2;

@@ -47,7 +47,7 @@ enum fp_source_status {
 	FP_SRC_NOT_ATTACHED = 0, /* no delivery accepted yet (or detached)                   */
 	FP_SRC_OPENED = 1,       /* attached to the delivered ring, publishing when it can   */
 	FP_SRC_BAD_MESSAGE = 2,  /* delivery malformed; detail = byte length, type seen, fd
-				  * count, or FP_BAD_MESSAGE_BLOCK_SIZE                      */
+				  * count, or FP_BAD_MESSAGE_BLOCK_SIZE / _OVERSIZED        */
 	FP_SRC_BAD_MAGIC = 3,    /* control block magic wrong; detail = magic seen            */
 	FP_SRC_BAD_VERSION = 4,  /* protocol version differs; detail = version seen           */
 	FP_SRC_STALE = 5,        /* control block generation != delivery's; detail = seen;
@@ -73,9 +73,13 @@ enum fp_bad_format {
 	FP_BAD_FORMAT_CONTROL = 4, /* the control block's geometry differs from the message's  */
 };
 
-/* The detail of FP_SRC_BAD_MESSAGE when control_size or status_size is not the size of
- * this header's struct (the two sides were built from different contracts). */
-#define FP_BAD_MESSAGE_BLOCK_SIZE 0u
+/* Details of FP_SRC_BAD_MESSAGE that are no length or fd count (those fit a packet, far
+ * below these), so each detail value means one thing; 0 is a zero-length packet.
+ * BLOCK_SIZE: control_size or status_size is not the size of this header's struct (the
+ * two sides were built from different contracts). OVERSIZED: the packet was longer, or
+ * carried more fds, than any delivery, so its length was never read. */
+#define FP_BAD_MESSAGE_BLOCK_SIZE 0xffffffffu
+#define FP_BAD_MESSAGE_OVERSIZED 0xfffffffeu
 
 /* A one-line meaning per status, for diagnostics on both sides. */
 const char *fp_source_status_name(uint32_t status);

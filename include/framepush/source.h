@@ -81,11 +81,9 @@ void fp_source_abort(struct fp_source *src, int slot);
 /* Publishes `slot`, written as width x height x format. The format guard drops a frame that
  * does not match the ring (returns -EXDEV, counted in frames_dropped). 0 on success. Never
  * blocks on the eventfd: a full counter skips the signal, and a write the host managed to
- * block is cut short after FP_EVENT_GUARD_MS (counted, see fp_source_event_stalls). */
+ * block is cut short after FP_EVENT_GUARD_MS (warned about once per source). */
 int fp_source_publish(struct fp_source *src, int slot, uint32_t width, uint32_t height,
 		      uint32_t format, int64_t capture_ns);
-/* How many frame-ready signals a hostile host blocked until the guard timer ended them. */
-uint64_t fp_source_event_stalls(const struct fp_source *src);
 
 /* The sequence number the next publish will carry (1-based; test signatures use it). */
 uint32_t fp_source_next_seq(const struct fp_source *src);

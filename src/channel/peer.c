@@ -1,7 +1,6 @@
 #include "channel/peer.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,7 +112,7 @@ static int pinned_pidfd(int sock, pid_t pid)
 		fp_error("peer: pidfd_open(%d) failed: %s", (int)pid, strerror(-pidfd));
 		return pidfd;
 	}
-	if (fcntl(pidfd, F_SETFD, FD_CLOEXEC) < 0 || pidfd_pid(pidfd) != pid) {
+	if (pidfd_pid(pidfd) != pid) {
 		fp_error("peer: pid %d exited during verification", (int)pid);
 		r = -ESRCH;
 		goto err_close_pidfd;
@@ -148,13 +147,7 @@ static int peer_pidfd(int sock, struct fp_peer *peer, unsigned flags)
 		fp_error("peer: SO_PEERPIDFD for pid %d failed: %s", (int)peer->pid, strerror(-r));
 		return r;
 	}
-	if (fcntl(pidfd, F_SETFD, FD_CLOEXEC) < 0) {
-		r = -errno;
-		fp_error("peer: FD_CLOEXEC on the pidfd of pid %d failed: %s", (int)peer->pid,
-			 strerror(-r));
-		close(pidfd);
-		return r;
-	}
+	/* Close-on-exec already: the kernel makes every pidfd so. */
 	peer->pidfd_from_socket = 1;
 	return pidfd;
 }

@@ -259,9 +259,10 @@ int fp_source_dispatch(struct fp_source *src, int timeout_ms, struct fp_source_e
 	if (n == -EAGAIN)
 		return n;
 	if (n == -EMSGSIZE) {
-		report(src, 0, FP_SRC_BAD_MESSAGE, 0);
+		report(src, 0, FP_SRC_BAD_MESSAGE, FP_BAD_MESSAGE_OVERSIZED);
 		ev->type = FP_SOURCE_EV_REJECTED;
 		ev->status = FP_SRC_BAD_MESSAGE;
+		ev->detail = FP_BAD_MESSAGE_OVERSIZED;
 		return 0;
 	}
 	if (n < 0) {
@@ -362,9 +363,4 @@ int fp_source_publish(struct fp_source *src, int slot, uint32_t width, uint32_t 
 			"guard timer ended the write after %d ms", src->view.generation,
 			FP_EVENT_GUARD_MS);
 	return r == -EAGAIN || r == -ETIMEDOUT ? 0 : r;
-}
-
-uint64_t fp_source_event_stalls(const struct fp_source *src)
-{
-	return src->event_stalls;
 }

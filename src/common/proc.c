@@ -153,20 +153,42 @@ static size_t list_children(pid_t *out, size_t cap)
 	return n;
 }
 
+static int listed(const pid_t *pids, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] == pid)
+			return 1;
+	return 0;
+}
+
 int fp_reap_descendants(int grace_ms)
 {
 	pid_t kids[256];
+	/* Children fp_child_stop had to leave unreaped (stuck in the kernel past SIGKILL).
+	 * /proc lists them every round; stopping them again would only wait out the same
+	 * grace + 5 s each time and count them again, so each is stopped, and counted, once. */
+	pid_t stuck[256];
+	size_t nstuck = 0;
 	int ended = 0;
 
 	for (int round = 0; round < 64; round++) {
 		size_t n = list_children(kids, FP_ARRAY_LEN(kids));
+		int fresh = 0;
 
-		if (n == 0)
-			break;
 		for (size_t i = 0; i < n; i++) {
+			if (listed(stuck, nstuck, kids[i]))
+				continue;
 			fp_child_stop(kids[i], grace_ms);
 			ended++;
+			fresh++;
+			if (parent_of((long)kids[i]) != getpid())
+				continue; /* reaped */
+			if (nstuck == FP_ARRAY_LEN(stuck))
+				return ended; /* more stuck than we can remember: end, not wait again */
+			stuck[nstuck++] = kids[i];
 		}
+		if (fresh == 0)
+			break; /* none left, or only the stuck ones */
 	}
 	return ended;
 }

@@ -89,44 +89,29 @@ struct fp_capture {
 	int adopted;               /* the broker came from the caller: nothing to restart */
 };
 
-/* The one place the reason is kept; callers log it or say why not. */
-static int keep_reason(struct fp_capture *cap, int err, const char *fmt, va_list ap)
+/* Ends the session with err, which every later call returns, and keeps the reason for
+ * fp_capture_error (or the failed open's why): the one place it is kept. Loud, it is also
+ * logged, once: here, where the caller formatted it with its context. Returns err. */
+static int end_with(struct fp_capture *cap, int loud, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int end_with(struct fp_capture *cap, int loud, int err, const char *fmt, ...)
 {
+	va_list ap;
+
+	va_start(ap, fmt);
 	vsnprintf(cap->error, sizeof(cap->error), fmt, ap);
+	va_end(ap);
 	cap->ended = err;
+	if (loud)
+		fp_error("capture: %s", cap->error);
 	return err;
 }
 
-/* Ends the session with err, which every later call returns; keeps the reason for
- * fp_capture_error (or the failed open's why) and logs it, once: here, where the caller
- * formatted it with its context. Returns err. */
-static int end_session(struct fp_capture *cap, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int end_session(struct fp_capture *cap, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	keep_reason(cap, err, fmt, ap);
-	va_end(ap);
-	fp_error("capture: %s", cap->error);
-	return err;
-}
-
-/* The same for a failure the layer below already logged with its detail (the broker, the
- * peer check, the ring), or for no failure at all (a hang-up): the session keeps its own
- * words for it, without a second log line. */
-static int end_session_quietly(struct fp_capture *cap, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int end_session_quietly(struct fp_capture *cap, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	keep_reason(cap, err, fmt, ap);
-	va_end(ap);
-	return err;
-}
+#define end_session(cap, err, ...) end_with(cap, 1, err, __VA_ARGS__)
+/* For a failure the layer below already logged with its detail (the broker, the peer
+ * check, the ring), or for no failure at all (a hang-up): the session keeps its own words
+ * for it, without a second log line. */
+#define end_session_quietly(cap, err, ...) end_with(cap, 0, err, __VA_ARGS__)
 
 const char *fp_capture_error(const struct fp_capture *cap) { return cap->error; }
 int fp_capture_is_hdr(const struct fp_capture *cap) { return cap->ring->format == FP_PIXFMT_RGBA16F; }
@@ -408,6 +393,10 @@ static int deliver_new_ring(struct fp_capture *cap, uint32_t w, uint32_t h, uint
 		cap->published_before = add_sat(cap->published_before,
 						cap->ring->status->frames_published);
 		cap->dropped_before = add_sat(cap->dropped_before, cap->ring->status->frames_dropped);
+		/* An old-mode frame cannot be repeated into the new mode, whether a display
+		 * change or a restarted source brought it; in the same mode it still can. */
+		if (w != cap->ring->width || h != cap->ring->height || fmt != cap->ring->format)
+			cap->last_idx = -1;
 	}
 	fp_ring_destroy(cap->ring);
 	cap->ring = ring;
@@ -449,7 +438,6 @@ static int follow_descriptor(struct fp_capture *cap)
 	if (r < 0)
 		return r;
 	cap->stats.recreates++;
-	cap->last_idx = -1; /* an old-format frame cannot be repeated into the new format */
 	if (!cap->recovering_since) {
 		cap->recovering_since = fp_now_ns();
 		cap->next_kick = cap->recovering_since + FIRST_KICK_NS;

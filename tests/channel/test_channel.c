@@ -395,7 +395,6 @@ struct bad_delivery {
 static void spoil_magic(struct bad_delivery *d)
 {
 	d->ring->control->magic = 0xdeadbeef;
-	fill_delivery(d->ring, &d->m, d->fds, d->ro);
 }
 
 static void spoil_msg_version(struct bad_delivery *d)
@@ -407,7 +406,6 @@ static void spoil_msg_version(struct bad_delivery *d)
 static void spoil_control_version(struct bad_delivery *d)
 {
 	d->ring->control->version = FP_PROTO_VERSION + 1;
-	fill_delivery(d->ring, &d->m, d->fds, d->ro);
 }
 
 /* Sealed, but without F_SEAL_FUTURE_WRITE: the source could reopen it writable. */
@@ -469,6 +467,18 @@ static void spoil_slot_unsealed(struct bad_delivery *d)
 	d->fds[3 + 2] = d->made[0] = fd;
 }
 
+/* Blocks of another build's size: the detail must be FP_BAD_MESSAGE_BLOCK_SIZE, which no
+ * length or fd count can be mistaken for. */
+static void spoil_control_size(struct bad_delivery *d)
+{
+	d->m.control_size = sizeof(struct fp_control) + 8;
+}
+
+static void spoil_status_size(struct bad_delivery *d)
+{
+	d->m.status_size = 0;
+}
+
 /* A generation that disagrees with the control block's. */
 static void spoil_generation(struct bad_delivery *d)
 {
@@ -493,6 +503,8 @@ static const struct bad_case {
 	{ "ring length 200", spoil_ring_len_200, FP_SRC_BAD_RING, 200 },
 	{ "slot too short", spoil_slot_short, FP_SRC_BAD_SIZE, 3 + 1 },
 	{ "slot unsealed", spoil_slot_unsealed, FP_SRC_NO_SEALS, 3 + 2 },
+	{ "control block size", spoil_control_size, FP_SRC_BAD_MESSAGE, FP_BAD_MESSAGE_BLOCK_SIZE },
+	{ "status block size", spoil_status_size, FP_SRC_BAD_MESSAGE, FP_BAD_MESSAGE_BLOCK_SIZE },
 	{ "stale generation", spoil_generation, FP_SRC_STALE, 0 },
 };
 
@@ -501,7 +513,7 @@ static void refuse_each(struct fp_broker *b, struct fp_ring *ring, int ro)
 {
 	int sock = fp_broker_sock(b);
 
-	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+	for (size_t i = 0; i < FP_ARRAY_LEN(bad_cases); i++) {
 		const struct bad_case *c = &bad_cases[i];
 		struct bad_delivery d = { .ring = ring, .ro = ro, .gen = ring->generation,
 					  .detail = c->detail, .made = { -1, -1 } };

@@ -21,7 +21,7 @@ static void uint_strict(void **state)
 	assert_int_equal(v, 30);
 	static const char *const bad[] = { "", "30x", " 5", "+5", "-5", "0", "241",
 					   "99999999999999999999999", "3 0", "0x10" };
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < FP_ARRAY_LEN(bad); i++) {
 		v = 7;
 		if (fp_parse_uint(bad[i], 1, 240, &v) != -EINVAL || v != 7)
 			fail_msg("fp_parse_uint took '%s'", bad[i]);
@@ -43,7 +43,7 @@ static void size_strict(void **state)
 					   "1920 x1080", "1920x1080 ", "-1920x1080", "1920x-1080",
 					   "7681x4320", "7680x4321", "1x2", "1920x1080@60",
 					   "19200000000000000000x1" };
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < FP_ARRAY_LEN(bad); i++) {
 		w = h = 7;
 		if (fp_parse_size(bad[i], FP_WIDTH_MIN, FP_HEIGHT_MIN, FP_WIDTH_MAX, FP_HEIGHT_MAX,
 				  &w, &h) != -EINVAL || w != 7 || h != 7)
@@ -66,7 +66,7 @@ static void mode_strict(void **state)
 	static const char *const bad[] = { "1280x720@", "1280x720@0", "1280x720@241", "@60",
 					   "1280x720@60@60", "1280x720@6 0", "15x720@60",
 					   "1280x720@60hz" };
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < FP_ARRAY_LEN(bad); i++) {
 		hz = 7;
 		if (fp_parse_mode(bad[i], 16, 16, FP_WIDTH_MAX, FP_HEIGHT_MAX, 1, 240, &w, &h,
 				  &hz) != -EINVAL || hz != 7)
