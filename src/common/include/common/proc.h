@@ -39,8 +39,9 @@ int fp_become_subreaper(void);
 
 /* Ends every process whose parent is this one (our children, and the orphans a subreaper
  * inherits), round after round as each one's own orphans arrive: SIGTERM to it and its
- * group, up to grace_ms, then SIGKILL; each reaped. Bounded: at most 64 rounds. Returns how
- * many processes it ended. */
+ * group, up to grace_ms, then SIGKILL; each reaped. Bounded: at most 64 rounds, and each
+ * process is stopped once (one stuck in the kernel past SIGKILL is left, not retried).
+ * Returns how many processes it ended. */
 int fp_reap_descendants(int grace_ms);
 
 #endif
