@@ -185,7 +185,8 @@ static int write_stats_json(const char *path, const struct fp_session_result *r)
 		"  \"packets\": %llu,\n"
 		"  \"bytes\": %llu,\n  \"segments\": %u,\n  \"seconds\": %.3f,\n  \"fps\": %.3f,\n"
 		"  \"bitrate_kbps\": %.1f,\n  \"latency_p50_ms\": %.3f,\n  \"latency_p99_ms\": %.3f,\n"
-		"  \"latency_max_ms\": %.3f,\n  \"source_status\": \"%s\",\n  \"source_detail\": %u,\n",
+		"  \"latency_max_ms\": %.3f,\n  \"source_status\": \"%s\",\n  \"source_detail\": %u,\n"
+		"  \"preset_steps_faster\": %llu,\n  \"preset_steps_slower\": %llu,\n",
 		(unsigned long long)s->frames_out, (unsigned long long)s->frames_fresh,
 		(unsigned long long)s->frames_repeated, (unsigned long long)r->frames_dropped,
 		(unsigned long long)r->ticks_skipped, (unsigned long long)r->frames_encoded, (unsigned long long)s->stale_rejected,
@@ -199,11 +200,14 @@ static int write_stats_json(const char *path, const struct fp_session_result *r)
 		r->seconds > 0 ? (double)r->bytes * 8 / 1000 / r->seconds : 0.0,
 		(double)r->latency.p50_ns / 1e6, (double)r->latency.p99_ns / 1e6,
 		(double)r->latency.max_ns / 1e6, fp_source_status_name(s->source_status),
-		s->source_detail);
+		s->source_detail, (unsigned long long)r->preset_steps_faster,
+		(unsigned long long)r->preset_steps_slower);
 	/* What was written, not what was asked for: HDR turns h264 into hevc, .y4m is raw. */
 	json_string(f, "codec", r->codec, 0);
 	json_string(f, "last_codec", r->last_codec, 0);
 	json_string(f, "encoder", r->encoder, 0);
+	json_string(f, "preset", r->preset_first, 0);
+	json_string(f, "last_preset", r->preset_last, 0);
 	json_string(f, "target", r->first_target, 0);
 	json_string(f, "last_target", r->last_target, 0);
 	json_string(f, "error", r->error, 1);
@@ -338,6 +342,8 @@ static int parse_args(struct cli *c, int argc, char **argv)
 		{ "sdp", required_argument, NULL, 'P' },      { "quiet", no_argument, NULL, 'q' },
 		{ "display", required_argument, NULL, 'D' },  { "display-kind", required_argument, NULL, 'K' },
 		{ "restart-source", required_argument, NULL, 'R' },
+		{ "preset", required_argument, NULL, 'e' },   { "tune", required_argument, NULL, 'u' },
+		{ "governor", required_argument, NULL, 'g' }, { "profile", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
 	};
 	int key, status;
@@ -376,6 +382,18 @@ static int parse_args(struct cli *c, int argc, char **argv)
 				return bad_value(c->verb, "hw", optarg, "none, vaapi or nvenc");
 			break;
 		case 'P': c->so.output.sdp_path = optarg; break;
+		case 'e': c->so.preset = optarg; break;
+		case 'u': c->so.tune = optarg; break;
+		case 'g':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+				return bad_value(c->verb, "governor", optarg, "on or off");
+			c->so.fixed_preset = !strcmp(optarg, "off");
+			break;
+		case 'F':
+			if (strcmp(optarg, "live") && strcmp(optarg, "record"))
+				return bad_value(c->verb, "profile", optarg, "live or record");
+			c->so.profile = !strcmp(optarg, "live") ? FP_PROFILE_LIVE : FP_PROFILE_RECORD;
+			break;
 		case 'D': c->display = optarg; break;
 		case 'K': c->display_kind = optarg; break;
 		case 'q': c->quiet = 1; break;
@@ -424,6 +442,7 @@ static int check_usage(const struct cli *c)
 {
 	const struct fp_session_opts *so = &c->so;
 	const char *b = c->backend;
+	char why[320];
 
 	if (!so->target) {
 		fprintf(stderr, "framepush %s: %s is required (see framepush %s --help)\n", c->verb,
@@ -441,6 +460,16 @@ static int check_usage(const struct cli *c)
 	}
 	if (so->bitrate_kbps && so->crf) {
 		fprintf(stderr, "framepush %s: give --bitrate or --crf, not both\n", c->verb);
+		return 2;
+	}
+	/* Against --codec: an HDR display's HEVC takes the x264 names too; a tune it lacks is
+	 * dropped then, with a warning. */
+	if (fp_encoder_check_preset(so->codec, so->hw, so->preset, why, sizeof(why)) < 0 ||
+	    fp_encoder_check_tune(so->codec, so->hw, so->tune, why, sizeof(why)) < 0) {
+		int preset = fp_encoder_check_preset(so->codec, so->hw, so->preset, NULL, 0) < 0;
+
+		fprintf(stderr, "framepush %s: bad --%s '%s': %s\n", c->verb, preset ? "preset" : "tune",
+			preset ? so->preset : so->tune, why);
 		return 2;
 	}
 	if (strcmp(b, "test") && strcmp(b, "x11") && strcmp(b, "wlr")) {
@@ -598,6 +627,7 @@ static int cmd_capture(int argc, char **argv, int streaming)
 				     .fps = FP_MODE_DEFAULT_HZ, .max_source_restarts = streaming ? 3 : 0 },
 			.codec = FP_CODEC_H264,
 			.duration = streaming ? 0 : 3.0,
+			.profile = streaming ? FP_PROFILE_LIVE : FP_PROFILE_RECORD,
 		},
 		.verb = streaming ? "stream" : "record",
 		.display_kind = "xvfb",

@@ -52,6 +52,7 @@ struct fp_encoder_config {
 	struct fp_hdr10 hdr10;       /* used when hdr; all zero = fp_hdr10_generic */
 	int threads;                 /* 0 = codec default (all CPUs) */
 	const char *preset;          /* NULL = fast low-latency default per codec */
+	const char *tune;            /* NULL = the encoder's low-latency tune alone */
 };
 
 /* Fills cfg with defaults for a w x h NV12 h264 stream at fps/1, default CRF. */
@@ -62,6 +63,20 @@ const char *fp_codec_name(enum fp_codec codec);  /* "h264", "hevc", "av1" */
 const char *fp_hw_name(enum fp_hw hw);           /* "none", "vaapi", "nvenc" */
 /* The software encoder of codec: "libx264", "libx265", "libsvtav1" (NULL if unknown). */
 const char *fp_codec_software_encoder(enum fp_codec codec);
+
+/* The encoder's speed presets in its own names ("ultrafast" .. "placebo" for x264/x265, "13" ..
+ * "0" for SVT-AV1, "p1" .. "p7" for nvenc), fastest first, NULL-terminated; NULL when it has
+ * none (vaapi). The default is what a config without preset gets. */
+const char *const *fp_encoder_presets(enum fp_codec codec, enum fp_hw hw);
+const char *fp_encoder_default_preset(enum fp_codec codec, enum fp_hw hw);
+
+/* Whether preset / tune (NULL: none asked for) is one the encoder takes. Returns 0, or -EINVAL
+ * with a sentence listing what it takes in msg (may be NULL). A tune is combined with the
+ * encoder's own low-latency tune where it allows (x264: "film,zerolatency"). */
+int fp_encoder_check_preset(enum fp_codec codec, enum fp_hw hw, const char *preset, char *msg,
+			    size_t len);
+int fp_encoder_check_tune(enum fp_codec codec, enum fp_hw hw, const char *tune, char *msg,
+			  size_t len);
 
 /* Whether the libavcodec encoder for codec/hw exists and its device can be opened.
  * Returns 0, or -ENODEV / -ENOTSUP with a one-line reason naming the software fallback in msg

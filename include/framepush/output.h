@@ -98,7 +98,8 @@ int fp_output_reopen_segment(struct fp_output *o, const struct fp_encoder *enc);
 
 enum fp_output_switch_mode {
 	FP_SWITCH_INBAND = 1,   /* same stream continues; the new encoder's keyframe carries the
-				 * new parameter sets in-band (MPEG-TS file/UDP/SRT, same codec) */
+				 * new parameter sets in-band (MPEG-TS file/UDP/SRT, same codec;
+				 * every kind when codec, size and pixel format are unchanged) */
 	FP_SWITCH_SEGMENT = 2,  /* a new file (mkv/mp4: codec private data cannot change) */
 	FP_SWITCH_REOPEN = 3,   /* network session re-established (RTP/RTSP: new SDP; TS: codec
 				 * changed so the PMT would lie) */

@@ -21,12 +21,27 @@
 #include "framepush/encode.h"
 #include "framepush/output.h"
 
+/* What a session optimises for. Both run the encoder governor (unless fixed_preset): it steps
+ * the encoder's preset faster when frames take too long to encode and back when there is
+ * sustained headroom, so the output keeps its rate on the machine it runs on. */
+enum fp_profile {
+	/* Quality first (record): pipeline depth 2, which lets capture overlap encoding; the
+	 * codec's default preset unless the mode asks more pixels a second per CPU than it can
+	 * encode in time; the governor steps faster only when frames pass 85% of the period. */
+	FP_PROFILE_RECORD = 0,
+	/* Latency first (stream, serve): pipeline depth 1, so a frame is taken only when the
+	 * encoder is free and never waits behind another (a tick that finds the encoder busy is
+	 * skipped and counted); a faster start and a governor that keeps frames under 70%. */
+	FP_PROFILE_LIVE = 1,
+};
+
 struct fp_session_progress {
 	double seconds;
 	uint64_t frames_out, frames_repeated, frames_dropped, recreates;
 	uint64_t ticks_skipped;     /* output ticks given no frame: the pipeline was behind */
 	double fps, bitrate_kbps;
 	struct fp_latency_stats latency;  /* capture -> encoded (or written, for Y4M) */
+	char preset[16];            /* the encoder's preset now ("" when it has none) */
 };
 
 struct fp_session; /* a running session: see fp_session_opts.started */
@@ -41,6 +56,11 @@ struct fp_session_opts {
 	unsigned bitrate_kbps;      /* 0: crf */
 	int crf;                    /* 0: codec default */
 	unsigned keyint;            /* 0: 2 s */
+	enum fp_profile profile;
+	const char *preset;         /* the encoder's own name (fp_encoder_presets); NULL: chosen
+				     * for the mode and this machine. The governor never goes slower. */
+	const char *tune;           /* fp_encoder_check_tune; NULL: the low-latency tune alone */
+	int fixed_preset;           /* no governor: the preset stays what it started as */
 	struct fp_output_options output;
 	double duration;            /* seconds; 0: until *stop */
 	volatile sig_atomic_t *stop;/* set asynchronously (SIGINT): finish cleanly */
@@ -64,6 +84,9 @@ struct fp_session_result {
 	/* What was written: "h264", "hevc", "av1" ("rawvideo" for .y4m), first and last segment
 	 * (an HDR display turns h264 into hevc), and the first libavcodec encoder's name. */
 	char codec[16], last_codec[16], encoder[32];
+	/* The governor: preset of the first and the last encoder, and its steps. */
+	char preset_first[16], preset_last[16];
+	uint64_t preset_steps_faster, preset_steps_slower;
 	char error[1024];           /* empty on success */
 };
 

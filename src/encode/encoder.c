@@ -66,7 +66,7 @@ struct fp_encoder {
 	bool warned_nudge;
 	bool warned_held;
 	uint64_t wrapped, released;
-	char preset[32];
+	char preset[32], tune[32];
 	struct fp_latency_hist lat;
 };
 
@@ -124,6 +124,15 @@ struct enc_kind {
 	/* HDR10 records go in as frame side data (hevc_vaapi writes its SEI from them). */
 	bool hdr_side_data;
 	const char *default_preset;  /* NULL: no "preset" option is set */
+	/* The encoder's own preset names, fastest first: what --preset accepts and the steps
+	 * the session's governor walks (NULL: the encoder has no speed preset). */
+	const char *const *presets;
+	/* The tune set at every open ("zerolatency": low latency is not optional), and the
+	 * tunes a user may ask for: combined with it when tune_joins (x264 takes one psy tune
+	 * plus zerolatency), else instead of it (nvenc's tunes are all low-latency modes). */
+	const char *tune;
+	const char *const *tunes;
+	bool tune_joins;
 	const char *crf_option;      /* the private option taking cfg->crf; NULL: global_quality */
 	struct enc_opt fixed[4];     /* private options set at every open, up to a NULL key */
 	/* Options that depend on the config (NULL: none). Returns 0 or an AVERROR. */
@@ -135,10 +144,21 @@ static int svt_options(AVCodecContext *ctx, const struct fp_encoder_config *cfg)
 static int nvenc_options(AVCodecContext *ctx, const struct fp_encoder_config *cfg);
 static int vaapi_hevc_options(AVCodecContext *ctx, const struct fp_encoder_config *cfg);
 
+static const char *const x26x_presets[] = { "ultrafast", "superfast", "veryfast", "faster", "fast",
+					    "medium", "slow", "slower", "veryslow", "placebo", NULL };
+static const char *const svt_presets[] = { "13", "12", "11", "10", "9", "8", "7", "6", "5", "4",
+					   "3", "2", "1", "0", NULL };
+static const char *const nvenc_presets[] = { "p1", "p2", "p3", "p4", "p5", "p6", "p7", NULL };
+/* Psy tunes x264 combines with zerolatency (fastdecode too); x265 takes one tune only. */
+static const char *const x264_tunes[] = { "film", "animation", "grain", "stillimage", "psnr",
+					  "ssim", "fastdecode", NULL };
+static const char *const nvenc_tunes[] = { "hq", "ll", "ull", "lossless", NULL };
+
 #define NVENC_KIND(c, n)                                                                          \
 	{ .codec = (c), .hw = FP_HW_NVENC, .name = (n), .semi_planar = true, .vbv = true,          \
-	  .default_preset = "p4", .crf_option = "cq",                                             \
-	  .fixed = { { "tune", "ll" }, { "zerolatency", "1" }, { "forced-idr", "1" } },           \
+	  .default_preset = "p4", .presets = nvenc_presets, .crf_option = "cq",                   \
+	  .tune = "ll", .tunes = nvenc_tunes,                                                     \
+	  .fixed = { { "zerolatency", "1" }, { "forced-idr", "1" } },                             \
 	  .options = nvenc_options }
 #define VAAPI_KIND(c, n, opts)                                                                    \
 	{ .codec = (c), .hw = FP_HW_VAAPI, .name = (n), .semi_planar = true, .vbv = true,          \
@@ -146,14 +166,15 @@ static int vaapi_hevc_options(AVCodecContext *ctx, const struct fp_encoder_confi
 
 static const struct enc_kind enc_kinds[] = {
 	{ .codec = FP_CODEC_H264, .hw = FP_HW_NONE, .name = "libx264", .semi_planar = true,
-	  .vbv = true, .default_preset = "veryfast", .crf_option = "crf",
-	  .fixed = { { "tune", "zerolatency" }, { "forced-idr", "1" },
-		     { "x264-params", "repeat-headers=1" } } },
+	  .vbv = true, .default_preset = "veryfast", .presets = x26x_presets, .crf_option = "crf",
+	  .tune = "zerolatency", .tunes = x264_tunes, .tune_joins = true,
+	  .fixed = { { "forced-idr", "1" }, { "x264-params", "repeat-headers=1" } } },
 	{ .codec = FP_CODEC_HEVC, .hw = FP_HW_NONE, .name = "libx265", .vbv = true,
-	  .default_preset = "ultrafast", .crf_option = "crf",
-	  .fixed = { { "tune", "zerolatency" }, { "forced-idr", "1" } }, .options = x265_options },
+	  .default_preset = "ultrafast", .presets = x26x_presets, .crf_option = "crf",
+	  .tune = "zerolatency", .fixed = { { "forced-idr", "1" } }, .options = x265_options },
 	{ .codec = FP_CODEC_AV1, .hw = FP_HW_NONE, .name = "libsvtav1", .svt = true,
-	  .default_preset = "10", .crf_option = "crf", .options = svt_options },
+	  .default_preset = "10", .presets = svt_presets, .crf_option = "crf",
+	  .options = svt_options },
 	NVENC_KIND(FP_CODEC_H264, "h264_nvenc"),
 	NVENC_KIND(FP_CODEC_HEVC, "hevc_nvenc"),
 	NVENC_KIND(FP_CODEC_AV1, "av1_nvenc"),
@@ -175,6 +196,77 @@ const char *fp_codec_software_encoder(enum fp_codec codec)
 	const struct enc_kind *k = find_kind(codec, FP_HW_NONE);
 
 	return k ? k->name : NULL;
+}
+
+static bool in_list(const char *const *list, const char *name)
+{
+	for (; list && *list; list++)
+		if (!strcmp(*list, name))
+			return true;
+	return false;
+}
+
+/* "a, b or c" (or "none") into buf. */
+static void join_list(char *buf, size_t len, const char *const *list)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; list && list[i] && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i == 0 ? "" : list[i + 1] ? ", " : " or ",
+					 list[i]);
+	if (!buf[0])
+		snprintf(buf, len, "none");
+}
+
+const char *const *fp_encoder_presets(enum fp_codec codec, enum fp_hw hw)
+{
+	const struct enc_kind *k = find_kind(codec, hw);
+
+	return k ? k->presets : NULL;
+}
+
+const char *fp_encoder_default_preset(enum fp_codec codec, enum fp_hw hw)
+{
+	const struct enc_kind *k = find_kind(codec, hw);
+
+	return k ? k->default_preset : NULL;
+}
+
+int fp_encoder_check_preset(enum fp_codec codec, enum fp_hw hw, const char *preset, char *msg,
+			    size_t len)
+{
+	const struct enc_kind *k = find_kind(codec, hw);
+	char names[256];
+
+	if (!k)
+		return -EINVAL;
+	if (!preset || in_list(k->presets, preset))
+		return 0;
+	join_list(names, sizeof(names), k->presets);
+	if (msg)
+		snprintf(msg, len, "%s takes the presets %s", k->name, names);
+	return -EINVAL;
+}
+
+int fp_encoder_check_tune(enum fp_codec codec, enum fp_hw hw, const char *tune, char *msg,
+			  size_t len)
+{
+	const struct enc_kind *k = find_kind(codec, hw);
+	char names[256];
+
+	if (!k)
+		return -EINVAL;
+	if (!tune || in_list(k->tunes, tune) || (k->tune && !strcmp(tune, k->tune)))
+		return 0;
+	join_list(names, sizeof(names), k->tunes);
+	if (msg && !k->tunes)
+		snprintf(msg, len, "%s takes no tune here%s", k->name,
+			 k->tune ? " (it runs with its own low-latency tune, which admits no other)" : "");
+	else if (msg)
+		snprintf(msg, len, "%s takes the tunes %s%s%s", k->name, names,
+			 k->tune_joins ? ", always combined with " : "", k->tune_joins ? k->tune : "");
+	return -EINVAL;
 }
 
 static bool nvidia_present(void)
@@ -390,6 +482,8 @@ void fp_latency_summary(const struct fp_latency_hist *h, struct fp_latency_stats
 
 static int check_config(const struct fp_encoder_config *cfg)
 {
+	char msg[320];
+
 	if (!find_kind(cfg->codec, cfg->hw)) {
 		fp_error("encoder: unknown codec %d or hw %d", (int)cfg->codec, (int)cfg->hw);
 		return -EINVAL;
@@ -425,6 +519,11 @@ static int check_config(const struct fp_encoder_config *cfg)
 	if (cfg->crf < 0 || cfg->crf > (cfg->codec == FP_CODEC_AV1 ? 63 : 51)) {
 		fp_error("encoder: crf %d out of range for %s (%s)", cfg->crf, fp_codec_name(cfg->codec),
 			 cfg->codec == FP_CODEC_AV1 ? "1..63" : "0..51");
+		return -EINVAL;
+	}
+	if (fp_encoder_check_preset(cfg->codec, cfg->hw, cfg->preset, msg, sizeof(msg)) < 0 ||
+	    fp_encoder_check_tune(cfg->codec, cfg->hw, cfg->tune, msg, sizeof(msg)) < 0) {
+		fp_error("encoder: %s", msg);
 		return -EINVAL;
 	}
 	if (cfg->bitrate_kbps > 1000000) {
@@ -597,6 +696,17 @@ static int set_options(struct fp_encoder *e)
 
 	if (k->default_preset)
 		ret = set_opt(ctx, "preset", cfg->preset ? cfg->preset : k->default_preset);
+	if (ret >= 0 && k->tune) {
+		char tune[64];
+
+		if (!cfg->tune || !strcmp(cfg->tune, k->tune))
+			snprintf(tune, sizeof(tune), "%s", k->tune);
+		else if (k->tune_joins)
+			snprintf(tune, sizeof(tune), "%s,%s", cfg->tune, k->tune);
+		else
+			snprintf(tune, sizeof(tune), "%s", cfg->tune);
+		ret = set_opt(ctx, "tune", tune);
+	}
 	for (size_t i = 0; ret >= 0 && i < FP_ARRAY_LEN(k->fixed) && k->fixed[i].key; i++)
 		ret = set_opt(ctx, k->fixed[i].key, k->fixed[i].val);
 	if (ret >= 0 && k->options)
@@ -737,6 +847,10 @@ int fp_encoder_create(struct fp_encoder **out, const struct fp_encoder_config *c
 	if (cfg.preset) {
 		snprintf(e->preset, sizeof(e->preset), "%s", cfg.preset);
 		e->cfg.preset = e->preset;
+	}
+	if (cfg.tune) {
+		snprintf(e->tune, sizeof(e->tune), "%s", cfg.tune);
+		e->cfg.tune = e->tune;
 	}
 	e->kind = find_kind(cfg.codec, cfg.hw);
 	e->codec = avcodec_find_encoder_by_name(e->kind->name);

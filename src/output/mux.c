@@ -729,10 +729,16 @@ int fp_output_switch(struct fp_output *o, const struct fp_encoder *enc, enum fp_
 	if (o->error)
 		return o->error;
 	ctx = fp_encoder_context(enc);
-	if (o->info->mpegts && o->oc && ctx->codec_id == o->codec_id) {
+	if (o->oc && ctx->codec_id == o->codec_id &&
+	    (o->info->mpegts || (ctx->width == o->st->codecpar->width &&
+				 ctx->height == o->st->codecpar->height &&
+				 ctx->pix_fmt == o->st->codecpar->format))) {
 		/* MPEG-TS signals only the stream type in its PMT; profile, bit depth and colour
 		 * live in the in-band parameter sets the new encoder sends with its first keyframe,
-		 * which decoders (ffmpeg, VLC, mpv, hardware) re-initialise on. */
+		 * which decoders (ffmpeg, VLC, mpv, hardware) re-initialise on. Any container goes
+		 * on when only the encoder's speed changed (same codec, size and format, as a
+		 * governor step): the stream header still describes the picture, and the new
+		 * coding tools come with the parameter sets repeated in-band at the keyframe. */
 		AVRational old_tb = o->src_tb;
 
 		set_clock(o, enc);

@@ -41,9 +41,11 @@ struct fp_session {
 	 * frame: the capture thread reads these, never the sink the encode thread writes. */
 	uint64_t shown_bytes;
 	struct fp_latency_hist shown_latency;
+	char shown_preset[16];
 	struct fp_sink sink;
 	/* The capture thread's: */
 	const struct fp_session_opts *opts;
+	struct fp_capture_opts capture_opts; /* opts->capture with the profile's defaults */
 	struct fp_capture *cap;
 	struct fp_pace pace;
 	int64_t last_progress;
@@ -83,8 +85,10 @@ static void *encode_thread(void *arg)
 		ss->shown_bytes = s->bytes;
 		/* 3.6 KB under the lock the capture thread waits on: only when a status line
 		 * will read it (opts is set before this thread starts, never changed). */
-		if (ss->opts->progress)
+		if (ss->opts->progress) {
 			ss->shown_latency = s->latency;
+			memcpy(ss->shown_preset, s->preset_last, sizeof(ss->shown_preset));
+		}
 		if (err)
 			ss->failed = err;
 		pthread_cond_broadcast(&ss->cond);
@@ -102,11 +106,11 @@ void fp_session_format_progress(const struct fp_session_progress *p, char *buf, 
 {
 	snprintf(buf, cap,
 		 "%7.1f s  %5.1f fps  %7.0f kbit/s  latency p50 %5.1f ms p99 %5.1f ms  repeats %llu  "
-		 "drops %llu  skipped %llu  recreates %llu",
+		 "drops %llu  skipped %llu  recreates %llu%s%s",
 		 p->seconds, p->fps, p->bitrate_kbps, (double)p->latency.p50_ns / 1e6,
 		 (double)p->latency.p99_ns / 1e6, (unsigned long long)p->frames_repeated,
 		 (unsigned long long)p->frames_dropped, (unsigned long long)p->ticks_skipped,
-		 (unsigned long long)p->recreates);
+		 (unsigned long long)p->recreates, p->preset[0] ? "  preset " : "", p->preset);
 }
 
 void fp_session_request_keyframe(struct fp_session *s)
@@ -176,6 +180,7 @@ static void report_progress(struct fp_session *ss)
 	pthread_mutex_lock(&ss->lock);
 	p.bitrate_kbps = (double)ss->shown_bytes * 8 / 1000 / p.seconds;
 	fp_latency_summary(&ss->shown_latency, &p.latency);
+	memcpy(p.preset, ss->shown_preset, sizeof(p.preset));
 	pthread_mutex_unlock(&ss->lock);
 	opts->progress(&p, opts->user);
 }
@@ -243,7 +248,11 @@ static int session_open(struct fp_session *ss, const struct fp_session_opts *opt
 	r = fp_sink_init(&ss->sink, opts, (enum fp_output_kind)r, &ss->keyframe);
 	if (r < 0)
 		goto err_finish_sink;
-	r = fp_capture_open(&ss->cap, &opts->capture, why, sizeof(why));
+	ss->capture_opts = opts->capture;
+	/* Live: one frame in flight, taken when the encoder is free, so none waits behind it. */
+	if (!ss->capture_opts.pipeline_depth && opts->profile == FP_PROFILE_LIVE)
+		ss->capture_opts.pipeline_depth = 1;
+	r = fp_capture_open(&ss->cap, &ss->capture_opts, why, sizeof(why));
 	if (r < 0) {
 		snprintf(res->error, sizeof(res->error), "capture failed to start: %s", why);
 		goto err_finish_sink;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 
@@ -104,8 +105,11 @@ static int sink_raw(struct fp_sink *s, const struct fp_yuv_frame *f, int64_t cap
 static int drain_packets(struct fp_sink *s)
 {
 	for (;;) {
+		int64_t t0 = fp_now_ns();
 		int r = fp_encoder_receive(s->enc, s->pkt);
 
+		/* Encoder time only: a slow disk or network is not the encoder's to make up for. */
+		s->encode_ns += fp_now_ns() - t0;
 		if (r == -EAGAIN || r == -ENODATA)
 			return 0;
 		if (r < 0)
@@ -128,20 +132,123 @@ static int drain_packets(struct fp_sink *s)
 	}
 }
 
+/* The codec for f's mode: HDR10 needs a 10-bit profile with PQ signalling, so H.264 becomes
+ * HEVC Main10. */
+static enum fp_codec codec_for(const struct fp_sink *s, const struct fp_yuv_frame *f)
+{
+	enum fp_codec codec = s->opts->codec ? s->opts->codec : FP_CODEC_H264;
+
+	return f->format == FP_YUV_P010 && codec == FP_CODEC_H264 ? FP_CODEC_HEVC : codec;
+}
+
+/* ---- the governor ---- */
+
+static const struct fp_governor_limits profile_limits[] = {
+	[FP_PROFILE_RECORD] = { .high = 0.85, .low = 0.45 },
+	/* Live: a frame's latency is its encode time, so keep the encoder well inside the period. */
+	[FP_PROFILE_LIVE] = { .high = 0.70, .low = 0.35 },
+};
+
+/* Megapixels a second per CPU above which the start is one (two) presets faster than the
+ * codec's default. From the 2-core reference machine (README, speed): libx264 veryfast takes
+ * ~7 ms of CPU per 1080p frame alone, ~15 ms of wall time beside capture and conversion at
+ * 1080p60, i.e. 62 Mpx/s per CPU: too slow live, at the edge when recording. */
+static const double start_thresholds[][2] = {
+	[FP_PROFILE_RECORD] = { 45, 90 },
+	[FP_PROFILE_LIVE] = { 30, 60 },
+};
+
+static unsigned preset_index(const char *const *presets, const char *name, unsigned fallback)
+{
+	for (unsigned i = 0; name && presets[i]; i++)
+		if (!strcmp(presets[i], name))
+			return i;
+	return fallback;
+}
+
+/* The start for f's mode: the preset asked for, else the codec's default, made faster when
+ * the mode asks more of each CPU than that preset can give. */
+static unsigned start_level(const struct fp_sink *s, enum fp_codec codec,
+			    const struct fp_yuv_frame *f, unsigned *slowest)
+{
+	const struct fp_session_opts *o = s->opts;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	double mpx = (double)f->width * f->height * s->fps / (double)(cpus > 0 ? cpus : 1) / 1e6;
+	const double *t = start_thresholds[o->profile == FP_PROFILE_LIVE];
+	unsigned level;
+
+	*slowest = preset_index(s->presets, fp_encoder_default_preset(codec, o->hw), 0);
+	if (o->preset) {
+		*slowest = preset_index(s->presets, o->preset, *slowest);
+		return *slowest;
+	}
+	level = *slowest;
+	for (unsigned i = 0; i < 2; i++)
+		if (mpx > t[i] && level > 0)
+			level--;
+	return level;
+}
+
+/* A new mode: the governor starts over for its codec (HDR may have changed it). */
+static void governor_setup(struct fp_sink *s, const struct fp_yuv_frame *f)
+{
+	enum fp_codec codec = codec_for(s, f);
+	unsigned start, slowest;
+
+	if (s->governed) { /* keep the counts of the one before */
+		s->steps_faster += s->gov.steps_faster;
+		s->steps_slower += s->gov.steps_slower;
+	}
+	s->presets = fp_encoder_presets(codec, s->opts->hw);
+	s->governed = s->presets && !s->opts->fixed_preset;
+	if (!s->presets)
+		return;
+	start = start_level(s, codec, f, &slowest);
+	fp_governor_init(&s->gov, (int64_t)FP_NSEC_PER_SEC / s->fps,
+			 &profile_limits[s->opts->profile == FP_PROFILE_LIVE], start, slowest);
+}
+
+/* The preset the next encoder gets. */
+static const char *next_preset(const struct fp_sink *s)
+{
+	return s->governed ? s->presets[s->gov.level] : s->opts->preset;
+}
+
+static void governor_frame(struct fp_sink *s)
+{
+	unsigned before = s->gov.level, after;
+
+	if (!s->governed)
+		return;
+	after = fp_governor_frame(&s->gov, s->encode_ns);
+	if (after == before)
+		return;
+	fp_info("session: frames take %.1f ms of a %.1f ms period in the encoder: preset %s -> %s"
+		" (%s)", (double)s->gov.last_median_ns / 1e6, (double)s->gov.period_ns / 1e6,
+		s->presets[before], s->presets[after],
+		after < before ? "faster, to keep up" : "slower, there is headroom");
+}
+
+/* ---- encoder ---- */
+
 static int open_encoder(struct fp_sink *s, const struct fp_yuv_frame *f,
 			const struct fp_hdr10 *hdr10, struct fp_encoder **out)
 {
 	const struct fp_session_opts *o = s->opts;
 	struct fp_encoder_config cfg;
-	enum fp_codec codec = o->codec ? o->codec : FP_CODEC_H264;
+	enum fp_codec codec = codec_for(s, f);
 	int hdr = f->format == FP_YUV_P010, r;
 
-	if (hdr && codec == FP_CODEC_H264) {
-		/* HDR10 needs a 10-bit profile with PQ signalling: HEVC Main10. */
+	if (hdr && codec != (o->codec ? o->codec : FP_CODEC_H264))
 		fp_info("session: the display is HDR; encoding HEVC Main10 instead of H.264");
-		codec = FP_CODEC_HEVC;
-	}
 	fp_encoder_config_defaults(&cfg, codec, f->width, f->height, (int)s->fps);
+	cfg.preset = next_preset(s);
+	/* A tune checked against H.264 may not exist for the HEVC an HDR display turns it into. */
+	if (fp_encoder_check_tune(codec, o->hw, o->tune, NULL, 0) == 0)
+		cfg.tune = o->tune;
+	else
+		fp_warn("session: %s takes no tune '%s'; encoding without it",
+			fp_codec_software_encoder(codec), o->tune);
 	cfg.hw = o->hw;
 	cfg.format = f->format;
 	cfg.hdr = hdr;
@@ -167,8 +274,8 @@ static int open_encoder(struct fp_sink *s, const struct fp_yuv_frame *f,
 			 f->width, f->height, hdr ? "HDR" : "SDR", av_err2str(r), why[0] ? "; " : "", why);
 		return r;
 	}
-	fp_info("session: encoding %ux%u %s with %s", f->width, f->height, hdr ? "HDR10" : "SDR",
-		fp_encoder_name(*out));
+	fp_info("session: encoding %ux%u %s with %s%s%s", f->width, f->height, hdr ? "HDR10" : "SDR",
+		fp_encoder_name(*out), cfg.preset ? " preset " : "", cfg.preset ? cfg.preset : "");
 	return 0;
 }
 
@@ -214,6 +321,8 @@ static int move_output(struct fp_sink *s, struct fp_encoder *enc, const struct f
 	}
 	if (mode != FP_SWITCH_INBAND)
 		s->segments++;
+	if (!mode_changed(s, f) && mode == FP_SWITCH_INBAND)
+		return 0; /* a governor step: logged where it was decided */
 	fp_info("session: display changed to %ux%u %s: %s, now %s", f->width, f->height,
 		f->format == FP_YUV_P010 ? "HDR" : "SDR",
 		mode == FP_SWITCH_INBAND ? "same stream, new keyframe"
@@ -238,6 +347,10 @@ static int switch_encoder(struct fp_sink *s, const struct fp_yuv_frame *f,
 		return r;
 	}
 	s->enc = enc;
+	s->enc_level = s->gov.level;
+	snprintf(s->preset_last, sizeof(s->preset_last), "%s", next_preset(s) ? next_preset(s) : "");
+	if (!s->preset_first[0])
+		snprintf(s->preset_first, sizeof(s->preset_first), "%s", s->preset_last);
 	snprintf(s->last_codec, sizeof(s->last_codec), "%s",
 		 fp_codec_name(fp_encoder_config(enc)->codec));
 	s->hdr10 = *hdr10;
@@ -253,13 +366,21 @@ static int sink_encode(struct fp_sink *s, const struct fp_yuv_frame *f, int64_t 
 	/* New HDR10 values on the same mode need new parameter sets too (x265 writes them into
 	 * its SEI at open, the muxers into the stream header). */
 	if (!s->enc || mode_changed(s, f) || memcmp(hdr10, &s->hdr10, sizeof(*hdr10))) {
+		governor_setup(s, f);
+		r = switch_encoder(s, f, hdr10);
+		if (r < 0)
+			return r;
+	} else if (s->governed && s->gov.level != s->enc_level) {
+		/* Same mode at another speed: the output goes on in-band from its keyframe. */
 		r = switch_encoder(s, f, hdr10);
 		if (r < 0)
 			return r;
 	}
 	if (atomic_exchange(s->keyframe, false))
 		fp_encoder_request_keyframe(s->enc);
+	s->encode_ns = fp_now_ns();
 	r = fp_encoder_submit(s->enc, f);
+	s->encode_ns = fp_now_ns() - s->encode_ns;
 	if (r < 0)
 		return sink_fail(s, r, "submitting a frame to the encoder");
 	if (s->fifo_len == FP_SINK_PTS_FIFO) { /* never in order: keep the newest */
@@ -268,7 +389,10 @@ static int sink_encode(struct fp_sink *s, const struct fp_yuv_frame *f, int64_t 
 	}
 	s->pts_fifo[(s->fifo_head + s->fifo_len++) % FP_SINK_PTS_FIFO] = capture_ns;
 	s->frames++;
-	return drain_packets(s);
+	r = drain_packets(s);
+	if (r == 0)
+		governor_frame(s);
+	return r;
 }
 
 int fp_sink_frame(struct fp_sink *s, const struct fp_yuv_frame *f, int64_t capture_ns,
@@ -313,6 +437,10 @@ void fp_sink_result(const struct fp_sink *s, struct fp_session_result *res)
 	snprintf(res->codec, sizeof(res->codec), "%s", s->codec);
 	snprintf(res->last_codec, sizeof(res->last_codec), "%s", s->last_codec);
 	snprintf(res->encoder, sizeof(res->encoder), "%s", s->encoder);
+	snprintf(res->preset_first, sizeof(res->preset_first), "%s", s->preset_first);
+	snprintf(res->preset_last, sizeof(res->preset_last), "%s", s->preset_last);
+	res->preset_steps_faster = s->steps_faster + (s->governed ? s->gov.steps_faster : 0);
+	res->preset_steps_slower = s->steps_slower + (s->governed ? s->gov.steps_slower : 0);
 	if (!res->error[0] && s->error[0])
 		snprintf(res->error, sizeof(res->error), "%s", s->error);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "framepush/session.h"
+#include "governor.h"
 
 #define FP_SINK_PTS_FIFO 64u
 
@@ -27,6 +28,14 @@ struct fp_sink {
 	enum fp_yuv_format format;      /* the current mode */
 	uint32_t width, height;
 	struct fp_hdr10 hdr10;          /* the current encoder's, all zero while SDR */
+	/* The governor walks presets[] (fastest first); enc_level is the current encoder's. */
+	bool governed;
+	const char *const *presets;
+	struct fp_governor gov;
+	unsigned enc_level;
+	int64_t encode_ns;              /* the current frame's time in the encoder */
+	char preset_first[16], preset_last[16];
+	uint64_t steps_faster, steps_slower; /* of every governor this session had */
 	int64_t pts_fifo[FP_SINK_PTS_FIFO]; /* capture times of submitted frames, in order */
 	unsigned fifo_head, fifo_len;
 	struct fp_latency_hist latency; /* capture -> packet out (or written) */
