@@ -1,5 +1,7 @@
 #include "governor.h"
 
+#include "common/util.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,11 +9,12 @@
 #define CALM_MAX_SECONDS 60u
 #define UNDO_SECONDS 10u    /* a faster step this soon after a slower one undoes it */
 #define WINDOWS_PER_SECOND 4u
+#define WINDOW_MIN 4u        /* frames: fewer make no median */
 
 void fp_governor_init(struct fp_governor *g, int64_t period_ns, const struct fp_governor_limits *lim,
 		      unsigned start, unsigned slowest)
 {
-	unsigned fps = period_ns > 0 ? (unsigned)(1000000000 / period_ns) : 1;
+	unsigned fps = period_ns > 0 ? (unsigned)((1000000000 + period_ns / 2) / period_ns) : 1;
 
 	memset(g, 0, sizeof(*g));
 	g->period_ns = period_ns;
@@ -19,8 +22,8 @@ void fp_governor_init(struct fp_governor *g, int64_t period_ns, const struct fp_
 	g->level = start;
 	g->slowest = slowest < start ? start : slowest;
 	g->window = fps / WINDOWS_PER_SECOND;
-	if (g->window < 4)
-		g->window = 4;
+	if (g->window < WINDOW_MIN)
+		g->window = WINDOW_MIN;
 	if (g->window > FP_GOV_WINDOW_MAX)
 		g->window = FP_GOV_WINDOW_MAX;
 	g->calm_needed = CALM_SECONDS * WINDOWS_PER_SECOND;
@@ -72,8 +75,13 @@ unsigned fp_governor_frame(struct fp_governor *g, int64_t encode_ns)
 		return g->level;
 	}
 	g->sample[g->n++] = encode_ns;
-	if (g->n < g->window)
+	g->sum_ns += encode_ns;
+	/* A window is a quarter second of frames, or of encoding when frames take so long that
+	 * there are few: far behind, the step must not wait for a frame count. */
+	if (g->n < g->window &&
+	    (g->n < WINDOW_MIN || g->sum_ns < (int64_t)FP_NSEC_PER_SEC / WINDOWS_PER_SECOND))
 		return g->level;
+	g->sum_ns = 0;
 	median = window_median(g);
 	g->n = 0;
 	g->last_median_ns = median;

@@ -2,7 +2,8 @@
  *
  * It is fed the wall time each frame spent in the encoder and answers with the speed level to
  * use: the session maps levels onto the encoder's presets (level 0 the fastest). When the
- * median frame of two windows in a row (a window is ~1/4 s of frames) takes more than the
+ * median frame of two windows in a row (a window is ~1/4 s of frames, or of encode time
+ * when frames are few) takes more than the
  * high share of the frame period, it steps one level faster: the encoder would otherwise
  * fall behind and ticks be skipped. It steps one level slower, never past the slowest level
  * allowed (what the user or the profile asked for), only after a sustained stretch with the
@@ -31,6 +32,7 @@ struct fp_governor {
 	unsigned window;        /* frames per window */
 	int64_t sample[FP_GOV_WINDOW_MAX];
 	unsigned n, settle;
+	int64_t sum_ns;         /* of the window's samples */
 	unsigned over;          /* windows in a row over FP_GOV_HIGH */
 	unsigned under;         /* windows in a row under FP_GOV_LOW */
 	unsigned calm_needed;   /* windows under FP_GOV_LOW before a slower step */
