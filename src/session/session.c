@@ -250,7 +250,8 @@ static int session_open(struct fp_session *ss, const struct fp_session_opts *opt
 		goto err_finish_sink;
 	ss->capture_opts = opts->capture;
 	/* Live: one frame in flight, taken when the encoder is free, so none waits behind it. */
-	if (!ss->capture_opts.pipeline_depth && opts->profile == FP_PROFILE_LIVE)
+	if (!ss->capture_opts.pipeline_depth && opts->profile == FP_PROFILE_LIVE &&
+	    !getenv("FRAMEPUSH_PIPELINE_DEPTH"))
 		ss->capture_opts.pipeline_depth = 1;
 	r = fp_capture_open(&ss->cap, &ss->capture_opts, why, sizeof(why));
 	if (r < 0) {
