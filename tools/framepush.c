@@ -84,7 +84,8 @@ static void usage(FILE *f)
 "  --tune NAME        x264: film, animation, grain, stillimage, psnr, ssim, fastdecode\n"
 "                     (with zerolatency); nvenc: hq, ll, ull, lossless\n"
 "  --governor on|off  on (default): step the preset faster when frames take too long to\n"
-"                     encode, back when there is headroom (logged, counted in the stats)\n"
+"                     encode, back when there is headroom (logged, counted in the stats);\n"
+"                     live into MPEG-TS, past the fastest preset: a reduced size (3/4, 1/2)\n"
 "  --profile P        record (default for record): quality first, pipeline depth 2;\n"
 "                     live (default for stream): latency first, depth 1, faster start\n"
 "\n"
@@ -596,12 +597,6 @@ static int run_session(struct cli *c)
 	int r, sr;
 
 	c->so.stop = &interrupted;
-	/* Quiet means warnings and errors only, unless FRAMEPUSH_LOG asks for more; through the
-	 * environment, so the source (which reads its level from it) is quiet too. */
-	if (c->quiet && !getenv("FRAMEPUSH_LOG")) {
-		setenv("FRAMEPUSH_LOG", "warn", 1);
-		fp_log_set_level(FP_LOG_WARN);
-	}
 	if (!c->quiet && isatty(STDERR_FILENO))
 		c->so.progress = on_progress;
 	signal(SIGPIPE, SIG_IGN);
@@ -653,6 +648,13 @@ static int cmd_capture(int argc, char **argv, int streaming)
 		return 1;
 	}
 	c.so.capture.source_exe = c.source_exe;
+	/* Quiet means warnings and errors only, unless FRAMEPUSH_LOG asks for more; through the
+	 * environment, so the source (which reads its level from it) is quiet too, and before
+	 * the virtual display, which logs as it starts. */
+	if (c.quiet && !getenv("FRAMEPUSH_LOG")) {
+		setenv("FRAMEPUSH_LOG", "warn", 1);
+		fp_log_set_level(FP_LOG_WARN);
+	}
 	if ((r = check_spec(&c)) != CLI_GO)
 		return r;
 	if (is_virtual(c.display))

@@ -53,6 +53,9 @@ struct fp_encoder_config {
 	int threads;                 /* 0 = codec default (all CPUs) */
 	const char *preset;          /* NULL = fast low-latency default per codec */
 	const char *tune;            /* NULL = the encoder's low-latency tune alone */
+	/* 0: encode at width x height. Else frames (still submitted at width x height) are
+	 * scaled to this, bilinear, before encoding: even, 16 .. the input size. */
+	uint32_t scale_width, scale_height;
 };
 
 /* Fills cfg with defaults for a w x h NV12 h264 stream at fps/1, default CRF. */

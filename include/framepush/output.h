@@ -55,6 +55,10 @@ struct fp_output;
  * scheme; the message lists the supported ones). */
 int fp_output_kind_of(const char *target);
 
+/* Whether kind goes on in the same stream when the picture size changes (MPEG-TS: the new
+ * size comes with the parameter sets in-band; see fp_output_switch). */
+bool fp_output_kind_resizes_inband(enum fp_output_kind kind);
+
 /* Whether kind takes raw frames (fp_output_open_frames) rather than an encoder's packets. */
 bool fp_output_kind_takes_frames(enum fp_output_kind kind);
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <libavcodec/avcodec.h>
+#include <libswscale/swscale.h>
 #include <libavutil/fifo.h>
 #include <libavutil/hwcontext.h>
 #include <libavutil/imgutils.h>
@@ -68,6 +69,9 @@ struct fp_encoder {
 	uint64_t wrapped, released;
 	char preset[32], tune[32];
 	struct fp_latency_hist lat;
+	/* cfg.scale_width/height: frames are scaled into e->frame before encoding. */
+	struct SwsContext *sws;
+	uint32_t enc_width, enc_height; /* what the codec encodes */
 };
 
 void fp_encoder_config_defaults(struct fp_encoder_config *cfg, enum fp_codec codec, uint32_t w,
@@ -521,6 +525,13 @@ static int check_config(const struct fp_encoder_config *cfg)
 			 cfg->codec == FP_CODEC_AV1 ? "1..63" : "0..51");
 		return -EINVAL;
 	}
+	if ((cfg->scale_width || cfg->scale_height) &&
+	    (cfg->scale_width < 16 || cfg->scale_height < 16 || cfg->scale_width > cfg->width ||
+	     cfg->scale_height > cfg->height || (cfg->scale_width | cfg->scale_height) & 1)) {
+		fp_error("encoder: cannot scale %ux%u to %ux%u (even, 16 .. the input size)",
+			 cfg->width, cfg->height, cfg->scale_width, cfg->scale_height);
+		return -EINVAL;
+	}
 	if (fp_encoder_check_preset(cfg->codec, cfg->hw, cfg->preset, msg, sizeof(msg)) < 0 ||
 	    fp_encoder_check_tune(cfg->codec, cfg->hw, cfg->tune, msg, sizeof(msg)) < 0) {
 		fp_error("encoder: %s", msg);
@@ -625,8 +636,8 @@ static void set_common(AVCodecContext *ctx, const struct fp_encoder *e)
 {
 	const struct fp_encoder_config *cfg = &e->cfg;
 
-	ctx->width = (int)cfg->width;
-	ctx->height = (int)cfg->height;
+	ctx->width = (int)e->enc_width;
+	ctx->height = (int)e->enc_height;
 	ctx->time_base = enc_time_base;
 	ctx->framerate = (AVRational){ cfg->fps_num, cfg->fps_den };
 	ctx->gop_size = (int)cfg->keyint;
@@ -790,20 +801,46 @@ static int open_device(struct fp_encoder *e)
 /* The input layout: semi-planar kinds take the caller's planes as they are; the others get
  * a planar frame, allocated once here and reused (see the file comment). Returns 0 or a
  * negative errno. */
+/* The scaler for cfg.scale_width/height: the frame's own layout in, the encoder's out,
+ * bilinear (the governor's last resort must not cost what it saves). Both sides are limited
+ * range with the same matrix: a resize, no colour conversion. */
+static int open_scaler(struct fp_encoder *e, enum AVPixelFormat in_fmt)
+{
+	e->sws = sws_getContext((int)e->cfg.width, (int)e->cfg.height, in_fmt, (int)e->enc_width,
+				(int)e->enc_height, e->sw_fmt, SWS_BILINEAR, NULL, NULL, NULL);
+	if (!e->sws) {
+		fp_error("encoder: cannot scale %s %ux%u to %s %ux%u", av_get_pix_fmt_name(in_fmt),
+			 e->cfg.width, e->cfg.height, av_get_pix_fmt_name(e->sw_fmt), e->enc_width,
+			 e->enc_height);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
 static int set_input(struct fp_encoder *e)
 {
 	bool p010 = e->cfg.format == FP_YUV_P010;
+	bool scaled = e->cfg.scale_width != 0;
 	int ret;
 
-	e->zero_copy = e->kind->semi_planar;
-	if (e->zero_copy) {
+	e->enc_width = scaled ? e->cfg.scale_width : e->cfg.width;
+	e->enc_height = scaled ? e->cfg.scale_height : e->cfg.height;
+	/* Scaled frames are written into a buffer of our own, zero copy is moot then. */
+	e->zero_copy = e->kind->semi_planar && !scaled;
+	if (e->kind->semi_planar)
 		e->sw_fmt = p010 ? AV_PIX_FMT_P010LE : AV_PIX_FMT_NV12;
+	else
+		e->sw_fmt = p010 ? AV_PIX_FMT_YUV420P10LE : AV_PIX_FMT_YUV420P;
+	if (e->zero_copy)
 		return 0;
+	if (scaled) {
+		ret = open_scaler(e, p010 ? AV_PIX_FMT_P010LE : AV_PIX_FMT_NV12);
+		if (ret < 0)
+			return ret;
 	}
-	e->sw_fmt = p010 ? AV_PIX_FMT_YUV420P10LE : AV_PIX_FMT_YUV420P;
 	e->frame->format = e->sw_fmt;
-	e->frame->width = (int)e->cfg.width;
-	e->frame->height = (int)e->cfg.height;
+	e->frame->width = (int)e->enc_width;
+	e->frame->height = (int)e->enc_height;
 	ret = av_frame_get_buffer(e->frame, 0);
 	return ret < 0 ? fp_av_errno(ret) : 0;
 }
@@ -940,6 +977,7 @@ void fp_encoder_destroy(struct fp_encoder *e)
 	av_frame_free(&e->frame);
 	av_frame_free(&e->hw_frame);
 	av_buffer_unref(&e->hw_device);
+	sws_freeContext(e->sws);
 	free(e);
 }
 
@@ -1058,6 +1096,18 @@ static int copy_frame(struct fp_encoder *e, const struct fp_yuv_frame *f)
 	return 0;
 }
 
+static int scale_frame(struct fp_encoder *e, const struct fp_yuv_frame *f)
+{
+	const uint8_t *const src[4] = { f->data[0], f->data[1], NULL, NULL };
+	const int stride[4] = { (int)f->stride[0], (int)f->stride[1], 0, 0 };
+	int ret = av_frame_make_writable(e->frame);
+
+	if (ret < 0)
+		return fp_av_errno(ret);
+	ret = sws_scale(e->sws, src, stride, 0, (int)f->height, e->frame->data, e->frame->linesize);
+	return ret < 0 ? fp_av_errno(ret) : 0;
+}
+
 /* libsvtav1 in FFmpeg 5.1: drain the running instance and start a fresh one, whose first
  * picture is a key frame with its sequence header. Costs one SVT init (tens of ms).
  * Returns 0 or a negative errno (open_codec's own, not a generic one: -ENOMEM stays that). */
@@ -1129,7 +1179,7 @@ static int fill_frame(struct fp_encoder *e, const struct fp_yuv_frame *f, int64_
 	AVFrame *fr = e->frame;
 	int ret;
 
-	ret = e->zero_copy ? wrap_frame(e, f) : copy_frame(e, f);
+	ret = e->sws ? scale_frame(e, f) : e->zero_copy ? wrap_frame(e, f) : copy_frame(e, f);
 	if (ret < 0)
 		goto err_unref_frame;
 	fr->pts = pts;

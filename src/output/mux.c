@@ -146,6 +146,13 @@ int fp_output_kind_of(const char *target)
 	return -EINVAL;
 }
 
+bool fp_output_kind_resizes_inband(enum fp_output_kind kind)
+{
+	const struct out_kind *ki = kind_info(kind);
+
+	return ki && ki->mpegts;
+}
+
 bool fp_output_kind_takes_frames(enum fp_output_kind kind)
 {
 	const struct out_kind *ki = kind_info(kind);

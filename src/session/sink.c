@@ -26,6 +26,7 @@ int fp_sink_init(struct fp_sink *s, const struct fp_session_opts *opts, enum fp_
 	/* Ctrl-C while a network peer is being reached must not wait out the connect timeout. */
 	s->out_opts.cancel = opts->stop;
 	s->raw = fp_output_kind_takes_frames(kind);
+	s->kind = kind;
 	fp_latency_reset(&s->latency);
 	if (!s->raw) {
 		s->pkt = av_packet_alloc();
@@ -166,6 +167,18 @@ static unsigned preset_index(const char *const *presets, const char *name, unsig
 	return fallback;
 }
 
+/* The governor's last resort, below the fastest preset: encoding at a reduced size (level 0
+ * the smallest). Only where the output takes a size change in-band (MPEG-TS), and live. */
+static const struct {
+	unsigned num, den;
+} scale_steps[] = { { 1, 2 }, { 3, 4 } };
+
+static unsigned scale_levels(const struct fp_sink *s)
+{
+	return s->opts->profile == FP_PROFILE_LIVE && fp_output_kind_resizes_inband(s->kind) ?
+		       (unsigned)FP_ARRAY_LEN(scale_steps) : 0;
+}
+
 /* The start for f's mode: the preset asked for, else the codec's default, made faster when
  * the mode asks more of each CPU than that preset can give. */
 static unsigned start_level(const struct fp_sink *s, enum fp_codec codec,
@@ -178,13 +191,14 @@ static unsigned start_level(const struct fp_sink *s, enum fp_codec codec,
 	unsigned level;
 
 	*slowest = preset_index(s->presets, fp_encoder_default_preset(codec, o->hw), 0);
-	if (o->preset) {
+	if (o->preset)
 		*slowest = preset_index(s->presets, o->preset, *slowest);
+	*slowest += s->n_scales;
+	if (o->preset)
 		return *slowest;
-	}
 	level = *slowest;
 	for (unsigned i = 0; i < 2; i++)
-		if (mpx > t[i] && level > 0)
+		if (mpx > t[i] && level > s->n_scales)
 			level--;
 	return level;
 }
@@ -201,6 +215,7 @@ static void governor_setup(struct fp_sink *s, const struct fp_yuv_frame *f)
 	}
 	s->presets = fp_encoder_presets(codec, s->opts->hw);
 	s->governed = s->presets && !s->opts->fixed_preset;
+	s->n_scales = s->governed ? scale_levels(s) : 0;
 	if (!s->presets)
 		return;
 	start = start_level(s, codec, f, &slowest);
@@ -208,10 +223,30 @@ static void governor_setup(struct fp_sink *s, const struct fp_yuv_frame *f)
 			 &profile_limits[s->opts->profile == FP_PROFILE_LIVE], start, slowest);
 }
 
-/* The preset the next encoder gets. */
+/* The preset the encoder gets at level (the fastest for the scaled levels). */
+static const char *level_preset(const struct fp_sink *s, unsigned level)
+{
+	if (!s->governed)
+		return s->opts->preset;
+	return s->presets[level < s->n_scales ? 0 : level - s->n_scales];
+}
+
 static const char *next_preset(const struct fp_sink *s)
 {
-	return s->governed ? s->presets[s->gov.level] : s->opts->preset;
+	return level_preset(s, s->gov.level);
+}
+
+/* The size frames are encoded at for level (0 x 0: as they come). */
+static void level_size(const struct fp_sink *s, unsigned level, const struct fp_yuv_frame *f,
+		       uint32_t *w, uint32_t *h)
+{
+	*w = *h = 0;
+	if (!s->governed || level >= s->n_scales)
+		return;
+	*w = (uint32_t)((uint64_t)f->width * scale_steps[level].num / scale_steps[level].den) & ~1u;
+	*h = (uint32_t)((uint64_t)f->height * scale_steps[level].num / scale_steps[level].den) & ~1u;
+	if (*w < 16 || *h < 16)
+		*w = *h = 0; /* too small to scale: the fastest preset is all there is */
 }
 
 static void governor_frame(struct fp_sink *s)
@@ -223,9 +258,10 @@ static void governor_frame(struct fp_sink *s)
 	after = fp_governor_frame(&s->gov, s->encode_ns);
 	if (after == before)
 		return;
-	fp_info("session: frames take %.1f ms of a %.1f ms period in the encoder: preset %s -> %s"
+	fp_info("session: frames take %.1f ms of a %.1f ms period in the encoder: preset %s%s -> %s%s"
 		" (%s)", (double)s->gov.last_median_ns / 1e6, (double)s->gov.period_ns / 1e6,
-		s->presets[before], s->presets[after],
+		level_preset(s, before), before < s->n_scales ? " scaled" : "", level_preset(s, after),
+		after < s->n_scales ? " scaled" : "",
 		after < before ? "faster, to keep up" : "slower, there is headroom");
 }
 
@@ -243,6 +279,7 @@ static int open_encoder(struct fp_sink *s, const struct fp_yuv_frame *f,
 		fp_info("session: the display is HDR; encoding HEVC Main10 instead of H.264");
 	fp_encoder_config_defaults(&cfg, codec, f->width, f->height, (int)s->fps);
 	cfg.preset = next_preset(s);
+	level_size(s, s->gov.level, f, &cfg.scale_width, &cfg.scale_height);
 	/* A tune checked against H.264 may not exist for the HEVC an HDR display turns it into. */
 	if (fp_encoder_check_tune(codec, o->hw, o->tune, NULL, 0) == 0)
 		cfg.tune = o->tune;
@@ -274,8 +311,10 @@ static int open_encoder(struct fp_sink *s, const struct fp_yuv_frame *f,
 			 f->width, f->height, hdr ? "HDR" : "SDR", av_err2str(r), why[0] ? "; " : "", why);
 		return r;
 	}
-	fp_info("session: encoding %ux%u %s with %s%s%s", f->width, f->height, hdr ? "HDR10" : "SDR",
-		fp_encoder_name(*out), cfg.preset ? " preset " : "", cfg.preset ? cfg.preset : "");
+	fp_info("session: encoding %ux%u %s%s with %s%s%s", cfg.scale_width ? cfg.scale_width : f->width,
+		cfg.scale_height ? cfg.scale_height : f->height, hdr ? "HDR10" : "SDR",
+		cfg.scale_width ? " (scaled: the encoder cannot keep up)" : "", fp_encoder_name(*out),
+		cfg.preset ? " preset " : "", cfg.preset ? cfg.preset : "");
 	return 0;
 }
 

@@ -20,6 +20,7 @@ struct fp_sink {
 	const struct fp_session_opts *opts;
 	uint32_t fps;                   /* the output rate */
 	bool raw;                       /* raw frames to the output, no encoder */
+	enum fp_output_kind kind;
 	struct fp_encoder *enc;
 	struct fp_output *out;
 	struct fp_output_options out_opts; /* opts->output, cancelled by opts->stop */
@@ -31,6 +32,7 @@ struct fp_sink {
 	/* The governor walks presets[] (fastest first); enc_level is the current encoder's. */
 	bool governed;
 	const char *const *presets;
+	unsigned n_scales;              /* levels below presets[0]: reduced sizes */
 	struct fp_governor gov;
 	unsigned enc_level;
 	int64_t encode_ns;              /* the current frame's time in the encoder */

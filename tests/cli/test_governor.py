@@ -37,6 +37,13 @@ def decoded_frames(path):
     return int(s[0]["nb_read_frames"]) if s else -1
 
 
+def probe_sizes(path):
+    """The distinct (width, height) of the decoded frames."""
+    r = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=width,height",
+             "-of", "json", path])
+    return {(f["width"], f["height"]) for f in json.loads(r.stdout or "{}").get("frames", [])}
+
+
 def keyframes(path):
     r = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=key_frame",
              "-of", "json", path])
@@ -70,6 +77,21 @@ for ext in ("mkv", "mp4", "ts"):
     k = keyframes(out)
     check(k >= 1 + st.get("preset_steps_faster", 0),
           "%s: %d keyframes for %s steps (each step starts on one)" % (ext, k, st.get("preset_steps_faster")))
+
+# Live into MPEG-TS, already at the fastest preset and still behind: the last resort encodes
+# at a reduced size, in the same stream (the new size comes in-band), which decodes whole.
+out = os.path.join(TMP, "scaled.ts")
+r = run([FP, "stream", "--source", "test:pattern=moving", "--size", "3840x2160", "--fps", "240",
+         "--preset", "ultrafast", "--duration", "2", "-q", "--to", out, "--stats-json", out + ".json"])
+st = json.load(open(out + ".json")) if os.path.exists(out + ".json") else {}
+sizes = probe_sizes(out)
+check(r.returncode == 0 and st.get("preset_steps_faster", 0) >= 1 and (3840, 2160) in sizes
+      and any(w < 3840 and h < 2160 for w, h in sizes) and st.get("segments") == 1,
+      "4K@240 live, ultrafast: scaled in-band to %s (%s steps)" %
+      (sorted(sizes), st.get("preset_steps_faster")))
+n = decoded_frames(out)
+check(n == st.get("frames_encoded") and n > 0,
+      "scaled stream decodes whole: %d of %s frames" % (n, st.get("frames_encoded")))
 
 # Pinned: the same overload keeps its preset.
 r, out, st = record("pinned.mkv", "--size", "1920x1080", "--fps", "240", "--preset", "medium",
