@@ -487,6 +487,71 @@ static void switch_ts_inband(void **state)
 	switch_test("switch.ts", FP_SWITCH_INBAND, NULL);
 }
 
+/* A governor step: the same mode at another preset. Every container goes on in-band (one
+ * file), and the whole of it decodes to the submitted pictures. */
+static void speed_switch_inband(void **state)
+{
+	struct fp_encoder_config slow = config(FP_CODEC_H264, false), fast = slow;
+	struct enc_run a = { .first = 0, .frames = 30 }, b = { .first = 30, .frames = 30 };
+	static const struct want w = { "h264", NULL, "yuv420p", false, 60 };
+	struct fp_encoder *e = NULL;
+	struct fp_output *o = NULL;
+	enum fp_output_switch_mode mode = 0;
+	int64_t t0 = fp_now_ns();
+	char path[512];
+
+	(void)state;
+	slow.preset = "medium";
+	fast.preset = "ultrafast"; /* CAVLC, no deblocking: other parameter sets */
+	path_in_tmp(path, sizeof(path), "speed.mkv");
+	assert_int_equal(fp_encoder_create(&e, &slow), 0);
+	assert_int_equal(fp_output_open(&o, path, e, NULL), 0);
+	assert_int_equal(encode_into(e, o, &a, t0), 30);
+	fp_encoder_destroy(e);
+	assert_int_equal(fp_encoder_create(&e, &fast), 0);
+	assert_int_equal(fp_output_switch(o, e, &mode), 0);
+	assert_int_equal(mode, FP_SWITCH_INBAND);
+	assert_string_equal(fp_output_target(o), path);
+	assert_int_equal(encode_into(e, o, &b, t0), 30);
+	assert_int_equal(fp_output_close(o), 0);
+	fp_encoder_destroy(e);
+	check_streams(path, &w);
+	check_psnr(path, &slow, 0, 60, 35.0);
+}
+
+/* The governor's last resort: frames submitted at the display's size, encoded at a smaller
+ * one (SDR NV12 through x264, HDR P010 through x265). */
+static void scaled_case(enum fp_codec codec, bool hdr, const char *name, const char *pix_fmt)
+{
+	struct fp_encoder_config cfg = config(codec, hdr);
+	struct enc_run run = { .frames = 30 };
+	static const char *const args[] = { "-show_streams", "-count_frames", NULL };
+	char path[512], *j;
+
+	cfg.scale_width = W / 2;
+	cfg.scale_height = H * 3 / 4;
+	path_in_tmp(path, sizeof(path), name);
+	encode_file(path, &cfg, &run);
+	j = probe(path, args);
+	assert_int_equal(expect_num(j, "width"), W / 2);
+	assert_int_equal(expect_num(j, "height"), H * 3 / 4);
+	expect(j, "pix_fmt", pix_fmt);
+	assert_int_equal(expect_num(j, "nb_read_frames"), 30);
+	free(j);
+	/* Odd, larger than the input, or below 16: refused at create. */
+	cfg.scale_width = W + 2;
+	assert_int_equal(fp_encoder_create(&(struct fp_encoder *){ NULL }, &cfg), -EINVAL);
+	cfg.scale_width = 15;
+	assert_int_equal(fp_encoder_create(&(struct fp_encoder *){ NULL }, &cfg), -EINVAL);
+}
+
+static void scaled(void **state)
+{
+	(void)state;
+	scaled_case(FP_CODEC_H264, false, "scaled.mkv", "yuv420p");
+	scaled_case(FP_CODEC_HEVC, true, "scaled-hdr.mkv", "yuv420p10le");
+}
+
 /* Opens an SRT caller to a listener whose socket is bound (fpt_wait_port): its accept loop
  * may still be a moment behind, and a handshake it misses fails after the connect timeout.
  * A few attempts, counted, rather than a guessed sleep or a wall-clock bound. */
@@ -924,6 +989,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(keyframe_av1),
 		cmocka_unit_test(switch_mkv_segment),
 		cmocka_unit_test(switch_ts_inband),
+		cmocka_unit_test(speed_switch_inband),
+		cmocka_unit_test(scaled),
 		LIVE_CASE("srt_stream", 0),
 		LIVE_CASE("udp_stream", 1),
 		LIVE_CASE("rtsp_stream", 2),
