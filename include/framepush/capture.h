@@ -81,6 +81,8 @@ int fp_capture_next_frame(struct fp_capture *cap, int64_t deadline_ns,
 			  const struct fp_yuv_frame **frame);
 
 int fp_capture_is_hdr(const struct fp_capture *cap);
+/* The current display's size (the frames next-frame hands out have it, until a change). */
+void fp_capture_size(const struct fp_capture *cap, uint32_t *width, uint32_t *height);
 /* The HDR10 metadata for the current display: 1 and *meta while it is HDR, 0 and a zeroed
  * *meta while it is SDR. *meta is the record the source reported with its descriptor
  * (fp_source_set_hdr_meta) once validated, else the generic baseline fp_hdr10_generic (no

@@ -116,6 +116,12 @@ static int end_with(struct fp_capture *cap, int loud, int err, const char *fmt, 
 const char *fp_capture_error(const struct fp_capture *cap) { return cap->error; }
 int fp_capture_is_hdr(const struct fp_capture *cap) { return cap->ring->format == FP_PIXFMT_RGBA16F; }
 
+void fp_capture_size(const struct fp_capture *cap, uint32_t *width, uint32_t *height)
+{
+	*width = cap->ring->width;
+	*height = cap->ring->height;
+}
+
 int fp_capture_hdr_meta(const struct fp_capture *cap, struct fp_hdr10 *meta)
 {
 	memset(meta, 0, sizeof(*meta));

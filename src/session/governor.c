@@ -9,7 +9,8 @@
 #define CALM_MAX_SECONDS 60u
 #define UNDO_SECONDS 10u    /* a faster step this soon after a slower one undoes it */
 #define WINDOWS_PER_SECOND 4u
-#define WINDOW_MIN 4u        /* frames: fewer make no median */
+#define WINDOW_MIN 4u
+#define FAR_BEHIND 2        /* frames: fewer make no median */
 
 void fp_governor_init(struct fp_governor *g, int64_t period_ns, const struct fp_governor_limits *lim,
 		      unsigned start, unsigned slowest)
@@ -89,7 +90,9 @@ unsigned fp_governor_frame(struct fp_governor *g, int64_t encode_ns)
 		g->windows_since_up++;
 	g->over = (double)median > g->lim.high * (double)g->period_ns ? g->over + 1 : 0;
 	g->under = (double)median < g->lim.low * (double)g->period_ns ? g->under + 1 : 0;
-	if (g->over >= 2 && g->level > 0)
+	/* Two windows over the high share are a trend; one whose median frame takes more than
+	 * FAR_BEHIND periods is one already, and every window waited loses frames. */
+	if ((g->over >= 2 || median > FAR_BEHIND * g->period_ns) && g->level > 0)
 		return step(g, g->level - 1);
 	if (g->under >= g->calm_needed && g->level < g->slowest)
 		return step(g, g->level + 1);

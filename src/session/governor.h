@@ -4,7 +4,8 @@
  * use: the session maps levels onto the encoder's presets (level 0 the fastest). When the
  * median frame of two windows in a row (a window is ~1/4 s of frames, or of encode time
  * when frames are few) takes more than the
- * high share of the frame period, it steps one level faster: the encoder would otherwise
+ * high share of the frame period (or one window more than two periods), it steps one level
+ * faster: the encoder would otherwise
  * fall behind and ticks be skipped. It steps one level slower, never past the slowest level
  * allowed (what the user or the profile asked for), only after a sustained stretch with the
  * median under the low share; a slower step that had to be undone soon

@@ -265,6 +265,23 @@ err_finish_sink:
 	return r;
 }
 
+/* The encoder and the output open before the clock starts: a cold encoder init (libx264 at
+ * 1080p takes tens of ms, more with a cold page cache) or an SRT handshake must neither cost
+ * the first ticks nor count in the rate. */
+static int prepare_sink(struct fp_session *ss, struct fp_session_result *res)
+{
+	struct fp_yuv_frame mode = { 0 };
+	struct fp_hdr10 hdr10;
+	int r;
+
+	fp_capture_size(ss->cap, &mode.width, &mode.height);
+	mode.format = fp_capture_hdr_meta(ss->cap, &hdr10) ? FP_YUV_P010 : FP_YUV_NV12;
+	r = fp_sink_prepare(&ss->sink, &mode, &hdr10);
+	if (r < 0)
+		fp_sink_result(&ss->sink, res);
+	return r;
+}
+
 int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result *res)
 {
 	struct fp_session ss = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
@@ -275,6 +292,9 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 	r = session_open(&ss, opts, res);
 	if (r < 0)
 		return r;
+	r = prepare_sink(&ss, res);
+	if (r < 0)
+		goto err_close_capture;
 	if (pthread_create(&thread, NULL, encode_thread, &ss) != 0) {
 		snprintf(res->error, sizeof(res->error), "cannot start the encode thread");
 		r = -EAGAIN;

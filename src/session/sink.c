@@ -209,10 +209,6 @@ static void governor_setup(struct fp_sink *s, const struct fp_yuv_frame *f)
 	enum fp_codec codec = codec_for(s, f);
 	unsigned start, slowest;
 
-	if (s->governed) { /* keep the counts of the one before */
-		s->steps_faster += s->gov.steps_faster;
-		s->steps_slower += s->gov.steps_slower;
-	}
 	s->presets = fp_encoder_presets(codec, s->opts->hw);
 	s->governed = s->presets && !s->opts->fixed_preset;
 	s->n_scales = s->governed ? scale_levels(s) : 0;
@@ -410,7 +406,12 @@ static int sink_encode(struct fp_sink *s, const struct fp_yuv_frame *f, int64_t 
 		if (r < 0)
 			return r;
 	} else if (s->governed && s->gov.level != s->enc_level) {
-		/* Same mode at another speed: the output goes on in-band from its keyframe. */
+		/* Same mode at another speed: the output goes on in-band from its keyframe.
+		 * Counted here, where it takes effect (not where the governor decided). */
+		if (s->gov.level < s->enc_level)
+			s->steps_faster++;
+		else
+			s->steps_slower++;
 		r = switch_encoder(s, f, hdr10);
 		if (r < 0)
 			return r;
@@ -432,6 +433,20 @@ static int sink_encode(struct fp_sink *s, const struct fp_yuv_frame *f, int64_t 
 	if (r == 0)
 		governor_frame(s);
 	return r;
+}
+
+int fp_sink_prepare(struct fp_sink *s, const struct fp_yuv_frame *mode, const struct fp_hdr10 *hdr10)
+{
+	int r;
+
+	if (s->raw) {
+		r = open_raw(s, mode);
+		if (r == 0)
+			set_mode(s, mode);
+		return r;
+	}
+	governor_setup(s, mode);
+	return switch_encoder(s, mode, hdr10);
 }
 
 int fp_sink_frame(struct fp_sink *s, const struct fp_yuv_frame *f, int64_t capture_ns,
@@ -478,8 +493,8 @@ void fp_sink_result(const struct fp_sink *s, struct fp_session_result *res)
 	snprintf(res->encoder, sizeof(res->encoder), "%s", s->encoder);
 	snprintf(res->preset_first, sizeof(res->preset_first), "%s", s->preset_first);
 	snprintf(res->preset_last, sizeof(res->preset_last), "%s", s->preset_last);
-	res->preset_steps_faster = s->steps_faster + (s->governed ? s->gov.steps_faster : 0);
-	res->preset_steps_slower = s->steps_slower + (s->governed ? s->gov.steps_slower : 0);
+	res->preset_steps_faster = s->steps_faster;
+	res->preset_steps_slower = s->steps_slower;
 	if (!res->error[0] && s->error[0])
 		snprintf(res->error, sizeof(res->error), "%s", s->error);
 }

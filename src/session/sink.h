@@ -37,7 +37,7 @@ struct fp_sink {
 	unsigned enc_level;
 	int64_t encode_ns;              /* the current frame's time in the encoder */
 	char preset_first[16], preset_last[16];
-	uint64_t steps_faster, steps_slower; /* of every governor this session had */
+	uint64_t steps_faster, steps_slower; /* governor steps taken (encoders reopened) */
 	int64_t pts_fifo[FP_SINK_PTS_FIFO]; /* capture times of submitted frames, in order */
 	unsigned fifo_head, fifo_len;
 	struct fp_latency_hist latency; /* capture -> packet out (or written) */
@@ -55,6 +55,11 @@ uint32_t fp_session_out_fps(const struct fp_session_opts *o);
  * first frame does). keyframe is polled before each frame. Returns 0 or -ENOMEM. */
 int fp_sink_init(struct fp_sink *s, const struct fp_session_opts *opts, enum fp_output_kind kind,
 		 atomic_bool *keyframe);
+
+/* Opens the encoder (or raw file) and the output for frames of mode's format and size (its
+ * planes are not read), before the first frame: a session does it before its clock starts.
+ * Returns 0 or a negative errno with s->error set. */
+int fp_sink_prepare(struct fp_sink *s, const struct fp_yuv_frame *mode, const struct fp_hdr10 *hdr10);
 
 /* Takes one frame (a view: nothing refers to its planes after this returns), with its
  * capture time and the display's HDR10 record when it was taken (all zero while SDR).

@@ -58,6 +58,18 @@ static void overrun_steps_faster_within_two_windows(void **state)
 	assert_int_equal(g.level, 0);
 }
 
+/* A median frame of more than two periods is no hiccup: one window is enough. */
+static void far_behind_steps_after_one_window(void **state)
+{
+	struct fp_governor g;
+
+	(void)state;
+	fp_governor_init(&g, PERIOD, &lim, 2, 2);
+	/* The window closes on a quarter second of encoding: 5 frames of 50 ms. */
+	assert_int_equal(feed(&g, 120, 3 * PERIOD), FP_GOV_SETTLE + 5);
+	assert_int_equal(g.level, 1);
+}
+
 static void one_slow_window_or_keyframe_is_not_a_trend(void **state)
 {
 	struct fp_governor g;
@@ -133,6 +145,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(steady_within_budget_stays),
 		cmocka_unit_test(overrun_steps_faster_within_two_windows),
+		cmocka_unit_test(far_behind_steps_after_one_window),
 		cmocka_unit_test(one_slow_window_or_keyframe_is_not_a_trend),
 		cmocka_unit_test(headroom_steps_slower_but_never_past_slowest),
 		cmocka_unit_test(edge_machine_backs_off),
