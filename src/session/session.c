@@ -127,14 +127,18 @@ static uint64_t dropped(const struct fp_capture_stats *st)
 }
 
 /* The capturer's output ring holds depth + 1 frames: with depth + 1 in flight the next
- * capture would overwrite the oldest, so wait until the encoder releases it. Returns 0 or
- * the encode side's error. */
+ * capture would overwrite the oldest, so wait until the encoder releases it. Live, wait until
+ * fewer than depth are in flight: at depth 1 a frame is taken only once the encoder is free,
+ * so it is the newest there is when encoding starts, never one that waited a period behind
+ * another (the ticks that pass meanwhile are skipped and counted). Returns 0 or the encode
+ * side's error. */
 static int wait_for_slot(struct fp_session *ss, unsigned depth)
 {
+	unsigned most = ss->opts->profile == FP_PROFILE_LIVE ? depth - 1 : depth;
 	int r;
 
 	pthread_mutex_lock(&ss->lock);
-	while (ss->in_flight > depth && !ss->failed)
+	while (ss->in_flight > most && !ss->failed)
 		pthread_cond_wait(&ss->cond, &ss->lock);
 	r = ss->failed;
 	pthread_mutex_unlock(&ss->lock);
