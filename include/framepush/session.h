@@ -1,10 +1,12 @@
 /* framepush — a capture session: capture -> convert -> encode -> output, pipelined.
  *
  * The calling thread captures (and converts) at the output frame rate; a second thread
- * encodes and muxes. Capture of frame N+1 overlaps the encode of frame N; at most
- * pipeline_depth frames are in flight, which is exactly what the capturer's output ring
- * (depth + 1 buffers) keeps valid, so no frame is copied between the threads and no queue
- * grows without bound.
+ * encodes and muxes. Recording, capture of frame N+1 overlaps the encode of frame N, and
+ * at most pipeline_depth + 1 frames are in flight, which is exactly what the capturer's
+ * output ring (depth + 1 buffers) keeps valid, so no frame is copied between the threads and
+ * no queue grows without bound. Live, at most pipeline_depth are: at depth 1 a frame is
+ * taken only when the encoder is free. The encoder governor (fp_profile) keeps each frame's
+ * encode inside the period by stepping the encoder's preset.
  *
  * Frames are taken on the output clock's ticks (start + k / fps): at each tick the newest
  * frame the source published, else (after half a period's grace) a repeat of the last one.
