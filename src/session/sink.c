@@ -96,7 +96,8 @@ static int sink_raw(struct fp_sink *s, const struct fp_yuv_frame *f, int64_t cap
 	if (r < 0)
 		return sink_fail(s, r, "writing the Y4M file");
 	fp_latency_record(&s->latency, fp_now_ns() - capture_ns);
-	s->frames++;
+	if (++s->frames == 1)
+		fp_info("session: first frame written to %s", fp_output_target(s->out));
 	s->bytes += (uint64_t)f->width * f->height * 3 / 2 * (f->format == FP_YUV_P010 ? 2 : 1);
 	return 0;
 }
@@ -130,6 +131,9 @@ static int drain_packets(struct fp_sink *s)
 				 fp_output_target(s->out), av_err2str(r));
 			return r;
 		}
+		/* The output opened before the first frame: this says frames are flowing. */
+		if (s->packets == 1)
+			fp_info("session: first frame written to %s", fp_output_target(s->out));
 	}
 }
 

@@ -148,8 +148,8 @@ for ext in ("mp4", "mkv"):
                          stderr=subprocess.PIPE, text=True,
                          env=dict(os.environ, FRAMEPUSH_LOG="info"))
     opened = False
-    for line in p.stderr:  # the output's "opened" log line: its first frame is on its way
-        if "output: " + out in line:
+    for line in p.stderr:  # frames are flowing into the output
+        if "first frame written to " + out in line:
             opened = True
             break
     if opened:

@@ -35,8 +35,8 @@ def wait_line(p, needle, timeout_s):
 
 
 def ctrl_c(name, args, out=None):
-    # A file output is opened once the first frame is encoded: its log line is the event.
-    ready = "output: " if out else "attached to ring"
+    # A file output is opened before the first frame; this line says one was written.
+    ready = "first frame written" if out else "attached to ring"
     p = start(args)
     ok, seen = wait_line(p, ready, 30)
     check(ok, "%s: the session started ('%s' logged)" % (name, ready))
