@@ -99,7 +99,7 @@ static void build_lut(struct fp_backend *b)
 	b->lut_hdr = b->hdr;
 }
 
-static void render(struct fp_backend *b, uint8_t *px, size_t stride)
+static void render(struct fp_backend *b, uint8_t *px, size_t stride, uint32_t frame)
 {
 	static const float bars[7][3] = { { .75f, .75f, .75f }, { .75f, .75f, 0 }, { 0, .75f, .75f },
 					  { 0, .75f, 0 },       { .75f, 0, .75f },  { .75f, 0, 0 },
@@ -133,7 +133,7 @@ static void render(struct fp_backend *b, uint8_t *px, size_t stride)
 		for (uint32_t x = 0; x < b->width;) {
 			/* Diagonal stripes that move every frame: every pixel changes, so a
 			 * torn frame cannot hide in an unchanged region. */
-			uint32_t o = (x + y * 3u + b->frame * 8u) % LUT_LEN;
+			uint32_t o = (x + y * 3u + frame * 8u) % LUT_LEN;
 			uint32_t n = LUT_LEN - o < b->width - x ? LUT_LEN - o : b->width - x;
 
 			for (uint32_t k = 0; k < n; k++)
@@ -448,10 +448,15 @@ int fp_test_pattern_draw(struct fp_backend *b, struct fp_source *src)
 		fp_source_publish(src, slot, b->width, b->height, fmt_of(b), now);
 		return -1;
 	}
-	render(b, ring->slot[slot], ring->stride);
+	render(b, ring->slot[slot], ring->stride, b->frame);
 	fp_signature_write(ring->slot[slot], ring->stride, b->width, b->height, fmt_of(b),
 			   fp_source_next_seq(src), ring->generation);
 	return slot;
+}
+
+void fp_test_pattern_render(struct fp_backend *b, uint8_t *px, size_t stride, uint32_t frame)
+{
+	render(b, px, stride, frame);
 }
 
 int fp_test_pattern_publish(struct fp_backend *b, struct fp_source *src, int slot)
