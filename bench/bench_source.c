@@ -1,9 +1,11 @@
 /* framepush-bench source — what the test source costs per frame, apart from the channel:
- * drawing its moving pattern (source side), signing the frame (source side) and checking
+ * drawing its pattern (source side), signing the frame (source side) and checking
  * the signature (host side), each the median over N frames at one size. The live benchmarks
  * run this source on the same cores as the host, so whatever it spends is taken from the
  * host's budget; issue 13 wants the draw well under 1 ms a frame at 1920x1080. A memcpy of
- * the whole frame is timed too: the floor for anything that writes every byte. */
+ * the whole frame is timed too: the floor for anything that writes every byte.
+ * Usage: framepush-bench source [--size WxH] [--hdr] [--pattern moving|bars|solid]
+ *        [--iterations N] (defaults 1920x1080, SDR, moving, 200). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 struct source_opts {
 	uint32_t width, height;
 	int hdr;
+	const char *pattern; /* the test source's pattern= */
 	unsigned iterations;
 };
 
@@ -68,8 +71,8 @@ static int time_frame(struct fp_backend *b, const struct source_opts *o, uint8_t
 
 static int run(const struct source_opts *o)
 {
-	struct fp_backend_args args = { .spec = o->hdr ? "hdr=1" : "hdr=0", .width = o->width,
-					 .height = o->height, .fps = 60 };
+	struct fp_backend_args args = { .width = o->width, .height = o->height, .fps = 60 };
+	char spec[64];
 	size_t stride = ((size_t)o->width * (o->hdr ? 8 : 4) + 63) & ~(size_t)63;
 	uint8_t *px = aligned_alloc(64, stride * o->height);
 	uint8_t *copy = aligned_alloc(64, stride * o->height);
@@ -82,6 +85,8 @@ static int run(const struct source_opts *o)
 		t[k] = calloc(o->iterations, sizeof(int64_t));
 	if (!px || !copy || !t[T_DRAW] || !t[T_SIGN] || !t[T_CHECK] || !t[T_COPY])
 		goto out;
+	snprintf(spec, sizeof(spec), "hdr=%d,pattern=%s", o->hdr, o->pattern);
+	args.spec = spec;
 	r = fp_backend_test.create(&b, &args);
 	if (r < 0)
 		goto out;
@@ -95,12 +100,12 @@ static int run(const struct source_opts *o)
 		goto out;
 	for (int k = 0; k < T_COUNT; k++)
 		ms[k] = median_ms(t[k], o->iterations);
-	printf("%ux%u %s, median of %u frames: draw %.3f ms, sign %.3f ms, check %.3f ms, "
+	printf("%ux%u %s %s, median of %u frames: draw %.3f ms, sign %.3f ms, check %.3f ms, "
 	       "memcpy of the frame %.3f ms\n", o->width, o->height, o->hdr ? "HDR RGBA16F" : "SDR",
-	       o->iterations, ms[T_DRAW], ms[T_SIGN], ms[T_CHECK], ms[T_COPY]);
-	printf("bench source %ux%u %s frames=%u draw_ms=%.3f sign_ms=%.3f check_ms=%.3f "
-	       "memcpy_ms=%.3f\n", o->width, o->height, o->hdr ? "hdr" : "sdr", o->iterations,
-	       ms[T_DRAW], ms[T_SIGN], ms[T_CHECK], ms[T_COPY]);
+	       o->pattern, o->iterations, ms[T_DRAW], ms[T_SIGN], ms[T_CHECK], ms[T_COPY]);
+	printf("bench source %ux%u %s pattern=%s frames=%u draw_ms=%.3f sign_ms=%.3f "
+	       "check_ms=%.3f memcpy_ms=%.3f\n", o->width, o->height, o->hdr ? "hdr" : "sdr",
+	       o->pattern, o->iterations, ms[T_DRAW], ms[T_SIGN], ms[T_CHECK], ms[T_COPY]);
 out:
 	if (b)
 		fp_backend_test.destroy(b);
@@ -113,13 +118,15 @@ out:
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: framepush-bench source [--size WxH] [--hdr] [--iterations N]\n");
+	fprintf(stderr, "usage: framepush-bench source [--size WxH] [--hdr] [--iterations N]\n"
+			"                              [--pattern moving|bars|solid]\n");
 	return 2;
 }
 
 int bench_source_main(int argc, char **argv)
 {
-	struct source_opts o = { .width = 1920, .height = 1080, .iterations = 200 };
+	struct source_opts o = { .width = 1920, .height = 1080, .pattern = "moving",
+				 .iterations = 200 };
 
 	for (int i = 1; i < argc; i++) {
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -131,6 +138,11 @@ int bench_source_main(int argc, char **argv)
 			if (fp_parse_size(val, FP_WIDTH_MIN, FP_HEIGHT_MIN, FP_WIDTH_MAX, FP_HEIGHT_MAX,
 					  &o.width, &o.height))
 				return usage();
+			i++;
+		} else if (!strcmp(argv[i], "--pattern") && val) {
+			if (strcmp(val, "moving") && strcmp(val, "bars") && strcmp(val, "solid"))
+				return usage();
+			o.pattern = val;
 			i++;
 		} else if (!strcmp(argv[i], "--iterations") && val) {
 			if (fp_parse_uint(val, 1, 100000, &v))
