@@ -47,6 +47,9 @@ static uint32_t whole_row_step(size_t row, uint32_t height)
 {
 	uint64_t bytes = (uint64_t)row * height;
 
+	/* At least 1, also for an empty frame: it is a divisor. */
+	if (bytes <= FP_SIG_ROWS_BYTES)
+		return 1;
 	return (uint32_t)((bytes + FP_SIG_ROWS_BYTES - 1) / FP_SIG_ROWS_BYTES);
 }
 
