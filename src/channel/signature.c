@@ -41,8 +41,8 @@ static void mix(struct sig_hash *s, const uint8_t *p, size_t n)
 	}
 }
 
-/* Every `every`-th row, from row frame % every, is taken whole: the smallest step that
- * keeps those rows within FP_SIG_ROWS_BYTES, so a frame that small is taken whole. */
+/* Every `every`-th row, from row frame % every, is taken whole: about FP_SIG_ROWS_BYTES
+ * of rows, and all of a frame that small. */
 static uint32_t whole_row_step(size_t row, uint32_t height)
 {
 	uint64_t bytes = (uint64_t)row * height;
