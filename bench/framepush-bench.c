@@ -23,6 +23,8 @@ int main(int argc, char **argv)
 		return bench_convert_main(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "transport"))
 		return bench_transport_main(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "source"))
+		return bench_source_main(argc - 1, argv + 1);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
 		return 0;

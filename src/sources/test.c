@@ -42,8 +42,9 @@ struct fp_backend {
 	uint32_t answer_kick, kicks_seen;
 	int64_t period_ns, next_ns;
 	uint32_t frame;
-	/* LUT of one period of the moving pattern, twice so a row can copy without wrapping. */
-	uint64_t lut[2 * LUT_LEN];
+	/* One period of the moving pattern in the frame's pixel format, twice over: a run of
+	 * up to LUT_LEN pixels from any phase is then one memcpy. */
+	uint8_t period[2 * LUT_LEN * 8];
 	int lut_hdr;
 
 	/* The HDR10 record reported once, with the first descriptor (hdr-meta and friends). */
@@ -88,18 +89,24 @@ static void hue(float t, float *r, float *g, float *b)
 
 static void build_lut(struct fp_backend *b)
 {
+	uint32_t bpp = b->hdr ? 8 : 4;
+
 	for (uint32_t i = 0; i < LUT_LEN; i++) {
 		float r, g, bl;
 		/* HDR: a brightness ramp up to 4.0 (320 nits) so values above 1.0 occur. */
 		float scale = b->hdr ? 0.05f + 3.95f * (float)(i % 256) / 255.0f : 1.0f;
+		uint64_t v;
 
 		hue((float)i / LUT_LEN, &r, &g, &bl);
-		b->lut[i] = b->lut[i + LUT_LEN] = pack_pixel(b->hdr, r * scale, g * scale, bl * scale);
+		v = pack_pixel(b->hdr, r * scale, g * scale, bl * scale);
+		/* The low bpp bytes: the pixel in the frame's little-endian layout. */
+		memcpy(b->period + (size_t)i * bpp, &v, bpp);
+		memcpy(b->period + (size_t)(i + LUT_LEN) * bpp, &v, bpp);
 	}
 	b->lut_hdr = b->hdr;
 }
 
-static void render(struct fp_backend *b, uint8_t *px, size_t stride)
+static void render(struct fp_backend *b, uint8_t *px, size_t stride, uint32_t frame)
 {
 	static const float bars[7][3] = { { .75f, .75f, .75f }, { .75f, .75f, 0 }, { 0, .75f, .75f },
 					  { 0, .75f, 0 },       { .75f, 0, .75f },  { .75f, 0, 0 },
@@ -128,17 +135,16 @@ static void render(struct fp_backend *b, uint8_t *px, size_t stride)
 		return;
 	}
 	for (uint32_t y = 0; y < b->height; y++) {
+		/* Diagonal stripes that move every frame: every pixel changes, so a torn frame
+		 * cannot hide in an unchanged region. Pixel x of row y is entry (x + 3y + 8 frame)
+		 * mod LUT_LEN of the period: a row is runs of LUT_LEN pixels from one phase. */
+		uint32_t phase = (y * 3u + frame * 8u) % LUT_LEN;
 		uint8_t *row = px + (size_t)y * stride;
 
-		for (uint32_t x = 0; x < b->width;) {
-			/* Diagonal stripes that move every frame: every pixel changes, so a
-			 * torn frame cannot hide in an unchanged region. */
-			uint32_t o = (x + y * 3u + b->frame * 8u) % LUT_LEN;
-			uint32_t n = LUT_LEN - o < b->width - x ? LUT_LEN - o : b->width - x;
+		for (uint32_t x = 0; x < b->width; x += LUT_LEN) {
+			uint32_t n = b->width - x < LUT_LEN ? b->width - x : LUT_LEN;
 
-			for (uint32_t k = 0; k < n; k++)
-				memcpy(row + (size_t)(x + k) * bpp, &b->lut[o + k], bpp);
-			x += n;
+			memcpy(row + (size_t)x * bpp, b->period + (size_t)phase * bpp, (size_t)n * bpp);
 		}
 	}
 }
@@ -448,10 +454,15 @@ int fp_test_pattern_draw(struct fp_backend *b, struct fp_source *src)
 		fp_source_publish(src, slot, b->width, b->height, fmt_of(b), now);
 		return -1;
 	}
-	render(b, ring->slot[slot], ring->stride);
+	render(b, ring->slot[slot], ring->stride, b->frame);
 	fp_signature_write(ring->slot[slot], ring->stride, b->width, b->height, fmt_of(b),
 			   fp_source_next_seq(src), ring->generation);
 	return slot;
+}
+
+void fp_test_pattern_render(struct fp_backend *b, uint8_t *px, size_t stride, uint32_t frame)
+{
+	render(b, px, stride, frame);
 }
 
 int fp_test_pattern_publish(struct fp_backend *b, struct fp_source *src, int slot)

@@ -7,6 +7,7 @@
 #ifndef FP_SOURCES_TEST_H
 #define FP_SOURCES_TEST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "backend.h"
@@ -16,6 +17,10 @@
  * is nothing to publish (not due, muted, no ring, no free slot, or a mode the ring does not
  * have yet). Call it on every dispatch: it also keeps the timer going. */
 int fp_test_pattern_draw(struct fp_backend *b, struct fp_source *src);
+/* Draws frame number `frame` of the pattern in the current mode into px (height rows of
+ * stride bytes), unsigned: what fp_test_pattern_draw puts into a slot before it signs it.
+ * For the benchmark and the signature tests, which need the real pattern without a ring. */
+void fp_test_pattern_render(struct fp_backend *b, uint8_t *px, size_t stride, uint32_t frame);
 /* Publishes a slot fp_test_pattern_draw returned: fp_source_publish()'s result. */
 int fp_test_pattern_publish(struct fp_backend *b, struct fp_source *src, int slot);
 /* After a successful publish: counts it for flip-every. */
