@@ -7,10 +7,17 @@
  * width is a multiple of 16). Otherwise the copy lands in a bounce buffer with the
  * compositor's stride and is copied row by row into a slot.
  *
- * Exactly one screencopy frame is in flight, always with copy_with_damage: the compositor
- * holds it until the output changes, so an idle output publishes nothing. A kick moves a
- * virtual pointer by +1 and back, which damages the (software) cursor and makes the
- * compositor compose a frame.
+ * Two screencopy frames are kept in flight, each with copy_with_damage into a slot of its
+ * own: the compositor holds a frame until the output changes, so an idle output publishes
+ * nothing, and while one copy is being published the other already waits for the next
+ * commit. With one frame in flight, a commit that came while this process handled the
+ * previous frame (published it, asked again, answered the buffer offer) was never copied:
+ * on a busy host a 60 Hz output lost a good part of its frames. wlroots copies a commit
+ * into the oldest waiting frame only (the copy clears this client's accumulated damage, so
+ * the next frame waits for new damage); a frame not newer than the last published one is
+ * dropped, so a compositor that copied one commit twice cannot publish it twice or out of
+ * order. A kick moves a virtual pointer by +1 and back, which damages the (software) cursor
+ * and makes the compositor compose a frame.
  *
  * Spec keys: output=NAME (wl_output name, e.g. HEADLESS-1; default: the first output),
  * cursor=1 (draw the cursor into captures). */
@@ -39,8 +46,11 @@
 #define OUTPUT_VERSION 4u /* 4 brings the name event */
 /* After a failed capture, wait before the next so a broken output is not a busy loop. */
 #define RETRY_FAILED_NS (100 * FP_NSEC_PER_MSEC)
-/* No free slot (should not happen with >= 3 slots): look again soon. */
+/* No free slot and no frame in flight: look again soon. */
 #define RETRY_BUSY_NS (2 * FP_NSEC_PER_MSEC)
+/* Screencopy frames in flight at most: one being published while the next one waits for
+ * the commit after it. More would only hold ring slots; the host needs the latest. */
+#define PIPE_DEPTH 2
 /* The kick's pointer nudge: one wl_fixed unit, 1/256 px (see wlr_kick). */
 #define KICK_STEP ((wl_fixed_t)1)
 
@@ -61,7 +71,8 @@ struct slot_buf {
 	uint32_t shm_format; /* the wl_buffer's format (created lazily per offered format) */
 };
 
-/* Our own buffer for a compositor whose stride differs from the ring's. */
+/* Our own buffer for a compositor whose stride differs from the ring's (one per frame in
+ * flight: the compositor may write one while this process copies out of the other). */
 struct bounce {
 	int fd;
 	uint8_t *map;
@@ -74,6 +85,18 @@ struct bounce {
 struct offer {
 	int ok;
 	uint32_t shm_format, w, h, stride;
+};
+
+/* One screencopy frame in flight. Its events carry a pointer to it, so each ready lands in
+ * the slot (or bounce buffer) that frame's copy request named, whatever the order. */
+struct capture {
+	struct fp_backend *b;
+	struct zwlr_screencopy_frame_v1 *frame; /* NULL: this entry is unused */
+	struct offer offer;
+	int slot;      /* the ring slot this frame fills, -1: none yet */
+	int copying;   /* copy_with_damage sent */
+	int bounce;    /* the compositor writes b->bounce[index of this capture] */
+	uint32_t flags;
 };
 
 struct fp_backend {
@@ -100,21 +123,18 @@ struct fp_backend {
 	uint32_t ring_gen, ring_len, ring_w, ring_h, ring_stride;
 	uint64_t slot_size;
 	struct slot_buf slots[FP_RING_MAX];
-	struct bounce bounce;
+	struct bounce bounce[PIPE_DEPTH];
 
-	/* The one frame in flight. */
-	struct zwlr_screencopy_frame_v1 *frame;
-	struct offer offer;
-	int frame_slot;        /* slot the compositor writes, -1: none (bounce or not yet) */
-	int frame_bounce;      /* copying into the bounce buffer */
-	uint32_t frame_flags;
+	/* The frames in flight (unused entries have frame == NULL). */
+	struct capture cap[PIPE_DEPTH];
 	int64_t retry_at;      /* next request not before this (INT64_MAX: none pending) */
+	int64_t last_pub_ts;   /* capture time of the last frame published (0: none yet) */
 
 	int error; /* a fatal condition seen by a listener: dispatch returns it */
 
 	/* Measurements, logged at the end: the compositor's commit (the ready timestamp) to
 	 * the slot published here, i.e. its pixel read into our memfd, the wire, our fix-ups. */
-	uint64_t frames, failed, bounce_frames, timed, lat_ns_total;
+	uint64_t frames, failed, bounce_frames, stale, timed, lat_ns_total;
 	int64_t lat_ns_max;
 };
 
@@ -155,10 +175,8 @@ static void destroy_slot_bufs(struct fp_backend *b)
 	}
 }
 
-static void destroy_bounce(struct fp_backend *b)
+static void destroy_bounce(struct bounce *bb)
 {
-	struct bounce *bb = &b->bounce;
-
 	if (bb->buf)
 		wl_buffer_destroy(bb->buf);
 	if (bb->pool)
@@ -169,19 +187,32 @@ static void destroy_bounce(struct fp_backend *b)
 	*bb = (struct bounce){ .fd = -1 };
 }
 
-/* Drops the frame in flight; its slot (if any, and if the ring is still the one it was
- * taken from) goes back unpublished. */
-static void drop_frame(struct fp_backend *b, int abort_slot)
+/* Ends one frame in flight; its slot (if any, and if the ring is still the one it was
+ * taken from: abort_slot) goes back unpublished. */
+static void drop_capture(struct capture *c, int abort_slot)
 {
-	if (b->frame)
-		zwlr_screencopy_frame_v1_destroy(b->frame);
-	b->frame = NULL;
-	if (b->frame_slot >= 0 && abort_slot && b->src)
-		fp_source_abort(b->src, b->frame_slot);
-	b->frame_slot = -1;
-	b->frame_bounce = 0;
-	b->offer = (struct offer){ 0 };
-	b->frame_flags = 0;
+	struct fp_backend *b = c->b;
+
+	if (c->frame)
+		zwlr_screencopy_frame_v1_destroy(c->frame);
+	if (c->slot >= 0 && abort_slot && b->src)
+		fp_source_abort(b->src, c->slot);
+	*c = (struct capture){ .b = b, .slot = -1 };
+}
+
+static void drop_captures(struct fp_backend *b, int abort_slot)
+{
+	for (unsigned i = 0; i < PIPE_DEPTH; i++)
+		drop_capture(&b->cap[i], abort_slot);
+}
+
+static unsigned captures_in_flight(const struct fp_backend *b)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < PIPE_DEPTH; i++)
+		n += b->cap[i].frame != NULL;
+	return n;
 }
 
 /* The descriptor the host should build rings for. */
@@ -195,8 +226,8 @@ static void report_size(struct fp_backend *b, uint32_t w, uint32_t h)
 	b->cap_h = h;
 	if (b->src)
 		fp_source_set_descriptor(b->src, w, h, FP_PIXFMT_XRGB8888);
-	/* A frame sized for the old mode is useless now; a new ring brings the next request. */
-	drop_frame(b, 1);
+	/* Frames sized for the old mode are useless now; a new ring brings the next requests. */
+	drop_captures(b, 1);
 }
 
 /* ---- wl_output ---- */
@@ -338,15 +369,14 @@ static int ensure_slot_buf(struct fp_backend *b, int slot, uint32_t shm_format)
 	return s->buf ? 0 : -ENOMEM;
 }
 
-static int ensure_bounce(struct fp_backend *b, const struct offer *o)
+static int ensure_bounce(struct fp_backend *b, struct bounce *bb, const struct offer *o)
 {
-	struct bounce *bb = &b->bounce;
 	size_t size = (size_t)o->stride * o->h;
 
 	if (bb->buf && bb->w == o->w && bb->h == o->h && bb->stride == o->stride &&
 	    bb->shm_format == o->shm_format)
 		return 0;
-	destroy_bounce(b);
+	destroy_bounce(bb);
 	bb->fd = memfd_create("framepush-wlr-bounce", MFD_CLOEXEC);
 	if (bb->fd < 0)
 		return -errno;
@@ -363,56 +393,57 @@ static int ensure_bounce(struct fp_backend *b, const struct offer *o)
 						       (int32_t)o->stride, o->shm_format)
 			   : NULL;
 	if (!bb->buf) {
-		destroy_bounce(b);
+		destroy_bounce(bb);
 		return -ENOMEM;
 	}
 	bb->w = o->w;
 	bb->h = o->h;
 	bb->stride = o->stride;
 	bb->shm_format = o->shm_format;
-	fp_info("wlr source: compositor stride %u differs from the ring's %u; copying through a "
-		"bounce buffer", o->stride, b->ring_stride);
+	if (bb == &b->bounce[0])
+		fp_info("wlr source: compositor stride %u differs from the ring's %u; copying "
+			"through a bounce buffer", o->stride, b->ring_stride);
 	return 0;
 fail_errno: {
 	int e = -errno;
 
-	destroy_bounce(b);
+	destroy_bounce(bb);
 	return e;
 }
 }
 
-static void start_copy(struct fp_backend *b);
-static void frame_buffer_record(struct fp_backend *b, uint32_t format, uint32_t w, uint32_t h,
-				uint32_t stride);
+static void start_copy(struct capture *c);
+static void offer_record(struct capture *c, uint32_t format, uint32_t w, uint32_t h,
+			 uint32_t stride);
 
 static void frame_buffer(void *data, struct zwlr_screencopy_frame_v1 *f, uint32_t format,
 			 uint32_t w, uint32_t h, uint32_t stride)
 {
-	struct fp_backend *b = data;
+	struct capture *c = data;
 
 	/* Version 2 frames send exactly one shm offer and no buffer_done: copy on it. */
 	if (zwlr_screencopy_frame_v1_get_version(f) < ZWLR_SCREENCOPY_FRAME_V1_BUFFER_DONE_SINCE_VERSION) {
-		b->offer = (struct offer){ 0 };
-		frame_buffer_record(b, format, w, h, stride);
-		start_copy(b);
+		c->offer = (struct offer){ 0 };
+		offer_record(c, format, w, h, stride);
+		start_copy(c);
 		return;
 	}
-	frame_buffer_record(b, format, w, h, stride);
+	offer_record(c, format, w, h, stride);
 }
 
-static void frame_buffer_record(struct fp_backend *b, uint32_t format, uint32_t w, uint32_t h,
-				uint32_t stride)
+static void offer_record(struct capture *c, uint32_t format, uint32_t w, uint32_t h,
+			 uint32_t stride)
 {
 	/* Several offers may come (one per format); keep the first one we can use. Everything
 	 * is checked here, before any of it sizes a buffer or a copy. */
-	if (b->offer.ok || !format_ok(format))
+	if (c->offer.ok || !format_ok(format))
 		return;
 	if (!size_valid(w, h) || stride % 4 || stride < w * 4u ||
 	    (uint64_t)stride * h > (uint64_t)INT32_MAX) {
 		fp_warn("wlr source: ignoring a screencopy offer of %ux%u stride %u", w, h, stride);
 		return;
 	}
-	b->offer = (struct offer){ .ok = 1, .shm_format = format, .w = w, .h = h, .stride = stride };
+	c->offer = (struct offer){ .ok = 1, .shm_format = format, .w = w, .h = h, .stride = stride };
 }
 
 static void frame_linux_dmabuf(void *data, struct zwlr_screencopy_frame_v1 *f, uint32_t format,
@@ -421,15 +452,45 @@ static void frame_linux_dmabuf(void *data, struct zwlr_screencopy_frame_v1 *f, u
 	(void)data; (void)f; (void)format; (void)w; (void)h; /* shm only: the ring is memfds */
 }
 
-static void start_copy(struct fp_backend *b)
+/* The wl_buffer this frame's copy goes into: its own slot's, or its own bounce buffer when
+ * the compositor's stride is not the ring's. NULL (logged, error set) when none can be had. */
+static struct wl_buffer *copy_target(struct capture *c)
 {
-	const struct offer *o = &b->offer;
+	struct fp_backend *b = c->b;
+	const struct offer *o = &c->offer;
 	int r;
+
+	if (o->stride != b->ring_stride) {
+		struct bounce *bb = &b->bounce[c - b->cap];
+
+		r = ensure_bounce(b, bb, o);
+		if (r < 0) {
+			fp_error("wlr source: bounce buffer %ux%u: %s", o->w, o->h, strerror(-r));
+			set_error(b, r);
+			return NULL;
+		}
+		c->bounce = 1;
+		return bb->buf;
+	}
+	r = ensure_slot_buf(b, c->slot, o->shm_format);
+	if (r < 0) {
+		fp_error("wlr source: no wl_buffer for slot %d: %s", c->slot, strerror(-r));
+		set_error(b, r);
+		return NULL;
+	}
+	return b->slots[c->slot].buf;
+}
+
+static void start_copy(struct capture *c)
+{
+	struct fp_backend *b = c->b;
+	const struct offer *o = &c->offer;
+	struct wl_buffer *target;
 
 	if (!o->ok) {
 		fp_error("wlr source: the compositor offers no 32-bit XRGB/XBGR shm buffer for "
 			 "output %s; cannot capture", b->out->name);
-		drop_frame(b, 1);
+		drop_capture(c, 1);
 		set_error(b, -ENOTSUP);
 		return;
 	}
@@ -437,54 +498,42 @@ static void start_copy(struct fp_backend *b)
 		/* The output changed under us (or its screencopy size is not its mode size):
 		 * the capture size is the truth; the host recreates the ring. */
 		report_size(b, o->w, o->h);
-		drop_frame(b, 1);
+		drop_captures(b, 1);
 		return;
 	}
-	if (o->stride == b->ring_stride) {
-		int slot = fp_source_acquire(b->src);
-
-		if (slot < 0) {
-			drop_frame(b, 0);
+	/* The slot is taken now, for both paths, so a ready never waits for one. */
+	c->slot = fp_source_acquire(b->src);
+	if (c->slot < 0) {
+		drop_capture(c, 0);
+		/* Another frame in flight asks again when it is done; alone, look again soon. */
+		if (!captures_in_flight(b))
 			b->retry_at = fp_now_ns() + RETRY_BUSY_NS;
-			return;
-		}
-		b->frame_slot = slot;
-		r = ensure_slot_buf(b, slot, o->shm_format);
-		if (r < 0) {
-			fp_error("wlr source: no wl_buffer for slot %d: %s", slot, strerror(-r));
-			drop_frame(b, 1);
-			set_error(b, r);
-			return;
-		}
-		zwlr_screencopy_frame_v1_copy_with_damage(b->frame, b->slots[slot].buf);
-	} else {
-		r = ensure_bounce(b, o);
-		if (r < 0) {
-			fp_error("wlr source: bounce buffer %ux%u: %s", o->w, o->h, strerror(-r));
-			drop_frame(b, 1);
-			set_error(b, r);
-			return;
-		}
-		b->frame_bounce = 1;
-		zwlr_screencopy_frame_v1_copy_with_damage(b->frame, b->bounce.buf);
+		return;
 	}
+	target = copy_target(c);
+	if (!target) {
+		drop_capture(c, 1);
+		return;
+	}
+	c->copying = 1;
+	zwlr_screencopy_frame_v1_copy_with_damage(c->frame, target);
 }
 
 static void frame_buffer_done(void *data, struct zwlr_screencopy_frame_v1 *f)
 {
-	struct fp_backend *b = data;
+	struct capture *c = data;
 
 	(void)f;
-	if (b->frame && b->frame_slot < 0 && !b->frame_bounce)
-		start_copy(b);
+	if (c->frame && !c->copying)
+		start_copy(c);
 }
 
 static void frame_flags(void *data, struct zwlr_screencopy_frame_v1 *f, uint32_t flags)
 {
-	struct fp_backend *b = data;
+	struct capture *c = data;
 
 	(void)f;
-	b->frame_flags = flags;
+	c->flags = flags;
 }
 
 static void frame_damage(void *data, struct zwlr_screencopy_frame_v1 *f, uint32_t x, uint32_t y,
@@ -527,57 +576,45 @@ static void fix_layout(uint8_t *px, uint32_t w, uint32_t h, size_t stride, int f
 	}
 }
 
-static void request_frame(struct fp_backend *b);
+static void fill_pipeline(struct fp_backend *b);
 
-static void frame_ready(void *data, struct zwlr_screencopy_frame_v1 *f, uint32_t sec_hi,
-			uint32_t sec_lo, uint32_t nsec)
+/* The compositor's presentation time of the copied commit, if plausible, else now. */
+static int64_t ready_time(uint32_t sec_hi, uint32_t sec_lo, uint32_t nsec, int64_t now)
 {
-	struct fp_backend *b = data;
-	const struct fp_source_ring *ring = b->src ? fp_source_ring(b->src) : NULL;
-	int64_t now = fp_now_ns(), ts = now;
 	uint64_t sec = (uint64_t)sec_hi << 32 | sec_lo;
-	int slot = b->frame_slot;
 
-	(void)f;
 	/* wlroots stamps with CLOCK_MONOTONIC, our capture clock. Anything implausible (another
 	 * clock, or garbage) falls back to now rather than confusing the host's pacing. */
 	if (nsec < 1000000000u && sec < (uint64_t)INT64_MAX / (uint64_t)FP_NSEC_PER_SEC) {
 		int64_t t = (int64_t)sec * FP_NSEC_PER_SEC + (int64_t)nsec;
 
 		if (t <= now && now - t < FP_NSEC_PER_SEC)
-			ts = t;
+			return t;
 	}
-	if (!ring || ring->generation != b->ring_gen || ring->width != b->ring_w ||
-	    ring->height != b->ring_h) {
-		/* The ring went away while the copy ran: nothing to publish into. */
-		drop_frame(b, 0);
-		request_frame(b);
-		return;
-	}
-	if (b->frame_bounce) {
-		const struct bounce *bb = &b->bounce;
+	return now;
+}
 
-		slot = fp_source_acquire(b->src);
-		if (slot < 0) {
-			drop_frame(b, 0);
-			request_frame(b);
-			return;
-		}
+/* Publishes the finished copy of c (its slot is then the host's to read). */
+static void publish_capture(struct capture *c, int64_t ts, int64_t now)
+{
+	struct fp_backend *b = c->b;
+	const struct fp_source_ring *ring = fp_source_ring(b->src);
+	int slot = c->slot;
+
+	if (c->bounce) {
+		const struct bounce *bb = &b->bounce[c - b->cap];
+
 		for (uint32_t y = 0; y < b->ring_h; y++)
 			memcpy(ring->slot[slot] + (size_t)y * b->ring_stride,
 			       bb->map + (size_t)y * bb->stride, (size_t)b->ring_w * 4);
 		b->bounce_frames++;
 	}
-	if (slot < 0) {
-		drop_frame(b, 0);
-		request_frame(b);
-		return;
-	}
 	fix_layout(ring->slot[slot], b->ring_w, b->ring_h, b->ring_stride,
-		   (b->frame_flags & ZWLR_SCREENCOPY_FRAME_V1_FLAGS_Y_INVERT) != 0,
-		   format_swapped(b->offer.shm_format));
-	b->frame_slot = -1; /* published below: never aborted */
+		   (c->flags & ZWLR_SCREENCOPY_FRAME_V1_FLAGS_Y_INVERT) != 0,
+		   format_swapped(c->offer.shm_format));
+	c->slot = -1; /* published: never aborted */
 	fp_source_publish(b->src, slot, b->ring_w, b->ring_h, FP_PIXFMT_XRGB8888, ts);
+	b->last_pub_ts = ts;
 	b->frames++;
 	if (ts != now) {
 		int64_t lat = fp_now_ns() - ts;
@@ -587,18 +624,44 @@ static void frame_ready(void *data, struct zwlr_screencopy_frame_v1 *f, uint32_t
 		if (lat > b->lat_ns_max)
 			b->lat_ns_max = lat;
 	}
-	drop_frame(b, 0);
-	request_frame(b);
+}
+
+static void frame_ready(void *data, struct zwlr_screencopy_frame_v1 *f, uint32_t sec_hi,
+			uint32_t sec_lo, uint32_t nsec)
+{
+	struct capture *c = data;
+	struct fp_backend *b = c->b;
+	const struct fp_source_ring *ring = b->src ? fp_source_ring(b->src) : NULL;
+	int64_t now = fp_now_ns(), ts = ready_time(sec_hi, sec_lo, nsec, now);
+
+	(void)f;
+	if (!ring || ring->generation != b->ring_gen || ring->width != b->ring_w ||
+	    ring->height != b->ring_h || c->slot < 0) {
+		/* The ring went away while the copy ran: nothing to publish into. */
+		drop_capture(c, 0);
+	} else if (ts <= b->last_pub_ts) {
+		/* Not newer than what the host has: the same commit copied twice, or frames
+		 * finished out of order. Publishing it would step the picture back. */
+		if (b->stale++ < 5)
+			fp_warn("wlr source: a capture of output %s is not newer than the last "
+				"one published; dropped", b->out->name);
+		drop_capture(c, 1);
+	} else {
+		publish_capture(c, ts, now);
+		drop_capture(c, 0);
+	}
+	fill_pipeline(b);
 }
 
 static void frame_failed(void *data, struct zwlr_screencopy_frame_v1 *f)
 {
-	struct fp_backend *b = data;
+	struct capture *c = data;
+	struct fp_backend *b = c->b;
 
 	(void)f;
 	if (b->failed++ < 5)
 		fp_warn("wlr source: the compositor failed a capture of output %s", b->out->name);
-	drop_frame(b, 1);
+	drop_capture(c, 1);
 	b->retry_at = fp_now_ns() + RETRY_FAILED_NS;
 }
 
@@ -612,23 +675,37 @@ static const struct zwlr_screencopy_frame_v1_listener frame_listener = {
 	.buffer_done = frame_buffer_done,
 };
 
-static void request_frame(struct fp_backend *b)
+/* Frames the ring can feed at once: the latest published slot stays the host's to read and
+ * the host may be converting one more, so a 3-slot ring keeps one frame in flight. */
+static unsigned pipe_depth(const struct fp_backend *b)
 {
-	if (b->frame || !b->attached || b->error)
+	unsigned spare = b->ring_len > 2 ? b->ring_len - 2 : 1;
+
+	return spare < PIPE_DEPTH ? spare : PIPE_DEPTH;
+}
+
+/* Asks for frames until pipe_depth() are in flight. Each asks the compositor for its buffer
+ * offer; the copy request (and the slot) follows in start_copy. */
+static void fill_pipeline(struct fp_backend *b)
+{
+	if (!b->attached || b->error || b->retry_at != INT64_MAX)
 		return;
 	/* A ring of another size than the output waits for the host to recreate it. */
 	if (b->ring_w != b->cap_w || b->ring_h != b->cap_h)
 		return;
-	b->retry_at = INT64_MAX;
-	b->frame = zwlr_screencopy_manager_v1_capture_output(b->sc, b->overlay_cursor, b->out->wl);
-	if (!b->frame) {
-		set_error(b, -ENOMEM);
-		return;
+	for (unsigned i = 0; i < PIPE_DEPTH && captures_in_flight(b) < pipe_depth(b); i++) {
+		struct capture *c = &b->cap[i];
+
+		if (c->frame)
+			continue;
+		c->frame = zwlr_screencopy_manager_v1_capture_output(b->sc, b->overlay_cursor,
+								      b->out->wl);
+		if (!c->frame) {
+			set_error(b, -ENOMEM);
+			return;
+		}
+		zwlr_screencopy_frame_v1_add_listener(c->frame, &frame_listener, c);
 	}
-	b->frame_slot = -1;
-	b->frame_bounce = 0;
-	b->offer = (struct offer){ 0 };
-	zwlr_screencopy_frame_v1_add_listener(b->frame, &frame_listener, b);
 }
 
 /* ---- backend table ---- */
@@ -669,16 +746,18 @@ static void wlr_destroy(struct fp_backend *b)
 	if (!b)
 		return;
 	if (b->frames)
-		fp_info("wlr source: %llu frames captured (%llu via bounce buffer), %llu failed; "
-			"compositor commit to published: mean %.2f ms, max %.2f ms (%llu timed)",
+		fp_info("wlr source: %llu frames captured (%llu via bounce buffer), %llu failed, "
+			"%llu not newer than the last; compositor commit to published: mean %.2f ms, "
+			"max %.2f ms (%llu timed)",
 			(unsigned long long)b->frames, (unsigned long long)b->bounce_frames,
-			(unsigned long long)b->failed,
+			(unsigned long long)b->failed, (unsigned long long)b->stale,
 			b->timed ? (double)b->lat_ns_total / (double)b->timed / 1e6 : 0.0,
 			(double)b->lat_ns_max / 1e6, (unsigned long long)b->timed);
 	b->src = NULL;
-	drop_frame(b, 0);
+	drop_captures(b, 0);
 	destroy_slot_bufs(b);
-	destroy_bounce(b);
+	for (unsigned i = 0; i < PIPE_DEPTH; i++)
+		destroy_bounce(&b->bounce[i]);
 	if (b->vp)
 		zwlr_virtual_pointer_v1_destroy(b->vp);
 	if (b->vpm)
@@ -786,8 +865,10 @@ static int wlr_create(struct fp_backend **out, const struct fp_backend_args *arg
 	*out = NULL;
 	if (!b)
 		return -ENOMEM;
-	b->bounce.fd = -1;
-	b->frame_slot = -1;
+	for (unsigned i = 0; i < PIPE_DEPTH; i++) {
+		b->bounce[i].fd = -1;
+		b->cap[i] = (struct capture){ .b = b, .slot = -1 };
+	}
 	b->retry_at = INT64_MAX;
 	if ((r = fp_spec_parse(args->spec, "wlr source", set_option, b)) < 0 ||
 	    (r = connect_compositor(b, args->display)) < 0 || (r = pick_output(b)) < 0)
@@ -867,7 +948,7 @@ static int wlr_dispatch(struct fp_backend *b, struct fp_source *src)
 	}
 	if (b->retry_at != INT64_MAX && fp_now_ns() >= b->retry_at) {
 		b->retry_at = INT64_MAX;
-		request_frame(b);
+		fill_pipeline(b);
 	}
 	if (wl_display_flush(b->dpy) < 0 && errno != EAGAIN)
 		goto conn;
@@ -884,7 +965,7 @@ static int wlr_ring_changed(struct fp_backend *b, const struct fp_source_ring *r
 {
 	/* The old ring is already unmapped by the source library: forget its slot, never abort
 	 * it (that would touch the new ring's ownership words). */
-	drop_frame(b, 0);
+	drop_captures(b, 0);
 	destroy_slot_bufs(b);
 	b->attached = 0;
 	if (!ring) {
@@ -915,7 +996,8 @@ static int wlr_ring_changed(struct fp_backend *b, const struct fp_source_ring *r
 	b->ring_h = ring->height;
 	b->ring_stride = ring->stride;
 	b->slot_size = ring->slot_size;
-	request_frame(b);
+	b->retry_at = INT64_MAX; /* a new ring is a fresh start: ask at once */
+	fill_pipeline(b);
 	if (wl_display_flush(b->dpy) < 0 && errno != EAGAIN)
 		return connection_error(b);
 	return 0;
@@ -937,9 +1019,8 @@ static void wlr_kick(struct fp_backend *b)
 	zwlr_virtual_pointer_v1_frame(b->vp);
 	zwlr_virtual_pointer_v1_motion(b->vp, t, -KICK_STEP, 0);
 	zwlr_virtual_pointer_v1_frame(b->vp);
-	/* A frame may be waiting for a free slot or the ring; this is a good moment to ask. */
-	if (!b->frame && b->retry_at == INT64_MAX)
-		request_frame(b);
+	/* Frames may be waiting for a free slot or the ring; this is a good moment to ask. */
+	fill_pipeline(b);
 	wl_display_flush(b->dpy);
 }
 

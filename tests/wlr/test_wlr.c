@@ -4,9 +4,12 @@
  * Each test starts its own sway (about a second), so a mode change or a client in one test
  * cannot leak into the next. When sway is missing or cannot start, the tests skip. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pwd.h>
 #include <setjmp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,12 +28,14 @@
 /* The test client's colour, and the desktop's (sway config bg #102030). */
 #define WIN_RGB 0x3366ccu
 
-static char source_exe[4096], client_exe[4096];
+static char source_exe[4096], client_exe[4096], anim_exe[4096];
 
 struct fixture {
 	struct fp_display *d;
 	struct fp_capture *cap;
 	int fds; /* open fds before the display: teardown must get back to it */
+	int fifo_fd;     /* the animated client's FIFO (commits_copied_while_source_busy) */
+	char fifo[4096];
 };
 
 static double ms_since(int64_t t0)
@@ -96,6 +101,7 @@ static int start_display(void **state, uint32_t w, uint32_t h)
 
 	assert_non_null(fx);
 	*state = fx;
+	fx->fifo_fd = -1;
 	fx->fds = fp_count_open_fds();
 	if (access("/usr/bin/sway", X_OK) < 0)
 		return 0;
@@ -115,6 +121,9 @@ static int teardown(void **state)
 
 	fp_capture_close(fx->cap);
 	fp_display_destroy(fx->d);
+	fp_close(&fx->fifo_fd);
+	if (fx->fifo[0])
+		unlink(fx->fifo);
 	fds = fp_count_open_fds();
 	if (fds != fx->fds) {
 		print_message("teardown: %d fds open, %d before the display\n", fds, fx->fds);
@@ -455,28 +464,196 @@ static void compositor_exit_ends_session(void **state)
 	assert_non_null(strstr(fp_capture_error(fx->cap), "exit"));
 }
 
+/* ---- the animated client (anim_client.c): its frame counter as 16 stripes ---- */
+
+static int luma_at(const struct fp_yuv_frame *f, uint32_t x, uint32_t y)
+{
+	return f->data[0][(size_t)y * f->stride[0] + x];
+}
+
+/* The client's counter in a frame: bit 15 first in 16 columns, the complement below it.
+ * -1 when a column is not clean white over black or black over white (no window yet, or a
+ * torn or covered frame). The sample rows sit well inside both bands at any titlebar. */
+static long read_counter(const struct fp_yuv_frame *f)
+{
+	unsigned long v = 0;
+
+	for (uint32_t i = 0; i < 16; i++) {
+		uint32_t x = (2 * i + 1) * f->width / 32;
+		int top = luma_at(f, x, f->height * 9 / 32), bot = luma_at(f, x, f->height * 23 / 32);
+
+		if (!((top > 200 && bot < 40) || (top < 40 && bot > 200)))
+			return -1;
+		v = v << 1 | (top > 200);
+	}
+	return (long)v;
+}
+
+/* Fresh frames until one shows counter `want` (any readable one when want < 0). */
+static const struct fp_yuv_frame *wait_counter(struct fixture *fx, long want, int64_t timeout_ns)
+{
+	int64_t end = fp_now_ns() + timeout_ns;
+	const struct fp_yuv_frame *f = NULL;
+	long last = -1;
+
+	while (fp_now_ns() < end) {
+		if (fp_capture_next_frame(fx->cap, fp_now_ns() + 50 * FP_NSEC_PER_MSEC, &f) < 0)
+			fail_msg("next_frame: %s", fp_capture_error(fx->cap));
+		if (f->repeated)
+			continue;
+		last = read_counter(f);
+		if (last >= 0 && (want < 0 || last == want))
+			return f;
+	}
+	fail_msg("no frame showed the client's counter %ld (last read %ld)", want, last);
+	return NULL;
+}
+
+/* Until quiet_ms pass without a fresh frame (bounded): the source has published all there
+ * was and, when nothing changes, waits with its requests in flight. The last frame. */
+static const struct fp_yuv_frame *wait_quiet(struct fixture *fx, double quiet_ms)
+{
+	int64_t t0 = fp_now_ns(), quiet_since = fp_now_ns();
+	const struct fp_yuv_frame *f = NULL;
+
+	while (!f || ms_since(quiet_since) < quiet_ms) {
+		if (ms_since(t0) > 5000.0)
+			fail_msg("the desktop did not go quiet within 5 s");
+		assert_int_equal(fp_capture_next_frame(fx->cap, fp_now_ns() + 50 * FP_NSEC_PER_MSEC, &f), 0);
+		if (!f->repeated)
+			quiet_since = fp_now_ns();
+	}
+	return f;
+}
+
+/* The counter the client wrote to its FIFO once its burst was shown; -1 after timeout_ms. */
+static long read_fifo(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	unsigned long long v;
+	char line[32];
+	ssize_t n;
+
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return -1;
+	n = read(fd, line, sizeof(line) - 1);
+	if (n < 2 || line[n - 1] != '\n')
+		return -1;
+	line[n - 1] = '\0';
+	return fp_parse_uint(line, 0, 65535, &v) < 0 ? -1 : (long)v;
+}
+
+/* A FIFO next to the animated client, which runs as sway's account and writes to it. */
+static void make_fifo(struct fixture *fx)
+{
+	char *slash;
+
+	snprintf(fx->fifo, sizeof(fx->fifo), "%s", anim_exe);
+	slash = strrchr(fx->fifo, '/');
+	snprintf(slash, sizeof(fx->fifo) - (size_t)(slash - fx->fifo), "/burst.fifo");
+	unlink(fx->fifo);
+	assert_int_equal(mkfifo(fx->fifo, 0600), 0);
+	assert_int_equal(chmod(fx->fifo, 0666), 0);
+	/* Read-write: the FIFO never reads as end-of-file between two of the client's writes. */
+	fx->fifo_fd = open(fx->fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	assert_true(fx->fifo_fd >= 0);
+}
+
+/* One round of commits_copied_while_source_busy: 1 when it proved the point, 0 when the
+ * machine was too slow for the capture times to mean anything. */
+static int burst_while_stopped(struct fixture *fx, pid_t client, pid_t source)
+{
+	const struct fp_yuv_frame *f = wait_quiet(fx, 300.0);
+	uint64_t seq = f->seq;
+	int64_t t_stop, t_cont;
+	siginfo_t si;
+	long shown;
+
+	t_stop = fp_now_ns();
+	assert_int_equal(kill(source, SIGSTOP), 0);
+	/* Stopped for sure before the client draws: a source still running could ask again. */
+	assert_int_equal(waitid(P_PID, (id_t)source, &si, WSTOPPED), 0);
+	assert_int_equal(kill(client, SIGUSR1), 0);
+	shown = read_fifo(fx->fifo_fd, 5000);
+	t_cont = fp_now_ns();
+	assert_int_equal(kill(source, SIGCONT), 0);
+	if (shown < 0)
+		fail_msg("the client did not report its burst within 5 s");
+	f = wait_counter(fx, shown, 3 * FP_NSEC_PER_SEC);
+	print_message("burst to counter %ld with the source stopped %.1f ms: copied %.1f ms before "
+		      "it continued, seq %llu -> %llu\n", shown, (double)(t_cont - t_stop) / 1e6,
+		      (double)(t_cont - f->pts_ns) / 1e6, (unsigned long long)seq,
+		      (unsigned long long)f->seq);
+	/* Capture times older than a second are replaced by "now" (source and host): such a
+	 * slow round says nothing either way. */
+	if (t_cont - t_stop > 500 * FP_NSEC_PER_MSEC)
+		return 0;
+	if (f->pts_ns >= t_cont)
+		fail_msg("counter %ld was copied %.1f ms after the source continued: no request of "
+			 "the source was waiting for that commit while it was busy", shown,
+			 (double)(f->pts_ns - t_cont) / 1e6);
+	/* Each of the burst's two commits was published once: none lost, none twice. */
+	assert_int_equal(f->seq, seq + 2);
+	return 1;
+}
+
+/* The source keeps its next screencopy request in flight while it handles a frame, so a
+ * commit that comes while it is busy is still copied. On a quiet desktop the source is
+ * stopped (SIGSTOP: as busy as it gets), the client shows two new frames, one compositor
+ * commit each, and the source continues. The frame with the second counter must carry a
+ * compositor capture time from before SIGCONT: both commits were copied while the source
+ * was stopped. With one request in flight the second commit is copied only by a
+ * composition after the source asked again, which is later. No timing is asserted. */
+static void commits_copied_while_source_busy(void **state)
+{
+	struct fixture *fx = need_display(state);
+	char burst[] = "2", opt_burst[] = "--burst", opt_fifo[] = "--fifo";
+	char *argv[] = { anim_exe, opt_burst, burst, opt_fifo, fx->fifo, NULL };
+	pid_t client, source;
+
+	make_fifo(fx);
+	assert_int_equal(fp_display_spawn(fx->d, argv, &client), 0);
+	open_capture(fx);
+	wait_counter(fx, 0, 5 * FP_NSEC_PER_SEC);
+	source = fp_capture_source_pid(fx->cap);
+	assert_true(source > 0);
+	for (int round = 0; round < 5; round++)
+		if (burst_while_stopped(fx, client, source))
+			return;
+	fail_msg("five rounds on a machine too busy to tell (each stop took over 500 ms)");
+}
+
 /* A measurement more than a check: an animating client at 1080p, frames per second seen
  * by the host. The source logs its copy latency when it exits. */
 static void throughput_1080p(void **state)
 {
 	struct fixture *fx = need_display(state);
+	char *argv[] = { anim_exe, NULL };
 	const struct fp_yuv_frame *f;
 	struct fp_capture_stats st0, st1;
+	long first, last;
 	int64_t t0;
 	double secs;
+	pid_t pid;
 
-	spawn_client(fx, 1);
+	assert_int_equal(fp_display_spawn(fx->d, argv, &pid), 0);
 	open_capture(fx);
+	first = read_counter(wait_counter(fx, -1, 5 * FP_NSEC_PER_SEC));
+	last = first;
 	fp_capture_get_stats(fx->cap, &st0);
 	t0 = fp_now_ns();
-	while (ms_since(t0) < 3000.0)
+	while (ms_since(t0) < 3000.0) {
 		assert_int_equal(fp_capture_next_frame(fx->cap, fp_now_ns() + 16 * FP_NSEC_PER_MSEC, &f), 0);
+		if (!f->repeated && read_counter(f) >= 0)
+			last = read_counter(f);
+	}
 	secs = ms_since(t0) / 1000.0;
 	fp_capture_get_stats(fx->cap, &st1);
-	print_message("1080p animating: %.1f fresh frames/s at the host, %.1f published/s by the "
-		      "source\n",
-		      (double)(st1.frames_fresh - st0.frames_fresh) / secs,
-		      (double)(st1.source_published - st0.source_published) / secs);
+	/* The counter advances once per composition that showed a new client frame. */
+	print_message("1080p animating: the client drew %.1f frames/s, the source published "
+		      "%.1f/s, the host took %.1f fresh/s\n", (double)(last - first) / secs,
+		      (double)(st1.source_published - st0.source_published) / secs,
+		      (double)(st1.frames_fresh - st0.frames_fresh) / secs);
 	assert_int_equal(f->width, 1920);
 	assert_true(st1.frames_fresh - st0.frames_fresh >= 10);
 }
@@ -492,6 +669,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(kick_is_net_zero_at_right_edge, setup_720p, teardown),
 		cmocka_unit_test_setup_teardown(odd_width_uses_bounce_buffer, setup_720p, teardown),
 		cmocka_unit_test_setup_teardown(compositor_exit_ends_session, setup_720p, teardown),
+		cmocka_unit_test_setup_teardown(commits_copied_while_source_busy, setup_720p,
+						teardown),
 		cmocka_unit_test_setup_teardown(throughput_1080p, setup_1080p, teardown),
 	};
 
@@ -501,9 +680,14 @@ int main(void)
 	{
 		char built[4096];
 
-		/* The client runs as sway's user, which cannot enter a 0700 build tree. */
+		/* The clients run as sway's user, which cannot enter a 0700 build tree. */
 		fpt_build_path("tests/wlr/wlr-solid-client", built, sizeof(built));
 		if (fpt_world_copy(built, client_exe, sizeof(client_exe)) < 0) {
+			fprintf(stderr, "test-wlr: cannot copy %s for the sway user\n", built);
+			return 1;
+		}
+		fpt_build_path("tests/wlr/wlr-anim-client", built, sizeof(built));
+		if (fpt_world_copy(built, anim_exe, sizeof(anim_exe)) < 0) {
 			fprintf(stderr, "test-wlr: cannot copy %s for the sway user\n", built);
 			return 1;
 		}
@@ -514,6 +698,9 @@ int main(void)
 		unlink(client_exe);
 		*strrchr(client_exe, '/') = '\0';
 		rmdir(client_exe);
+		unlink(anim_exe);
+		*strrchr(anim_exe, '/') = '\0';
+		rmdir(anim_exe);
 		return rc;
 	}
 }
