@@ -394,6 +394,8 @@ static void report(uint32_t w, uint32_t h, unsigned n, struct bench_xport *x)
 	if (x[RUN_GST].count)
 		printf("  GStreamer frames shmsink had to copy (shm area full): %u, bare: %u\n",
 		       x[RUN_GST].copied, x[RUN_GST_BARE].copied);
+	else
+		printf("  gstreamer: not built (its figures below are -1)\n");
 	printf("bench transport %ux%u ours_p50_us=%.1f ours_p99_us=%.1f ours_max_us=%.1f "
 	       "ours_cpu_us=%.1f gst_p50_us=%.1f gst_p99_us=%.1f gst_max_us=%.1f gst_cpu_us=%.1f "
 	       "payload_cpu_us=%.1f ours_bare_p50_us=%.1f ours_bare_p99_us=%.1f "
