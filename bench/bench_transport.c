@@ -208,8 +208,11 @@ static int bare_source_main(int argc, char **argv)
 
 	if (argc != 4 || fp_parse_size(argv[1], FP_WIDTH_MIN, FP_HEIGHT_MIN, FP_WIDTH_MAX,
 				       FP_HEIGHT_MAX, &w, &h) < 0 ||
-	    fp_parse_uint(argv[2], 1, 1000000, &frames) < 0 || fp_parse_uint(argv[3], 1, 1000, &fps) < 0)
+	    fp_parse_uint(argv[2], 1, 1000000, &frames) < 0 || fp_parse_uint(argv[3], 1, 1000, &fps) < 0) {
+		fprintf(stderr, "bench transport: --ours-producer is started by 'framepush-bench "
+				"transport' with the arguments it chooses, not by hand\n");
 		return 2;
+	}
 	r = fp_source_open_fd(&src, BARE_SOCK_FD, 1, "bench", w, h, FP_PIXFMT_XRGB8888);
 	if (r < 0)
 		return 1;

@@ -466,6 +466,7 @@ static int consumer_main(int argc, char **argv)
 int bench_gst_child_main(int argc, char **argv)
 {
 	GError *err = NULL;
+	int r = 2;
 
 	if (!gst_init_check(NULL, NULL, &err)) {
 		fprintf(stderr, "bench gst: GStreamer does not start: %s\n",
@@ -474,10 +475,13 @@ int bench_gst_child_main(int argc, char **argv)
 		return 1;
 	}
 	if (!strcmp(argv[0], "--gst-producer"))
-		return producer_main(argc, argv);
-	if (!strcmp(argv[0], "--gst-consumer"))
-		return consumer_main(argc, argv);
-	return 2;
+		r = producer_main(argc, argv);
+	else if (!strcmp(argv[0], "--gst-consumer"))
+		r = consumer_main(argc, argv);
+	if (r == 2)
+		fprintf(stderr, "bench gst: %s is started by 'framepush-bench transport' with the "
+				"arguments it chooses, not by hand\n", argv[0]);
+	return r;
 }
 
 /* ---- the parent ---- */
