@@ -24,6 +24,7 @@ struct bench_xport {
 	unsigned cpu_frames;
 	int64_t payload_ns;   /* producer's render + signature CPU per frame, -1 unknown */
 	unsigned copied;      /* frames the producer's transport copied (GStreamer fallback) */
+	unsigned missed;      /* frames the consumer never saw: a newer one replaced each */
 };
 
 /* The test source's pattern=solid frame, as src/sources/test.c renders it (row 0 pixel by
