@@ -12,8 +12,8 @@ static void usage(FILE *f)
 		   "  Times the SDR (XRGB8888 -> NV12) and HDR (RGBA16F scRGB -> P010 PQ) converters,\n"
 		   "  single-threaded and on all cores, against libyuv, libswscale, zimg and memcpy.\n"
 		   "usage: framepush-bench transport [-n FRAMES]\n"
-		   "  Publish -> converted frame in hand latency through the real channel, at 320x180\n"
-		   "  and 1920x1080 (p50, p99, max).\n");
+		   "  Publish -> consumer wakeup (p50, p99, max) and CPU per frame through the real\n"
+		   "  channel and through GStreamer shmsink -> shmsrc, at 1920x1080 and 3840x2160.\n");
 }
 
 int main(int argc, char **argv)

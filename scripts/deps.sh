@@ -7,6 +7,8 @@ pkgs=(
   libcmocka-dev valgrind procps python3 libseccomp-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
   libyuv-dev libzimg-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-bad gstreamer1.0-tools
   xvfb x11-utils libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev
   libxcb-xtest0-dev libxcb-randr0-dev libxcb-xinput-dev
   libwayland-dev wayland-protocols sway grim
