@@ -8,5 +8,6 @@ typedef void (*bench_fn)(void *ctx);
 
 int bench_convert_main(int argc, char **argv);
 int bench_transport_main(int argc, char **argv);
+int bench_pipeline_main(int argc, char **argv);
 
 #endif

@@ -1,4 +1,4 @@
-/* framepush-bench — micro benchmarks. Usage: framepush-bench convert|transport [options] */
+/* framepush-bench — benchmarks. Usage: framepush-bench convert|transport|pipeline [options] */
 #include "bench.h"
 #include "common/log.h"
 
@@ -13,7 +13,11 @@ static void usage(FILE *f)
 		   "  single-threaded and on all cores, against libyuv, libswscale, zimg and memcpy.\n"
 		   "usage: framepush-bench transport [-n FRAMES]\n"
 		   "  Publish -> converted frame in hand latency through the real channel, at 320x180\n"
-		   "  and 1920x1080 (p50, p99, max).\n");
+		   "  and 1920x1080 (p50, p99, max).\n"
+		   "usage: framepush-bench pipeline [--size WxH] [--fps N] [--seconds N] [--reps N]\n"
+		   "                                [--threads N] [--only x11|wlr] [--keep]\n"
+		   "  The whole pipeline against ffmpeg -f x11grab (Xvfb) and wf-recorder (headless\n"
+		   "  sway): same display, client, encoder settings; fps, fresh fps, CPU ms/frame.\n");
 }
 
 int main(int argc, char **argv)
@@ -23,6 +27,8 @@ int main(int argc, char **argv)
 		return bench_convert_main(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "transport"))
 		return bench_transport_main(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "pipeline"))
+		return bench_pipeline_main(argc - 1, argv + 1);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
 		return 0;
