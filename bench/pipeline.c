@@ -313,7 +313,10 @@ static int run_capture(char *const *argv, int drop, const struct bed *b, char **
 		if (poll(&p, 1, fp_ms_until(deadline)) <= 0)
 			break;
 		k = read(pfd[0], *out + *len, cap - 1 - *len);
-		*len += k > 0 ? (size_t)k : 0;
+		if (k < 0 && errno == EINTR)
+			k = 1; /* read again */
+		else
+			*len += k > 0 ? (size_t)k : 0;
 	}
 	(*out)[*len] = '\0';
 	close(pfd[0]);
@@ -394,7 +397,8 @@ static void build_ours(const struct bed *b, struct job *j)
 	arg(j, "--codec"), arg(j, "h264");
 	arg(j, "--crf"), arg(j, ENC_CRF);
 	arg(j, "--keyint"), arg(j, fmt(j, "%u", 2 * o->fps));
-	arg(j, "--threads"), arg(j, fmt(j, "%u", o->threads));
+	if (o->threads)
+		arg(j, "--threads"), arg(j, fmt(j, "%u", o->threads));
 	for (size_t i = 0; i < b->t->n_extra; i++)
 		arg(j, b->t->ours_extra[i]);
 	arg(j, "--stats-json"), arg(j, j->stats);
@@ -414,12 +418,17 @@ static void build_x11grab(const struct bed *b, struct job *j)
 	arg(j, "-c:v"), arg(j, "libx264"), arg(j, "-preset"), arg(j, ENC_PRESET);
 	arg(j, "-tune"), arg(j, ENC_TUNE), arg(j, "-crf"), arg(j, ENC_CRF);
 	arg(j, "-bf"), arg(j, "0"), arg(j, "-g"), arg(j, fmt(j, "%u", 2 * o->fps));
-	arg(j, "-pix_fmt"), arg(j, "yuv420p"), arg(j, j->out);
+	arg(j, "-pix_fmt"), arg(j, "yuv420p");
+	/* The conversion's threads: those of the filter graph (auto: one per CPU and one). */
+	if (o->threads)
+		arg(j, "-filter_threads"), arg(j, fmt(j, "%u", o->threads));
+	arg(j, j->out);
 }
 
 /* wf-recorder 0.3 has no duration and no frame rate: it takes a frame per compositor
  * frame that has damage (our client damages every one) and stops on SIGINT. Its -x is
- * ignored; -t forces yuv420p. It runs in the display's session, as its account. */
+ * ignored; -t forces yuv420p. Its conversion runs on its filter graph's automatic thread
+ * count (no option sets it). It runs in the display's session, as its account. */
 static void build_wfrec(const struct bed *b, struct job *j)
 {
 	const char *sock = fp_display_name(b->d), *slash = strrchr(sock, '/');
@@ -692,10 +701,14 @@ static void report(const struct bed *b, const struct comparison *c, const struct
 {
 	const struct opts *o = b->o;
 	unsigned n = o->reps;
+	char conv[64] = "auto";
 
+	if (o->threads)
+		snprintf(conv, sizeof(conv), "%u%s", o->threads,
+			 c->peer == &rec_wfrec ? " (wf-recorder: auto)" : "");
 	printf("%s %ux%u@%u, medians of %u x %u s: libx264 %s/%s crf %s, no B-frames, yuv420p, "
-	       "x264 threads auto in all; framepush converter threads %u\n", c->source, o->w,
-	       o->h, o->fps, n, o->seconds, ENC_PRESET, ENC_TUNE, ENC_CRF, o->threads);
+	       "x264 threads auto in all; conversion threads %s\n", c->source, o->w, o->h,
+	       o->fps, n, o->seconds, ENC_PRESET, ENC_TUNE, ENC_CRF, conv);
 	printf("%-12s %7s %10s %13s %16s %7s %7s\n", "", "fps", "fresh fps", "CPU ms/frame",
 	       c->server_comm, "p50 ms", "p99 ms");
 	print_row(rec_ours.name, ours, n);
@@ -704,11 +717,11 @@ static void report(const struct bed *b, const struct comparison *c, const struct
 	       "apart; latency: capture -> encoded, where the tool reports it)\n", c->server_comm);
 	printf("bench pipeline %s %ux%u@%u ours_fps=%.1f ours_cpu_ms=%.2f peer=%s peer_fps=%.1f "
 	       "peer_cpu_ms=%.2f ours_fresh_fps=%.1f peer_fresh_fps=%.1f ours_server_ms=%.2f "
-	       "peer_server_ms=%.2f ours_p50_ms=%.2f ours_p99_ms=%.2f reps=%u seconds=%u\n",
+	       "peer_server_ms=%.2f ours_p50_ms=%.2f ours_p99_ms=%.2f reps=%u seconds=%u threads=%u\n",
 	       c->source, o->w, o->h, o->fps, MED(ours, n, fps), MED(ours, n, cpu_ms),
 	       c->peer->name, MED(peer, n, fps), MED(peer, n, cpu_ms), MED(ours, n, fresh_fps),
 	       MED(peer, n, fresh_fps), MED(ours, n, server_ms), MED(peer, n, server_ms),
-	       MED(ours, n, p50_ms), MED(ours, n, p99_ms), n, o->seconds);
+	       MED(ours, n, p50_ms), MED(ours, n, p99_ms), n, o->seconds, o->threads);
 	fflush(stdout);
 }
 
@@ -926,8 +939,22 @@ static int find_tools(struct tools *t)
 
 static void pipeline_usage(FILE *f)
 {
-	fprintf(f, "usage: framepush-bench pipeline [--size WxH] [--fps N] [--seconds N] [--reps N]\n"
-		   "                                 [--threads N] [--only x11|wlr] [--keep]\n");
+	fprintf(f,
+		"usage: framepush-bench pipeline [--size WxH] [--fps N] [--seconds N] [--reps N]\n"
+		"                                 [--threads N] [--only x11|wlr] [--keep]\n"
+		"  framepush against ffmpeg -f x11grab on Xvfb, and against wf-recorder on headless\n"
+		"  sway: same display, client (a frame counter), encoder settings; alternating order.\n"
+		"  --size WxH     display size (default 1920x1080)\n"
+		"  --fps N        output rate and display refresh, 1..240 (default 60)\n"
+		"  --seconds N    length of each recording, 2..60 (default 10)\n"
+		"  --reps N       recordings per tool, 1..15 (default 3); medians are printed\n"
+		"  --threads N    conversion threads, 0..256: framepush --threads, ffmpeg\n"
+		"                 -filter_threads (default 0: each tool's automatic count, one per\n"
+		"                 CPU; wf-recorder has no setting and always uses its own)\n"
+		"  --only K       x11 or wlr: one comparison only\n"
+		"  --keep         keep the recordings and logs (always kept after a failure)\n"
+		"  framepush and the clients come from this build (or $FRAMEPUSH_BUILD_ROOT), the\n"
+		"  other tools from $PATH; a missing one skips its comparison.\n");
 }
 
 static int bad(const char *opt, const char *v, const char *want)
@@ -953,7 +980,7 @@ static int parse_opt(struct opts *o, int c, const char *v)
 		return fp_parse_uint(v, 1, MAX_REPS, &n) < 0 ? bad("reps", v, "1..15")
 							     : (o->reps = (unsigned)n, 0);
 	case 't':
-		return fp_parse_uint(v, 1, 256, &n) < 0 ? bad("threads", v, "1..256")
+		return fp_parse_uint(v, 0, 256, &n) < 0 ? bad("threads", v, "0..256")
 							: (o->threads = (unsigned)n, 0);
 	case 'o':
 		if (strcmp(v, "x11") && strcmp(v, "wlr"))
@@ -981,7 +1008,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
 	int c;
 
 	*o = (struct opts){ .w = FP_MODE_DEFAULT_WIDTH, .h = FP_MODE_DEFAULT_HEIGHT, .fps = 60,
-			    .seconds = 10, .reps = 3, .threads = 1, .x11 = 1, .wlr = 1 };
+			    .seconds = 10, .reps = 3, .threads = 0, .x11 = 1, .wlr = 1 };
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		if (c == 'h') {
