@@ -42,5 +42,6 @@ int bench_gst_transport(const char *self_exe, uint32_t w, uint32_t h, unsigned n
 			int render, struct bench_xport *out);
 /* The hidden subcommands; argv[0] is "--gst-producer" or "--gst-consumer". */
 int bench_gst_child_main(int argc, char **argv);
+int bench_pipeline_main(int argc, char **argv);
 
 #endif
