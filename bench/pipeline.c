@@ -3,7 +3,8 @@
  *   x11: framepush against `ffmpeg -f x11grab`, on one Xvfb;
  *   wlr: framepush against wf-recorder, on one headless sway (pixman renderer).
  * A client draws a frame counter every frame (clients/counter.h). Each recorder runs as a
- * child of this process, reps times in alternating order; medians are printed.
+ * child of this process, reps times in rotating order; medians are printed. A third row,
+ * fp-live, is `framepush stream` with its defaults (live profile, governor on).
  *
  * What is measured, the same way for every tool:
  *   fps        frames in the recording over its own time span (packet timestamps);
@@ -109,7 +110,7 @@ struct job {
 struct result {
 	int ok;
 	unsigned frames, fresh, unreadable;
-	double span_s, fps, fresh_fps, cpu_ms, server_ms, p50_ms, p99_ms;
+	double span_s, fps, fresh_fps, cpu_ms, server_ms, p50_ms, p99_ms, skipped;
 };
 
 struct recorder {
@@ -447,7 +448,28 @@ static void build_wfrec(const struct bed *b, struct job *j)
 	j->interrupt_s = b->o->seconds;
 }
 
+/* What a user of `framepush stream` gets: the live profile with its defaults (pipeline depth
+ * 1, the encoder governor choosing the preset), the same client, crf and keyframe interval.
+ * Not the equal-settings comparison: a row of its own. */
+static void build_ours_live(const struct bed *b, struct job *j)
+{
+	const struct opts *o = b->o;
+
+	arg(j, b->t->framepush), arg(j, "stream");
+	arg(j, "--display"), arg(j, fp_display_name(b->d));
+	arg(j, "--fps"), arg(j, fmt(j, "%u", o->fps));
+	arg(j, "--duration"), arg(j, fmt(j, "%u", o->seconds));
+	arg(j, "--codec"), arg(j, "h264");
+	arg(j, "--crf"), arg(j, ENC_CRF);
+	arg(j, "--keyint"), arg(j, fmt(j, "%u", 2 * o->fps));
+	if (o->threads)
+		arg(j, "--threads"), arg(j, fmt(j, "%u", o->threads));
+	arg(j, "--stats-json"), arg(j, j->stats);
+	arg(j, "-q"), arg(j, "--to"), arg(j, j->out);
+}
+
 static const struct recorder rec_ours = { .name = "framepush", .build = build_ours, .ours = 1 };
+static const struct recorder rec_live = { .name = "fp-live", .build = build_ours_live, .ours = 1 };
 static const struct recorder rec_x11grab = { .name = "x11grab", .build = build_x11grab };
 static const struct recorder rec_wfrec = { .name = "wf-recorder", .build = build_wfrec,
 					   .as_display = 1 };
@@ -585,6 +607,7 @@ static int read_stats(const struct job *j, struct result *res)
 	buf[n] = '\0';
 	res->p50_ms = json_number(buf, "latency_p50_ms");
 	res->p99_ms = json_number(buf, "latency_p99_ms");
+	res->skipped = json_number(buf, "ticks_skipped");
 	if (isnan(res->p50_ms) || isnan(res->p99_ms)) {
 		fprintf(stderr, "bench pipeline: %s: no latency in it\n", j->stats);
 		return -EINVAL;
@@ -631,7 +654,7 @@ static int run_one(const struct bed *b, const struct recorder *rec, unsigned rep
 	const char *dir = j.drop ? b->dropdir : b->dir;
 	int r;
 
-	*res = (struct result){ .p50_ms = NAN, .p99_ms = NAN };
+	*res = (struct result){ .p50_ms = NAN, .p99_ms = NAN, .skipped = NAN };
 	snprintf(j.out, sizeof(j.out), "%s/%s-%u.mkv", dir, rec->name, rep + 1);
 	snprintf(j.log, sizeof(j.log), "%s/%s-%u.log", dir, rec->name, rep + 1);
 	snprintf(j.stats, sizeof(j.stats), "%s/%s-%u.json", dir, rec->name, rep + 1);
@@ -697,7 +720,7 @@ static void print_row(const char *name, const struct result *rs, unsigned n)
 }
 
 static void report(const struct bed *b, const struct comparison *c, const struct result *ours,
-		   const struct result *peer)
+		   const struct result *peer, const struct result *live)
 {
 	const struct opts *o = b->o;
 	unsigned n = o->reps;
@@ -713,15 +736,22 @@ static void report(const struct bed *b, const struct comparison *c, const struct
 	       c->server_comm, "p50 ms", "p99 ms");
 	print_row(rec_ours.name, ours, n);
 	print_row(c->peer->name, peer, n);
+	print_row(rec_live.name, live, n);
 	printf("(CPU: the recorder with its children; %s: the server's CPU per recorded frame, "
-	       "apart; latency: capture -> encoded, where the tool reports it)\n", c->server_comm);
+	       "apart; latency: capture -> encoded, where the tool reports it; fp-live: framepush "
+	       "stream with its defaults, the governor choosing the preset: %.0f ticks skipped)\n",
+	       c->server_comm, MED(live, n, skipped));
 	printf("bench pipeline %s %ux%u@%u ours_fps=%.1f ours_cpu_ms=%.2f peer=%s peer_fps=%.1f "
 	       "peer_cpu_ms=%.2f ours_fresh_fps=%.1f peer_fresh_fps=%.1f ours_server_ms=%.2f "
-	       "peer_server_ms=%.2f ours_p50_ms=%.2f ours_p99_ms=%.2f reps=%u seconds=%u threads=%u\n",
+	       "peer_server_ms=%.2f ours_p50_ms=%.2f ours_p99_ms=%.2f live_fps=%.1f live_fresh_fps=%.1f "
+	       "live_cpu_ms=%.2f live_p50_ms=%.2f live_p99_ms=%.2f live_skipped=%.0f reps=%u seconds=%u "
+	       "threads=%u\n",
 	       c->source, o->w, o->h, o->fps, MED(ours, n, fps), MED(ours, n, cpu_ms),
 	       c->peer->name, MED(peer, n, fps), MED(peer, n, cpu_ms), MED(ours, n, fresh_fps),
 	       MED(peer, n, fresh_fps), MED(ours, n, server_ms), MED(peer, n, server_ms),
-	       MED(ours, n, p50_ms), MED(ours, n, p99_ms), n, o->seconds, o->threads);
+	       MED(ours, n, p50_ms), MED(ours, n, p99_ms), MED(live, n, fps), MED(live, n, fresh_fps),
+	       MED(live, n, cpu_ms), MED(live, n, p50_ms), MED(live, n, p99_ms), MED(live, n, skipped),
+	       n, o->seconds, o->threads);
 	fflush(stdout);
 }
 
@@ -843,7 +873,7 @@ static const char *missing(const struct tools *t, const struct comparison *c)
 /* One comparison: 0 done, 1 skipped, < 0 failed. */
 static int compare(const struct opts *o, const struct tools *t, const struct comparison *c)
 {
-	struct result ours[MAX_REPS], peer[MAX_REPS];
+	struct result ours[MAX_REPS], peer[MAX_REPS], live[MAX_REPS];
 	struct bed b = { .o = o, .t = t, .server = -1 };
 	const char *why = missing(t, c);
 	int r, failed = 0;
@@ -856,16 +886,20 @@ static int compare(const struct opts *o, const struct tools *t, const struct com
 	       c->kind, o->w, o->h, o->fps);
 	fflush(stdout);
 	r = bed_open(&b, c);
-	/* Alternating order: neither tool always runs on a warmer (or busier) machine. */
+	/* Rotating order: no recorder always runs on a warmer (or busier) machine. */
 	for (unsigned rep = 0; r == 0 && rep < o->reps; rep++) {
-		const struct recorder *first = rep % 2 ? c->peer : &rec_ours;
-		const struct recorder *second = rep % 2 ? &rec_ours : c->peer;
+		const struct recorder *recs[3] = { &rec_ours, c->peer, &rec_live };
+		struct result *res[3] = { &ours[rep], &peer[rep], &live[rep] };
 
-		failed |= run_one(&b, first, rep, rep % 2 ? &peer[rep] : &ours[rep]) < 0;
-		failed |= run_one(&b, second, rep, rep % 2 ? &ours[rep] : &peer[rep]) < 0;
+		for (unsigned k = 0; k < 3; k++) {
+			unsigned i = (rep + k) % 3;
+
+			failed |= run_one(&b, recs[i], rep, res[i]) < 0;
+		}
 	}
-	if (r == 0 && !isnan(MED(ours, o->reps, fps)) && !isnan(MED(peer, o->reps, fps)))
-		report(&b, c, ours, peer);
+	if (r == 0 && !isnan(MED(ours, o->reps, fps)) && !isnan(MED(peer, o->reps, fps)) &&
+	    !isnan(MED(live, o->reps, fps)))
+		report(&b, c, ours, peer, live);
 	else if (r == 0)
 		r = -EIO;
 	bed_close(&b, r < 0 || failed);
@@ -943,7 +977,8 @@ static void pipeline_usage(FILE *f)
 		"usage: framepush-bench pipeline [--size WxH] [--fps N] [--seconds N] [--reps N]\n"
 		"                                 [--threads N] [--only x11|wlr] [--keep]\n"
 		"  framepush against ffmpeg -f x11grab on Xvfb, and against wf-recorder on headless\n"
-		"  sway: same display, client (a frame counter), encoder settings; alternating order.\n"
+		"  sway: same display, client (a frame counter), encoder settings; rotating order; plus\n"
+		"  fp-live: framepush stream with its own defaults (live profile, governor).\n"
 		"  --size WxH     display size (default 1920x1080)\n"
 		"  --fps N        output rate and display refresh, 1..240 (default 60)\n"
 		"  --seconds N    length of each recording, 2..60 (default 10)\n"
