@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages framepush needs to build, test and benchmark.
+# Installs the Debian 12 packages framepush needs to build, test and benchmark (the peers
+# the benchmarks compare against: libyuv, zimg, GStreamer shm, ffmpeg x11grab, wf-recorder).
 # Idempotent: does nothing when every package is already installed.
 set -eu
 pkgs=(
@@ -11,7 +12,7 @@ pkgs=(
   gstreamer1.0-plugins-bad gstreamer1.0-tools
   xvfb x11-utils libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev
   libxcb-xtest0-dev libxcb-randr0-dev libxcb-xinput-dev
-  libwayland-dev wayland-protocols sway grim
+  libwayland-dev wayland-protocols sway grim wf-recorder
 )
 missing=()
 for p in "${pkgs[@]}"; do
