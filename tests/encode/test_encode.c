@@ -429,31 +429,41 @@ static void keyframe_av1(void **state)
 	keyframe_test(FP_CODEC_AV1, "kfav1.mkv");
 }
 
+/* 30 pattern frames with an encoder for first into path, the output switched to a new one
+ * for second, 30 more. The switch's mode out, and in seg the target written after it. */
+static enum fp_output_switch_mode encode_across_switch(const char *path,
+						      const struct fp_encoder_config *first,
+						      const struct fp_encoder_config *second,
+						      char *seg, size_t seg_len)
+{
+	struct enc_run a = { .first = 0, .frames = 30 }, b = { .first = 30, .frames = 30 };
+	struct fp_encoder *e = NULL;
+	struct fp_output *o = NULL;
+	enum fp_output_switch_mode mode = 0;
+	int64_t t0 = fp_now_ns();
+
+	assert_int_equal(fp_encoder_create(&e, first), 0);
+	assert_int_equal(fp_output_open(&o, path, e, NULL), 0);
+	assert_int_equal(encode_into(e, o, &a, t0), 30);
+	fp_encoder_destroy(e);
+	assert_int_equal(fp_encoder_create(&e, second), 0);
+	assert_int_equal(fp_output_switch(o, e, &mode), 0);
+	snprintf(seg, seg_len, "%s", fp_output_target(o));
+	assert_int_equal(encode_into(e, o, &b, t0), 30);
+	assert_int_equal(fp_output_close(o), 0);
+	fp_encoder_destroy(e);
+	return mode;
+}
+
 /* SDR -> HDR mid-stream. mkv: a new segment file; ts: the same file, in-band. */
 static void switch_test(const char *name, enum fp_output_switch_mode want_mode, const char *second)
 {
 	struct fp_encoder_config sdr = config(FP_CODEC_HEVC, false), hdr = config(FP_CODEC_HEVC, true);
-	struct enc_run a = { .first = 0, .frames = 30 }, b = { .first = 30, .frames = 30 };
 	static const char *const args[] = { "-show_streams", "-count_frames", NULL };
-	struct fp_encoder *e = NULL;
-	struct fp_output *o = NULL;
-	enum fp_output_switch_mode mode = 0;
 	char path[512], seg[512], *j;
-	int64_t t0 = fp_now_ns();
 
 	path_in_tmp(path, sizeof(path), name);
-	assert_int_equal(fp_encoder_create(&e, &sdr), 0);
-	assert_int_equal(fp_output_open(&o, path, e, NULL), 0);
-	assert_int_equal(encode_into(e, o, &a, t0), 30);
-	fp_encoder_destroy(e);
-	assert_int_equal(fp_encoder_create(&e, &hdr), 0);
-	assert_int_equal(fp_output_switch(o, e, &mode), 0);
-	assert_int_equal(mode, want_mode);
-	snprintf(seg, sizeof(seg), "%s", fp_output_target(o));
-	assert_int_equal(encode_into(e, o, &b, t0), 30);
-	assert_int_equal(fp_output_close(o), 0);
-	fp_encoder_destroy(e);
-
+	assert_int_equal(encode_across_switch(path, &sdr, &hdr, seg, sizeof(seg)), want_mode);
 	if (want_mode == FP_SWITCH_SEGMENT) {
 		static const struct want w1 = { "hevc", "Main", "yuv420p", false, 30 };
 		static const struct want w2 = { "hevc", "Main 10", "yuv420p10le", true, 30 };
@@ -492,29 +502,15 @@ static void switch_ts_inband(void **state)
 static void speed_switch_inband(void **state)
 {
 	struct fp_encoder_config slow = config(FP_CODEC_H264, false), fast = slow;
-	struct enc_run a = { .first = 0, .frames = 30 }, b = { .first = 30, .frames = 30 };
 	static const struct want w = { "h264", NULL, "yuv420p", false, 60 };
-	struct fp_encoder *e = NULL;
-	struct fp_output *o = NULL;
-	enum fp_output_switch_mode mode = 0;
-	int64_t t0 = fp_now_ns();
-	char path[512];
+	char path[512], seg[512];
 
 	(void)state;
 	slow.preset = "medium";
 	fast.preset = "ultrafast"; /* CAVLC, no deblocking: other parameter sets */
 	path_in_tmp(path, sizeof(path), "speed.mkv");
-	assert_int_equal(fp_encoder_create(&e, &slow), 0);
-	assert_int_equal(fp_output_open(&o, path, e, NULL), 0);
-	assert_int_equal(encode_into(e, o, &a, t0), 30);
-	fp_encoder_destroy(e);
-	assert_int_equal(fp_encoder_create(&e, &fast), 0);
-	assert_int_equal(fp_output_switch(o, e, &mode), 0);
-	assert_int_equal(mode, FP_SWITCH_INBAND);
-	assert_string_equal(fp_output_target(o), path);
-	assert_int_equal(encode_into(e, o, &b, t0), 30);
-	assert_int_equal(fp_output_close(o), 0);
-	fp_encoder_destroy(e);
+	assert_int_equal(encode_across_switch(path, &slow, &fast, seg, sizeof(seg)), FP_SWITCH_INBAND);
+	assert_string_equal(seg, path);
 	check_streams(path, &w);
 	check_psnr(path, &slow, 0, 60, 35.0);
 }
