@@ -387,11 +387,14 @@ static pid_t child_named(const char *comm)
 
 /* ---- the recorders ---- */
 
-static void build_ours(const struct bed *b, struct job *j)
+/* framepush with the bench's crf, keyframe interval and threads. live 0: `record` pinned to
+ * the peers' encoder settings (ours_equal_opts); 1: `stream` as a user runs it (see
+ * build_ours_live). */
+static void build_framepush(const struct bed *b, struct job *j, int live)
 {
 	const struct opts *o = b->o;
 
-	arg(j, b->t->framepush), arg(j, "record");
+	arg(j, b->t->framepush), arg(j, live ? "stream" : "record");
 	arg(j, "--display"), arg(j, fp_display_name(b->d));
 	arg(j, "--fps"), arg(j, fmt(j, "%u", o->fps));
 	arg(j, "--duration"), arg(j, fmt(j, "%u", o->seconds));
@@ -400,10 +403,15 @@ static void build_ours(const struct bed *b, struct job *j)
 	arg(j, "--keyint"), arg(j, fmt(j, "%u", 2 * o->fps));
 	if (o->threads)
 		arg(j, "--threads"), arg(j, fmt(j, "%u", o->threads));
-	for (size_t i = 0; i < b->t->n_extra; i++)
+	for (size_t i = 0; !live && i < b->t->n_extra; i++)
 		arg(j, b->t->ours_extra[i]);
 	arg(j, "--stats-json"), arg(j, j->stats);
-	arg(j, "-q"), arg(j, "-o"), arg(j, j->out);
+	arg(j, "-q"), arg(j, live ? "--to" : "-o"), arg(j, j->out);
+}
+
+static void build_ours(const struct bed *b, struct job *j)
+{
+	build_framepush(b, j, 0);
 }
 
 static void build_x11grab(const struct bed *b, struct job *j)
@@ -453,19 +461,7 @@ static void build_wfrec(const struct bed *b, struct job *j)
  * Not the equal-settings comparison: a row of its own. */
 static void build_ours_live(const struct bed *b, struct job *j)
 {
-	const struct opts *o = b->o;
-
-	arg(j, b->t->framepush), arg(j, "stream");
-	arg(j, "--display"), arg(j, fp_display_name(b->d));
-	arg(j, "--fps"), arg(j, fmt(j, "%u", o->fps));
-	arg(j, "--duration"), arg(j, fmt(j, "%u", o->seconds));
-	arg(j, "--codec"), arg(j, "h264");
-	arg(j, "--crf"), arg(j, ENC_CRF);
-	arg(j, "--keyint"), arg(j, fmt(j, "%u", 2 * o->fps));
-	if (o->threads)
-		arg(j, "--threads"), arg(j, fmt(j, "%u", o->threads));
-	arg(j, "--stats-json"), arg(j, j->stats);
-	arg(j, "-q"), arg(j, "--to"), arg(j, j->out);
+	build_framepush(b, j, 1);
 }
 
 static const struct recorder rec_ours = { .name = "framepush", .build = build_ours, .ours = 1 };
