@@ -447,6 +447,13 @@ static int resolve_source(struct cli *c)
 	return CLI_GO;
 }
 
+/* A name the encoder does not take; why lists those it does. */
+static int bad_name(const struct cli *c, const char *opt, const char *value, const char *why)
+{
+	fprintf(stderr, "framepush %s: bad --%s '%s': %s\n", c->verb, opt, value, why);
+	return 2;
+}
+
 /* Combinations no single option can see. */
 static int check_usage(const struct cli *c)
 {
@@ -474,14 +481,10 @@ static int check_usage(const struct cli *c)
 	}
 	/* Against --codec: an HDR display's HEVC takes the x264 names too; a tune it lacks is
 	 * dropped then, with a warning. */
-	if (fp_encoder_check_preset(so->codec, so->hw, so->preset, why, sizeof(why)) < 0 ||
-	    fp_encoder_check_tune(so->codec, so->hw, so->tune, why, sizeof(why)) < 0) {
-		int preset = fp_encoder_check_preset(so->codec, so->hw, so->preset, NULL, 0) < 0;
-
-		fprintf(stderr, "framepush %s: bad --%s '%s': %s\n", c->verb, preset ? "preset" : "tune",
-			preset ? so->preset : so->tune, why);
-		return 2;
-	}
+	if (fp_encoder_check_preset(so->codec, so->hw, so->preset, why, sizeof(why)) < 0)
+		return bad_name(c, "preset", so->preset, why);
+	if (fp_encoder_check_tune(so->codec, so->hw, so->tune, why, sizeof(why)) < 0)
+		return bad_name(c, "tune", so->tune, why);
 	if (strcmp(b, "test") && strcmp(b, "x11") && strcmp(b, "wlr")) {
 		fprintf(stderr, "framepush %s: unknown source '%s' (test, x11, wlr)\n", c->verb, b);
 		return 2;

@@ -139,9 +139,14 @@ static int drain_packets(struct fp_sink *s)
 
 /* The codec for f's mode: HDR10 needs a 10-bit profile with PQ signalling, so H.264 becomes
  * HEVC Main10. */
+static enum fp_codec asked_codec(const struct fp_sink *s)
+{
+	return s->opts->codec ? s->opts->codec : FP_CODEC_H264;
+}
+
 static enum fp_codec codec_for(const struct fp_sink *s, const struct fp_yuv_frame *f)
 {
-	enum fp_codec codec = s->opts->codec ? s->opts->codec : FP_CODEC_H264;
+	enum fp_codec codec = asked_codec(s);
 
 	return f->format == FP_YUV_P010 && codec == FP_CODEC_H264 ? FP_CODEC_HEVC : codec;
 }
@@ -275,7 +280,7 @@ static int open_encoder(struct fp_sink *s, const struct fp_yuv_frame *f,
 	enum fp_codec codec = codec_for(s, f);
 	int hdr = f->format == FP_YUV_P010, r;
 
-	if (hdr && codec != (o->codec ? o->codec : FP_CODEC_H264))
+	if (codec != asked_codec(s))
 		fp_info("session: the display is HDR; encoding HEVC Main10 instead of H.264");
 	fp_encoder_config_defaults(&cfg, codec, f->width, f->height, (int)s->fps);
 	cfg.preset = next_preset(s);
