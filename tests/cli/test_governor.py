@@ -7,7 +7,7 @@ names before anything starts; stream defaults to the live profile (pipeline dept
 Each check prints one line; any failure exits 1. Suite cli, FRAMEPUSH_BUILD_ROOT set."""
 import json, os, re
 
-from fptlib import FP, check, run, finish, tmpdir
+from fptlib import FP, check, run, finish, probe, stream0, tmpdir
 
 TMP = tmpdir("fpt-gov-")
 X264 = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
@@ -31,23 +31,15 @@ def decoded_frames(path):
     if r.returncode != 0:
         print(r.stderr[-1000:])
         return -1
-    r = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
-             "stream=nb_read_frames", "-of", "json", path])
-    s = json.loads(r.stdout or "{}").get("streams", [])
-    return int(s[0]["nb_read_frames"]) if s else -1
+    s = stream0(path)
+    return int(s["nb_read_frames"]) if s else -1
 
 
-def probe_sizes(path):
-    """The distinct (width, height) of the decoded frames."""
-    r = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=width,height",
-             "-of", "json", path])
-    return {(f["width"], f["height"]) for f in json.loads(r.stdout or "{}").get("frames", [])}
-
-
-def keyframes(path):
-    r = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=key_frame",
-             "-of", "json", path])
-    return sum(f.get("key_frame") == 1 for f in json.loads(r.stdout or "{}").get("frames", []))
+def frames(path):
+    """(width, height, key_frame) of each decoded frame of the video stream."""
+    p = probe(path, ("-select_streams", "v:0", "-show_frames", "-show_entries",
+                     "frame=width,height,key_frame"))
+    return [(f["width"], f["height"], f["key_frame"]) for f in (p or {}).get("frames", [])]
 
 
 # Usage errors name the option and list the encoder's own names, before any source starts.
@@ -74,7 +66,7 @@ for ext in ("mkv", "mp4", "ts"):
           (ext, last, st.get("preset_steps_faster"), st.get("segments"), st.get("frames_encoded")))
     check(n == st.get("frames_encoded") and n > 0,
           "%s: decodes whole across the steps: %d of %s frames" % (ext, n, st.get("frames_encoded")))
-    k = keyframes(out)
+    k = sum(key for _, _, key in frames(out))
     check(k >= 1 + st.get("preset_steps_faster", 0),
           "%s: %d keyframes for %s steps (each step starts on one)" % (ext, k, st.get("preset_steps_faster")))
 
@@ -84,7 +76,7 @@ out = os.path.join(TMP, "scaled.ts")
 r = run([FP, "stream", "--source", "test:pattern=moving", "--size", "3840x2160", "--fps", "240",
          "--preset", "ultrafast", "--duration", "3", "-q", "--to", out, "--stats-json", out + ".json"])
 st = json.load(open(out + ".json")) if os.path.exists(out + ".json") else {}
-sizes = probe_sizes(out)
+sizes = {(w, h) for w, h, _ in frames(out)}
 check(r.returncode == 0 and st.get("preset_steps_faster", 0) >= 1 and (3840, 2160) in sizes
       and any(w < 3840 and h < 2160 for w, h in sizes) and st.get("segments") == 1,
       "4K@240 live, ultrafast: scaled in-band to %s (%s steps)" %
