@@ -20,41 +20,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <wayland-client.h>
+#include "wl_window.h"
 
-#include "xdg-shell-client-protocol.h"
-
-#define NBUF 3
 #define BITS 16
 
-struct buf {
-	struct wl_buffer *wl;
-	uint32_t *px;
-	int busy; /* attached and not yet released by the compositor */
-};
-
 struct client {
-	struct wl_display *dpy;
-	struct wl_compositor *comp;
-	struct wl_shm *shm;
-	struct xdg_wm_base *wm;
-	struct wl_surface *surf;
-	struct xdg_surface *xs;
-	struct xdg_toplevel *top;
-	struct buf bufs[NBUF];
-	void *map;
-	size_t map_size;
-	int32_t w, h, pending_w, pending_h, buf_w, buf_h;
+	struct fpc_window win; /* first: the window's callbacks get the client */
 	uint32_t counter;
 	unsigned burst, burst_left;
 	int bursting, burst_wanted;
 	const char *fifo, *report;
-	int frame_pending, running;
+	int frame_pending;
 };
 
 static void die(const char *what)
@@ -63,61 +43,12 @@ static void die(const char *what)
 	exit(1);
 }
 
-static void buffer_release(void *data, struct wl_buffer *wl)
-{
-	struct buf *b = data;
-
-	(void)wl;
-	b->busy = 0;
-}
-
-static const struct wl_buffer_listener buffer_listener = { .release = buffer_release };
-
-static void free_buffers(struct client *c)
-{
-	for (int i = 0; i < NBUF; i++)
-		if (c->bufs[i].wl)
-			wl_buffer_destroy(c->bufs[i].wl);
-	memset(c->bufs, 0, sizeof(c->bufs));
-	if (c->map)
-		munmap(c->map, c->map_size);
-	c->map = NULL;
-}
-
-/* NBUF buffers of the current size in one pool, made again when the size changes. */
-static void make_buffers(struct client *c)
-{
-	int32_t stride = c->w * 4;
-	size_t one = (size_t)stride * (size_t)c->h;
-	int fd = memfd_create("wlr-anim-client", MFD_CLOEXEC);
-	struct wl_shm_pool *pool;
-
-	free_buffers(c);
-	if (fd < 0 || ftruncate(fd, (off_t)(one * NBUF)) < 0)
-		die("memfd");
-	c->map_size = one * NBUF;
-	c->map = mmap(NULL, c->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (c->map == MAP_FAILED)
-		die("mmap");
-	pool = wl_shm_create_pool(c->shm, fd, (int32_t)c->map_size);
-	for (int i = 0; i < NBUF; i++) {
-		c->bufs[i].px = (uint32_t *)((uint8_t *)c->map + one * (size_t)i);
-		c->bufs[i].wl = wl_shm_pool_create_buffer(pool, (int32_t)(one * (size_t)i), c->w,
-							  c->h, stride, WL_SHM_FORMAT_XRGB8888);
-		wl_buffer_add_listener(c->bufs[i].wl, &buffer_listener, &c->bufs[i]);
-	}
-	wl_shm_pool_destroy(pool);
-	close(fd);
-	c->buf_w = c->w;
-	c->buf_h = c->h;
-}
-
 /* Three row patterns (background, bits, complement), then whole rows copied: cheap enough
  * that at 1080p the client is never what limits the frame rate. */
 static void paint(const struct client *c, uint32_t *px)
 {
 	uint32_t bg = c->counter & 1 ? 0xff505050u : 0xff303030u;
-	size_t w = (size_t)c->w, row_bytes = w * 4;
+	size_t w = (size_t)c->win.w, row_bytes = w * 4;
 	uint32_t *bits = px, *comp = px + w, *back = px + 2 * w;
 
 	/* The patterns are built in rows 0..2 (background rows in the final picture) and
@@ -129,12 +60,12 @@ static void paint(const struct client *c, uint32_t *px)
 		comp[x] = bit ? 0xff000000u : 0xffffffffu;
 		back[x] = bg;
 	}
-	for (int32_t y = 3; y < c->h; y++) {
+	for (int32_t y = 3; y < c->win.h; y++) {
 		const uint32_t *from = back;
 
-		if (y >= c->h / 8 && y < 7 * c->h / 16)
+		if (y >= c->win.h / 8 && y < 7 * c->win.h / 16)
 			from = bits;
-		else if (y >= 9 * c->h / 16 && y < 7 * c->h / 8)
+		else if (y >= 9 * c->win.h / 16 && y < 7 * c->win.h / 8)
 			from = comp;
 		memcpy(px + (size_t)y * w, from, row_bytes);
 	}
@@ -196,95 +127,31 @@ static void frame_done(void *data, struct wl_callback *cb, uint32_t t)
 
 static void draw(struct client *c)
 {
-	struct buf *b = NULL;
+	struct fpc_window *win = &c->win;
+	struct fpc_buf *b;
 
-	if (c->w != c->buf_w || c->h != c->buf_h)
-		make_buffers(c);
-	for (int i = 0; i < NBUF && !b; i++)
-		if (!c->bufs[i].busy)
-			b = &c->bufs[i];
+	if (fpc_window_buffers(win) < 0)
+		die("buffers");
+	b = fpc_window_free_buffer(win);
 	if (!b) {
-		fprintf(stderr, "wlr-anim-client: the compositor holds all %d buffers\n", NBUF);
+		fprintf(stderr, "wlr-anim-client: the compositor holds all %d buffers\n", FPC_NBUF);
 		exit(1);
 	}
 	paint(c, b->px);
 	b->busy = 1;
-	wl_surface_attach(c->surf, b->wl, 0, 0);
-	wl_surface_damage_buffer(c->surf, 0, 0, c->w, c->h);
+	wl_surface_attach(win->surf, b->wl, 0, 0);
+	wl_surface_damage_buffer(win->surf, 0, 0, win->w, win->h);
 	if (!c->frame_pending) {
-		wl_callback_add_listener(wl_surface_frame(c->surf), &frame_listener, c);
+		wl_callback_add_listener(wl_surface_frame(win->surf), &frame_listener, c);
 		c->frame_pending = 1;
 	}
-	wl_surface_commit(c->surf);
+	wl_surface_commit(win->surf);
 }
 
-static void wm_ping(void *data, struct xdg_wm_base *wm, uint32_t serial)
+static void configured(struct fpc_window *win)
 {
-	(void)data;
-	xdg_wm_base_pong(wm, serial);
+	draw((struct client *)win);
 }
-
-static const struct xdg_wm_base_listener wm_listener = { .ping = wm_ping };
-
-static void xs_configure(void *data, struct xdg_surface *xs, uint32_t serial)
-{
-	struct client *c = data;
-
-	xdg_surface_ack_configure(xs, serial);
-	c->w = c->pending_w > 0 ? c->pending_w : 640;
-	c->h = c->pending_h > 0 ? c->pending_h : 480;
-	draw(c);
-}
-
-static const struct xdg_surface_listener xs_listener = { .configure = xs_configure };
-
-static void top_configure(void *data, struct xdg_toplevel *t, int32_t w, int32_t h,
-			  struct wl_array *states)
-{
-	struct client *c = data;
-
-	(void)t;
-	(void)states;
-	c->pending_w = w;
-	c->pending_h = h;
-}
-
-static void top_close(void *data, struct xdg_toplevel *t)
-{
-	struct client *c = data;
-
-	(void)t;
-	c->running = 0;
-}
-
-static const struct xdg_toplevel_listener top_listener = {
-	.configure = top_configure,
-	.close = top_close,
-};
-
-static void reg_global(void *data, struct wl_registry *reg, uint32_t name, const char *iface,
-		       uint32_t version)
-{
-	struct client *c = data;
-
-	(void)version;
-	if (!strcmp(iface, wl_compositor_interface.name))
-		c->comp = wl_registry_bind(reg, name, &wl_compositor_interface, 4);
-	else if (!strcmp(iface, wl_shm_interface.name))
-		c->shm = wl_registry_bind(reg, name, &wl_shm_interface, 1);
-	else if (!strcmp(iface, xdg_wm_base_interface.name))
-		c->wm = wl_registry_bind(reg, name, &xdg_wm_base_interface, 1);
-}
-
-static void reg_remove(void *data, struct wl_registry *reg, uint32_t name)
-{
-	(void)data; (void)reg; (void)name;
-}
-
-static const struct wl_registry_listener reg_listener = {
-	.global = reg_global,
-	.global_remove = reg_remove,
-};
 
 /* A signal arrived: SIGUSR1 starts a burst (if none runs), anything else ends the client. */
 static void on_signal(struct client *c, int sfd)
@@ -294,7 +161,7 @@ static void on_signal(struct client *c, int sfd)
 	if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 		return;
 	if (si.ssi_signo != SIGUSR1) {
-		c->running = 0;
+		c->win.running = 0;
 		return;
 	}
 	if (!c->burst || c->bursting)
@@ -311,28 +178,30 @@ static void on_signal(struct client *c, int sfd)
  * SIGTERM/SIGINT comes. */
 static void run(struct client *c, int sfd)
 {
-	while (c->running) {
-		struct pollfd p[2] = { { .fd = wl_display_get_fd(c->dpy), .events = POLLIN },
+	struct wl_display *dpy = c->win.dpy;
+
+	while (c->win.running) {
+		struct pollfd p[2] = { { .fd = wl_display_get_fd(dpy), .events = POLLIN },
 				       { .fd = sfd, .events = POLLIN } };
 
-		while (wl_display_prepare_read(c->dpy) != 0)
-			if (wl_display_dispatch_pending(c->dpy) < 0)
+		while (wl_display_prepare_read(dpy) != 0)
+			if (wl_display_dispatch_pending(dpy) < 0)
 				return;
-		if (wl_display_flush(c->dpy) < 0 && errno != EAGAIN) {
-			wl_display_cancel_read(c->dpy);
+		if (wl_display_flush(dpy) < 0 && errno != EAGAIN) {
+			wl_display_cancel_read(dpy);
 			return;
 		}
 		if (poll(p, 2, -1) < 0 && errno != EINTR) {
-			wl_display_cancel_read(c->dpy);
+			wl_display_cancel_read(dpy);
 			return;
 		}
 		if (p[0].revents) {
-			if (wl_display_read_events(c->dpy) < 0)
+			if (wl_display_read_events(dpy) < 0)
 				return;
 		} else {
-			wl_display_cancel_read(c->dpy);
+			wl_display_cancel_read(dpy);
 		}
-		if (wl_display_dispatch_pending(c->dpy) < 0)
+		if (wl_display_dispatch_pending(dpy) < 0)
 			return;
 		if (p[1].revents)
 			on_signal(c, sfd);
@@ -372,8 +241,7 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
-	struct client c = { .running = 1 };
-	struct wl_registry *reg;
+	struct client c = { .win = { .configured = configured } };
 	sigset_t mask;
 	int sfd;
 	double t0;
@@ -391,24 +259,8 @@ int main(int argc, char **argv)
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (sfd < 0)
 		die("signalfd");
-	c.dpy = wl_display_connect(NULL);
-	if (!c.dpy)
-		die("cannot connect");
-	reg = wl_display_get_registry(c.dpy);
-	wl_registry_add_listener(reg, &reg_listener, &c);
-	wl_display_roundtrip(c.dpy);
-	if (!c.comp || !c.shm || !c.wm) {
-		fprintf(stderr, "wlr-anim-client: compositor lacks wl_compositor/wl_shm/xdg_wm_base\n");
+	if (fpc_window_open(&c.win, "wlr-anim-client", "framepush-wlr-anim", 0) < 0)
 		return 1;
-	}
-	xdg_wm_base_add_listener(c.wm, &wm_listener, &c);
-	c.surf = wl_compositor_create_surface(c.comp);
-	c.xs = xdg_wm_base_get_xdg_surface(c.wm, c.surf);
-	xdg_surface_add_listener(c.xs, &xs_listener, &c);
-	c.top = xdg_surface_get_toplevel(c.xs);
-	xdg_toplevel_add_listener(c.top, &top_listener, &c);
-	xdg_toplevel_set_title(c.top, "framepush-wlr-anim");
-	wl_surface_commit(c.surf);
 	t0 = now_s();
 	run(&c, sfd);
 	if (c.report) {
@@ -419,8 +271,7 @@ int main(int argc, char **argv)
 			fclose(f);
 		}
 	}
-	free_buffers(&c);
-	wl_display_disconnect(c.dpy);
+	fpc_window_close(&c.win);
 	close(sfd);
 	return 0;
 }

@@ -12,24 +12,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <wayland-client.h>
-
-#include "xdg-shell-client-protocol.h"
+#include "wl_window.h"
 
 struct client {
-	struct wl_display *dpy;
-	struct wl_compositor *comp;
-	struct wl_shm *shm;
-	struct xdg_wm_base *wm;
-	struct wl_surface *surf;
-	struct xdg_surface *xs;
-	struct xdg_toplevel *top;
-	struct wl_buffer *buf;
-	uint32_t *px;
-	size_t size;
-	int32_t w, h, pending_w, pending_h;
+	struct fpc_window win; /* first: the window's callbacks get the client */
 	uint32_t colour;
-	int animate, flip, running;
+	int animate, flip;
 };
 
 static void draw(struct client *c);
@@ -57,8 +45,8 @@ static const struct wl_callback_listener frame_listener = { .done = frame_done }
 static void draw(struct client *c)
 {
 	uint32_t colour = c->flip ? (~c->colour & 0xffffffu) : c->colour;
-	int32_t stride = c->w * 4;
-	size_t size = (size_t)stride * (size_t)c->h;
+	int32_t stride = c->win.w * 4;
+	size_t size = (size_t)stride * (size_t)c->win.h;
 	struct wl_shm_pool *pool;
 	struct wl_buffer *buf;
 	int fd = memfd_create("wlr-solid-client", MFD_CLOEXEC);
@@ -76,90 +64,26 @@ static void draw(struct client *c)
 	for (size_t i = 0; i < size / 4; i++)
 		px[i] = 0xff000000u | colour;
 	munmap(px, size);
-	pool = wl_shm_create_pool(c->shm, fd, (int32_t)size);
-	buf = wl_shm_pool_create_buffer(pool, 0, c->w, c->h, stride, WL_SHM_FORMAT_XRGB8888);
+	pool = wl_shm_create_pool(c->win.shm, fd, (int32_t)size);
+	buf = wl_shm_pool_create_buffer(pool, 0, c->win.w, c->win.h, stride, WL_SHM_FORMAT_XRGB8888);
 	wl_shm_pool_destroy(pool);
 	close(fd);
 	wl_buffer_add_listener(buf, &buffer_listener, c);
-	wl_surface_attach(c->surf, buf, 0, 0);
-	wl_surface_damage_buffer(c->surf, 0, 0, c->w, c->h);
+	wl_surface_attach(c->win.surf, buf, 0, 0);
+	wl_surface_damage_buffer(c->win.surf, 0, 0, c->win.w, c->win.h);
 	if (c->animate)
-		wl_callback_add_listener(wl_surface_frame(c->surf), &frame_listener, c);
-	wl_surface_commit(c->surf);
+		wl_callback_add_listener(wl_surface_frame(c->win.surf), &frame_listener, c);
+	wl_surface_commit(c->win.surf);
 }
 
-static void wm_ping(void *data, struct xdg_wm_base *wm, uint32_t serial)
+static void configured(struct fpc_window *win)
 {
-	(void)data;
-	xdg_wm_base_pong(wm, serial);
+	draw((struct client *)win);
 }
-
-static const struct xdg_wm_base_listener wm_listener = { .ping = wm_ping };
-
-static void xs_configure(void *data, struct xdg_surface *xs, uint32_t serial)
-{
-	struct client *c = data;
-
-	xdg_surface_ack_configure(xs, serial);
-	c->w = c->pending_w > 0 ? c->pending_w : 640;
-	c->h = c->pending_h > 0 ? c->pending_h : 480;
-	draw(c);
-}
-
-static const struct xdg_surface_listener xs_listener = { .configure = xs_configure };
-
-static void top_configure(void *data, struct xdg_toplevel *t, int32_t w, int32_t h,
-			  struct wl_array *states)
-{
-	struct client *c = data;
-
-	(void)t;
-	(void)states;
-	c->pending_w = w;
-	c->pending_h = h;
-}
-
-static void top_close(void *data, struct xdg_toplevel *t)
-{
-	struct client *c = data;
-
-	(void)t;
-	c->running = 0;
-}
-
-static const struct xdg_toplevel_listener top_listener = {
-	.configure = top_configure,
-	.close = top_close,
-};
-
-static void reg_global(void *data, struct wl_registry *reg, uint32_t name, const char *iface,
-		       uint32_t version)
-{
-	struct client *c = data;
-
-	(void)version;
-	if (!strcmp(iface, wl_compositor_interface.name))
-		c->comp = wl_registry_bind(reg, name, &wl_compositor_interface, 4);
-	else if (!strcmp(iface, wl_shm_interface.name))
-		c->shm = wl_registry_bind(reg, name, &wl_shm_interface, 1);
-	else if (!strcmp(iface, xdg_wm_base_interface.name))
-		c->wm = wl_registry_bind(reg, name, &xdg_wm_base_interface, 1);
-}
-
-static void reg_remove(void *data, struct wl_registry *reg, uint32_t name)
-{
-	(void)data; (void)reg; (void)name;
-}
-
-static const struct wl_registry_listener reg_listener = {
-	.global = reg_global,
-	.global_remove = reg_remove,
-};
 
 int main(int argc, char **argv)
 {
-	struct client c = { .running = 1 };
-	struct wl_registry *reg;
+	struct client c = { .win = { .configured = configured } };
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: wlr-solid-client RRGGBB [--animate]\n");
@@ -167,28 +91,10 @@ int main(int argc, char **argv)
 	}
 	c.colour = (uint32_t)strtoul(argv[1], NULL, 16) & 0xffffffu;
 	c.animate = argc > 2 && !strcmp(argv[2], "--animate");
-	c.dpy = wl_display_connect(NULL);
-	if (!c.dpy) {
-		fprintf(stderr, "wlr-solid-client: cannot connect: %s\n", strerror(errno));
+	if (fpc_window_open(&c.win, "wlr-solid-client", "framepush-wlr-test", 0) < 0)
 		return 1;
-	}
-	reg = wl_display_get_registry(c.dpy);
-	wl_registry_add_listener(reg, &reg_listener, &c);
-	wl_display_roundtrip(c.dpy);
-	if (!c.comp || !c.shm || !c.wm) {
-		fprintf(stderr, "wlr-solid-client: compositor lacks wl_compositor/wl_shm/xdg_wm_base\n");
-		return 1;
-	}
-	xdg_wm_base_add_listener(c.wm, &wm_listener, &c);
-	c.surf = wl_compositor_create_surface(c.comp);
-	c.xs = xdg_wm_base_get_xdg_surface(c.wm, c.surf);
-	xdg_surface_add_listener(c.xs, &xs_listener, &c);
-	c.top = xdg_surface_get_toplevel(c.xs);
-	xdg_toplevel_add_listener(c.top, &top_listener, &c);
-	xdg_toplevel_set_title(c.top, "framepush-wlr-test");
-	wl_surface_commit(c.surf);
-	while (c.running && wl_display_dispatch(c.dpy) >= 0)
+	while (c.win.running && wl_display_dispatch(c.win.dpy) >= 0)
 		;
-	wl_display_disconnect(c.dpy);
+	fpc_window_close(&c.win);
 	return 0;
 }
