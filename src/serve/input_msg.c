@@ -43,7 +43,7 @@ JsonObject *fp_serve_json_object(JsonParser *parser, const char *msg, size_t len
 		return NULL;
 	*err = FP_SERVE_MSG_SYNTAX;
 	/* One object, no member an object or array: depth 1. */
-	if (!fp_serve_json_depth_ok(msg, len, 1))
+	if (!fp_serve_json_shape_ok(msg, len, 1))
 		return NULL;
 	/* json-glib reads a NUL as the end of the text; a message holding one is malformed. */
 	if (memchr(msg, '\0', len))

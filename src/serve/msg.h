@@ -39,10 +39,11 @@ enum fp_serve_token_check {
  * "fp-token.<token>". Every element is compared, in constant time each. */
 enum fp_serve_token_check fp_serve_token_check_protocols(const char *header, const char *token);
 
-/* Whether the JSON text nests objects and arrays at most max_depth deep (strings skipped,
- * escapes honoured). Checked before json-glib sees the text: its parser recurses once per
- * level, so a 64 KiB "[[[[..." would otherwise cost a deep stack. */
-bool fp_serve_json_depth_ok(const char *s, size_t len, unsigned max_depth);
+/* Whether the JSON text is one object, white space around it and nothing else, nesting
+ * objects and arrays at most max_depth deep (strings skipped, escapes honoured). Checked
+ * before json-glib sees the text: its parser recurses once per level (a 64 KiB "[[[[..."
+ * would cost a deep stack), and it ignores whatever follows the first value. */
+bool fp_serve_json_shape_ok(const char *s, size_t len, unsigned max_depth);
 
 /* KeyboardEvent.code -> evdev key code, or 0 for a code the table does not have. */
 uint32_t fp_serve_keymap_lookup(const char *code);

@@ -85,10 +85,15 @@ enum fp_serve_token_check fp_serve_token_check_protocols(const char *header, con
 	return seen ? FP_SERVE_TOKEN_WRONG : FP_SERVE_TOKEN_MISSING;
 }
 
-bool fp_serve_json_depth_ok(const char *s, size_t len, unsigned max_depth)
+static bool is_json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+bool fp_serve_json_shape_ok(const char *s, size_t len, unsigned max_depth)
 {
 	unsigned depth = 0;
-	bool in_string = false;
+	bool in_string = false, closed = false;
 
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
@@ -100,14 +105,20 @@ bool fp_serve_json_depth_ok(const char *s, size_t len, unsigned max_depth)
 				in_string = false;
 			continue;
 		}
+		if (is_json_space(c))
+			continue;
+		/* Outside the object only white space: json-glib would ignore what follows it. */
+		if (closed || (depth == 0 && c != '{'))
+			return false;
 		if (c == '"') {
 			in_string = true;
 		} else if (c == '{' || c == '[') {
 			if (++depth > max_depth)
 				return false;
-		} else if ((c == '}' || c == ']') && depth) {
-			depth--;
+		} else if (c == '}' || c == ']') {
+			if (--depth == 0)
+				closed = true;
 		}
 	}
-	return true;
+	return closed;
 }
