@@ -1,7 +1,7 @@
 /* fp-serve-peer: an fp_serve fed from an Annex B H.264 file, for tests that need the server
  * without a session (the browser tests of the serve module itself, a debugger session).
  *
- *   fp-serve-peer FILE.h264 [LISTEN [FPS [SECONDS]]]
+ *   fp-serve-peer FILE.h264 [LISTEN [FPS [SECONDS [MAX_VIEWERS [view-only]]]]]
  *
  * Prints "url <URL>" once listening, then one line per input event the viewers send
  * ("input <type> <code> <value> <x> <y>") and a stats line per second; loops the file at
@@ -152,7 +152,7 @@ static int run(struct fp_serve *s, const uint8_t *data, const struct au *aus, si
 
 int main(int argc, char **argv)
 {
-	unsigned long long fps = 30, seconds = 0;
+	unsigned long long fps = 30, seconds = 0, max_viewers = 0;
 	static struct au aus[1 << 16];
 	atomic_int want_key = 0;
 	struct fp_serve *s;
@@ -162,8 +162,11 @@ int main(int argc, char **argv)
 
 	fp_log_init("fp-serve-peer");
 	if (argc < 2 || (argc > 3 && fp_parse_uint(argv[3], 1, 240, &fps) < 0) ||
-	    (argc > 4 && fp_parse_uint(argv[4], 0, 86400, &seconds) < 0)) {
-		fprintf(stderr, "usage: fp-serve-peer FILE.h264 [LISTEN [FPS [SECONDS]]]\n");
+	    (argc > 4 && fp_parse_uint(argv[4], 0, 86400, &seconds) < 0) ||
+	    (argc > 5 && fp_parse_uint(argv[5], 0, FP_SERVE_VIEWERS_MAX, &max_viewers) < 0) ||
+	    (argc > 6 && strcmp(argv[6], "view-only") != 0)) {
+		fprintf(stderr, "usage: fp-serve-peer FILE.h264 [LISTEN [FPS [SECONDS "
+				"[MAX_VIEWERS [view-only]]]]]\n");
 		return 2;
 	}
 	data = read_file(argv[1], &n);
@@ -175,7 +178,8 @@ int main(int argc, char **argv)
 	}
 	struct fp_serve_opts opts = { .listen = argc > 2 ? argv[2] : "127.0.0.1:0",
 				      .keyframe = keyframe_cb, .input = input_cb,
-				      .user = (void *)&want_key, .bitrate_kbps = 4000 };
+				      .user = (void *)&want_key, .bitrate_kbps = 4000,
+				      .max_viewers = (unsigned)max_viewers, .view_only = argc > 6 };
 	if (fp_serve_create(&s, &opts) < 0) {
 		free(data);
 		return 1;
