@@ -18,6 +18,23 @@ extern const size_t fp_serve_page_index_html_len, fp_serve_page_viewer_js_len;
 /* Queued in the pipeline before fp_serve_push drops: a few keyframes of a 1080p stream. */
 #define PUSH_QUEUE_BYTES (2u << 20)
 
+/* The TLS files readable: 0 or -errno (fp_serve_create's -ENOENT, fp_serve_check's reason). */
+static int check_tls_files(const struct fp_serve_opts *opts, char *err, size_t errlen)
+{
+	for (int i = 0; opts->tls_cert && opts->tls_key && i < 2; i++) {
+		const char *f = i ? opts->tls_key : opts->tls_cert;
+
+		if (access(f, R_OK) < 0) {
+			int r = -errno;
+
+			snprintf(err, errlen, "%s '%s': %s", i ? "--tls-key" : "--tls-cert", f,
+				 strerror(errno));
+			return r;
+		}
+	}
+	return 0;
+}
+
 int fp_serve_check(const struct fp_serve_opts *opts, char *err, size_t errlen)
 {
 	struct fp_serve_listen l;
@@ -36,16 +53,7 @@ int fp_serve_check(const struct fp_serve_opts *opts, char *err, size_t errlen)
 		snprintf(err, errlen, "--tls-cert and --tls-key go together");
 		return -EINVAL;
 	}
-	for (int i = 0; opts->tls_cert && i < 2; i++) {
-		const char *f = i ? opts->tls_key : opts->tls_cert;
-
-		if (access(f, R_OK) < 0) {
-			snprintf(err, errlen, "%s '%s': %s", i ? "--tls-key" : "--tls-cert", f,
-				 strerror(errno));
-			return -EINVAL;
-		}
-	}
-	return 0;
+	return check_tls_files(opts, err, errlen) < 0 ? -EINVAL : 0;
 }
 
 /* ---- running things on the serve thread ----------------------------------------------- */
@@ -338,8 +346,10 @@ int fp_serve_create(struct fp_serve **out, const struct fp_serve_opts *opts)
 
 	*out = NULL;
 	if ((r = fp_serve_check(opts, err, sizeof(err))) < 0) {
+		int files = check_tls_files(opts, err, sizeof(err));
+
 		fp_error("serve: %s", err);
-		return r;
+		return files < 0 ? files : r;
 	}
 	s = g_new0(struct fp_serve, 1);
 	s->opts = *opts;

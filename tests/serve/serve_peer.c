@@ -5,7 +5,8 @@
  *
  * Prints "url <URL>" once listening, then one line per input event the viewers send
  * ("input <type> <code> <value> <x> <y>") and a stats line per second; loops the file at
- * FPS (default 30) until SIGINT/SIGTERM or SECONDS (0: no limit); exits 0. */
+ * FPS (default 30) until SIGINT/SIGTERM or SECONDS (0: no limit); exits 0.
+ * FP_SERVE_PEER_TLS_CERT and FP_SERVE_PEER_TLS_KEY (PEM files) make it serve HTTPS. */
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -179,7 +180,9 @@ int main(int argc, char **argv)
 	struct fp_serve_opts opts = { .listen = argc > 2 ? argv[2] : "127.0.0.1:0",
 				      .keyframe = keyframe_cb, .input = input_cb,
 				      .user = (void *)&want_key, .bitrate_kbps = 4000,
-				      .max_viewers = (unsigned)max_viewers, .view_only = argc > 6 };
+				      .max_viewers = (unsigned)max_viewers, .view_only = argc > 6,
+				      .tls_cert = getenv("FP_SERVE_PEER_TLS_CERT"),
+				      .tls_key = getenv("FP_SERVE_PEER_TLS_KEY") };
 	if (fp_serve_create(&s, &opts) < 0) {
 		free(data);
 		return 1;
