@@ -28,6 +28,10 @@
 #define VIEWER_QUEUE_NS (200 * GST_MSECOND)
 /* A viewer that has not connected (or lost its connection) this long is removed. */
 #define VIEWER_CONNECT_NS (20 * FP_NSEC_PER_SEC)
+/* A connected viewer whose receiver reports stopped advancing while packets were sent to it
+ * this long is removed: its browser stalled (a stopped process keeps its sockets open, and
+ * ICE in webrtcbin 1.22 has no consent freshness to notice). */
+#define VIEWER_STALL_NS (10 * FP_NSEC_PER_SEC)
 
 static const char *const needed[][2] = {
 	{ "appsrc", "gstreamer1.0-plugins-base" },
@@ -558,8 +562,8 @@ static bool number(const GstStructure *st, const char *field, double *out)
 }
 
 struct rtp_numbers {
-	double bytes_sent, rtt_s, fraction_lost, packets_lost;
-	bool have_bytes, have_rtt, have_loss;
+	double bytes_sent, rtt_s, fraction_lost, packets_lost, rb_seq;
+	bool have_bytes, have_rtt, have_loss, have_rb_seq;
 };
 
 static gboolean stats_field(GQuark field, const GValue *val, gpointer user)
@@ -567,6 +571,7 @@ static gboolean stats_field(GQuark field, const GValue *val, gpointer user)
 	struct rtp_numbers *n = user;
 	GstWebRTCStatsType type;
 	const GstStructure *st;
+	GstStructure *src;
 	double x;
 
 	(void)field;
@@ -582,6 +587,11 @@ static gboolean stats_field(GQuark field, const GValue *val, gpointer user)
 		n->have_rtt |= number(st, "round-trip-time", &n->rtt_s);
 		n->have_loss |= number(st, "fraction-lost", &n->fraction_lost);
 		number(st, "packets-lost", &n->packets_lost);
+		/* The receiver's report block: the highest sequence number it has seen. */
+		if (gst_structure_get(st, "gst-rtpsource-stats", GST_TYPE_STRUCTURE, &src, NULL)) {
+			n->have_rb_seq |= number(src, "rb-exthighestseq", &n->rb_seq);
+			gst_structure_free(src);
+		}
 	}
 	return TRUE;
 }
@@ -615,6 +625,11 @@ static void on_stats(GstPromise *promise, gpointer user)
 		}
 		if (n.have_rtt)
 			vs->rtt_ms = n.rtt_s * 1000.0;
+		if (n.have_rb_seq && n.rb_seq != v->rb_seq) {
+			v->rb_seq = n.rb_seq;
+			v->rb_seq_ns = now;
+			v->rb_seq_bytes = v->last_bytes;
+		}
 		if (n.have_loss) {
 			/* 0..1 as the stats report it; an RTCP-style 0..255 would be scaled. */
 			vs->loss = n.fraction_lost > 1.0 ? n.fraction_lost / 256.0 : n.fraction_lost;
@@ -624,12 +639,27 @@ static void on_stats(GstPromise *promise, gpointer user)
 	g_mutex_unlock(&s->lock);
 }
 
+static bool stalled(struct fp_viewer *v, int64_t now)
+{
+	bool r;
+
+	g_mutex_lock(&v->s->lock);
+	r = v->rb_seq_ns && now - v->rb_seq_ns > VIEWER_STALL_NS &&
+	    v->last_bytes > v->rb_seq_bytes;
+	g_mutex_unlock(&v->s->lock);
+	return r;
+}
+
 void fp_media_viewer_tick(struct fp_viewer *v)
 {
 	int64_t now = fp_now_ns();
 
 	if (v->closing)
 		return;
+	if (v->connected && stalled(v, now)) {
+		fp_viewer_close(v, "no receiver report for 10 s while sending");
+		return;
+	}
 	if (!v->connected) {
 		/* Never connected, or lost its connection and did not get it back. */
 		if (now - v->unconnected_since_ns > VIEWER_CONNECT_NS)

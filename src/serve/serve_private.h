@@ -81,8 +81,12 @@ struct fp_viewer {
 	unsigned held_buttons;           /* bit (code - FP_BTN_LEFT) */
 
 	int64_t created_ns, unconnected_since_ns;
+	/* Under the server's lock (written by the stats callback, read by the tick). */
 	uint64_t last_bytes;
 	int64_t last_bytes_ns;
+	double rb_seq;                   /* the receiver's last reported highest sequence */
+	int64_t rb_seq_ns;               /* when it last advanced (or the viewer connected) */
+	uint64_t rb_seq_bytes;           /* bytes sent by then */
 };
 
 /* serve.c */

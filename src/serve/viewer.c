@@ -205,6 +205,9 @@ void fp_viewer_set_connected(struct fp_viewer *v, bool connected)
 		v->unconnected_since_ns = fp_now_ns();
 	g_mutex_lock(&s->lock);
 	s->vst[v->slot].connected = connected;
+	/* The stall clock starts now: a receiver that never reports is stalled too. */
+	v->rb_seq_ns = fp_now_ns();
+	v->rb_seq_bytes = v->last_bytes;
 	g_mutex_unlock(&s->lock);
 	fp_info("serve: viewer %u (%s) %s", v->id, v->peer,
 		connected ? "connected" : "lost its connection");
