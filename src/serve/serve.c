@@ -322,6 +322,12 @@ static int setup(struct fp_serve *s)
 	return 0;
 }
 
+static void drain(struct fp_serve *s)
+{
+	while (g_main_context_pending(s->ctx))
+		g_main_context_iteration(s->ctx, FALSE);
+}
+
 static void teardown(struct fp_serve *s)
 {
 	if (s->tick) {
@@ -332,10 +338,12 @@ static void teardown(struct fp_serve *s)
 		soup_server_disconnect(s->soup);
 		g_object_unref(s->soup);
 	}
+	/* Invocations still queued run (s->stopping makes most of them no-ops) and release
+	 * their references: first while the pipeline exists (a branch unlinked just before
+	 * the end is still to be removed from it), then for what its teardown queued. */
+	drain(s);
 	fp_media_destroy(s);
-	/* Invocations still queued (a viewer's last callbacks) release their references. */
-	while (g_main_context_pending(s->ctx))
-		g_main_context_iteration(s->ctx, FALSE);
+	drain(s);
 }
 
 int fp_serve_create(struct fp_serve **out, const struct fp_serve_opts *opts)
