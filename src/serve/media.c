@@ -363,14 +363,29 @@ static void make_offer(struct fp_viewer *v, void *data)
 							       fp_viewer_unref_notify));
 }
 
-/* A streaming thread: the first buffer reached this viewer's webrtcbin. webrtcbin writes the
- * offer's video line (profile-level-id) from the caps before it, so the offer waits for it:
- * a probe sees an event before its pad handles it, a buffer only after its caps were. */
-static GstPadProbeReturn first_buffer_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user)
+/* A streaming thread (the queue's): the stream's events reach this viewer's webrtcbin, and
+ * the segment comes after the caps, so webrtcbin has them (it writes the offer's video line,
+ * profile-level-id included, from them). A probe sees an event before its pad handles it:
+ * the caps themselves would be too early. */
+static GstPadProbeReturn segment_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user)
 {
-	(void)pad, (void)info;
+	(void)pad;
+	if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) != GST_EVENT_SEGMENT)
+		return GST_PAD_PROBE_OK;
 	fp_serve_invoke(user, make_offer, NULL, NULL);
 	return GST_PAD_PROBE_REMOVE;
+}
+
+/* The tee's thread: packets enter the branch only once the viewer is connected. Before
+ * that webrtcbin holds one at its blocked pad while the queue drops the ones behind it, and
+ * the receiver would start on a stale packet and a gap: a loss to report, a keyframe to ask
+ * for. The events (caps) pass: the offer needs them. */
+static GstPadProbeReturn gate_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user)
+{
+	struct fp_viewer *v = user;
+
+	(void)pad, (void)info;
+	return atomic_load(&v->flowing) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
 }
 
 /* Data channel callbacks: its SCTP thread. */
@@ -434,8 +449,8 @@ static int make_branch(struct fp_viewer *v)
 	if (trans)
 		g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, NULL);
 	g_clear_object(&trans);
-	gst_pad_add_probe(qsrc, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
-			  first_buffer_probe, fp_viewer_ref(v), fp_viewer_unref_notify);
+	gst_pad_add_probe(qsrc, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, segment_probe,
+			  fp_viewer_ref(v), fp_viewer_unref_notify);
 	gst_object_unref(qsrc);
 	gst_object_unref(wsink);
 	if (lr != GST_PAD_LINK_OK) {
@@ -450,6 +465,8 @@ static int make_branch(struct fp_viewer *v)
 	/* Last: from here on the stream flows into the branch. */
 	v->tee_pad = gst_element_request_pad_simple(s->tee, "src_%u");
 	qsink = gst_element_get_static_pad(v->queue, "sink");
+	gst_pad_add_probe(qsink, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+			  gate_probe, fp_viewer_ref(v), fp_viewer_unref_notify);
 	lr = gst_pad_link(v->tee_pad, qsink);
 	gst_object_unref(qsink);
 	if (lr != GST_PAD_LINK_OK) {

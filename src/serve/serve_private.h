@@ -76,6 +76,7 @@ struct fp_viewer {
 	bool authed;                     /* the data channel presented the token */
 	bool refusal_logged;
 	bool connected;
+	atomic_bool flowing;             /* packets pass into the branch (connected once) */
 	atomic_int pending_msgs;         /* data channel messages queued for the serve thread */
 	uint64_t held_keys[FP_VIEWER_KEY_WORDS];
 	unsigned held_buttons;           /* bit (code - FP_BTN_LEFT) */

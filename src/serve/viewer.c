@@ -212,9 +212,11 @@ void fp_viewer_set_connected(struct fp_viewer *v, bool connected)
 	fp_info("serve: viewer %u (%s) %s", v->id, v->peer,
 		connected ? "connected" : "lost its connection");
 	/* Its decoder starts at a keyframe: the one asked for at its join went out before
-	 * DTLS was up. */
-	if (connected)
+	 * DTLS was up (and the branch lets packets through only from now on). */
+	if (connected) {
+		atomic_store(&v->flowing, true);
 		fp_serve_request_keyframe(s);
+	}
 }
 
 static void ws_message(SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer user)
