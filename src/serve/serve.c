@@ -409,23 +409,25 @@ static bool push_drop(struct fp_serve *s, size_t size, bool keyframe)
 
 	if (!atomic_load(&s->streaming_viewers)) {
 		/* Nobody watches: a viewer that joins asks for a keyframe and starts there. */
-		s->need_keyframe = true;
+		s->wait_keyframe = FP_SERVE_WAIT_QUIET;
 		return true;
 	}
-	if (s->need_keyframe && !keyframe)
+	if (s->wait_keyframe && !keyframe)
 		goto drop;
 	level = gst_app_src_get_current_level_bytes(GST_APP_SRC(s->appsrc));
 	if (level + size > PUSH_QUEUE_BYTES) {
 		/* The frames after a lost one refer to it: drop up to the next keyframe. */
-		if (!s->need_keyframe)
+		if (s->wait_keyframe != FP_SERVE_WAIT_DROPPED)
 			fp_serve_request_keyframe_async(s);
-		s->need_keyframe = true;
+		s->wait_keyframe = FP_SERVE_WAIT_DROPPED;
 		goto drop;
 	}
-	s->need_keyframe = false;
+	s->wait_keyframe = FP_SERVE_WAIT_NONE;
 	return false;
 drop:
-	fp_serve_count(s, &s->st.frames_dropped, 1);
+	/* Frames nobody was owed (before a joining viewer's first keyframe) are no loss. */
+	if (s->wait_keyframe == FP_SERVE_WAIT_DROPPED)
+		fp_serve_count(s, &s->st.frames_dropped, 1);
 	return true;
 }
 

@@ -44,7 +44,11 @@ struct fp_serve {
 	int64_t pts_base_us;
 	GstClockTime rt_base;
 	bool have_base;
-	bool need_keyframe;              /* after a drop: drop until the next keyframe */
+	enum {
+		FP_SERVE_WAIT_NONE,
+		FP_SERVE_WAIT_QUIET,     /* no viewer had a branch: start at a keyframe */
+		FP_SERVE_WAIT_DROPPED,   /* a unit was dropped: the next ones refer to it */
+	} wait_keyframe;
 	atomic_uint streaming_viewers;   /* viewers with a branch: push only when some */
 	atomic_bool keyframe_pending;    /* a keyframe request queued for the serve thread */
 
