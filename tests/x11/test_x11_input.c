@@ -1,0 +1,153 @@
+/* Input through the whole chain on X11: fp_capture_send_input -> FP_MSG_INPUT -> the real
+ * framepush-source --backend x11 -> XTEST -> a real Xvfb -> x11-input-client, whose report
+ * (tests/lib/input_checks.h) is what is checked. The typed text also checks the keycode
+ * rule (X keycode = evdev + 8) against Xvfb's own keymap: KEY_A must type 'a'.
+ *
+ * Each test gets a fresh Xvfb, client and source. Without Xvfb the tests skip. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "framepush/capture.h"
+#include "framepush/display.h"
+#include "harness.h"
+#include "input_checks.h"
+
+static char source_exe[4096], client_exe[4096];
+
+struct fx {
+	struct fp_display *d;
+	struct fp_capture *cap;
+	struct fpt_report rep;
+	uint32_t w, h;
+};
+
+/* Xvfb at an odd size (no fraction lands on a round pixel by accident), the client over all
+ * of it with focus, and the capture with its x11 source. */
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->rep.fd = -1;
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	fp_capture_close(f->cap);
+	fp_display_destroy(f->d); /* also kills the client */
+	fpt_report_close(&f->rep);
+	free(f);
+	return 0;
+}
+
+static struct fx *start(void **state)
+{
+	struct fx *f = *state;
+	struct fp_display_opts o = { .kind = "xvfb", .width = 1000, .height = 562, .refresh_hz = 60 };
+	struct fp_capture_opts co = { .source_exe = source_exe, .backend = "x11", .fps = 60,
+				      .convert_threads = 1 };
+	char *argv[] = { client_exe, f->rep.path, NULL };
+	pid_t pid;
+	int r;
+
+	if (access("/usr/bin/Xvfb", X_OK) < 0 && access("/usr/local/bin/Xvfb", X_OK) < 0)
+		fpt_skip("Xvfb is not installed (Debian package xvfb)");
+	f->w = o.width;
+	f->h = o.height;
+	assert_int_equal(fp_display_create(&f->d, &o), 0);
+	fpt_report_open(&f->rep, client_exe, "x11-input.fifo");
+	assert_int_equal(fp_display_spawn(f->d, argv, &pid), 0);
+	fpt_input_wait_ready(&f->rep, f->w, f->h);
+	assert_int_equal(fp_display_export_env(f->d), 0); /* the source's cookie */
+	co.display = fp_display_name(f->d);
+	r = fp_capture_open(&f->cap, &co, NULL, 0);
+	if (r < 0)
+		fail_msg("capture open on %s failed: %s", co.display, strerror(-r));
+	return f;
+}
+
+static void click_lands_on_pixel(void **state)
+{
+	struct fx *f = start(state);
+
+	fpt_input_click(f->cap, &f->rep, f->w, f->h);
+}
+
+static void typed_text_intact(void **state)
+{
+	struct fx *f = start(state);
+
+	fpt_input_type_text(f->cap, &f->rep);
+}
+
+static void held_keys_in_order(void **state)
+{
+	struct fx *f = start(state);
+
+	fpt_input_held_keys(f->cap, &f->rep);
+}
+
+static void wheel_detents(void **state)
+{
+	struct fx *f = start(state);
+
+	fpt_input_wheel(f->cap, &f->rep);
+}
+
+/* Refused by the host, and the session goes on: a later good event still arrives. */
+static void invalid_refused_by_host(void **state)
+{
+	struct fx *f = start(state);
+
+	fpt_input_invalid_refused(f->cap);
+	fpt_input_held_keys(f->cap, &f->rep);
+}
+
+/* After a hang-up there is no source to send to: -ENOTCONN, not a write to a closed fd. */
+static void no_source_not_connected(void **state)
+{
+	struct fx *f = start(state);
+	struct fp_input_event ev = { .type = FP_INPUT_KEY, .code = 30, .value = 1 };
+	char why[128];
+
+	assert_true(fp_capture_hangup(f->cap, 5000, why, sizeof(why)) >= 0);
+	assert_int_equal(fp_capture_send_input(f->cap, &ev), -ENOTCONN);
+}
+
+#define FX_TEST(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		FX_TEST(click_lands_on_pixel),
+		FX_TEST(typed_text_intact),
+		FX_TEST(held_keys_in_order),
+		FX_TEST(wheel_detents),
+		FX_TEST(invalid_refused_by_host),
+		FX_TEST(no_source_not_connected),
+	};
+
+	fp_log_init("test-x11-input");
+	if (getenv("FPT_FILTER"))
+		cmocka_set_test_filter(getenv("FPT_FILTER"));
+	signal(SIGPIPE, SIG_IGN);
+	fpt_build_path("tools/framepush-source", source_exe, sizeof(source_exe));
+	fpt_build_path("tests/x11/x11-input-client", client_exe, sizeof(client_exe));
+	return fpt_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
