@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "framepush/capture.h"
 #include "framepush/display.h"
+#include "broker.h"
 #include "harness.h"
 #include "input_checks.h"
 
@@ -28,6 +29,7 @@ static char source_exe[4096], client_exe[4096];
 struct fx {
 	struct fp_display *d;
 	struct fp_capture *cap;
+	struct fp_broker *b; /* source_drops_malformed_input: the test is the host */
 	struct fpt_report rep;
 	uint32_t w, h;
 };
@@ -50,21 +52,18 @@ static int fx_teardown(void **state)
 	struct fx *f = *state;
 
 	fp_capture_close(f->cap);
+	fp_broker_destroy(f->b); /* hangs up: the source exits */
 	fp_display_destroy(f->d); /* also kills the client */
 	fpt_report_close(&f->rep);
 	free(f);
 	return 0;
 }
 
-static struct fx *start(void **state)
+static void start_client(struct fx *f)
 {
-	struct fx *f = *state;
 	struct fp_display_opts o = { .kind = "xvfb", .width = 1000, .height = 562, .refresh_hz = 60 };
-	struct fp_capture_opts co = { .source_exe = source_exe, .backend = "x11", .fps = 60,
-				      .convert_threads = 1 };
 	char *argv[] = { client_exe, f->rep.path, NULL };
 	pid_t pid;
-	int r;
 
 	if (access("/usr/bin/Xvfb", X_OK) < 0 && access("/usr/local/bin/Xvfb", X_OK) < 0)
 		fpt_skip("Xvfb is not installed (Debian package xvfb)");
@@ -75,6 +74,16 @@ static struct fx *start(void **state)
 	assert_int_equal(fp_display_spawn(f->d, argv, &pid), 0);
 	fpt_input_wait_ready(&f->rep, f->w, f->h);
 	assert_int_equal(fp_display_export_env(f->d), 0); /* the source's cookie */
+}
+
+static struct fx *start(void **state)
+{
+	struct fx *f = *state;
+	struct fp_capture_opts co = { .source_exe = source_exe, .backend = "x11", .fps = 60,
+				      .convert_threads = 1 };
+	int r;
+
+	start_client(f);
 	co.display = fp_display_name(f->d);
 	r = fp_capture_open(&f->cap, &co, NULL, 0);
 	if (r < 0)
@@ -130,6 +139,47 @@ static void no_source_not_connected(void **state)
 	assert_int_equal(fp_capture_send_input(f->cap, &ev), -ENOTCONN);
 }
 
+/* The source's own check, against a host that sends garbage (the test is that host, through
+ * the broker): malformed and invalid FP_MSG_INPUT packets, each carrying a key the client
+ * would report, are dropped; the good key after them arrives first, so the source lived. */
+static void source_drops_malformed_input(void **state)
+{
+	struct fx *f = *state;
+	char *argv[] = { "--backend", "x11", "--display", NULL, NULL };
+	struct fp_broker_opts o = { .source_exe = source_exe, .source_argv = argv, .spawn = 1 };
+	struct fp_msg_input m = { .hdr = { FP_MSG_INPUT, FP_PROTO_VERSION }, .type = FP_INPUT_KEY,
+				  .code = 31, .value = 1 };
+	uint8_t longer[sizeof(m) + 4] = { 0 };
+	char line[256];
+
+	start_client(f);
+	argv[3] = (char *)fp_display_name(f->d);
+	assert_int_equal(fp_broker_create(&f->b, &o), 0);
+	assert_int_equal(fp_broker_send(f->b, &m, sizeof(m) - 1), 0); /* short */
+	m.code = 32;
+	memcpy(longer, &m, sizeof(m));
+	assert_int_equal(fp_broker_send(f->b, longer, sizeof(longer)), 0); /* long */
+	m.code = 33;
+	m.hdr.version = FP_PROTO_VERSION + 1;
+	assert_int_equal(fp_broker_send(f->b, &m, sizeof(m)), 0);
+	m.hdr.version = FP_PROTO_VERSION;
+	m.code = 34;
+	m.reserved0 = 7;
+	assert_int_equal(fp_broker_send(f->b, &m, sizeof(m)), 0);
+	m.reserved0 = 0;
+	m.value = 2; /* well formed, not a valid event */
+	assert_int_equal(fp_broker_send(f->b, &m, sizeof(m)), 0);
+	m.code = 30;
+	m.value = 1;
+	assert_int_equal(fp_broker_send(f->b, &m, sizeof(m)), 0);
+	m.value = 0;
+	assert_int_equal(fp_broker_send(f->b, &m, sizeof(m)), 0);
+	fpt_report_expect(&f->rep, "key ", line, sizeof(line), 5000, "good key after garbage");
+	assert_string_equal(line, "key 30 1 a");
+	fpt_report_expect(&f->rep, "key ", line, sizeof(line), 5000, "good key after garbage");
+	assert_string_equal(line, "key 30 0 -");
+}
+
 #define FX_TEST(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
 
 int main(void)
@@ -141,6 +191,7 @@ int main(void)
 		FX_TEST(wheel_detents),
 		FX_TEST(invalid_refused_by_host),
 		FX_TEST(no_source_not_connected),
+		FX_TEST(source_drops_malformed_input),
 	};
 
 	fp_log_init("test-x11-input");
