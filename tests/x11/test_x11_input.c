@@ -5,14 +5,18 @@
  *
  * Each test gets a fresh Xvfb, client and source. Without Xvfb the tests skip. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -76,11 +80,11 @@ static void start_client(struct fx *f)
 	assert_int_equal(fp_display_export_env(f->d), 0); /* the source's cookie */
 }
 
-static struct fx *start(void **state)
+static struct fx *start_restarts(void **state, unsigned restarts)
 {
 	struct fx *f = *state;
 	struct fp_capture_opts co = { .source_exe = source_exe, .backend = "x11", .fps = 60,
-				      .convert_threads = 1 };
+				      .convert_threads = 1, .max_source_restarts = restarts };
 	int r;
 
 	start_client(f);
@@ -89,6 +93,11 @@ static struct fx *start(void **state)
 	if (r < 0)
 		fail_msg("capture open on %s failed: %s", co.display, strerror(-r));
 	return f;
+}
+
+static struct fx *start(void **state)
+{
+	return start_restarts(state, 0);
 }
 
 static void click_lands_on_pixel(void **state)
@@ -137,6 +146,86 @@ static void no_source_not_connected(void **state)
 
 	assert_true(fp_capture_hangup(f->cap, 5000, why, sizeof(why)) >= 0);
 	assert_int_equal(fp_capture_send_input(f->cap, &ev), -ENOTCONN);
+}
+
+struct hammer {
+	struct fp_capture *cap;
+	atomic_bool stop;
+	unsigned long sent, refused_busy, not_connected, other;
+	int other_err;
+};
+
+/* The WebRTC server's side: motion events from a thread of its own, paced at about 1 kHz
+ * (pacing only; nothing waits on it), until told to stop. */
+static void *hammer_thread(void *arg)
+{
+	struct hammer *h = arg;
+	const struct timespec pace = { 0, 1000000 };
+
+	for (uint32_t i = 0; !atomic_load(&h->stop); i++) {
+		struct fp_input_event ev = { .type = FP_INPUT_MOTION,
+					     .x = (i * 977u) % FP_INPUT_POS_ONE,
+					     .y = (i * 3931u) % FP_INPUT_POS_ONE };
+		int r = fp_capture_send_input(h->cap, &ev);
+
+		if (r == 0)
+			h->sent++;
+		else if (r == -EAGAIN)
+			h->refused_busy++;
+		else if (r == -ENOTCONN)
+			h->not_connected++;
+		else if (!h->other++)
+			h->other_err = r;
+		nanosleep(&pace, NULL);
+	}
+	return NULL;
+}
+
+/* Fresh frames until the capture restarted its source once and has a frame from it. */
+static void frames_until_restarted(struct fx *f)
+{
+	int64_t end = fp_now_ns() + 6 * FP_NSEC_PER_SEC;
+	struct fp_capture_stats st = { 0 };
+	const struct fp_yuv_frame *fr;
+
+	while (fp_now_ns() < end) {
+		if (fp_capture_next_frame(f->cap, fp_now_ns() + 20 * FP_NSEC_PER_MSEC, &fr) < 0)
+			fail_msg("next_frame: %s", fp_capture_error(f->cap));
+		fp_capture_get_stats(f->cap, &st);
+		if (st.source_restarts == 1)
+			return;
+	}
+	fail_msg("the killed source was not restarted within 6 s");
+}
+
+/* fp_capture_send_input from another thread while the session thread replaces a killed
+ * source: every call ends in 0, -EAGAIN or -ENOTCONN (never a send on a closed or reused
+ * fd, never a crash), and input reaches the new source afterwards. */
+static void send_input_races_restart(void **state)
+{
+	struct fx *f = start_restarts(state, 1);
+	struct hammer h = { .cap = f->cap };
+	const struct fp_yuv_frame *fr;
+	pthread_t t;
+
+	atomic_init(&h.stop, false);
+	assert_int_equal(pthread_create(&t, NULL, hammer_thread, &h), 0);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(fp_capture_next_frame(f->cap, fp_now_ns() + 20 * FP_NSEC_PER_MSEC,
+						       &fr), 0);
+	assert_int_equal(kill(fp_capture_source_pid(f->cap), SIGKILL), 0);
+	frames_until_restarted(f);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(fp_capture_next_frame(f->cap, fp_now_ns() + 20 * FP_NSEC_PER_MSEC,
+						       &fr), 0);
+	atomic_store(&h.stop, true);
+	pthread_join(t, NULL);
+	print_message("sent %lu, refused busy %lu, not connected %lu, other %lu\n", h.sent,
+		      h.refused_busy, h.not_connected, h.other);
+	if (h.other)
+		fail_msg("fp_capture_send_input failed with %s during a restart", strerror(-h.other_err));
+	assert_true(h.sent > 0);
+	fpt_input_held_keys(f->cap, &f->rep);
 }
 
 /* The source's own check, against a host that sends garbage (the test is that host, through
@@ -192,6 +281,7 @@ int main(void)
 		FX_TEST(invalid_refused_by_host),
 		FX_TEST(no_source_not_connected),
 		FX_TEST(source_drops_malformed_input),
+		FX_TEST(send_input_races_restart),
 	};
 
 	fp_log_init("test-x11-input");
