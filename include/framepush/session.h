@@ -121,9 +121,8 @@ void fp_session_request_keyframe(struct fp_session *s);
 
 /* Forwards a viewer's input event to the source, which injects it into the display
  * (fp_capture_send_input: validated first, never blocks). Safe from any thread, also while a
- * dead source is restarted, from the started callback until the session begins to close:
- * fp_session_run closes the capture just before it returns, so the caller stops calling this
- * before that (never concurrently with the return). 0, -EINVAL (invalid event), -EAGAIN (the
+ * dead source is restarted, between the started(s) and started(NULL) callbacks (the capture
+ * closes after the second). 0, -EINVAL (invalid event), -EAGAIN (the
  * source is behind: dropped, count it refused) or -ENOTCONN (no source attached now). */
 int fp_session_send_input(struct fp_session *s, const struct fp_input_event *ev);
 
