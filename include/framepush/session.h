@@ -119,6 +119,13 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
  * from any thread, and from a signal handler, while fp_session_run runs. */
 void fp_session_request_keyframe(struct fp_session *s);
 
+/* Forwards a viewer's input event to the source, which injects it into the display
+ * (fp_capture_send_input: validated first, never blocks). Safe from any thread, also while a
+ * dead source is restarted, between the started(s) and started(NULL) callbacks (the capture
+ * closes after the second). 0, -EINVAL (invalid event), -EAGAIN (the
+ * source is behind: dropped, count it refused) or -ENOTCONN (no source attached now). */
+int fp_session_send_input(struct fp_session *s, const struct fp_input_event *ev);
+
 /* One line for humans: "59.9 fps  4.2 Mbit/s  latency p50 12.1 ms p99 20.3 ms  drops 0 ..." */
 void fp_session_format_progress(const struct fp_session_progress *p, char *buf, size_t cap);
 

@@ -118,6 +118,11 @@ void fp_session_request_keyframe(struct fp_session *s)
 	atomic_store(&s->keyframe, true);
 }
 
+int fp_session_send_input(struct fp_session *s, const struct fp_input_event *ev)
+{
+	return fp_capture_send_input(s->cap, ev);
+}
+
 static uint64_t dropped(const struct fp_capture_stats *st)
 {
 	uint64_t used = st->frames_fresh + st->signature_failures;
