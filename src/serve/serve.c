@@ -186,6 +186,7 @@ static void ws_early_cb(SoupServer *server, SoupServerMessage *msg, const char *
 	SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
 	enum fp_serve_token_check c = fp_serve_token_check_protocols(
 		soup_message_headers_get_list(h, "Sec-WebSocket-Protocol"), s->token);
+	const char *peer = soup_server_message_get_remote_host(msg);
 
 	(void)server, (void)query;
 	if (strcmp(path, "/ws") != 0) {
@@ -195,7 +196,7 @@ static void ws_early_cb(SoupServer *server, SoupServerMessage *msg, const char *
 	if (c == FP_SERVE_TOKEN_OK)
 		return;
 	fp_serve_count(s, &s->st.refused, 1);
-	fp_warn("serve: %s: WebSocket refused: %s token", soup_server_message_get_remote_host(msg),
+	fp_warn("serve: %s: WebSocket refused: %s token", peer ? peer : "?",
 		c == FP_SERVE_TOKEN_MISSING ? "missing" : "wrong");
 	respond(msg, SOUP_STATUS_FORBIDDEN, "text/plain", refused, sizeof(refused) - 1);
 }

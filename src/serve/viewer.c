@@ -332,9 +332,16 @@ void fp_viewer_join(struct fp_serve *s, SoupServerMessage *msg, SoupWebsocketCon
 	}
 }
 
+static gboolean unref_later(gpointer obj)
+{
+	g_object_unref(obj);
+	return G_SOURCE_REMOVE;
+}
+
 void fp_viewer_close(struct fp_viewer *v, const char *why)
 {
 	struct fp_serve *s = v->s;
+	GSource *src;
 
 	if (v->closing)
 		return;
@@ -349,7 +356,12 @@ void fp_viewer_close(struct fp_viewer *v, const char *why)
 	g_signal_handlers_disconnect_by_data(v->ws, v);
 	if (soup_websocket_connection_get_state(v->ws) == SOUP_WEBSOCKET_STATE_OPEN)
 		soup_websocket_connection_close(v->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-	g_clear_object(&v->ws);
+	/* Released from the loop, not here: this may run inside the connection's own "closed"
+	 * emission, and ours may be its last reference. */
+	src = g_idle_source_new();
+	g_source_set_callback(src, unref_later, g_steal_pointer(&v->ws), NULL);
+	g_source_attach(src, s->ctx);
+	g_source_unref(src);
 	fp_media_viewer_stop(v);
 	fp_viewer_unref(v); /* the slot's */
 }
