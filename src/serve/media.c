@@ -30,7 +30,7 @@
 #define VIEWER_CONNECT_NS (20 * FP_NSEC_PER_SEC)
 /* A connected viewer whose receiver reports stopped advancing while packets were sent to it
  * this long is removed: its browser stalled (a stopped process keeps its sockets open, and
- * ICE in webrtcbin 1.22 has no consent freshness to notice). */
+ * webrtcbin 1.22 kept a SIGSTOPped Chromium "connected" for as long as we watched). */
 #define VIEWER_STALL_NS (10 * FP_NSEC_PER_SEC)
 
 static const char *const needed[][2] = {
