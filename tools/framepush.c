@@ -365,6 +365,28 @@ static int parse_num_opt(struct cli *c, int key, const char *value, int *status)
 
 #define CLI_GO (-1) /* parsed: go on (any other value is the exit status) */
 
+/* 1 when key is one of serve's options (*status says how its value went), else 0. */
+static int parse_serve_opt(struct cli *c, int key, const char *value, int *status)
+{
+	unsigned long long n;
+
+	*status = 0;
+	switch (key) {
+	case 'L': c->serve.listen = value; return 1;
+	case 'Z': c->serve.tls_cert = value; return 1;
+	case 'Y': c->serve.tls_key = value; return 1;
+	case 'V': c->serve.view_only = true; return 1;
+	case 'M':
+		if (fp_parse_uint(value, 1, FP_SERVE_VIEWERS_MAX, &n) < 0)
+			*status = bad_value(c->verb, "max-viewers", value, "1..16");
+		else
+			c->serve.max_viewers = (unsigned)n;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static int parse_args(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -389,7 +411,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
 	int key, status;
 
 	while ((key = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
-		if (parse_num_opt(c, key, optarg, &status)) {
+		if (parse_num_opt(c, key, optarg, &status) || parse_serve_opt(c, key, optarg, &status)) {
 			if (status)
 				return status;
 			continue;
@@ -436,18 +458,6 @@ static int parse_args(struct cli *c, int argc, char **argv)
 			break;
 		case 'D': c->display = optarg; break;
 		case 'K': c->display_kind = optarg; break;
-		case 'L': c->serve.listen = optarg; break;
-		case 'Z': c->serve.tls_cert = optarg; break;
-		case 'Y': c->serve.tls_key = optarg; break;
-		case 'V': c->serve.view_only = true; break;
-		case 'M': {
-			unsigned long long n;
-
-			if (fp_parse_uint(optarg, 1, FP_SERVE_VIEWERS_MAX, &n) < 0)
-				return bad_value(c->verb, "max-viewers", optarg, "1..16");
-			c->serve.max_viewers = (unsigned)n;
-			break;
-		}
 		case 'q': c->quiet = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
