@@ -1,13 +1,16 @@
 """The clock pattern survives a low-bitrate H.264 encode and a downscale: every frame of a
 2 s recording at 1280x720 and 500 kbit/s reads back (references, every cell clearly white or
 black, check), in sequence, with times inside the recording's wall-clock window. Read at
-full size and at 640x360 (a small <video>): cells a tenth of this size fail here."""
-import os, sys, time
+full size and at 640x360 (a small <video>): cells a tenth of this size fail here. Then the
+page's reader (clock.js) plays the same file in headless Chromium and must read the stamps
+the Python reader read, and nothing else."""
+import functools, http.server, os, sys, threading, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clock
-from fptlib import FP, check, finish, run, tmpdir
+import cdp
+from fptlib import FP, check, finish, run, skip, tmpdir
 
 W, H = 1280, 720
 
@@ -41,6 +44,46 @@ def check_sequence(stamps, t0, t1, what):
           % (what, t0 & 0xFFFFFFFF, t1 & 0xFFFFFFFF, outside[:3]))
 
 
+PAGE = """<!doctype html><html><body style="margin:0;background:#000">
+<video id="screen" autoplay muted playsinline src="clock.mp4"
+ style="position:fixed;inset:0;width:100%;height:100%;object-fit:contain"></video></body></html>"""
+
+
+def check_page_reader(d, truth):
+    """clock.js in Chromium, on the recording shown in a 960x540 element, reads stamps the
+    Python reader also read."""
+    why = cdp.available()
+    if why:
+        return skip("the page reader: " + why)
+    open(os.path.join(d, "index.html"), "w").write(PAGE)
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+    handler = functools.partial(Quiet, directory=d)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with cdp.Chromium(960, 540) as c:
+            c.navigate("http://127.0.0.1:%d/index.html" % httpd.server_address[1])
+            c.evaluate(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "clock.js")).read())
+            c.evaluate("fpClock.start(document.getElementById('screen'))")
+            c.wait_for("fpClock.frames.length >= 60 || fpClock.errors.length", 30,
+                       "the page read 60 frames of the recording")
+            got = c.evaluate("fpClock.frames.map(f => [f.seq, f.w, f.h])")
+            errors = c.evaluate("fpClock.errors")
+    except (cdp.CDPError, TimeoutError) as e:
+        return check(False, "the page reader: %s" % e)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    seqs = {seq for _, seq in truth}
+    check(not errors and len(got) >= 60, "the page reads 60 frames without a misread (%d, %s)"
+          % (len(got), errors[:3]))
+    check(all(g[0] in seqs and g[1:] == [W, H] for g in got),
+          "every stamp the page read is one the Python reader read (%s)"
+          % [g for g in got if g[0] not in seqs][:3])
+
+
 def main():
     d = tmpdir("fpt-clock-")
     out = os.path.join(d, "clock.mp4")
@@ -59,6 +102,9 @@ def main():
         check(not bad, "%s: every frame's stamp reads with a valid check (%d bad: %s)"
               % (what, len(bad), bad[:3]))
         check_sequence(stamps, t0, t1, what)
+        if (w, h) == (W, H):
+            truth = stamps
+    check_page_reader(d, truth)
     finish()
 
 
