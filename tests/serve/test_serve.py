@@ -5,7 +5,7 @@ media, a raw WebSocket gets 403); two viewers both play and a killed one leaves 
 playing; a click lands on the right display pixel, typed text arrives with shift and held
 keys (an X11 test client inside a virtual display reports what it receives); Ctrl-C ends
 the session with exit 0. Runs under /usr/bin/python3 (python3-websocket)."""
-import os, re, signal, subprocess, sys, threading, time
+import os, re, shutil, signal, subprocess, sys, threading, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "cli"))
@@ -14,8 +14,11 @@ import cdp
 from fptlib import BUILD, FP, Report, check, finish, skip, tmpdir
 
 CLOCK_JS = open(os.path.join(HERE, "clock.js")).read()
-INPUT_CLIENT = os.environ.get("FRAMEPUSH_X11_INPUT_CLIENT",
-                              os.path.join(BUILD, "tests", "x11", "x11-input-client"))
+# The input test clients (tests/x11, tests/wlr): report each event they receive.
+INPUT = {"xvfb": (os.environ.get("FRAMEPUSH_X11_INPUT_CLIENT",
+                                 os.path.join(BUILD, "tests", "x11", "x11-input-client")), "Xvfb"),
+         "sway": (os.environ.get("FRAMEPUSH_WLR_INPUT_CLIENT",
+                                 os.path.join(BUILD, "tests", "wlr", "wlr-input-client")), "sway")}
 LIVE = "document.body.dataset.state === 'live'"
 # evdev codes the input client reports
 BTN_LEFT, BTN_RIGHT, KEY_X, KEY_LEFTSHIFT = 272, 273, 45, 42
@@ -211,17 +214,21 @@ def page_point(c, fx, fy):
 })(%r, %r)""" % (fx, fy))
 
 
-def test_input():
-    if not os.access(INPUT_CLIENT, os.X_OK):
-        return skip("input: %s not built (FRAMEPUSH_X11_INPUT_CLIENT)" % INPUT_CLIENT)
-    if subprocess.run(["sh", "-c", "command -v Xvfb"], capture_output=True).returncode:
-        return skip("input: Xvfb not installed")
+def test_input(kind):
+    client, program = INPUT[kind]
+    if not os.access(client, os.X_OK):
+        return skip("input on %s: %s not built" % (kind, client))
+    if not shutil.which(program):
+        return skip("input on %s: %s not installed" % (kind, program))
     d = tmpdir("fpt-serve-input-")
+    os.chmod(d, 0o755)  # sway runs its clients as its own unprivileged user
     fifo = Report(os.path.join(d, "events"))
-    s = Serve(["--display", "virtual:640x480@30", "--fps", "30", "--", INPUT_CLIENT, fifo.path])
+    os.chmod(fifo.path, 0o666)
+    s = Serve(["--display", "virtual:640x480@30", "--display-kind", kind, "--fps", "30", "--",
+               client, fifo.path])
     c = None
     try:
-        check(s.url is not None, "serve with a virtual display prints the URL (%s)" % tail(s.log()))
+        check(s.url is not None, "serve with a virtual %s display prints the URL (%s)" % (kind, tail(s.log())))
         ev = Reports(fifo)
         ready, _ = ev.until(lambda l: l.startswith("ready "), 30)
         check(ready == "ready 640 480", "the input client is up on the whole display (%s)" % ready)
@@ -251,13 +258,13 @@ def test_input():
         check(line == "wheel 0 1", "a wheel turn down arrives as one detent down (%s)" % got[-3:])
         type_checks(c, ev)
     except (cdp.CDPError, TimeoutError) as e:
-        check(False, "input: %s (log: %s)" % (e, tail(s.log())))
+        check(False, "input on %s: %s (log: %s)" % (kind, e, tail(s.log())))
     finally:
         if c:
             c.close()
         rc = s.stop()
         fifo.close()
-    check(rc == 0, "Ctrl-C ends the input session with exit 0 (%s)" % rc)
+    check(rc == 0, "Ctrl-C ends the %s input session with exit 0 (%s)" % (kind, rc))
 
 
 def type_checks(c, ev):
@@ -302,7 +309,8 @@ def main():
         return finish()
     test_refused()
     test_plays_and_viewers()
-    test_input()
+    test_input("xvfb")
+    test_input("sway")
     finish()
 
 
