@@ -13,7 +13,7 @@ Prints per size:
   bench serve <WxH>@<fps> p50_ms= p99_ms= max_ms= frames= lost=
   bench serve <WxH>@<fps> breakdown: ... (where the time goes, medians, ms)
 """
-import argparse, json, os, re, select, signal, socket, subprocess, sys, tempfile, time
+import argparse, json, os, re, signal, subprocess, sys, tempfile, threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVE_TESTS = os.path.join(HERE, "..", "tests", "serve")
@@ -23,35 +23,37 @@ import cdp  # noqa: E402
 WARMUP_FRAMES = 60  # the join keyframe and the first jitter-buffer settling are not steady state
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def pct(values, p):
     """The p-th percentile by nearest rank (p in 0..100) of a non-empty list."""
     v = sorted(values)
     return v[min(len(v) - 1, max(0, (len(v) * p + 99) // 100 - 1))]
 
 
-def wait_url(proc, timeout_s, log):
-    """The viewer URL framepush prints on stderr ("framepush: open http://...#token=..."), all
-    stderr copied to log; None if it exits or says nothing within timeout_s."""
-    deadline, buf = time.monotonic() + timeout_s, b""
-    fd = proc.stderr.fileno()
-    while time.monotonic() < deadline:
-        if not select.select([fd], [], [], max(0, deadline - time.monotonic()))[0]:
-            break
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        log.write(chunk)
-        buf += chunk
-        m = re.search(rb"open (https?://\S+#token=[0-9a-fA-F]+)", buf)
-        if m:
-            return m.group(1).decode()
-    return None
+class Drain:
+    """framepush's stderr copied to its log by a thread (a full pipe would stall it), and the
+    viewer URL it prints ("framepush: open http://...#token=...") taken from it."""
+
+    def __init__(self, proc, log):
+        self.proc, self.log, self.buf, self.url = proc, log, b"", None
+        self.found = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        for chunk in iter(lambda: os.read(self.proc.stderr.fileno(), 4096), b""):
+            self.log.write(chunk)
+            self.log.flush()
+            if self.url is None:
+                self.buf += chunk
+                m = re.search(rb"open (https?://\S+#token=[0-9a-fA-F]+)", self.buf)
+                if m:
+                    self.url = m.group(1).decode()
+                    self.found.set()
+        self.found.set()  # stderr closed: no URL will come
+
+    def wait_url(self, timeout_s):
+        self.found.wait(timeout_s)
+        return self.url
 
 
 STATS_JS = """(async () => {
@@ -74,24 +76,41 @@ def delta_ms(a, b, total, count):
     return 1000.0 * (b.get(total, 0) - a.get(total, 0)) / n if n > 0 else float("nan")
 
 
+def measure_page(browser, seconds):
+    """On a live page: the stamps of the frames presented over seconds after a warm-up, the
+    misreads, and the receiver's stats before and after the window."""
+    browser.evaluate(open(os.path.join(SERVE_TESTS, "clock.js")).read())
+    browser.evaluate("fpClock.start(document.getElementById('screen'))")
+    browser.wait_for("fpClock.frames.length >= %d" % WARMUP_FRAMES, 20,
+                     "the page read no %d stamped frames (misreads: fpClock.errors)" % WARMUP_FRAMES)
+    before = browser.evaluate(STATS_JS, await_promise=True)
+    browser.evaluate("fpClock.reset()")
+    # The measuring window is a duration, not a synchronisation.
+    browser.evaluate("new Promise(r => setTimeout(r, %d))" % (seconds * 1000),
+                     await_promise=True, timeout_s=seconds + 10)
+    browser.evaluate("fpClock.stop()")
+    after = browser.evaluate(STATS_JS, await_promise=True)
+    return browser.evaluate("fpClock.frames"), browser.evaluate("fpClock.errors"), before, after
+
+
 def measure(args, w, h, work):
     """One size: (main line, breakdown line), or raises RuntimeError with what failed."""
     tag = "%dx%d@%d" % (w, h, args.fps)
     stats_path = os.path.join(work, "stats-%s.json" % tag)
     log_path = os.path.join(work, "framepush-%s.log" % tag)
     cmd = [args.framepush, "serve", "--source", "test:pattern=clock", "--size", "%dx%d" % (w, h),
-           "--fps", str(args.fps), "--listen", "127.0.0.1:%d" % free_port(),
+           "--fps", str(args.fps), "--listen", "127.0.0.1:0",
            "--stats-json", stats_path]
     if args.bitrate:
         cmd += ["--bitrate", str(args.bitrate)]
-    browser = None
+    browser = drain = None
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, start_new_session=True)
         try:
-            url = wait_url(proc, 20, log)
+            drain = Drain(proc, log)
+            url = drain.wait_url(20)
             if not url:
-                log.flush()
                 said = open(log_path, errors="replace").read().strip().split("\n")[-1]
                 try:
                     how = "exited with %d" % proc.wait(2)
@@ -102,20 +121,7 @@ def measure(args, w, h, work):
             browser.navigate(url)
             browser.wait_for("document.body.dataset.state === 'live'", 20,
                              "the page did not go live (state stayed connecting or failed)")
-            browser.evaluate(open(os.path.join(SERVE_TESTS, "clock.js")).read())
-            browser.evaluate("fpClock.start(document.getElementById('screen'))")
-            browser.wait_for("fpClock.frames.length >= %d" % WARMUP_FRAMES, 20,
-                             "the page read no %d stamped frames (errors: see fpClock.errors)"
-                             % WARMUP_FRAMES)
-            before = browser.evaluate(STATS_JS, await_promise=True)
-            browser.evaluate("fpClock.reset()")
-            # The measuring window is a duration, not a synchronisation.
-            browser.evaluate("new Promise(r => setTimeout(r, %d))" % (args.seconds * 1000),
-                             await_promise=True, timeout_s=args.seconds + 10)
-            browser.evaluate("fpClock.stop()")
-            after = browser.evaluate(STATS_JS, await_promise=True)
-            frames = browser.evaluate("fpClock.frames")
-            misreads = browser.evaluate("fpClock.errors")
+            frames, misreads, before, after = measure_page(browser, args.seconds)
         except (cdp.CDPError, TimeoutError) as e:
             raise RuntimeError("%s (framepush log %s)" % (e, log_path))
         finally:
@@ -124,11 +130,12 @@ def measure(args, w, h, work):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGINT)
             try:
-                rest = proc.communicate(timeout=20)[1]
+                proc.wait(20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-                rest = proc.communicate()[1]
-            log.write(rest or b"")
+                proc.wait(10)
+            if drain:
+                drain.thread.join(10)  # before the log closes
     if not frames:
         raise RuntimeError("no frame read in the window (misreads: %s)" % misreads[:3])
     return lines(tag, frames, misreads, before, after, stats_path)
