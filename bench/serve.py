@@ -4,7 +4,8 @@ framepush serves the test source's clock pattern (each frame stamped with its wa
 capture time and number, src/sources/test.c); Chromium plays it over WebRTC, and the page
 reads the stamp back from every presented frame (tests/serve/clock.js:
 requestVideoFrameCallback, the stamp's cells drawn into a small canvas). Latency per frame =
-the frame's expected display time - its capture time, both on this machine's wall clock;
+the frame's display time (the later of rVFC's presentationTime and expectedDisplayTime) -
+its capture time, both on this machine's wall clock;
 lost = frames missing from the sequence the page presented.
 
 Run through `framepush-bench serve [--size WxH] [--fps N] [--seconds N]` (which passes
@@ -160,6 +161,8 @@ def lines(tag, frames, misreads, before, after, stats_path):
              "decode_ms=%.1f" % delta_ms(before, after, "dec", "decn"),
              "capture_to_presented_p50_ms=%.1f" % pct(present, 50),
              "rtt_ms=%s" % ("%.1f" % (after["rtt"] * 1000) if "rtt" in after else "?"),
+             # lost splits into never decoded (network, decoder) and decoded, never shown
+             "decoded=%d" % (after.get("decn", 0) - before.get("decn", 0)),
              "dropped_in_browser=%d" % (after.get("drop", 0) - before.get("drop", 0)),
              "misreads=%d" % len(misreads)]
     return main, "bench serve %s breakdown: %s" % (tag, " ".join(parts))

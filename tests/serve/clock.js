@@ -89,9 +89,11 @@
         } else if (this.frames.length < this.limit) {
           this.frames.push({
             seq: r.seq, w: video.videoWidth, h: video.videoHeight,
-            // capture -> presented (submitted for composition), -> expected on glass
+            // capture -> presented (submitted for composition), and -> on glass: the later
+            // of that and the expected display time (WebRTC frames in Chromium report an
+            // expected time just before their presentation time: never count short)
             present: since(r.ms, t0 + meta.presentationTime),
-            glass: since(r.ms, t0 + meta.expectedDisplayTime),
+            glass: since(r.ms, t0 + Math.max(meta.presentationTime, meta.expectedDisplayTime)),
             // WebRTC only: capture -> last packet received; decode time
             receive: meta.receiveTime !== undefined ? since(r.ms, t0 + meta.receiveTime) : null,
             decode: meta.processingDuration !== undefined ? meta.processingDuration * 1000 : null,
