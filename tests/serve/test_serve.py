@@ -126,14 +126,18 @@ def test_plays_and_viewers():
         b.kill()
         frames_grow(a, 60, 30, "viewer 1 plays on after viewer 2's Chromium was killed")
         check(s.p.poll() is None, "the session outlives a killed viewer")
+        # Ctrl-C with a viewer watching: exit 0, and the page learns the session ended.
+        rc = s.stop()
+        check(rc == 0, "Ctrl-C ends the session with exit 0 (%s; %s)" % (rc, tail(s.log(), 300)))
+        a.wait_for("document.body.dataset.state === 'closed'", 15,
+                   "the page did not say the session ended")
     except (cdp.CDPError, TimeoutError) as e:
         check(False, "viewers: %s (log: %s)" % (e, tail(s.log())))
     finally:
         for c in (a, b):
             if c:
                 c.close()
-    rc = s.stop()
-    check(rc == 0, "Ctrl-C ends the session with exit 0 (%s; %s)" % (rc, tail(s.log(), 300)))
+        s.stop()
 
 
 def raw_websocket(url, protocols):
