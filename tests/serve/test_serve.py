@@ -91,6 +91,17 @@ def open_viewer(url, w=800, h=450):
     return c
 
 
+def waited(c, cond, timeout_s, what):
+    """One check: cond became true in the page within timeout_s."""
+    try:
+        c.wait_for(cond, timeout_s, what)
+        check(True, what)
+        return True
+    except TimeoutError as e:
+        check(False, "%s (%s)" % (what, e))
+        return False
+
+
 def frames_grow(c, n, timeout_s, what):
     """Waits for n more stamped frames than the page has now; True if they came, in order."""
     have = c.evaluate("fpClock.frames.length")
@@ -129,8 +140,7 @@ def test_plays_and_viewers():
         # Ctrl-C with a viewer watching: exit 0, and the page learns the session ended.
         rc = s.stop()
         check(rc == 0, "Ctrl-C ends the session with exit 0 (%s; %s)" % (rc, tail(s.log(), 300)))
-        a.wait_for("document.body.dataset.state === 'closed'", 15,
-                   "the page did not say the session ended")
+        waited(a, "document.body.dataset.state === 'closed'", 15, "the page says the session closed")
     except (cdp.CDPError, TimeoutError) as e:
         check(False, "viewers: %s (log: %s)" % (e, tail(s.log())))
     finally:
