@@ -124,6 +124,9 @@ def measure(args, w, h, work):
                              "the page did not go live (state stayed connecting or failed)")
             frames, misreads, before, after = measure_page(browser, args.seconds)
         except (cdp.CDPError, TimeoutError) as e:
+            if proc.poll() is not None:
+                e = "%s; framepush exited with %d: %s" % (e, proc.returncode, open(
+                    log_path, errors="replace").read().strip().split("\n")[-1])
             raise RuntimeError("%s (framepush log %s)" % (e, log_path))
         finally:
             if browser:
