@@ -161,9 +161,10 @@ static void render_body(struct fp_backend *b, uint8_t *px, size_t stride, uint32
  *   ms (CLOCK_REALTIME in milliseconds, low 32 bits) | seq (frame number, low 16) << 32 |
  *   check << 48, white = 1,
  * check = CRC-16/CCITT-FALSE of ms (4 bytes LE) then seq (2 bytes LE), low 12 bits: a misread
- * cell is detected instead of trusted. Readers: tests/serve/clock.py, bench/serve.py's page
- * script; they sample each cell's central half. The time is taken before the frame is
- * drawn, so a latency measured from it includes the drawing (errs long, never short). */
+ * cell is detected instead of trusted. Readers: tests/serve/clock.py (files), clock.js (the
+ * page, for the browser tests and framepush-bench serve); they sample each cell's central
+ * half. The time is taken before the frame is drawn, so a latency measured from it includes
+ * the drawing (errs long, never short). */
 #define CLOCK_COLS 16u
 #define CLOCK_ROWS 4u
 
