@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages framepush needs to build, test and benchmark (the peers
-# the benchmarks compare against: libyuv, zimg, GStreamer shm, ffmpeg x11grab, wf-recorder).
+# the benchmarks compare against: libyuv, zimg, GStreamer shm, ffmpeg x11grab, wf-recorder;
+# serve's WebRTC stack: GStreamer webrtcbin, libnice, libsoup 3; the browser its tests drive:
+# chromium over the DevTools protocol with python3-websocket).
 # Idempotent: does nothing when every package is already installed.
 set -eu
 pkgs=(
@@ -10,6 +12,9 @@ pkgs=(
   libyuv-dev libzimg-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
   gstreamer1.0-plugins-bad gstreamer1.0-tools
+  gstreamer1.0-plugins-good gstreamer1.0-nice libgstreamer-plugins-bad1.0-dev
+  libsoup-3.0-dev libjson-glib-dev libxkbcommon-dev
+  chromium python3-websocket
   xvfb x11-utils libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev
   libxcb-xtest0-dev libxcb-randr0-dev libxcb-xinput-dev
   libwayland-dev wayland-protocols sway grim wf-recorder

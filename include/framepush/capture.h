@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "framepush/frame.h"
+#include "framepush/input.h"
 #include "framepush/pixel.h"
 #include "framepush/proto.h"
 
@@ -98,5 +99,14 @@ uint32_t fp_capture_generation(const struct fp_capture *cap);
 
 /* Asks the source to compose a frame now. */
 int fp_capture_kick(struct fp_capture *cap);
+
+/* Forwards one viewer input event to the source, which injects it into the display
+ * (FP_MSG_INPUT). Safe from any thread while the capture runs on another, also while a dead
+ * source is being replaced (a mutex guards the socket; it is held for one non-blocking send),
+ * until fp_capture_close starts. Never blocks: 0 when the event was queued to the source,
+ * -EINVAL when fp_input_event_valid() refuses it (nothing is sent), -EAGAIN when the
+ * source's socket is full (the event is dropped: the caller counts it refused), -ENOTCONN
+ * when no source is attached (starting, restarting, hung up), or another -errno. */
+int fp_capture_send_input(struct fp_capture *cap, const struct fp_input_event *ev);
 
 #endif

@@ -56,6 +56,9 @@ struct fp_encoder_config {
 	/* 0: encode at width x height. Else frames (still submitted at width x height) are
 	 * scaled to this, bilinear, before encoding: even, 16 .. the input size. */
 	uint32_t scale_width, scale_height;
+	/* H.264 only: the constrained baseline profile (no CABAC, no B-frames), which every
+	 * WebRTC receiver decodes. */
+	bool constrained_baseline;
 };
 
 /* Fills cfg with defaults for a w x h NV12 h264 stream at fps/1, default CRF. */

@@ -22,9 +22,10 @@
 #include "framepush/pixel.h" /* enum fp_pixfmt, struct fp_hdr10: on the wire here */
 
 #define FP_PROTO_MAGIC 0x48535046u /* "FPSH" little-endian */
-/* 2: desc_serial became a seqlock (odd while written). Both sides build from this header; a
- * source of another layout is refused anyway (control_size / status_size must be sizeof). */
-#define FP_PROTO_VERSION 2u
+/* 2: desc_serial became a seqlock (odd while written). 3: FP_MSG_INPUT (host -> source).
+ * Both sides build from this header; a source of another layout is refused anyway
+ * (control_size / status_size must be sizeof). */
+#define FP_PROTO_VERSION 3u
 
 /* Ring length bounds: one slot for the host to read, one being written, one published. */
 #define FP_RING_MIN 3u
@@ -250,6 +251,7 @@ enum fp_msg_type {
 	FP_MSG_KICK = 4,    /* host -> source: make the display compose a frame */
 	/* 5 was a test hook channel; retired, so a host or source treats it as junk. */
 	FP_MSG_REFUSED = 6, /* host -> source: peer verification failed; no fds follow */
+	FP_MSG_INPUT = 7,   /* host -> source: one input event to inject (struct fp_msg_input) */
 };
 
 struct fp_msg_header {
@@ -316,5 +318,24 @@ _Static_assert(offsetof(struct fp_msg_status, status) == 12, "status msg.status"
 _Static_assert(offsetof(struct fp_msg_status, detail) == 16, "status msg.detail");
 _Static_assert(offsetof(struct fp_msg_status, reserved0) == 20, "status msg.reserved0");
 _Static_assert(sizeof(struct fp_msg_status) == 24, "status msg size");
+
+/* One viewer input event (framepush/input.h), host -> source, no fds. The source takes it only
+ * at exactly this size and version, with reserved0 == 0 and fp_input_event_valid() true on
+ * the copied fields; anything else is dropped (counted), never fatal. */
+struct fp_msg_input {
+	struct fp_msg_header hdr;
+	uint32_t type;   /* enum fp_input_type */
+	uint32_t code;
+	int32_t value;
+	uint32_t x, y;   /* MOTION: in 1/FP_INPUT_POS_ONE of the display */
+	uint32_t reserved0;
+};
+_Static_assert(offsetof(struct fp_msg_input, type) == 8, "input.type");
+_Static_assert(offsetof(struct fp_msg_input, code) == 12, "input.code");
+_Static_assert(offsetof(struct fp_msg_input, value) == 16, "input.value");
+_Static_assert(offsetof(struct fp_msg_input, x) == 20, "input.x");
+_Static_assert(offsetof(struct fp_msg_input, y) == 24, "input.y");
+_Static_assert(offsetof(struct fp_msg_input, reserved0) == 28, "input.reserved0");
+_Static_assert(sizeof(struct fp_msg_input) == 32, "input size");
 
 #endif

@@ -17,6 +17,8 @@
 #define FRAMEPUSH_SESSION_H
 
 #include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "framepush/capture.h"
@@ -48,11 +50,28 @@ struct fp_session_progress {
 
 struct fp_session; /* a running session: see fp_session_opts.started */
 
+/* Where encoded frames go instead of a target (serve hands them to WebRTC). */
+struct fp_packet_consumer {
+	const char *name;            /* what the log and fp_session_result call it */
+	/* One access unit as the encoder made it (H.264: Annex B, parameter sets before every
+	 * keyframe), with its frame's capture time (CLOCK_MONOTONIC, ns). Runs on the encode
+	 * thread and must not block. A negative errno ends the session. */
+	int (*write)(void *user, const uint8_t *data, size_t size, int64_t capture_ns,
+		     bool keyframe);
+	void *user;
+};
+
 struct fp_session_opts {
 	struct fp_capture_opts capture;
 	uint32_t output_fps;        /* 0: capture.fps; else the source runs at capture.fps and the
 				     * output at this rate (as a compositor's refresh may differ) */
 	const char *target;         /* file (.mkv .mp4 .ts .y4m) or URL (srt:// udp:// rtp:// rtsp://) */
+	/* Instead of target (which is then NULL): encoded frames to this. The stream stays one
+	 * stream: SDR only (an HDR display ends the session), size changes in-band. */
+	const struct fp_packet_consumer *packets;
+	/* H.264 constrained baseline, the profile every browser decodes (Firefox's OpenH264
+	 * takes no other). */
+	int constrained_baseline;
 	enum fp_codec codec;        /* for SDR; an HDR display is always 10-bit (h264 -> hevc) */
 	enum fp_hw hw;
 	unsigned bitrate_kbps;      /* 0: crf */
@@ -67,8 +86,9 @@ struct fp_session_opts {
 	double duration;            /* seconds; 0: until *stop */
 	volatile sig_atomic_t *stop;/* set asynchronously (SIGINT): finish cleanly */
 	void (*progress)(const struct fp_session_progress *p, void *user); /* ~2 per second */
-	/* Called once on the calling thread when the capture is open, before the first frame.
-	 * s stays valid until fp_session_run returns (for fp_session_request_keyframe). */
+	/* Called on the calling thread when the capture is open, before the first frame, and
+	 * again with s NULL when capture has ended, before the session is torn down: in between
+	 * other threads may call fp_session_request_keyframe / fp_session_send_input on s. */
 	void (*started)(struct fp_session *s, void *user);
 	void *user;
 };
@@ -98,6 +118,13 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 /* Makes the next frame encoded a keyframe (a new viewer joined, a receiver lost data). Safe
  * from any thread, and from a signal handler, while fp_session_run runs. */
 void fp_session_request_keyframe(struct fp_session *s);
+
+/* Forwards a viewer's input event to the source, which injects it into the display
+ * (fp_capture_send_input: validated first, never blocks). Safe from any thread, also while a
+ * dead source is restarted, between the started(s) and started(NULL) callbacks (the capture
+ * closes after the second). 0, -EINVAL (invalid event), -EAGAIN (the
+ * source is behind: dropped, count it refused) or -ENOTCONN (no source attached now). */
+int fp_session_send_input(struct fp_session *s, const struct fp_input_event *ev);
 
 /* One line for humans: "59.9 fps  4.2 Mbit/s  latency p50 12.1 ms p99 20.3 ms  drops 0 ..." */
 void fp_session_format_progress(const struct fp_session_progress *p, char *buf, size_t cap);

@@ -12,8 +12,10 @@
 #ifndef FRAMEPUSH_SOURCE_H
 #define FRAMEPUSH_SOURCE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "framepush/input.h"
 #include "framepush/proto.h"
 
 struct fp_source;
@@ -35,11 +37,13 @@ enum fp_source_event_type {
 	FP_SOURCE_EV_KICK,      /* the host asks for a frame now */
 	FP_SOURCE_EV_HANGUP,    /* the host went away: exit cleanly */
 	FP_SOURCE_EV_REFUSED,   /* the host refused this process (peer verification) */
+	FP_SOURCE_EV_INPUT,     /* a viewer's input event, validated: inject it */
 };
 
 struct fp_source_event {
 	enum fp_source_event_type type;
 	uint32_t status, detail; /* REJECTED */
+	struct fp_input_event input; /* INPUT: fp_input_event_valid() holds */
 };
 
 /* Connects to the host's socket at path and sends HELLO with the display's descriptor.
@@ -56,6 +60,16 @@ int fp_source_fd(const struct fp_source *src);
 
 /* Reads and handles one message (waiting up to timeout_ms). -EAGAIN when none came. */
 int fp_source_dispatch(struct fp_source *src, int timeout_ms, struct fp_source_event *ev);
+
+/* Decodes one FP_MSG_INPUT packet of len bytes (the host's, so untrusted): copied out once,
+ * taken only at exactly sizeof(struct fp_msg_input), this protocol version, reserved0 == 0
+ * and fp_input_event_valid(). 0 and *ev, or -EBADMSG (size, version, reserved) or -EINVAL
+ * (an event the display may not receive). fp_source_dispatch uses it; exposed for tests and
+ * the fuzzer. */
+int fp_source_decode_input(const void *buf, size_t len, struct fp_input_event *ev);
+
+/* FP_MSG_INPUT packets dispatch dropped as malformed or invalid (logged rate-limited). */
+uint64_t fp_source_input_dropped(const struct fp_source *src);
 
 /* The attached ring, or NULL. Valid until the next dispatch. */
 const struct fp_source_ring *fp_source_ring(const struct fp_source *src);

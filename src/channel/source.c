@@ -24,6 +24,7 @@ struct fp_source {
 	struct fp_desc desc;   /* hdr.present == FP_HDR_META_NONE until a backend reports */
 	uint32_t desc_serial;  /* even; written under the status block's seqlock */
 	uint64_t event_stalls; /* signals the guard timer had to cut short */
+	uint64_t input_dropped;/* FP_MSG_INPUT packets refused (malformed or invalid) */
 	struct fp_attachment att;
 	int attached;
 	struct fp_source_ring view;
@@ -243,6 +244,48 @@ static void handle_channel(struct fp_source *src, const void *buf, size_t len, i
 	ev->type = FP_SOURCE_EV_ATTACHED;
 }
 
+int fp_source_decode_input(const void *buf, size_t len, struct fp_input_event *ev)
+{
+	struct fp_msg_input m;
+
+	/* Exactly our size: a longer packet is another layout, not one to read a prefix of. */
+	if (len != sizeof(m))
+		return -EBADMSG;
+	memcpy(&m, buf, sizeof(m)); /* one copy; only the copy is checked and used */
+	if (m.hdr.type != FP_MSG_INPUT || m.hdr.version != FP_PROTO_VERSION || m.reserved0)
+		return -EBADMSG;
+	*ev = (struct fp_input_event){ .type = m.type, .code = m.code, .value = m.value,
+				       .x = m.x, .y = m.y };
+	return fp_input_event_valid(ev) ? 0 : -EINVAL;
+}
+
+uint64_t fp_source_input_dropped(const struct fp_source *src)
+{
+	return src->input_dropped;
+}
+
+/* An input packet: the event, or a drop that is counted and logged at counts 1, 2, 4, 8...
+ * (a viewer's garbage must neither end the source nor flood its log). */
+static void handle_input(struct fp_source *src, const void *buf, size_t len, size_t nfds,
+			 struct fp_source_event *ev)
+{
+	/* fds along with an input event: not what this host sends (they were closed). */
+	int r = nfds ? -EBADMSG : fp_source_decode_input(buf, len, &ev->input);
+	uint64_t n;
+
+	if (r == 0) {
+		ev->type = FP_SOURCE_EV_INPUT;
+		return;
+	}
+	memset(&ev->input, 0, sizeof(ev->input));
+	n = ++src->input_dropped;
+	if ((n & (n - 1)) == 0)
+		fp_warn("source: dropped an input message (%zu bytes): %s; %llu dropped so far",
+			len, r == -EINVAL ? "not an event the display may receive"
+					  : "malformed (size, version, reserved field or fds)",
+			(unsigned long long)n);
+}
+
 int fp_source_dispatch(struct fp_source *src, int timeout_ms, struct fp_source_event *ev)
 {
 	union {
@@ -289,6 +332,9 @@ int fp_source_dispatch(struct fp_source *src, int timeout_ms, struct fp_source_e
 		break;
 	case FP_MSG_REFUSED:
 		ev->type = FP_SOURCE_EV_REFUSED;
+		break;
+	case FP_MSG_INPUT:
+		handle_input(src, &buf, (size_t)n, nfds, ev);
 		break;
 	default:
 		fp_warn("source: ignoring message type %u (%d bytes)", buf.hdr.type, n);

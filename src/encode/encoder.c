@@ -722,6 +722,8 @@ static int set_options(struct fp_encoder *e)
 		ret = set_opt(ctx, k->fixed[i].key, k->fixed[i].val);
 	if (ret >= 0 && k->options)
 		ret = k->options(ctx, cfg);
+	if (ret >= 0 && cfg->constrained_baseline && cfg->codec == FP_CODEC_H264)
+		ret = set_opt(ctx, "profile", k->hw == FP_HW_VAAPI ? "constrained_baseline" : "baseline");
 	if (ret >= 0 && cfg->crf) {
 		snprintf(num, sizeof(num), "%d", cfg->crf);
 		if (k->crf_option)

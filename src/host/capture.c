@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -87,6 +88,13 @@ struct fp_capture {
 	char *argv[16];
 	char arg_size[32], arg_fps[16], arg_target[16];
 	int adopted;               /* the broker came from the caller: nothing to restart */
+
+	/* fp_capture_send_input runs on another thread while a restart replaces the broker:
+	 * it sends on input_sock, a copy of the current broker's socket (-1: none attached)
+	 * that this thread changes only under input_lock, before the broker closing it is
+	 * destroyed. The lock is held for one non-blocking send or one store, no longer. */
+	pthread_mutex_t input_lock;
+	int input_sock;
 };
 
 /* Ends the session with err, which every later call returns, and keeps the reason for
@@ -248,6 +256,42 @@ static void log_status_change(struct fp_capture *cap)
 			(int)fp_broker_pid(cap->broker));
 }
 
+/* The socket input goes to from now on (-1: none). */
+static void set_input_sock(struct fp_capture *cap, int sock)
+{
+	pthread_mutex_lock(&cap->input_lock);
+	cap->input_sock = sock;
+	pthread_mutex_unlock(&cap->input_lock);
+}
+
+int fp_capture_send_input(struct fp_capture *cap, const struct fp_input_event *ev)
+{
+	struct fp_msg_input m = {
+		.hdr = { .type = FP_MSG_INPUT, .version = FP_PROTO_VERSION },
+		.type = ev->type, .code = ev->code, .value = ev->value, .x = ev->x, .y = ev->y,
+	};
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n = -1;
+	int r;
+
+	/* The source checks again; refusing here keeps garbage off the channel at all. */
+	if (!fp_input_event_valid(ev))
+		return -EINVAL;
+	pthread_mutex_lock(&cap->input_lock);
+	if (cap->input_sock >= 0)
+		n = sendmsg(cap->input_sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	r = cap->input_sock < 0 ? -ENOTCONN : n < 0 ? -errno : 0;
+	pthread_mutex_unlock(&cap->input_lock);
+	if (r == -EWOULDBLOCK)
+		return -EAGAIN; /* the source is behind: the event is refused, never queued here */
+	/* A source that hung up or is being replaced: the same for the caller. */
+	if (r == -EPIPE || r == -ECONNRESET)
+		return -ENOTCONN;
+	/* SOCK_SEQPACKET sends all of a packet or nothing. */
+	return r < 0 ? r : (size_t)n == sizeof(m) ? 0 : -EIO;
+}
+
 static int send_kick(struct fp_capture *cap)
 {
 	struct fp_msg_header m = { .type = FP_MSG_KICK, .version = FP_PROTO_VERSION };
@@ -298,6 +342,7 @@ static int source_died(struct fp_capture *cap)
 				   (int)pid, why);
 	/* Counted first: a source that dies again while restarting cannot loop forever. */
 	cap->stats.source_restarts++;
+	set_input_sock(cap, -1); /* before the broker that owns the fd closes it */
 	fp_warn("capture: source pid %d died (%s); starting a new one (restart %llu of %u)",
 		(int)pid, why, (unsigned long long)cap->stats.source_restarts,
 		cap->opts.max_source_restarts);
@@ -306,6 +351,7 @@ static int source_died(struct fp_capture *cap)
 	r = start_source(cap);
 	if (r < 0)
 		return r;
+	set_input_sock(cap, fp_broker_sock(cap->broker));
 	cap->recovering_since = 0;
 	cap->last_fresh = fp_now_ns();
 	return 0;
@@ -763,6 +809,7 @@ int fp_capture_hangup(struct fp_capture *cap, int timeout_ms, char *why, size_t 
 	int r;
 
 	snprintf(why, len, "still running");
+	set_input_sock(cap, -1);
 	/* The source exits on end-of-file on its socket; shutdown (not close) keeps the fd
 	 * number the broker owns valid until it closes it. */
 	if (shutdown(fp_broker_sock(cap->broker), SHUT_RDWR) < 0 && errno != ENOTCONN)
@@ -782,10 +829,12 @@ void fp_capture_close(struct fp_capture *cap)
 {
 	if (!cap)
 		return;
+	set_input_sock(cap, -1);
 	free_out_ring(cap);
 	fp_converter_destroy(cap->conv);
 	fp_ring_destroy(cap->ring);
 	fp_broker_destroy(cap->broker); /* hangs up: the source exits */
+	pthread_mutex_destroy(&cap->input_lock);
 	free(cap);
 }
 
@@ -900,6 +949,8 @@ static int capture_open(struct fp_capture **out, const struct fp_capture_opts *o
 	}
 	cap->broker = broker;
 	cap->adopted = broker != NULL;
+	cap->input_sock = -1;
+	pthread_mutex_init(&cap->input_lock, NULL);
 	apply_defaults(cap, opts);
 	build_source_argv(cap);
 	r = fp_converter_create(&cap->conv, opts->convert_threads, FP_CPU_AUTO);
@@ -911,6 +962,7 @@ static int capture_open(struct fp_capture **out, const struct fp_capture_opts *o
 	r = start_source(cap);
 	if (r < 0)
 		goto err_close_capture;
+	set_input_sock(cap, fp_broker_sock(cap->broker));
 	fp_info("capture: source pid %d attached to ring gen %u (%ux%u %s, %u slots, pipeline depth %u)",
 		(int)fp_broker_pid(cap->broker), cap->ring->generation, cap->ring->width,
 		cap->ring->height, fp_capture_is_hdr(cap) ? "HDR" : "SDR", cap->ring_len, cap->depth);

@@ -118,6 +118,11 @@ void fp_session_request_keyframe(struct fp_session *s)
 	atomic_store(&s->keyframe, true);
 }
 
+int fp_session_send_input(struct fp_session *s, const struct fp_input_event *ev)
+{
+	return fp_capture_send_input(s->cap, ev);
+}
+
 static uint64_t dropped(const struct fp_capture_stats *st)
 {
 	uint64_t used = st->frames_fresh + st->signature_failures;
@@ -239,7 +244,7 @@ static int session_open(struct fp_session *ss, const struct fp_session_opts *opt
 			struct fp_session_result *res)
 {
 	char why[512];
-	int r = fp_output_kind_of(opts->target);
+	int r = opts->packets ? 0 : fp_output_kind_of(opts->target);
 
 	if (r < 0) {
 		snprintf(res->error, sizeof(res->error),
@@ -309,6 +314,9 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 	if (opts->started)
 		opts->started(&ss, opts->user);
 	r = capture_loop(&ss, res);
+	/* Before anything is torn down: other threads must stop calling into the session now. */
+	if (opts->started)
+		opts->started(NULL, opts->user);
 
 	pthread_mutex_lock(&ss.lock);
 	ss.done = 1;
@@ -328,3 +336,4 @@ err_close_capture:
 	fp_sink_finish(&ss.sink);
 	return r;
 }
+

@@ -48,12 +48,18 @@ static bool mode_changed(const struct fp_sink *s, const struct fp_yuv_frame *f)
 	return f->format != s->format || f->width != s->width || f->height != s->height;
 }
 
+/* Where frames go now: the output's file or URL, or the packet consumer's name. */
+static const char *target_name(const struct fp_sink *s)
+{
+	return s->opts->packets ? s->opts->packets->name : fp_output_target(s->out);
+}
+
 static void set_mode(struct fp_sink *s, const struct fp_yuv_frame *f)
 {
 	s->format = f->format;
 	s->width = f->width;
 	s->height = f->height;
-	snprintf(s->last_target, sizeof(s->last_target), "%s", fp_output_target(s->out));
+	snprintf(s->last_target, sizeof(s->last_target), "%s", target_name(s));
 }
 
 /* ---- raw frames ---- */
@@ -104,10 +110,21 @@ static int sink_raw(struct fp_sink *s, const struct fp_yuv_frame *f, int64_t cap
 
 /* ---- encoded ---- */
 
+/* The packet to the output, or to the packet consumer with its frame's capture time. */
+static int write_packet(struct fp_sink *s, int64_t capture_ns)
+{
+	const struct fp_packet_consumer *c = s->opts->packets;
+
+	if (!c)
+		return fp_output_write(s->out, s->pkt);
+	return c->write(c->user, s->pkt->data, (size_t)s->pkt->size, capture_ns,
+			(s->pkt->flags & AV_PKT_FLAG_KEY) != 0);
+}
+
 static int drain_packets(struct fp_sink *s)
 {
 	for (;;) {
-		int64_t t0 = fp_now_ns();
+		int64_t t0 = fp_now_ns(), capture_ns = t0;
 		int r = fp_encoder_receive(s->enc, s->pkt);
 
 		/* Encoder time only: a slow disk or network is not the encoder's to make up for. */
@@ -118,22 +135,23 @@ static int drain_packets(struct fp_sink *s)
 			return sink_fail(s, r, "encoding failed");
 		/* Low-latency encoders emit one packet per frame, in order (no B-frames). */
 		if (s->fifo_len) {
-			fp_latency_record(&s->latency, fp_now_ns() - s->pts_fifo[s->fifo_head]);
+			capture_ns = s->pts_fifo[s->fifo_head];
+			fp_latency_record(&s->latency, fp_now_ns() - capture_ns);
 			s->fifo_head = (s->fifo_head + 1) % FP_SINK_PTS_FIFO;
 			s->fifo_len--;
 		}
 		s->packets++;
 		s->bytes += (uint64_t)s->pkt->size;
-		r = fp_output_write(s->out, s->pkt);
+		r = write_packet(s, capture_ns);
 		av_packet_unref(s->pkt);
 		if (r < 0) {
 			snprintf(s->error, sizeof(s->error), "writing to %s failed: %s",
-				 fp_output_target(s->out), av_err2str(r));
+				 target_name(s), av_err2str(r));
 			return r;
 		}
 		/* The output opened before the first frame: this says frames are flowing. */
 		if (s->packets == 1)
-			fp_info("session: first frame written to %s", fp_output_target(s->out));
+			fp_info("session: first frame written to %s", target_name(s));
 	}
 }
 
@@ -184,7 +202,8 @@ static const struct {
 
 static unsigned scale_levels(const struct fp_sink *s)
 {
-	return s->opts->profile == FP_PROFILE_LIVE && fp_output_kind_resizes_inband(s->kind) ?
+	return s->opts->profile == FP_PROFILE_LIVE &&
+			       (s->opts->packets || fp_output_kind_resizes_inband(s->kind)) ?
 		       (unsigned)FP_ARRAY_LEN(scale_steps) : 0;
 }
 
@@ -299,6 +318,7 @@ static int open_encoder(struct fp_sink *s, const struct fp_yuv_frame *f,
 	cfg.bitrate_kbps = o->bitrate_kbps;
 	cfg.crf = o->crf;
 	cfg.keyint = o->keyint;
+	cfg.constrained_baseline = o->constrained_baseline;
 	r = fp_encoder_create(out, &cfg);
 	if (r < 0) {
 		char why[256] = "";
@@ -326,7 +346,7 @@ static int open_encoder(struct fp_sink *s, const struct fp_yuv_frame *f,
 /* The first encoder: the output is opened for it. */
 static int start_output(struct fp_sink *s, struct fp_encoder *enc)
 {
-	int r = fp_output_open(&s->out, s->opts->target, enc, &s->out_opts);
+	int r = s->opts->packets ? 0 : fp_output_open(&s->out, s->opts->target, enc, &s->out_opts);
 
 	if (r < 0) {
 		if (r == -ECANCELED)
@@ -340,7 +360,7 @@ static int start_output(struct fp_sink *s, struct fp_encoder *enc)
 	snprintf(s->codec, sizeof(s->codec), "%s", fp_codec_name(fp_encoder_config(enc)->codec));
 	snprintf(s->encoder, sizeof(s->encoder), "%s", fp_encoder_name(enc));
 	s->segments = 1;
-	snprintf(s->first_target, sizeof(s->first_target), "%s", fp_output_target(s->out));
+	snprintf(s->first_target, sizeof(s->first_target), "%s", target_name(s));
 	return 0;
 }
 
@@ -353,7 +373,8 @@ static int move_output(struct fp_sink *s, struct fp_encoder *enc, const struct f
 
 	fp_encoder_flush(s->enc);
 	r = drain_packets(s);
-	if (r == 0)
+	mode = FP_SWITCH_INBAND; /* a packet consumer gets one stream: the new keyframe goes on */
+	if (r == 0 && s->out)
 		r = fp_output_switch(s->out, enc, &mode);
 	fp_encoder_destroy(s->enc);
 	s->enc = NULL;
@@ -371,7 +392,7 @@ static int move_output(struct fp_sink *s, struct fp_encoder *enc, const struct f
 		f->format == FP_YUV_P010 ? "HDR" : "SDR",
 		mode == FP_SWITCH_INBAND ? "same stream, new keyframe"
 		: mode == FP_SWITCH_SEGMENT ? "new segment" : "new session",
-		fp_output_target(s->out));
+		target_name(s));
 	return 0;
 }
 
@@ -382,6 +403,12 @@ static int switch_encoder(struct fp_sink *s, const struct fp_yuv_frame *f,
 	struct fp_encoder *enc;
 	int r;
 
+	/* A browser's WebRTC stack takes the one SDR H.264 stream it was offered. */
+	if (s->opts->packets && codec_for(s, f) != asked_codec(s)) {
+		snprintf(s->error, sizeof(s->error), "the display turned HDR; %s takes SDR %s only",
+			 s->opts->packets->name, fp_codec_name(asked_codec(s)));
+		return -ENOTSUP;
+	}
 	r = open_encoder(s, f, hdr10, &enc);
 	if (r < 0)
 		return r;

@@ -51,8 +51,9 @@ struct fp_sink {
 /* The output frame rate of a session. */
 uint32_t fp_session_out_fps(const struct fp_session_opts *o);
 
-/* A sink for opts->target, of the kind fp_output_kind_of() gave. Opens nothing yet (the
- * first frame does). keyframe is polled before each frame. Returns 0 or -ENOMEM. */
+/* A sink for opts->target, of the kind fp_output_kind_of() gave (0: opts->packets instead).
+ * Opens nothing yet (the first frame does). keyframe is polled before each frame. Returns 0
+ * or -ENOMEM. */
 int fp_sink_init(struct fp_sink *s, const struct fp_session_opts *opts, enum fp_output_kind kind,
 		 atomic_bool *keyframe);
 

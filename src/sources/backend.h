@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "framepush/input.h"
 #include "framepush/proto.h"
 #include "framepush/source.h"
 
@@ -35,6 +36,11 @@ struct fp_backend_impl {
 	int (*ring_changed)(struct fp_backend *b, const struct fp_source_ring *ring);
 	/* Make the display compose a frame (idle desktops publish nothing otherwise). */
 	void (*kick)(struct fp_backend *b);
+	/* Optional (NULL: a view-only backend; events are dropped and counted). Injects one
+	 * viewer input event, already validated (fp_input_event_valid), into the display;
+	 * positions map to the display's size at the time it arrives (fp_input_pixel). 0, or
+	 * -errno for an event the display did not take: counted, never the end of the source. */
+	int (*input)(struct fp_backend *b, const struct fp_input_event *ev);
 	/* Validates an option string without touching a display: the host runs it before it
 	 * spawns the source, so a bad spec is a usage error, not a source that died. 0 or
 	 * -EINVAL / -ENOENT with the reason logged. */

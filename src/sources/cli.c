@@ -136,6 +136,31 @@ static int check_spec(const struct fp_source_cli *cli, const struct fp_backend_i
 	return FP_SOURCE_EXIT_OK;
 }
 
+/* Input events the backend could not take: counted; a view-only backend (no input op) is
+ * logged once, a refusing one at counts 1, 2, 4, 8... Never a reason to stop publishing. */
+static uint64_t input_refused;
+
+static void inject(const struct fp_backend_impl *impl, struct fp_backend *b,
+		   const struct fp_input_event *ev)
+{
+	int r;
+
+	if (!impl->input) {
+		if (!input_refused++)
+			fp_warn("backend %s takes no input (view only): input events are dropped",
+				impl->name);
+		return;
+	}
+	r = impl->input(b, ev);
+	if (r >= 0)
+		return;
+	input_refused++;
+	if (input_refused & (input_refused - 1))
+		return;
+	fp_warn("backend %s refused an input event (type %u code %u): %s; %llu refused so far",
+		impl->name, ev->type, ev->code, strerror(-r), (unsigned long long)input_refused);
+}
+
 /* One host message. Returns -1 to go on, else the exit status to end with. */
 static int on_host_event(const struct fp_backend_impl *impl, struct fp_backend *b,
 			 struct fp_source *src, bool *sandboxed)
@@ -154,6 +179,9 @@ static int on_host_event(const struct fp_backend_impl *impl, struct fp_backend *
 		return -1;
 	case FP_SOURCE_EV_KICK:
 		impl->kick(b);
+		return -1;
+	case FP_SOURCE_EV_INPUT:
+		inject(impl, b, &ev.input);
 		return -1;
 	case FP_SOURCE_EV_HANGUP:
 		fp_info("host hung up; exiting");

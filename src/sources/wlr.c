@@ -19,6 +19,10 @@
  * order. A kick moves a virtual pointer by +1 and back, which damages the (software) cursor
  * and makes the compositor compose a frame.
  *
+ * Viewer input goes through the same virtual pointer (absolute motion at the output's size,
+ * buttons, wheel detents) and a zwp_virtual_keyboard_v1 with a "us" keymap made at create,
+ * before the sandbox; headless sway has no keyboard until that one exists.
+ *
  * Spec keys: output=NAME (wl_output name, e.g. HEADLESS-1; default: the first output),
  * cursor=1 (draw the cursor into captures). */
 #include <errno.h>
@@ -32,6 +36,7 @@
 #include <unistd.h>
 
 #include <wayland-client.h>
+#include <xkbcommon/xkbcommon.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -39,6 +44,7 @@
 #include "spec.h"
 #include "wlr-screencopy-unstable-v1-client-protocol.h"
 #include "wlr-virtual-pointer-unstable-v1-client-protocol.h"
+#include "virtual-keyboard-unstable-v1-client-protocol.h"
 
 #define MAX_OUTPUTS 16
 #define SCREENCOPY_VERSION 3u
@@ -51,6 +57,8 @@
 /* Screencopy frames in flight at most: one being published while the next one waits for
  * the commit after it. More would only hold ring slots; the host needs the latest. */
 #define PIPE_DEPTH 2
+/* What wlroots (and libinput) take as one wheel detent in axis units. */
+#define WHEEL_STEP 15
 /* The kick's pointer nudge: one wl_fixed unit, 1/256 px (see wlr_kick). */
 #define KICK_STEP ((wl_fixed_t)1)
 
@@ -107,6 +115,16 @@ struct fp_backend {
 	uint32_t sc_version;
 	struct zwlr_virtual_pointer_manager_v1 *vpm;
 	struct zwlr_virtual_pointer_v1 *vp;
+	/* Viewer keys: a virtual keyboard on the first seat with a "us" keymap, and our own
+	 * xkb state of it (wlroots takes a virtual keyboard's modifiers from us, not from its
+	 * keys). No keyboard (vk NULL): keys are dropped, counted, warned about once. */
+	struct wl_seat *seat;
+	struct zwp_virtual_keyboard_manager_v1 *vkm;
+	struct zwp_virtual_keyboard_v1 *vk;
+	struct xkb_context *xkb;
+	struct xkb_keymap *keymap;
+	struct xkb_state *kb_state;
+	uint64_t keys_dropped, inputs;
 
 	struct output outputs[MAX_OUTPUTS];
 	size_t n_outputs;
@@ -317,6 +335,10 @@ static void registry_global(void *data, struct wl_registry *reg, uint32_t name,
 	} else if (!strcmp(iface, zwlr_virtual_pointer_manager_v1_interface.name) && !b->vpm) {
 		b->vpm = wl_registry_bind(reg, name, &zwlr_virtual_pointer_manager_v1_interface,
 					  version < VPOINTER_VERSION ? version : VPOINTER_VERSION);
+	} else if (!strcmp(iface, wl_seat_interface.name) && !b->seat) {
+		b->seat = wl_registry_bind(reg, name, &wl_seat_interface, 1);
+	} else if (!strcmp(iface, zwp_virtual_keyboard_manager_v1_interface.name) && !b->vkm) {
+		b->vkm = wl_registry_bind(reg, name, &zwp_virtual_keyboard_manager_v1_interface, 1);
 	} else if (!strcmp(iface, wl_output_interface.name)) {
 		struct output *out;
 
@@ -758,6 +780,19 @@ static void wlr_destroy(struct fp_backend *b)
 	destroy_slot_bufs(b);
 	for (unsigned i = 0; i < PIPE_DEPTH; i++)
 		destroy_bounce(&b->bounce[i]);
+	if (b->inputs || b->keys_dropped)
+		fp_info("wlr source: %llu input events injected, %llu keys dropped (no virtual "
+			"keyboard)", (unsigned long long)b->inputs,
+			(unsigned long long)b->keys_dropped);
+	if (b->vk)
+		zwp_virtual_keyboard_v1_destroy(b->vk);
+	if (b->vkm)
+		zwp_virtual_keyboard_manager_v1_destroy(b->vkm); /* no request: the proxy only */
+	if (b->seat)
+		wl_seat_destroy(b->seat);
+	xkb_state_unref(b->kb_state);
+	xkb_keymap_unref(b->keymap);
+	xkb_context_unref(b->xkb);
 	if (b->vp)
 		zwlr_virtual_pointer_v1_destroy(b->vp);
 	if (b->vpm)
@@ -857,6 +892,68 @@ static void create_kick_pointer(struct fp_backend *b)
 		b->vp = zwlr_virtual_pointer_manager_v1_create_virtual_pointer(b->vpm, NULL);
 }
 
+/* The "us" keymap (evdev rules, pc105) as text in a sealed memfd, with our state of it. Made
+ * in create, before the sandbox: compiling reads the XKB files under /usr/share/X11/xkb,
+ * which the sandbox refuses to open. The fd, or -errno. */
+static int make_keymap(struct fp_backend *b, uint32_t *size)
+{
+	const struct xkb_rule_names names = { .rules = "evdev", .model = "pc105", .layout = "us" };
+	char *text;
+	size_t len, off = 0;
+	int fd;
+
+	/* Not $XKB_DEFAULT_*: a viewer types on the keymap the browser's codes were mapped to. */
+	b->xkb = xkb_context_new(XKB_CONTEXT_NO_ENVIRONMENT_NAMES);
+	b->keymap = b->xkb ? xkb_keymap_new_from_names(b->xkb, &names, XKB_KEYMAP_COMPILE_NO_FLAGS)
+			   : NULL;
+	b->kb_state = b->keymap ? xkb_state_new(b->keymap) : NULL;
+	text = b->kb_state ? xkb_keymap_get_as_string(b->keymap, XKB_KEYMAP_FORMAT_TEXT_V1) : NULL;
+	if (!text)
+		return -ENOENT;
+	len = strlen(text) + 1; /* with its NUL, as a wl_keyboard keymap is */
+	fd = memfd_create("framepush-keymap", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	while (fd >= 0 && off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0 && errno != EINTR)
+			fp_close(&fd);
+		off += n > 0 ? (size_t)n : 0;
+	}
+	free(text);
+	/* Sealed: the compositor maps it, and nothing can change it under the compositor. */
+	if (fd >= 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+					       F_SEAL_SEAL) < 0)
+		fp_close(&fd);
+	if (fd < 0)
+		return -errno;
+	*size = (uint32_t)len;
+	return fd;
+}
+
+/* A virtual keyboard for viewer keys; optional: without one keys are dropped, the pointer
+ * still works. */
+static void create_keyboard(struct fp_backend *b)
+{
+	uint32_t size = 0;
+	int fd;
+
+	if (!b->vkm || !b->seat) {
+		fp_warn("wlr source: no %s: viewer keys will be dropped",
+			b->vkm ? "wl_seat" : "zwp_virtual_keyboard_manager_v1");
+		return;
+	}
+	fd = make_keymap(b, &size);
+	if (fd < 0) {
+		fp_warn("wlr source: cannot make the \"us\" keymap for the virtual keyboard (%s): "
+			"viewer keys will be dropped", strerror(-fd));
+		return;
+	}
+	b->vk = zwp_virtual_keyboard_manager_v1_create_virtual_keyboard(b->vkm, b->seat);
+	/* libwayland sends a duplicate of fd: ours is closed at once. */
+	zwp_virtual_keyboard_v1_keymap(b->vk, WL_KEYBOARD_KEYMAP_FORMAT_XKB_V1, fd, size);
+	close(fd);
+}
+
 static int wlr_create(struct fp_backend **out, const struct fp_backend_args *args)
 {
 	struct fp_backend *b = calloc(1, sizeof(*b));
@@ -874,8 +971,10 @@ static int wlr_create(struct fp_backend **out, const struct fp_backend_args *arg
 	    (r = connect_compositor(b, args->display)) < 0 || (r = pick_output(b)) < 0)
 		goto err_destroy;
 	create_kick_pointer(b);
-	fp_info("wlr source: output %s %ux%u, screencopy v%u%s", b->out->name, b->cap_w, b->cap_h,
-		b->sc_version, b->vp ? ", virtual pointer for kicks" : "");
+	create_keyboard(b);
+	fp_info("wlr source: output %s %ux%u, screencopy v%u%s%s", b->out->name, b->cap_w,
+		b->cap_h, b->sc_version, b->vp ? ", virtual pointer for kicks and input" : "",
+		b->vk ? ", virtual keyboard" : "");
 	*out = b;
 	return 0;
 
@@ -1024,6 +1123,76 @@ static void wlr_kick(struct fp_backend *b)
 	wl_display_flush(b->dpy);
 }
 
+/* ---- input ---- */
+
+static void inject_key(struct fp_backend *b, uint32_t t, const struct fp_input_event *ev)
+{
+	zwp_virtual_keyboard_v1_key(b->vk, t, ev->code, ev->value ? WL_KEYBOARD_KEY_STATE_PRESSED
+								  : WL_KEYBOARD_KEY_STATE_RELEASED);
+	/* wlroots does not derive a virtual keyboard's modifiers from its keys: without this,
+	 * Shift would be pressed but never in effect. xkb keycodes are evdev + 8. */
+	xkb_state_update_key(b->kb_state, ev->code + 8u, ev->value ? XKB_KEY_DOWN : XKB_KEY_UP);
+	zwp_virtual_keyboard_v1_modifiers(
+		b->vk, xkb_state_serialize_mods(b->kb_state, XKB_STATE_MODS_DEPRESSED),
+		xkb_state_serialize_mods(b->kb_state, XKB_STATE_MODS_LATCHED),
+		xkb_state_serialize_mods(b->kb_state, XKB_STATE_MODS_LOCKED),
+		xkb_state_serialize_layout(b->kb_state, XKB_STATE_LAYOUT_EFFECTIVE));
+}
+
+static void inject_wheel(struct fp_backend *b, uint32_t t, const struct fp_input_event *ev)
+{
+	uint32_t axis = ev->code == FP_WHEEL_VERTICAL ? WL_POINTER_AXIS_VERTICAL_SCROLL
+						      : WL_POINTER_AXIS_HORIZONTAL_SCROLL;
+
+	/* A wheel, in whole detents: clients that count clicks get discrete steps, the others
+	 * 15 units per detent, as from a real wheel. Positive is down/right on both. */
+	zwlr_virtual_pointer_v1_axis_source(b->vp, WL_POINTER_AXIS_SOURCE_WHEEL);
+	zwlr_virtual_pointer_v1_axis_discrete(b->vp, t, axis,
+					      wl_fixed_from_int(WHEEL_STEP * ev->value), ev->value);
+	zwlr_virtual_pointer_v1_frame(b->vp);
+}
+
+static int wlr_input(struct fp_backend *b, const struct fp_input_event *ev)
+{
+	uint32_t t = (uint32_t)(fp_now_ns() / FP_NSEC_PER_MSEC);
+
+	if (!b->vp && ev->type != FP_INPUT_KEY)
+		return -ENOTSUP;
+	switch (ev->type) {
+	case FP_INPUT_MOTION:
+		/* In pixels of the output's size now, on the output the pointer is tied to. */
+		zwlr_virtual_pointer_v1_motion_absolute(b->vp, t, fp_input_pixel(ev->x, b->cap_w),
+							fp_input_pixel(ev->y, b->cap_h), b->cap_w,
+							b->cap_h);
+		zwlr_virtual_pointer_v1_frame(b->vp);
+		break;
+	case FP_INPUT_BUTTON:
+		/* Buttons are evdev codes on the wire too. */
+		zwlr_virtual_pointer_v1_button(b->vp, t, ev->code,
+					       ev->value ? WL_POINTER_BUTTON_STATE_PRESSED
+							 : WL_POINTER_BUTTON_STATE_RELEASED);
+		zwlr_virtual_pointer_v1_frame(b->vp);
+		break;
+	case FP_INPUT_WHEEL:
+		inject_wheel(b, t, ev);
+		break;
+	case FP_INPUT_KEY:
+		if (!b->vk) {
+			b->keys_dropped++; /* warned about once, at create */
+			return 0;
+		}
+		inject_key(b, t, ev);
+		break;
+	default:
+		return -EINVAL;
+	}
+	b->inputs++;
+	/* Now, not at the next capture: a viewer's click must not wait on a frame. */
+	if (wl_display_flush(b->dpy) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
 const struct fp_backend_impl fp_backend_wlr = {
 	.name = "wlr",
 	.check_spec = wlr_check_spec,
@@ -1035,4 +1204,5 @@ const struct fp_backend_impl fp_backend_wlr = {
 	.dispatch = wlr_dispatch,
 	.ring_changed = wlr_ring_changed,
 	.kick = wlr_kick,
+	.input = wlr_input,
 };

@@ -378,7 +378,7 @@ static const struct x11_extension {
 	{ &xcb_damage_id, "DAMAGE", 1, setup_damage },
 	{ &xcb_xfixes_id, "XFIXES", 1, setup_xfixes },
 	{ &xcb_randr_id, "RANDR (screen size changes will not be followed)", 0, setup_randr },
-	{ &xcb_test_id, "XTEST (kicks will not move the pointer)", 0, setup_xtest },
+	{ &xcb_test_id, "XTEST (kicks will not move the pointer; input is dropped)", 0, setup_xtest },
 	{ &xcb_input_id, "XInputExtension (pointer motion alone will not publish)", 0, setup_xi },
 };
 
@@ -832,6 +832,58 @@ static void x11_kick(struct fp_backend *b)
 	}
 }
 
+/* ---- input (XTEST) ---- */
+
+/* X core pointer buttons: 1 left, 2 middle, 3 right; the wheel is buttons 4/5 (up/down) and
+ * 6/7 (left/right), one press and release per detent. */
+static uint8_t x_button(uint32_t evdev)
+{
+	return evdev == FP_BTN_LEFT ? 1 : evdev == FP_BTN_MIDDLE ? 2 : 3;
+}
+
+static void fake(struct fp_backend *b, uint8_t type, uint8_t detail, int16_t x, int16_t y)
+{
+	xcb_test_fake_input(b->c, type, detail, XCB_CURRENT_TIME, b->root, x, y, 0);
+}
+
+static int x11_input(struct fp_backend *b, const struct fp_input_event *ev)
+{
+	uint8_t wheel;
+
+	if (!b->have_xtest)
+		return -ENOTSUP;
+	switch (ev->type) {
+	case FP_INPUT_MOTION:
+		/* Absolute on the root (detail 0), at the screen's size now. */
+		fake(b, XCB_MOTION_NOTIFY, 0, (int16_t)fp_input_pixel(ev->x, b->width),
+		     (int16_t)fp_input_pixel(ev->y, b->height));
+		break;
+	case FP_INPUT_BUTTON:
+		fake(b, ev->value ? XCB_BUTTON_PRESS : XCB_BUTTON_RELEASE, x_button(ev->code), 0, 0);
+		break;
+	case FP_INPUT_WHEEL:
+		wheel = ev->code == FP_WHEEL_VERTICAL ? (ev->value > 0 ? 5 : 4)
+						       : (ev->value > 0 ? 7 : 6);
+		for (int32_t i = 0; i < (ev->value > 0 ? ev->value : -ev->value); i++) {
+			fake(b, XCB_BUTTON_PRESS, wheel, 0, 0);
+			fake(b, XCB_BUTTON_RELEASE, wheel, 0, 0);
+		}
+		break;
+	case FP_INPUT_KEY:
+		/* X keycodes are evdev codes + 8 on every server with the evdev rules (Xorg's
+		 * evdev/libinput drivers, Xvfb's default "evdev" XKB rules): the keymap maps
+		 * keycode 38 to 'a' because KEY_A is 30. X keycodes stop at 255. */
+		if (ev->code + 8u > 255u)
+			return -ERANGE;
+		fake(b, ev->value ? XCB_KEY_PRESS : XCB_KEY_RELEASE, (uint8_t)(ev->code + 8u), 0, 0);
+		break;
+	default:
+		return -EINVAL;
+	}
+	/* Now, not at the next capture: a viewer's click must not wait on a frame. */
+	return xcb_flush(b->c) > 0 ? 0 : -EPIPE;
+}
+
 const struct fp_backend_impl fp_backend_x11 = {
 	.name = "x11",
 	.check_spec = x11_check_spec,
@@ -843,4 +895,5 @@ const struct fp_backend_impl fp_backend_x11 = {
 	.dispatch = x11_dispatch,
 	.ring_changed = x11_ring_changed,
 	.kick = x11_kick,
+	.input = x11_input,
 };

@@ -210,12 +210,116 @@ static void session_keyframe(void **state)
 	assert_int_equal(keys, 2);
 }
 
+/* What a packet consumer (serve) was handed. */
+struct consumer {
+	FILE *f;                  /* the access units, concatenated: an Annex B stream */
+	size_t aus, keys, keys_with_sps;
+	int64_t last_capture_ns;
+	int out_of_order;
+	uint8_t first_sps[4];     /* NAL header, profile_idc, constraint flags, level_idc */
+	struct fp_session *session;
+	size_t key_request_at;    /* ask for a keyframe after this many AUs */
+};
+
+/* The first NAL unit of an Annex B access unit (after its start code), or NULL. */
+static const uint8_t *first_nal(const uint8_t *d, size_t n, size_t *left)
+{
+	size_t i = 0;
+
+	while (i + 3 < n && !(d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1))
+		i++;
+	if (i + 3 >= n)
+		return NULL;
+	*left = n - i - 3;
+	return d + i + 3;
+}
+
+static int consume(void *user, const uint8_t *data, size_t size, int64_t capture_ns, bool key)
+{
+	struct consumer *c = user;
+	size_t left = 0;
+	const uint8_t *nal = first_nal(data, size, &left);
+
+	fwrite(data, 1, size, c->f);
+	if (capture_ns <= c->last_capture_ns)
+		c->out_of_order++;
+	c->last_capture_ns = capture_ns;
+	if (key) {
+		c->keys++;
+		/* AUD (9) may come first; the SPS (7) must be in the AU. */
+		for (; nal && left > 4; nal = first_nal(nal, left, &left)) {
+			if ((nal[0] & 0x1f) != 7)
+				continue;
+			c->keys_with_sps++;
+			if (!c->first_sps[0])
+				memcpy(c->first_sps, nal, 4);
+			break;
+		}
+	}
+	if (++c->aus == c->key_request_at && c->session)
+		fp_session_request_keyframe(c->session);
+	return 0;
+}
+
+static void on_started_consumer(struct fp_session *s, void *user)
+{
+	((struct consumer *)user)->session = s;
+}
+
+/* serve's path: no target; each access unit to a function, with its capture time, parameter
+ * sets before every keyframe (a viewer joins at one), constrained baseline when asked, and a
+ * keyframe on request mid-stream. The units together are a stream ffmpeg decodes whole. */
+static void packets_to_consumer(void **state)
+{
+	struct consumer c = { .key_request_at = 20 };
+	struct fp_packet_consumer pc = { .name = "test consumer", .write = consume, .user = &c };
+	struct fp_session_result res;
+	struct fp_session_opts o;
+	char path[512], frames[64];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/consumer.h264", fpt_tmp);
+	c.f = fopen(path, "wbe");
+	assert_non_null(c.f);
+	o = base_opts(NULL, OUT_FPS, 1.5);
+	o.packets = &pc;
+	o.constrained_baseline = 1;
+	o.keyint = 1000;
+	o.profile = FP_PROFILE_LIVE;
+	o.started = on_started_consumer;
+	o.user = &c;
+	assert_int_equal(fp_session_run(&o, &res), 0);
+	fclose(c.f);
+	fprintf(stderr, "consumer: %zu units, %zu keyframes (%zu with SPS), sps %02x %02x %02x %02x\n",
+		c.aus, c.keys, c.keys_with_sps, c.first_sps[0], c.first_sps[1], c.first_sps[2],
+		c.first_sps[3]);
+	assert_int_equal(c.aus, res.frames_encoded);
+	assert_true(c.aus > 20);
+	assert_int_equal(c.out_of_order, 0);
+	/* The first unit and the one asked for; keyint 1000 makes no others. */
+	assert_true(c.keys >= 2);
+	assert_int_equal(c.keys_with_sps, c.keys);
+	/* profile_idc 66 with constraint_set1: constrained baseline. */
+	assert_int_equal(c.first_sps[1], 66);
+	assert_true(c.first_sps[2] & 0x40);
+	assert_string_equal(res.first_target, "test consumer");
+	{
+		char *argv[] = { (char *)etu_ffprobe(), (char *)"-v", (char *)"error", (char *)"-count_frames",
+				 (char *)"-select_streams", (char *)"v:0", (char *)"-show_entries",
+				 (char *)"stream=nb_read_frames", (char *)"-of", (char *)"csv=p=0", path, NULL };
+
+		assert_int_equal(fpt_run(argv, frames, sizeof(frames), 30000), 0);
+		assert_int_equal(strtol(frames, NULL, 10), (long)c.aus);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fast_source_paced),
 		cmocka_unit_test(stall_skips_ticks),
 		cmocka_unit_test(session_keyframe),
+		cmocka_unit_test(packets_to_consumer),
 	};
 
 	if (argc < 3) {
