@@ -19,6 +19,7 @@
 #include "framepush/capture.h"
 #include "framepush/display.h"
 #include "framepush/session.h"
+#include "serve_glue.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -33,9 +34,11 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: framepush record [--source SPEC | --display D] [options] -o FILE\n"
 "       framepush stream [--source SPEC | --display D] [options] --to URL\n"
+"       framepush serve  [--source SPEC | --display D] [options]\n"
 "\n"
 "Capture a display through a sealed shared-memory ring, convert it to NV12 (SDR) or\n"
-"P010 (HDR), encode it and write a file or a live stream.\n"
+"P010 (HDR), encode it and write a file or a live stream, or serve it to browsers as an\n"
+"interactive session (WebRTC: their mouse and keyboard drive the display).\n"
 "\n"
 "Source:\n"
 "  --source SPEC      what to capture: test[:key=value,...], x11, wlr[:key=value,...]\n"
@@ -51,7 +54,7 @@ static void usage(FILE *f)
 "                       max-cll=N, max-fall=N, mastering-max=NITS, mastering-min=NITS\n"
 "                                      HDR: the display's own HDR10 metadata (P3-D65);\n"
 "                                      without them a generic HDR10 baseline is used\n");
-	/* Two strings: C17 promises string literals of 4095 bytes only. */
+	/* Several strings: C17 promises string literals of 4095 bytes only. */
 	fprintf(f,
 "  --size WxH         display size of the test source (default %ux%u)\n"
 "  --display D        virtual:WxH@HZ  create a virtual display at that mode for the session\n"
@@ -87,7 +90,19 @@ static void usage(FILE *f)
 "                     encode, back when there is headroom (logged, counted in the stats);\n"
 "                     live into MPEG-TS, past the fastest preset: a reduced size (3/4, 1/2)\n"
 "  --profile P        record (default for record): quality first, pipeline depth 2;\n"
-"                     live (default for stream): latency first, depth 1, faster start\n"
+"                     live (default for stream and serve): latency first, depth 1\n"
+"\n",
+	FP_MODE_DEFAULT_WIDTH, FP_MODE_DEFAULT_HEIGHT, FP_MODE_DEFAULT_HZ);
+	fprintf(f,
+"Serve (WebRTC, H.264 constrained baseline; prints the URL to open, token included):\n"
+"  --listen ADDR:PORT where the page and signalling listen (default 127.0.0.1:%u);\n"
+"                     anything but loopback lets others on the network see the session\n"
+"  --tls-cert FILE, --tls-key FILE   PEM: serve over HTTPS and WSS (off this machine:\n"
+"                     without it the link, the page and the token travel in the clear)\n"
+"  --max-viewers N    viewers at once, 1..%u (default 4); more are refused\n"
+"  --view-only        viewers watch; their input is dropped (always with --source test)\n"
+"  --bitrate KBPS     the stream's cap, with a 1 s VBV (default from the mode: ~8000 at\n"
+"                     1080p60, ~3700 at 720p60)\n"
 "\n"
 "Session:\n"
 "  --stats-json FILE  write the session's counters as JSON (a failed write fails the run)\n"
@@ -112,8 +127,9 @@ static void usage(FILE *f)
 "  framepush record --source test --duration 5 -o out.mkv\n"
 "  framepush record --source test:hdr=1 --codec hevc -o hdr.mp4\n"
 "  framepush stream --source test --to 'srt://127.0.0.1:9000'\n"
-"  framepush record --display virtual:1280x720@60 -o desk.mkv -- xterm\n",
-	FP_MODE_DEFAULT_WIDTH, FP_MODE_DEFAULT_HEIGHT, FP_MODE_DEFAULT_HZ);
+"  framepush record --display virtual:1280x720@60 -o desk.mkv -- xterm\n"
+"  framepush serve --display virtual:1920x1080@60 -- xterm\n",
+	FP_SERVE_DEFAULT_PORT, FP_SERVE_VIEWERS_MAX);
 }
 
 /* The whole argument must be the number: "30x" or "" is a mistake, not 30 or 0. */
@@ -175,7 +191,8 @@ static void json_string(FILE *f, const char *key, const char *v, int last)
 	fputs(last ? "\n" : ",\n", f);
 }
 
-static int write_stats_json(const char *path, const struct fp_session_result *r)
+static int write_stats_json(const char *path, const struct fp_session_result *r,
+			    struct serve_glue *serve)
 {
 	const struct fp_capture_stats *s = &r->capture;
 	FILE *f = fopen(path, "we");
@@ -212,6 +229,8 @@ static int write_stats_json(const char *path, const struct fp_session_result *r)
 		(double)r->latency.max_ns / 1e6, fp_source_status_name(s->source_status),
 		s->source_detail, (unsigned long long)r->preset_steps_faster,
 		(unsigned long long)r->preset_steps_slower);
+	if (serve)
+		serve_glue_json(serve, f);
 	/* What was written, not what was asked for: HDR turns h264 into hevc, .y4m is raw. */
 	json_string(f, "codec", r->codec, 0);
 	json_string(f, "last_codec", r->last_codec, 0);
@@ -232,13 +251,15 @@ static int write_stats_json(const char *path, const struct fp_session_result *r)
 	return 0;
 }
 
+/* user: the serve glue when serving (its viewers join the line), else NULL. */
 static void on_progress(const struct fp_session_progress *p, void *user)
 {
-	char line[256];
+	char line[256], viewers[96] = "";
 
-	(void)user;
 	fp_session_format_progress(p, line, sizeof(line));
-	fprintf(stderr, "\r%s ", line);
+	if (user)
+		serve_glue_status(user, viewers, sizeof(viewers));
+	fprintf(stderr, "\r%s%s ", line, viewers);
 }
 
 static int parse_codec(const char *s, enum fp_codec *c)
@@ -274,12 +295,18 @@ static int bad_value(const char *verb, const char *opt, const char *value, const
 	return 2;
 }
 
-/* Everything one record/stream command line asks for. */
+enum verb { VERB_RECORD, VERB_STREAM, VERB_SERVE };
+
+/* Everything one record/stream/serve command line asks for. */
 struct cli {
 	struct fp_session_opts so;
+	struct fp_serve_opts serve;
+	struct serve_glue glue;
 	const char *verb, *source, *stats_path, *display, *display_kind;
 	char **app;      /* after "--": the application to run inside the display */
-	int streaming, quiet;
+	enum verb mode;
+	uint32_t mode_width, mode_height; /* of a virtual display; else the --size asked for */
+	int streaming, quiet; /* streaming: stream or serve (a live session, until Ctrl-C) */
 	char backend[32];
 	char source_exe[PATH_MAX];
 };
@@ -354,6 +381,9 @@ static int parse_args(struct cli *c, int argc, char **argv)
 		{ "restart-source", required_argument, NULL, 'R' },
 		{ "preset", required_argument, NULL, 'e' },   { "tune", required_argument, NULL, 'u' },
 		{ "governor", required_argument, NULL, 'g' }, { "profile", required_argument, NULL, 'F' },
+		{ "listen", required_argument, NULL, 'L' },   { "tls-cert", required_argument, NULL, 'Z' },
+		{ "tls-key", required_argument, NULL, 'Y' },  { "view-only", no_argument, NULL, 'V' },
+		{ "max-viewers", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
 	};
 	int key, status;
@@ -406,6 +436,18 @@ static int parse_args(struct cli *c, int argc, char **argv)
 			break;
 		case 'D': c->display = optarg; break;
 		case 'K': c->display_kind = optarg; break;
+		case 'L': c->serve.listen = optarg; break;
+		case 'Z': c->serve.tls_cert = optarg; break;
+		case 'Y': c->serve.tls_key = optarg; break;
+		case 'V': c->serve.view_only = true; break;
+		case 'M': {
+			unsigned long long n;
+
+			if (fp_parse_uint(optarg, 1, FP_SERVE_VIEWERS_MAX, &n) < 0)
+				return bad_value(c->verb, "max-viewers", optarg, "1..16");
+			c->serve.max_viewers = (unsigned)n;
+			break;
+		}
 		case 'q': c->quiet = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -454,6 +496,28 @@ static int bad_name(const struct cli *c, const char *opt, const char *value, con
 	return 2;
 }
 
+/* serve: the browser gets the one stream WebRTC offers it; the server's options are checked
+ * before any display starts. */
+static int check_serve(const struct cli *c)
+{
+	char why[256];
+
+	if (c->so.target) {
+		fprintf(stderr, "framepush serve: sends to browsers; -o/--to are for record/stream\n");
+		return 2;
+	}
+	if (c->so.codec != FP_CODEC_H264) {
+		fprintf(stderr, "framepush serve: --codec %s: browsers are served H.264 only\n",
+			fp_codec_name(c->so.codec));
+		return 2;
+	}
+	if (fp_serve_check(&c->serve, why, sizeof(why)) < 0) {
+		fprintf(stderr, "framepush serve: %s\n", why);
+		return 2;
+	}
+	return CLI_GO;
+}
+
 /* Combinations no single option can see. */
 static int check_usage(const struct cli *c)
 {
@@ -461,7 +525,17 @@ static int check_usage(const struct cli *c)
 	const char *b = c->backend;
 	char why[320];
 
-	if (!so->target) {
+	if (c->mode == VERB_SERVE) {
+		int r = check_serve(c);
+
+		if (r != CLI_GO)
+			return r;
+	} else if (c->serve.listen || c->serve.tls_cert || c->serve.tls_key || c->serve.view_only ||
+		   c->serve.max_viewers) {
+		fprintf(stderr, "framepush %s: --listen, --tls-*, --view-only and --max-viewers are "
+			"for framepush serve\n", c->verb);
+		return 2;
+	} else if (!so->target) {
 		fprintf(stderr, "framepush %s: %s is required (see framepush %s --help)\n", c->verb,
 			c->streaming ? "--to URL" : "-o FILE", c->verb);
 		return 2;
@@ -556,6 +630,8 @@ static int open_virtual_display(struct cli *c, struct fp_display **out)
 			c->verb, c->display_kind, fp_display_backend(vd), c->backend);
 		return 2;
 	}
+	c->mode_width = dopts.width;
+	c->mode_height = dopts.height;
 	c->so.capture.display = fp_display_name(vd);
 	c->so.capture.source_drop = fp_display_identity(vd, &c->so.capture.source_uid,
 							&c->so.capture.source_gid);
@@ -594,9 +670,50 @@ static void print_summary(const struct cli *c, const struct fp_session_result *r
 	       res->segments > 1 ? " (+ more segments)" : "");
 }
 
+/* serve: the server up before the session (a viewer may open the page at once), its URL on
+ * stderr even when quiet (it is what the user came for), and a bitrate cap: WebRTC here has no
+ * congestion control of its own, so the stream must fit the link by construction. */
+static int start_serve(struct cli *c)
+{
+	struct fp_session_opts *so = &c->so;
+
+	so->constrained_baseline = 1;
+	if (!so->bitrate_kbps && !so->crf) {
+		uint64_t px = (uint64_t)c->mode_width * c->mode_height * so->capture.fps;
+
+		so->bitrate_kbps = (unsigned)(px / 15000 < 1000 ? 1000 : px / 15000 > 20000 ? 20000
+									      : px / 15000);
+	}
+	c->serve.bitrate_kbps = so->bitrate_kbps;
+	if (!strcmp(c->backend, "test") && !c->serve.view_only) {
+		fp_info("serve: the test source has no input; viewers watch only");
+		c->serve.view_only = true;
+	}
+	if (serve_glue_start(&c->glue, &c->serve, so) < 0) {
+		fprintf(stderr, "framepush: cannot serve on %s (see above)\n",
+			c->serve.listen ? c->serve.listen : "127.0.0.1:8080");
+		return -1;
+	}
+	fprintf(stderr, "framepush: open %s  (Ctrl-C ends the session)\n", fp_serve_url(c->glue.srv));
+	return 0;
+}
+
+static void print_serve_summary(struct serve_glue *g)
+{
+	struct fp_serve_stats st;
+
+	fp_serve_stats(g->srv, &st);
+	printf("framepush: served %llu viewer%s (%llu refused); %llu keyframes requested; input "
+	       "%llu forwarded, %llu refused\n", (unsigned long long)st.viewers_total,
+	       st.viewers_total == 1 ? "" : "s", (unsigned long long)st.refused,
+	       (unsigned long long)st.keyframes_requested, (unsigned long long)st.input_forwarded,
+	       (unsigned long long)st.input_refused);
+}
+
 static int run_session(struct cli *c)
 {
 	struct fp_session_result res;
+	struct serve_glue *serve = c->mode == VERB_SERVE ? &c->glue : NULL;
 	int r, sr;
 
 	c->so.stop = &interrupted;
@@ -606,14 +723,20 @@ static int run_session(struct cli *c)
 	signal(SIGINT, on_sigint);
 	signal(SIGTERM, on_sigint);
 	fp_encode_route_av_log();
+	if (serve && start_serve(c) < 0)
+		return 1;
 	r = fp_session_run(&c->so, &res);
 	if (c->so.progress)
 		fputc('\n', stderr);
 	if (r == 0 || res.capture.frames_out > 0)
 		print_summary(c, &res);
+	if (serve)
+		print_serve_summary(serve);
 	/* A run whose numbers were asked for and not delivered has failed: a script would
 	 * otherwise read an old file or nothing and carry on. */
-	sr = c->stats_path ? write_stats_json(c->stats_path, &res) : 0;
+	sr = c->stats_path ? write_stats_json(c->stats_path, &res, serve) : 0;
+	if (serve)
+		serve_glue_stop(serve);
 	if (r < 0) {
 		fprintf(stderr, "framepush: %s\n", res.error[0] ? res.error : strerror(-r));
 		/* The library says which software encoder works; how to ask for it is ours to say. */
@@ -626,8 +749,10 @@ static int run_session(struct cli *c)
 	return sr < 0 ? 1 : 0;
 }
 
-static int cmd_capture(int argc, char **argv, int streaming)
+static int cmd_capture(int argc, char **argv, enum verb mode)
 {
+	static const char *const verbs[] = { "record", "stream", "serve" };
+	int streaming = mode != VERB_RECORD;
 	struct cli c = {
 		.so = {
 			.capture = { .width = FP_MODE_DEFAULT_WIDTH, .height = FP_MODE_DEFAULT_HEIGHT,
@@ -636,7 +761,8 @@ static int cmd_capture(int argc, char **argv, int streaming)
 			.duration = streaming ? 0 : 3.0,
 			.profile = streaming ? FP_PROFILE_LIVE : FP_PROFILE_RECORD,
 		},
-		.verb = streaming ? "stream" : "record",
+		.verb = verbs[mode],
+		.mode = mode,
 		.display_kind = "xvfb",
 		.streaming = streaming,
 	};
@@ -646,6 +772,8 @@ static int cmd_capture(int argc, char **argv, int streaming)
 	if ((r = parse_args(&c, argc, argv)) != CLI_GO || (r = resolve_source(&c)) != CLI_GO ||
 	    (r = check_usage(&c)) != CLI_GO)
 		return r;
+	c.mode_width = c.so.capture.width;
+	c.mode_height = c.so.capture.height;
 	if (find_source_exe(c.source_exe, sizeof(c.source_exe)) < 0) {
 		fprintf(stderr, "framepush: cannot locate framepush-source; set FRAMEPUSH_SOURCE\n");
 		return 1;
@@ -681,20 +809,22 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
-	if (!strcmp(argv[1], "record") || !strcmp(argv[1], "stream")) {
+	if (!strcmp(argv[1], "record") || !strcmp(argv[1], "stream") || !strcmp(argv[1], "serve")) {
+		enum verb mode = !strcmp(argv[1], "record") ? VERB_RECORD
+				 : !strcmp(argv[1], "stream") ? VERB_STREAM : VERB_SERVE;
 		int rc, left;
 
 		/* Nothing a session starts outlives it: a program that setsid()s or double-forks
 		 * (sway's exec always does) is re-parented to us, and swept at the end. */
 		if (fp_become_subreaper() < 0)
 			fp_warn("framepush: cannot become a subreaper; detached children may outlive the session");
-		rc = cmd_capture(argc - 1, argv + 1, !strcmp(argv[1], "stream"));
+		rc = cmd_capture(argc - 1, argv + 1, mode);
 		left = fp_reap_descendants(1000);
 		if (left)
 			fp_info("framepush: ended %d process%s the session's programs left behind", left,
 				left == 1 ? "" : "es");
 		return rc;
 	}
-	fprintf(stderr, "framepush: unknown command '%s' (commands: record, stream; try framepush record --help)\n", argv[1]);
+	fprintf(stderr, "framepush: unknown command '%s' (commands: record, stream, serve; try framepush record --help)\n", argv[1]);
 	return 2;
 }

@@ -57,6 +57,8 @@ struct fp_serve_stats {
 	uint64_t keyframes_requested;/* joins + PLI/FIR */
 	uint64_t input_forwarded;    /* events handed to opts.input that it accepted */
 	uint64_t input_refused;      /* malformed, out of range, unknown key, view-only, unauthenticated */
+	uint64_t frames_dropped;     /* access units fp_serve_push dropped (its queue was full, or
+				      * waiting for a keyframe after such a drop) */
 	struct fp_serve_viewer_stats viewer[FP_SERVE_VIEWERS_MAX];
 };
 
