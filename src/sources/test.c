@@ -1,6 +1,6 @@
 /* framepush — the test pattern backend: a synthetic display for tests and demos.
  *
- * Spec keys: pattern=moving|bars|solid, rgb=R/G/B (0..1 SDR, scRGB floats HDR), hdr=0|1,
+ * Spec keys: pattern=moving|bars|solid|clock, rgb=R/G/B (0..1 SDR, scRGB floats HDR), hdr=0|1,
  * flip-every=N (change the descriptor every N published frames: size and SDR/HDR alternate),
  * idle=1 (publish only when kicked), answer-kick=N (idle: ignore the first N-1 kicks),
  * mute=1 (publish nothing, even when kicked), max-cll=N, max-fall=N (cd/m2, 0..10000),
@@ -10,6 +10,8 @@
  * defaults), hdr-meta=bad (an invalid record: MaxFALL above MaxCLL, min luminance above max)
  * or hdr-meta=bad-present (a valid record with presence word 2). Booleans are 0 or 1,
  * numbers plain decimal; anything else is refused. Every frame carries a signature.
+ * pattern=clock is the moving pattern with its capture time stamped over the top left, in
+ * blocks a browser reads back after encode, transport and decode (see stamp_clock).
  *
  * Attacks on the host and run-time controls are not here: the test peer
  * (tests/peers/framepush-source-test) adds them around these parts (sources/test.h). */
@@ -19,6 +21,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/half.h"
 #include "common/log.h"
@@ -29,7 +32,7 @@
 #define WHAT "test source" /* names this backend in every spec error */
 #define LUT_LEN 1024u
 
-enum pattern { PATTERN_MOVING, PATTERN_BARS, PATTERN_SOLID };
+enum pattern { PATTERN_MOVING, PATTERN_BARS, PATTERN_SOLID, PATTERN_CLOCK };
 enum hdr_meta_mode { META_NONE, META_OWN, META_BAD, META_BAD_PRESENT };
 
 struct fp_backend {
@@ -106,7 +109,7 @@ static void build_lut(struct fp_backend *b)
 	b->lut_hdr = b->hdr;
 }
 
-static void render(struct fp_backend *b, uint8_t *px, size_t stride, uint32_t frame)
+static void render_body(struct fp_backend *b, uint8_t *px, size_t stride, uint32_t frame)
 {
 	static const float bars[7][3] = { { .75f, .75f, .75f }, { .75f, .75f, 0 }, { 0, .75f, .75f },
 					  { 0, .75f, 0 },       { .75f, 0, .75f },  { .75f, 0, 0 },
@@ -116,7 +119,7 @@ static void render(struct fp_backend *b, uint8_t *px, size_t stride, uint32_t fr
 
 	if (b->lut_hdr != b->hdr)
 		build_lut(b);
-	if (b->pattern != PATTERN_MOVING) {
+	if (b->pattern != PATTERN_MOVING && b->pattern != PATTERN_CLOCK) {
 		/* Bars and solid are the same on every row: build row 0, copy it down. */
 		uint64_t v = pack_pixel(b->hdr, b->rgb[0], b->rgb[1], b->rgb[2]);
 		int bar = -1;
@@ -147,6 +150,94 @@ static void render(struct fp_backend *b, uint8_t *px, size_t stride, uint32_t fr
 			memcpy(row + (size_t)x * bpp, b->period + (size_t)phase * bpp, (size_t)n * bpp);
 		}
 	}
+}
+
+/* The clock stamp (pattern=clock): a grid of CLOCK_COLS x CLOCK_ROWS cells from the top left
+ * corner, a cell W/16 wide and min(W/16, H/8) tall, each all white or all black: large flat
+ * blocks keep their level through a low-bitrate encode and a downscale to a small <video>,
+ * where digits or a barcode would smear. Cells in row-major order; the four corners are
+ * references (white, black / black, white) that give a reader the two levels and prove it
+ * found the grid. The other 60 cells carry bits 0..59 of
+ *   ms (CLOCK_REALTIME in milliseconds, low 32 bits) | seq (frame number, low 16) << 32 |
+ *   check << 48, white = 1,
+ * check = CRC-16/CCITT-FALSE of ms (4 bytes LE) then seq (2 bytes LE), low 12 bits: a misread
+ * cell is detected instead of trusted. Readers: tests/serve/clock.py (files), clock.js (the
+ * page, for the browser tests and framepush-bench serve); they sample each cell's central
+ * half. The time is taken before the frame is drawn, so a latency measured from it includes
+ * the drawing (errs long, never short). */
+#define CLOCK_COLS 16u
+#define CLOCK_ROWS 4u
+
+static uint16_t clock_crc(const uint8_t *p, size_t n)
+{
+	uint16_t crc = 0xffff;
+
+	for (size_t i = 0; i < n; i++) {
+		crc ^= (uint16_t)(p[i] << 8);
+		for (int k = 0; k < 8; k++)
+			crc = (uint16_t)(crc & 0x8000 ? crc << 1 ^ 0x1021 : crc << 1);
+	}
+	return crc;
+}
+
+static uint64_t clock_word(uint32_t ms, uint32_t seq)
+{
+	const uint8_t bytes[6] = { (uint8_t)ms, (uint8_t)(ms >> 8), (uint8_t)(ms >> 16),
+				   (uint8_t)(ms >> 24), (uint8_t)seq, (uint8_t)(seq >> 8) };
+	uint64_t check = clock_crc(bytes, sizeof(bytes)) & 0xfffu;
+
+	return (uint64_t)ms | (uint64_t)(seq & 0xffffu) << 32 | check << 48;
+}
+
+static void fill_cell(uint8_t *px, size_t stride, uint32_t bpp, uint32_t x0, uint32_t y0,
+		      uint32_t w, uint32_t h, uint64_t v)
+{
+	uint8_t *row0 = px + (size_t)y0 * stride + (size_t)x0 * bpp;
+
+	for (uint32_t x = 0; x < w; x++)
+		memcpy(row0 + (size_t)x * bpp, &v, bpp);
+	for (uint32_t y = 1; y < h; y++)
+		memcpy(row0 + (size_t)y * stride, row0, (size_t)w * bpp);
+}
+
+static void stamp_clock(struct fp_backend *b, uint8_t *px, size_t stride, uint32_t frame,
+			uint32_t ms)
+{
+	uint32_t bpp = b->hdr ? 8 : 4, cw = b->width / CLOCK_COLS;
+	uint32_t ch = cw < b->height / 8 ? cw : b->height / 8;
+	uint64_t white = pack_pixel(b->hdr, 1, 1, 1), black = pack_pixel(b->hdr, 0, 0, 0);
+	uint64_t word = clock_word(ms, frame);
+	unsigned bit = 0;
+
+	for (uint32_t i = 0; i < CLOCK_COLS * CLOCK_ROWS; i++) {
+		int on;
+
+		if (i == 0 || i == CLOCK_COLS * CLOCK_ROWS - 1)
+			on = 1;
+		else if (i == CLOCK_COLS - 1 || i == CLOCK_COLS * (CLOCK_ROWS - 1))
+			on = 0;
+		else
+			on = (int)(word >> bit++ & 1);
+		fill_cell(px, stride, bpp, i % CLOCK_COLS * cw, i / CLOCK_COLS * ch, cw, ch,
+			  on ? white : black);
+	}
+}
+
+static uint32_t realtime_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+static void render(struct fp_backend *b, uint8_t *px, size_t stride, uint32_t frame)
+{
+	uint32_t ms = b->pattern == PATTERN_CLOCK ? realtime_ms() : 0;
+
+	render_body(b, px, stride, frame);
+	if (b->pattern == PATTERN_CLOCK)
+		stamp_clock(b, px, stride, frame, ms);
 }
 
 /* R/G/B as three finite floats a half float can hold (scRGB may be negative). */
@@ -227,7 +318,7 @@ static int set_option(void *user, const char *key, const char *val)
 			b->meta_mode = (enum hdr_meta_mode)v;
 		return r;
 	} else if (!strcmp(key, "pattern")) {
-		static const char *const names[] = { "moving", "bars", "solid", NULL };
+		static const char *const names[] = { "moving", "bars", "solid", "clock", NULL };
 		int v, r = fp_spec_choice(WHAT, key, val, names, PATTERN_MOVING, &v);
 
 		if (r == 0)
