@@ -122,6 +122,16 @@ static void page_and_paths(void **state)
 	fp_serve_destroy(s);
 }
 
+/* AddressSanitizer keeps freed memory in quarantine: the peak RSS then measures it, not
+ * what the server keeps. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FPT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FPT_ASAN 1
+#endif
+#endif
+
 /* The server's process is this one: its peak RSS, in KiB. */
 static long max_rss_kib(void)
 {
@@ -297,17 +307,28 @@ static void push_without_viewers(void **state)
 	assert_int_equal(fp_count_open_fds(), fds);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(checks),
 		cmocka_unit_test(page_and_paths),
-		cmocka_unit_test(body_not_kept),
 		cmocka_unit_test(token_refused),
 		cmocka_unit_test(too_many),
 		cmocka_unit_test(port_in_use),
 		cmocka_unit_test(push_without_viewers),
 	};
+	/* Its own test (serve-http-body): under ASan it is a skip, not a hidden pass. */
+	const struct CMUnitTest body[] = {
+		cmocka_unit_test(body_not_kept),
+	};
 
+	if (argc > 1 && strcmp(argv[1], "body") == 0) {
+#ifdef FPT_ASAN
+		fprintf(stderr, "SKIP: AddressSanitizer's quarantine keeps freed memory: the peak "
+				"RSS would measure it, not the server\n");
+		return 77;
+#endif
+		return cmocka_run_group_tests(body, NULL, NULL);
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
