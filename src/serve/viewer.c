@@ -137,6 +137,26 @@ static void release_held(struct fp_viewer *v)
 							    .code = FP_BTN_LEFT + b });
 }
 
+/* The page sends its token until it hears back (a message sent the moment the channel
+ * opens can be lost in webrtcbin 1.22): the answer says whether input will be taken. */
+static void handle_auth(struct fp_viewer *v, const struct fp_serve_input_msg *m)
+{
+	const char *answer = v->s->opts.view_only ? "{\"t\":\"view-only\"}" : "{\"t\":\"auth-ok\"}";
+
+	if (!fp_serve_token_equal(m->token, strlen(m->token), v->s->token)) {
+		refuse(v, "wrong token");
+		return;
+	}
+	if (!v->authed) {
+		v->authed = true;
+		fp_info("serve: viewer %u (%s): input channel authenticated%s", v->id, v->peer,
+			v->s->opts.view_only ? " (view only: input refused)" : "");
+	}
+	/* A repeat (the page's retry crossing our answer) is answered again, not counted. */
+	if (v->dc)
+		g_signal_emit_by_name(v->dc, "send-string", answer);
+}
+
 static void handle_input(struct fp_viewer *v, void *data)
 {
 	const char *text = data;
@@ -146,28 +166,18 @@ static void handle_input(struct fp_viewer *v, void *data)
 	atomic_fetch_sub(&v->pending_msgs, 1);
 	if (v->closing || v->s->stopping)
 		return;
-	if (v->s->opts.view_only) {
-		refuse(v, "view-only session");
-		return;
-	}
 	e = fp_serve_input_parse(text, strlen(text), &m);
 	if (e != FP_SERVE_MSG_OK) {
 		refuse(v, fp_serve_msg_error_name(e));
 		return;
 	}
-	if (!v->authed) {
-		if (m.kind == FP_SERVE_INPUT_AUTH && fp_serve_token_equal(m.token, strlen(m.token),
-									  v->s->token)) {
-			v->authed = true;
-			fp_info("serve: viewer %u (%s): input channel authenticated", v->id, v->peer);
-		} else {
-			refuse(v, m.kind == FP_SERVE_INPUT_AUTH ? "wrong token" : "not authenticated");
-		}
+	if (m.kind == FP_SERVE_INPUT_AUTH) {
+		handle_auth(v, &m);
 		explicit_bzero(&m, sizeof(m));
 		return;
 	}
-	if (m.kind != FP_SERVE_INPUT_EVENTS) {
-		refuse(v, "authenticated twice");
+	if (!v->authed || v->s->opts.view_only) {
+		refuse(v, v->authed ? "view-only session" : "not authenticated");
 		return;
 	}
 	for (unsigned i = 0; i < m.n_ev; i++)

@@ -6,7 +6,8 @@
 (function () {
   const video = document.getElementById('screen');
   const overlay = document.getElementById('overlay');
-  const fp = { pc: null, dc: null, state: 'connecting' };
+  // dc: the input channel once the server took the token; viewOnly: input is refused.
+  const fp = { pc: null, dc: null, state: 'connecting', viewOnly: false };
   window.fp = fp;
 
   function setState(state, message) {
@@ -52,14 +53,27 @@
   pc.onconnectionstatechange = () => {
     if (pc.connectionState === 'failed') setState('error', 'connection failed');
   };
+  // The input channel: the token first, repeated until the server answers (a message sent
+  // the moment a channel opens can be lost); fp.dc is set once it has ("auth-ok", or
+  // "view-only": the server will refuse input).
   pc.ondatachannel = (e) => {
     if (e.channel.label !== 'input') return;
     const dc = e.channel;
-    dc.onopen = () => {
+    let tries = 0, retry = null;
+    const auth = () => {
+      if (dc.readyState !== 'open' || ++tries > 40) return clearInterval(retry);
       dc.send(JSON.stringify({ t: 'auth', token: token }));
+    };
+    dc.onopen = () => { auth(); retry = setInterval(auth, 250); };
+    dc.onmessage = (m) => {
+      let msg;
+      try { msg = JSON.parse(m.data); } catch (err) { return; }
+      if (msg.t !== 'auth-ok' && msg.t !== 'view-only') return;
+      clearInterval(retry);
+      fp.viewOnly = msg.t === 'view-only';
       fp.dc = dc;
     };
-    dc.onclose = () => { if (fp.dc === dc) fp.dc = null; };
+    dc.onclose = () => { clearInterval(retry); if (fp.dc === dc) fp.dc = null; };
   };
 
   // "live" once a frame has been presented, not merely when the track arrived.
