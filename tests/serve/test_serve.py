@@ -255,6 +255,8 @@ def test_input(kind):
         c.navigate(s.url)
         c.wait_for(LIVE + " && document.getElementById('screen').videoWidth === 640", 30,
                    "the page did not go live with the 640x480 display")
+        # The page takes input once the server has acknowledged the channel's token.
+        c.wait_for("!!(window.fp && window.fp.dc)", 15, "the input channel was not accepted")
         x, y = page_point(c, (160 + 0.5) / 640, (360 + 0.5) / 480)
         c.click(x, y)
         line, got = ev.until(lambda l: l.startswith("button %d 1" % BTN_LEFT), 15)
