@@ -26,7 +26,7 @@
 
   const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') +
                            location.host + '/ws', ['fp.v1', 'fp-token.' + token]);
-  let opened = false;
+  let opened = false, retrying = false;
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
   fp.pc = pc;
 
@@ -50,8 +50,22 @@
       send({ type: 'ice', candidate: e.candidate.candidate,
              sdpMLineIndex: e.candidate.sdpMLineIndex });
   };
+  // A connection that fails to come up (ICE or DTLS timing out on a machine too busy to
+  // answer in time) gets a fresh start, a few times a minute, before the page gives up.
+  function retryOrFail() {
+    const now = Date.now();
+    const recent = JSON.parse(sessionStorage.getItem('fpRetries') || '[]')
+      .filter((t) => now - t < 60000);
+    if (recent.length >= 3) return setState('error', 'connection failed');
+    recent.push(now);
+    sessionStorage.setItem('fpRetries', JSON.stringify(recent));
+    retrying = true;
+    overlay.textContent = 'connection failed; retrying';
+    ws.close();
+    setTimeout(() => location.reload(), 1000);
+  }
   pc.onconnectionstatechange = () => {
-    if (pc.connectionState === 'failed') setState('error', 'connection failed');
+    if (pc.connectionState === 'failed') retryOrFail();
   };
   // The input channel: the token first, repeated until the server answers (a message sent
   // the moment a channel opens can be lost); fp.dc is set once it has ("auth-ok", or
@@ -118,7 +132,10 @@
   ws.onclose = () => {
     // The server answers a wrong or missing token with 403 before the upgrade: the socket
     // closes without ever opening.
+    if (retrying) return;
     if (!opened) setState('refused', 'wrong or missing token');
+    // The server drops a viewer whose connection failed before it came up: start again.
+    else if (fp.state === 'connecting') return retryOrFail();
     else setState('closed', 'the session ended');
     pc.close();
   };
