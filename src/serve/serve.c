@@ -311,6 +311,11 @@ static int listen_soup(struct fp_serve *s)
 	if (uris)
 		port = (unsigned)g_uri_get_port(uris->data);
 	g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
+	if (!s->listen.loopback)
+		fp_warn("serve: listening on %s port %u, not loopback: whoever can reach it and has "
+			"the URL can watch%s%s", s->listen.addr, port,
+			s->opts.view_only ? "" : " and type",
+			s->tls_cert ? "" : "; without --tls-cert the token travels in the clear");
 	/* The unspecified address is no place to connect to: name the loopback one. */
 	snprintf(s->url, sizeof(s->url), "%s://%s%s%s:%u/#token=%s", s->tls_cert ? "https" : "http",
 		 s->listen.ipv6 ? "[" : "",
