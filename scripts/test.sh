@@ -34,13 +34,13 @@ rm -f build-test/meson-logs/testlog.json build-asan/meson-logs/testlog.json buil
 meson test -C build-test --print-errorlogs --num-processes 2 || rc=1
 read -r p1 f1 s1 < <(summary build-test/meson-logs/testlog.json)
 
-# The peer-facing code (channel, capturer, display sources) and the parsers it relies on
-# (common) again under ASan/UBSan: a hostile peer or display server must not find a memory
-# bug.
+# The peer-facing code (channel, capturer, display sources, the browser session) and the
+# parsers it relies on (common) again under ASan/UBSan: a hostile peer, display server or
+# viewer must not find a memory bug.
 BUILD_DIR=build-asan bash scripts/build.sh -Dtest_hooks=true -Db_sanitize=address,undefined -Db_lundef=false \
   -Dskip_tests=encode,convert
 if [ $? -eq 0 ]; then
-  meson test -C build-asan --print-errorlogs --num-processes 2 --suite common --suite channel --suite host --suite x11 --suite wlr || rc=1
+  meson test -C build-asan --print-errorlogs --num-processes 2 --suite common --suite channel --suite host --suite x11 --suite wlr --suite serve || rc=1
   read -r p2 f2 s2 < <(summary build-asan/meson-logs/testlog.json)
 else
   echo "sanitizer build: FAILED"; p2=0 f2=1 s2=0
@@ -62,17 +62,18 @@ else
   echo "thread sanitizer build: FAILED"; p4=0 f4=1 s4=0
 fi
 # clang must build the tree warning-free too; its libFuzzer targets then attack, with
-# coverage feedback, both sides of what a peer controls for 20 s each: the source's delivery
-# validation (fuzz-attach) and the host's capturer against a fake source (fuzz-capture,
-# seeded from the checked-in corpus). A crash or an fd leak fails the run.
+# coverage feedback, every side of what a peer controls for 20 s each: the source's delivery
+# validation (fuzz-attach), the host's capturer against a fake source (fuzz-capture), the
+# source's decode of the host's input (fuzz-input) and a viewer's messages to serve
+# (fuzz-serve-input), seeded from the checked-in corpora. A crash or an fd leak fails the run.
 p3=0 f3=0
 if command -v clang >/dev/null; then
   if CC=clang BUILD_DIR=build-clang bash scripts/build.sh -Dfuzz=true \
       -Db_sanitize=address,undefined -Db_lundef=false; then
     p3=$((p3 + 1)); echo "clang -Werror build: ok"
-    for t in attach capture; do
+    for t in attach capture input serve-input; do
       corpus=$(mktemp -d)
-      [ -d "fuzz/corpus/$t" ] && cp "fuzz/corpus/$t"/* "$corpus"/
+      [ -d "fuzz/corpus/${t//-/_}" ] && cp "fuzz/corpus/${t//-/_}"/* "$corpus"/
       if build-clang/fuzz/fuzz-$t -max_total_time=20 -print_final_stats=1 "$corpus" \
           >build-clang/fuzz-$t.log 2>&1; then
         p3=$((p3 + 1)); echo "libFuzzer fuzz-$t 20 s: ok ($(grep -o 'number_of_executed_units: *[0-9]*' build-clang/fuzz-$t.log))"

@@ -240,6 +240,10 @@ def test_input(kind):
     os.chmod(d, 0o755)  # sway runs its clients as its own unprivileged user
     fifo = Report(os.path.join(d, "events"))
     os.chmod(fifo.path, 0o666)
+    # sway's user may not traverse the build tree (a CI checkout under a 0700 directory):
+    # the client runs from a world-readable copy.
+    client = shutil.copy(client, os.path.join(d, os.path.basename(client)))
+    os.chmod(client, 0o755)
     s = Serve(["--display", "virtual:640x480@30", "--display-kind", kind, "--fps", "30", "--",
                client, fifo.path])
     c = None
