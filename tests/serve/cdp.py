@@ -54,7 +54,7 @@ for _code, (_k, _ks, _vk) in _KEYS.items():
 
 
 class Chromium:
-    def __init__(self, width=1280, height=720, timeout_s=30, log_path=None):
+    def __init__(self, width=1280, height=720, timeout_s=30, log_path=None, extra_args=()):
         why = available()
         if why:
             raise CDPError(why)
@@ -67,7 +67,8 @@ class Chromium:
                 "--remote-debugging-port=0", "--user-data-dir=" + self.profile,
                 "--window-size=%d,%d" % (width, height), "--no-first-run",
                 "--no-default-browser-check", "--disable-background-networking",
-                "--disable-extensions", "--disable-sync", "--mute-audio", "about:blank"]
+                "--disable-extensions", "--disable-sync", "--mute-audio", *extra_args,
+                "about:blank"]
         with open(self.log_path, "wb") as log:
             # Its own session: close() kills the renderer and GPU helpers with it.
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,

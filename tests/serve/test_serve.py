@@ -5,7 +5,7 @@ media, a raw WebSocket gets 403); two viewers both play and a killed one leaves 
 playing; a click lands on the right display pixel, typed text arrives with shift and held
 keys (an X11 test client inside a virtual display reports what it receives); Ctrl-C ends
 the session with exit 0. Runs under /usr/bin/python3 (python3-websocket)."""
-import os, re, shutil, signal, subprocess, sys, threading, time
+import http.client, os, re, shutil, signal, subprocess, sys, threading, time, urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "cli"))
@@ -35,7 +35,7 @@ class Serve:
         self.err, self.cond = b"", threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        self.url = self.wait_log(rb"open (http://\S+#token=[0-9a-f]+)", 30)
+        self.url = self.wait_log(rb"open (https?://\S+#token=[0-9a-f]+)", 30)
 
     def _read(self):
         for chunk in iter(lambda: os.read(self.p.stderr.fileno(), 4096), b""):
@@ -81,9 +81,9 @@ def tail(text, n=600):
     return text.strip()[-n:].replace("\n", " | ")
 
 
-def open_viewer(url, w=800, h=450):
+def open_viewer(url, w=800, h=450, extra_args=()):
     """A Chromium on url, live, reading the stamp of every presented frame."""
-    c = cdp.Chromium(w, h)
+    c = cdp.Chromium(w, h, extra_args=extra_args)
     c.navigate(url)
     c.wait_for(LIVE, 30, "the page did not go live at %s" % url.split("#")[0])
     c.evaluate(CLOCK_JS)
@@ -150,6 +150,42 @@ def test_plays_and_viewers():
             if c:
                 c.close()
         s.stop()
+
+
+def test_tls():
+    """--tls-cert/--tls-key: the page, the signalling and so the token over TLS only."""
+    d = tmpdir("fpt-serve-tls-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+                       capture_output=True, timeout=60)
+    check(r.returncode == 0, "openssl makes a self-signed certificate (%s)" % r.stderr[-200:])
+    if r.returncode:
+        return
+    s = Serve(["--source", "test:pattern=clock", "--size", "320x180", "--fps", "30",
+               "--tls-cert", cert, "--tls-key", key])
+    c = None
+    try:
+        check(bool(s.url) and s.url.startswith("https://"),
+              "with --tls-cert the URL is https (%s)" % s.url)
+        if not s.url:
+            return
+        plain = "http://" + s.url.split("//", 1)[1].split("#")[0]
+        try:
+            urllib.request.urlopen(plain, timeout=10).read()
+            clear = True
+        except (OSError, http.client.HTTPException):
+            clear = False
+        check(not clear, "the port serves nothing in the clear (%s)" % plain)
+        c = open_viewer(s.url, 640, 360, extra_args=["--ignore-certificate-errors"])
+        frames_grow(c, 30, 30, "a viewer plays over HTTPS and WSS")
+    except (cdp.CDPError, TimeoutError) as e:
+        check(False, "tls: %s (log: %s)" % (e, tail(s.log())))
+    finally:
+        if c:
+            c.close()
+        rc = s.stop()
+    check(rc == 0, "Ctrl-C ends the TLS session with exit 0 (%s)" % rc)
 
 
 def raw_websocket(url, protocols):
@@ -333,6 +369,7 @@ def main():
         return finish()
     test_refused()
     test_plays_and_viewers()
+    test_tls()
     test_input("xvfb")
     test_input("sway")
     finish()
