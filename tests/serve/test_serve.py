@@ -139,6 +139,9 @@ def test_plays_and_viewers():
         b.kill()
         frames_grow(a, 60, 30, "viewer 1 plays on after viewer 2's Chromium was killed")
         check(s.p.poll() is None, "the session outlives a killed viewer")
+        ended = garbage_viewer(s.url)
+        check(ended, "a viewer with the token that sends garbage is dropped by the server")
+        frames_grow(a, 30, 30, "viewer 1 plays on after a viewer sent garbage")
         # Ctrl-C with a viewer watching: exit 0, and the page learns the session ended.
         rc = s.stop()
         check(rc == 0, "Ctrl-C ends the session with exit 0 (%s; %s)" % (rc, tail(s.log(), 300)))
@@ -197,6 +200,31 @@ def raw_websocket(url, protocols):
         return 101
     except cdp.websocket.WebSocketBadStatusException as e:
         return e.status_code
+
+
+def garbage_viewer(url):
+    """A viewer with the token that answers the offer with garbage (not JSON, a binary frame,
+    an unknown type): True when the server ends its connection."""
+    token = url.split("#token=")[1]
+    ws_url = "ws://" + url.split("//", 1)[1].split("/", 1)[0] + "/ws"
+    ws = cdp.websocket.create_connection(ws_url, subprotocols=["fp.v1", "fp-token." + token],
+                                         timeout=10)
+    try:
+        for junk in ("{not json", '{"type":"answer","sdp":1}', '{"type":"x"}'):
+            ws.send(junk)
+        ws.send_binary(b"\x00\xff" * 512)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            op, _ = ws.recv_data(control_frame=True)
+            if op == cdp.websocket.ABNF.OPCODE_CLOSE:
+                return True
+    except (cdp.websocket.WebSocketConnectionClosedException, ConnectionError):
+        return True
+    except cdp.websocket.WebSocketTimeoutException:
+        return False
+    finally:
+        ws.close()
+    return False
 
 
 def test_refused():
