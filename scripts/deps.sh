@@ -13,7 +13,7 @@ pkgs=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
   gstreamer1.0-plugins-bad gstreamer1.0-tools
   gstreamer1.0-plugins-good gstreamer1.0-nice libgstreamer-plugins-bad1.0-dev
-  libsoup-3.0-dev libjson-glib-dev libxkbcommon-dev
+  libsoup-3.0-dev libjson-glib-dev libxkbcommon-dev libx11-dev
   chromium python3-websocket openssl
   xvfb x11-utils libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev
   libxcb-xtest0-dev libxcb-randr0-dev libxcb-xinput-dev
