@@ -386,6 +386,22 @@ static void teardown(struct fp_serve *s)
 	drain(s);
 }
 
+/* Tears the server down on the calling thread (its own has ended, or never started) and
+ * frees it: one path for a failed create and for destroy. */
+static void free_server(struct fp_serve *s)
+{
+	g_main_context_push_thread_default(s->ctx);
+	teardown(s);
+	g_main_context_pop_thread_default(s->ctx);
+	g_main_loop_unref(s->loop);
+	g_main_context_unref(s->ctx);
+	g_mutex_clear(&s->lock);
+	g_free(s->tls_key);
+	g_free(s->tls_cert);
+	explicit_bzero(s->token, sizeof(s->token));
+	g_free(s);
+}
+
 int fp_serve_create(struct fp_serve **out, const struct fp_serve_opts *opts)
 {
 	struct fp_serve *s;
@@ -419,23 +435,12 @@ int fp_serve_create(struct fp_serve **out, const struct fp_serve_opts *opts)
 	g_main_context_pop_thread_default(s->ctx);
 	if (r < 0) {
 		s->stopping = true;
-		g_main_context_push_thread_default(s->ctx);
-		teardown(s);
-		g_main_context_pop_thread_default(s->ctx);
-		goto fail;
+		free_server(s);
+		return r;
 	}
 	s->thread = g_thread_new("fp-serve", thread_main, s);
 	*out = s;
 	return 0;
-fail:
-	g_main_loop_unref(s->loop);
-	g_main_context_unref(s->ctx);
-	g_mutex_clear(&s->lock);
-	g_free(s->tls_key);
-	g_free(s->tls_cert);
-	explicit_bzero(s->token, sizeof(s->token));
-	g_free(s);
-	return r;
 }
 
 const char *fp_serve_url(const struct fp_serve *s)
@@ -550,15 +555,5 @@ void fp_serve_destroy(struct fp_serve *s)
 	g_source_attach(src, s->ctx);
 	g_source_unref(src);
 	g_thread_join(s->thread);
-
-	g_main_context_push_thread_default(s->ctx);
-	teardown(s);
-	g_main_context_pop_thread_default(s->ctx);
-	g_main_loop_unref(s->loop);
-	g_main_context_unref(s->ctx);
-	g_mutex_clear(&s->lock);
-	g_free(s->tls_key);
-	g_free(s->tls_cert);
-	explicit_bzero(s->token, sizeof(s->token));
-	g_free(s);
+	free_server(s);
 }
