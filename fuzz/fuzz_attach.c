@@ -15,6 +15,7 @@
 #include "shm.h"
 #include "common/util.h"
 #include "framepush/proto.h"
+#include "fuzz_bytes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -38,30 +39,13 @@ int fp_fuzz_smoke_verdict(unsigned long inputs)
 		       : 1;
 }
 
-/* What is left of the fuzzer's input; reads past its end give zeros. */
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t take(struct input *in)
-{
-	uint8_t v = 0;
-
-	if (in->n) {
-		v = *in->p++;
-		in->n--;
-	}
-	return v;
-}
-
 /* count bytes of buf overwritten, each at an offset and with a value the input chooses. */
-static void scribble(struct input *in, uint8_t *buf, size_t len, unsigned count)
+static void scribble(struct fuzz_bytes *in, uint8_t *buf, size_t len, unsigned count)
 {
 	for (unsigned k = count; k; k--) {
-		uint8_t at = take(in) % len;
+		uint8_t at = fuzz_take(in) % len;
 
-		buf[at] = take(in);
+		buf[at] = fuzz_take(in);
 	}
 }
 
@@ -74,26 +58,26 @@ static const struct fp_msg_channel valid_msg = {
 
 /* The message: the valid one with a few bytes broken, so the checks deep in fp_attach are
  * reached, not only the first one; sometimes cut or padded. Returns its length. */
-static size_t build_msg(struct input *in, uint8_t *msg, size_t cap)
+static size_t build_msg(struct fuzz_bytes *in, uint8_t *msg, size_t cap)
 {
-	size_t len = take(in);
+	size_t len = fuzz_take(in);
 	uint8_t b;
 
 	memcpy(msg, &valid_msg, sizeof(valid_msg));
 	len = len & 0x80 ? len % cap : sizeof(valid_msg);
-	b = take(in);
+	b = fuzz_take(in);
 	scribble(in, msg, cap, b % 4 == 0 ? (b >> 4) % 8 : 0);
 	return len;
 }
 
 /* The control block: valid, or scribbled by the input. */
-static void write_control(struct input *in, int fd)
+static void write_control(struct fuzz_bytes *in, int fd)
 {
 	struct fp_control c = { .magic = FP_PROTO_MAGIC, .version = FP_PROTO_VERSION,
 				.generation = 7, .target_id = 1, .ring_len = 3, .width = 16,
 				.height = 8, .format = FP_PIXFMT_XRGB8888, .stride = 64,
 				.slot_size = 64 * 8 };
-	uint8_t b = take(in);
+	uint8_t b = fuzz_take(in);
 
 	scribble(in, (uint8_t *)&c, sizeof(c), b % 2 ? 0 : (b >> 1) % 8);
 	if (pwrite(fd, &c, sizeof(c), 0) != (ssize_t)sizeof(c))
@@ -102,7 +86,7 @@ static void write_control(struct input *in, int fd)
 
 /* Delivery fd i as `mode` says: its size right, half, double or zero; sealed or not; the
  * frame-ready one an eventfd, blocking or not (the source must cope). */
-static int make_fd(struct input *in, size_t i, uint8_t mode)
+static int make_fd(struct fuzz_bytes *in, size_t i, uint8_t mode)
 {
 	uint64_t want = i == 0 ? sizeof(struct fp_control) : i == 1 ? sizeof(struct fp_status) : 64 * 8;
 	uint64_t sz = mode % 8 < 5 ? want : mode % 8 == 5 ? want / 2 : mode % 8 == 6 ? want * 2 : 0;
@@ -131,7 +115,7 @@ static int make_fd(struct input *in, size_t i, uint8_t mode)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = { data, size };
+	struct fuzz_bytes in = { data, size };
 	uint8_t msg[96] = { 0 };
 	int fds[FP_CHANNEL_MAX_FDS];
 	struct fp_attachment att;
@@ -140,10 +124,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int before = fp_count_open_fds();
 
 	len = build_msg(&in, msg, sizeof(msg));
-	nfds = take(&in);
+	nfds = fuzz_take(&in);
 	nfds = nfds & 0x80 ? nfds % (FP_CHANNEL_MAX_FDS + 1) : 3 + valid_msg.ring_len;
 	for (size_t i = 0; i < nfds; i++)
-		fds[i] = make_fd(&in, i, take(&in));
+		fds[i] = make_fd(&in, i, fuzz_take(&in));
 	st = fp_attach(msg, len, fds, nfds, 1, &att, &detail);
 	if (st > FP_SRC_STATUS_MAX)
 		abort();

@@ -17,6 +17,7 @@
 #include "framepush/input.h"
 #include "framepush/proto.h"
 #include "framepush/source.h"
+#include "fuzz_bytes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,60 +38,35 @@ int fp_fuzz_smoke_verdict(unsigned long inputs)
 	return malformed && invalid ? 0 : 1;
 }
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t take(struct input *in)
-{
-	uint8_t v = 0;
-
-	if (in->n) {
-		v = *in->p++;
-		in->n--;
-	}
-	return v;
-}
-
-static uint32_t take32(struct input *in)
-{
-	uint32_t v = 0;
-
-	for (int i = 0; i < 4; i++)
-		v = v << 8 | take(in);
-	return v;
-}
-
 /* A field value: mostly near the edges the validator draws (base + small offset), else
  * anything. */
-static uint32_t pick(struct input *in, uint32_t base)
+static uint32_t pick(struct fuzz_bytes *in, uint32_t base)
 {
-	uint8_t how = take(in);
+	uint8_t how = fuzz_take(in);
 
-	return how < 192 ? base + (uint32_t)(int8_t)take(in) % 24u : take32(in);
+	return how < 192 ? base + (uint32_t)(int8_t)fuzz_take(in) % 24u : fuzz_take32(in);
 }
 
 static const uint32_t type_base[] = { 0, 0, FP_BTN_LEFT, 0, 1 };
 
 /* A packet of the right shape; the input may still spoil its length, version or reserved. */
-static size_t shaped(struct input *in, uint8_t *pkt, size_t cap)
+static size_t shaped(struct fuzz_bytes *in, uint8_t *pkt, size_t cap)
 {
 	struct fp_msg_input m = { .hdr = { FP_MSG_INPUT, FP_PROTO_VERSION } };
-	uint8_t spoil = take(in);
+	uint8_t spoil = fuzz_take(in);
 	size_t len = sizeof(m);
 
-	m.type = take(in) % 6u;
+	m.type = fuzz_take(in) % 6u;
 	m.code = pick(in, m.type < 5 ? type_base[m.type] : 0);
 	m.value = (int32_t)pick(in, 0) - (m.type == FP_INPUT_WHEEL ? 8 : 0);
-	m.x = pick(in, take(in) & 1 ? FP_INPUT_POS_ONE - 8 : 0);
-	m.y = pick(in, take(in) & 1 ? FP_INPUT_POS_ONE - 8 : 0);
+	m.x = pick(in, fuzz_take(in) & 1 ? FP_INPUT_POS_ONE - 8 : 0);
+	m.y = pick(in, fuzz_take(in) & 1 ? FP_INPUT_POS_ONE - 8 : 0);
 	if (spoil == 1)
-		m.hdr.version = take32(in);
+		m.hdr.version = fuzz_take32(in);
 	if (spoil == 2)
-		m.reserved0 = take32(in) | 1u;
+		m.reserved0 = fuzz_take32(in) | 1u;
 	if (spoil == 3)
-		len = take(in) % cap;
+		len = fuzz_take(in) % cap;
 	memcpy(pkt, &m, sizeof(m) < cap ? sizeof(m) : cap);
 	return len;
 }
@@ -159,13 +135,13 @@ static void check_dispatch(const uint8_t *pkt, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = { data, size };
+	struct fuzz_bytes in = { data, size };
 	uint8_t pkt[64] = { 0 };
 	uint32_t type;
 	size_t len;
 
 	setup_once();
-	if (take(&in) % 4 == 0) {
+	if (fuzz_take(&in) % 4 == 0) {
 		len = in.n < sizeof(pkt) ? in.n : sizeof(pkt);
 		memcpy(pkt, in.p, len);
 	} else {
