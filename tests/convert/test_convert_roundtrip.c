@@ -100,26 +100,6 @@ static int write_file(const char *path, const uint8_t *data, size_t len)
 	return fclose(f) == 0 && n == len ? 0 : -1;
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n);
-		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-		*len = (size_t)n;
-	}
-	fclose(f);
-	return buf;
-}
-
 /* Test card: 75% bars on top, a grey horizontal ramp, then primaries and a circle. Everything
  * but the ramp is decided on each 2x2 block's top-left pixel, so chroma is constant over every
  * block and 4:2:0 loses nothing: the RGB comparison then measures the colour conversion and
@@ -388,7 +368,7 @@ static void roundtrip(int hdr, double out_psnr[3])
 	snprintf(dec, sizeof(dec), "%s/dec.yuv", tmpdir);
 	write_packed(&f, bps, rawlen, in);
 	ffmpeg_roundtrip(hdr, in, enc, dec);
-	got = read_file(dec, &len);
+	got = fpt_read_file(dec, &len);
 	assert_non_null(got);
 	assert_int_equal(len, rawlen);
 	plane_sse(&f, hdr, got, sse);

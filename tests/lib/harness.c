@@ -275,6 +275,25 @@ int fpt_group_teardown(void **state)
 	return 0;
 }
 
+uint8_t *fpt_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rbe");
+	uint8_t *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)n)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+		*len = (size_t)n;
+	} else {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
 int fpt_exit_code(int status)
 {
 	if (status < 0)

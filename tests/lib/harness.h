@@ -1,5 +1,5 @@
 /* framepush tests — paths of the programs under test, child processes with bounded waits,
- * local ports, temporary directories and honest skips. */
+ * local ports, temporary directories, whole files and honest skips. */
 #ifndef FP_TESTS_HARNESS_H
 #define FP_TESTS_HARNESS_H
 
@@ -55,6 +55,10 @@ int fpt_group_teardown(void **state);
  * writes the copy's path to out: a process of another uid (sway's user, setpriv) can run it
  * even when the build tree sits in a 0700 directory, as a fresh CI clone does. 0 or -errno. */
 int fpt_world_copy(const char *src, char *out, size_t cap);
+
+/* The whole file at path, malloc'd, its size in *len; NULL (len untouched) when it is missing,
+ * empty or cannot be read whole. */
+uint8_t *fpt_read_file(const char *path, size_t *len);
 
 /* Exit code of a wait status, or 128 + signal. */
 int fpt_exit_code(int status);

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "framepush/serve.h"
+#include "harness.h"
 
 struct au {
 	size_t off, len;
@@ -88,23 +89,6 @@ static size_t split(const uint8_t *p, size_t n, struct au *aus, size_t cap)
 	return count;
 }
 
-static uint8_t *read_file(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rbe");
-	uint8_t *buf = NULL;
-	long len;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = malloc((size_t)len)) && fread(buf, 1, (size_t)len, f) == (size_t)len)
-		*n = (size_t)len;
-	else
-		free(buf), buf = NULL;
-	fclose(f);
-	return buf;
-}
-
 static void print_stats(struct fp_serve *s)
 {
 	struct fp_serve_stats st;
@@ -170,7 +154,7 @@ int main(int argc, char **argv)
 				"[MAX_VIEWERS [view-only]]]]]\n");
 		return 2;
 	}
-	data = read_file(argv[1], &n);
+	data = fpt_read_file(argv[1], &n);
 	n_aus = data ? split(data, n, aus, FP_ARRAY_LEN(aus)) : 0;
 	if (!n_aus || !aus[0].key) {
 		fprintf(stderr, "fp-serve-peer: %s: no access units starting at a keyframe\n", argv[1]);
