@@ -308,7 +308,7 @@ struct cli {
 	char **app;      /* after "--": the application to run inside the display */
 	enum verb mode;
 	uint32_t mode_width, mode_height; /* of a virtual display; else the --size asked for */
-	int streaming, quiet; /* streaming: stream or serve (a live session, until Ctrl-C) */
+	int quiet;
 	char backend[32];
 	char source_exe[PATH_MAX];
 };
@@ -549,10 +549,10 @@ static int check_usage(const struct cli *c)
 		return 2;
 	} else if (!so->target) {
 		fprintf(stderr, "framepush %s: %s is required (see framepush %s --help)\n", c->verb,
-			c->streaming ? "--to URL" : "-o FILE", c->verb);
+			c->mode == VERB_STREAM ? "--to URL" : "-o FILE", c->verb);
 		return 2;
 	}
-	if (!c->streaming && !(so->duration > 0)) {
+	if (c->mode == VERB_RECORD && !(so->duration > 0)) {
 		fprintf(stderr, "framepush %s: --duration must be more than 0 s for a recording\n", c->verb);
 		return 2;
 	}
@@ -691,10 +691,9 @@ static int start_serve(struct cli *c)
 
 	so->constrained_baseline = 1;
 	if (!so->bitrate_kbps && !so->crf) {
-		uint64_t px = (uint64_t)c->mode_width * c->mode_height * so->capture.fps;
+		uint64_t kbps = (uint64_t)c->mode_width * c->mode_height * so->capture.fps / 15000;
 
-		so->bitrate_kbps = (unsigned)(px / 15000 < 1000 ? 1000 : px / 15000 > 20000 ? 20000
-									      : px / 15000);
+		so->bitrate_kbps = (unsigned)(kbps < 1000 ? 1000 : kbps > 20000 ? 20000 : kbps);
 	}
 	c->serve.bitrate_kbps = so->bitrate_kbps;
 	if (!strcmp(c->backend, "test") && !c->serve.view_only) {
@@ -776,7 +775,6 @@ static int cmd_capture(int argc, char **argv, enum verb mode)
 		.verb = verbs[mode],
 		.mode = mode,
 		.display_kind = "xvfb",
-		.streaming = streaming,
 	};
 	struct fp_display *vd = NULL;
 	int r;

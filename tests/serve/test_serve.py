@@ -193,22 +193,26 @@ def test_tls():
 
 def raw_websocket(url, protocols):
     """The HTTP status a WebSocket upgrade to the server's /ws gets (101 when accepted)."""
-    ws_url = "ws://" + url.split("//", 1)[1].split("/", 1)[0] + "/ws"
     try:
-        ws = cdp.websocket.create_connection(ws_url, subprotocols=protocols, timeout=10)
+        ws = cdp.websocket.create_connection(signalling_url(url), subprotocols=protocols,
+                                             timeout=10)
         ws.close()
         return 101
     except cdp.websocket.WebSocketBadStatusException as e:
         return e.status_code
 
 
+def signalling_url(url):
+    """The server's signalling WebSocket for a viewer URL (plain HTTP)."""
+    return "ws://" + url.split("//", 1)[1].split("/", 1)[0] + "/ws"
+
+
 def garbage_viewer(url):
     """A viewer with the token that answers the offer with garbage (not JSON, a binary frame,
     an unknown type): True when the server ends its connection."""
     token = url.split("#token=")[1]
-    ws_url = "ws://" + url.split("//", 1)[1].split("/", 1)[0] + "/ws"
-    ws = cdp.websocket.create_connection(ws_url, subprotocols=["fp.v1", "fp-token." + token],
-                                         timeout=10)
+    ws = cdp.websocket.create_connection(signalling_url(url),
+                                         subprotocols=["fp.v1", "fp-token." + token], timeout=10)
     try:
         for junk in ("{not json", '{"type":"answer","sdp":1}', '{"type":"x"}'):
             ws.send(junk)
