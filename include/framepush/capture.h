@@ -8,7 +8,11 @@
  *
  * Output frames live in a ring of pipeline_depth + 1 buffers: a frame handed out stays
  * untouched (and allocated, across a display change too) until pipeline_depth more frames
- * have been handed out. */
+ * have been handed out.
+ *
+ * What is handed out is a rectangle of each slot: the crop when one is asked for, else the
+ * whole display at the even size below its own (an odd last column or row is dropped, as an
+ * encoder takes even sizes only). */
 #ifndef FRAMEPUSH_CAPTURE_H
 #define FRAMEPUSH_CAPTURE_H
 
@@ -22,6 +26,11 @@
 #include "framepush/proto.h"
 
 struct fp_capture;
+
+/* The smallest width and height a frame is handed out with: what an encoder takes. A crop
+ * narrower or shorter is refused at open; a display smaller (without a crop) ends the
+ * session as soon as it is reported. */
+#define FP_CAPTURE_SIZE_MIN 16u
 
 struct fp_capture_opts {
 	const char *source_exe;   /* framepush-source binary (also what the peer must run) */
@@ -45,6 +54,13 @@ struct fp_capture_opts {
 	int source_drop;
 	uid_t source_uid;
 	gid_t source_gid;
+	/* Region capture: only this rectangle of the display is converted and handed out
+	 * (crop_width 0: the whole display, and then the other three must be 0 too). Width
+	 * and height even and >= FP_CAPTURE_SIZE_MIN, x + width <= FP_WIDTH_MAX, y + height <=
+	 * FP_HEIGHT_MAX (fp_capture_crop_problem); fitting the display is checked when the
+	 * source reports it, at open and at every display change: a display it does not fit
+	 * ends the session. */
+	uint32_t crop_x, crop_y, crop_width, crop_height;
 };
 
 struct fp_capture_stats {
@@ -62,9 +78,17 @@ struct fp_capture_stats {
 	uint32_t source_status, source_detail;
 };
 
+/* Why a crop rectangle cannot be used whatever the display (a sentence without the values),
+ * or NULL when it can: the checks fp_capture_open makes on opts' crop_* fields, for a
+ * command line to refuse the same rectangles before it starts anything. */
+const char *fp_capture_crop_problem(uint32_t x, uint32_t y, uint32_t width, uint32_t height);
+
 /* Starts the source and waits (bounded) until it attached and published. Returns 0 and
  * *out, or -errno with *out NULL; then why (when not NULL) holds the reason as a sentence
- * for the user, also logged. */
+ * for the user, also logged. -EINVAL: the crop is refused (fp_capture_crop_problem), before
+ * anything starts; -ERANGE: the crop does not fit the source's display, or the display is
+ * smaller than FP_CAPTURE_SIZE_MIN (next-frame ends with -ERANGE, too, when a display
+ * change brings either). */
 int fp_capture_open(struct fp_capture **out, const struct fp_capture_opts *opts, char *why,
 		    size_t why_len);
 void fp_capture_close(struct fp_capture *cap);
@@ -82,7 +106,8 @@ int fp_capture_next_frame(struct fp_capture *cap, int64_t deadline_ns,
 			  const struct fp_yuv_frame **frame);
 
 int fp_capture_is_hdr(const struct fp_capture *cap);
-/* The current display's size (the frames next-frame hands out have it, until a change). */
+/* The size of the frames next-frame hands out, until a display change: the crop's, else
+ * the current display's rounded down to even. */
 void fp_capture_size(const struct fp_capture *cap, uint32_t *width, uint32_t *height);
 /* The HDR10 metadata for the current display: 1 and *meta while it is HDR, 0 and a zeroed
  * *meta while it is SDR. *meta is the record the source reported with its descriptor

@@ -51,6 +51,11 @@
  * exit status or signal) instead of "closed the channel". */
 #define EXIT_GRACE_MS 200
 
+/* The rectangle of each slot that is converted and handed out, in pixels. */
+struct region {
+	uint32_t x, y, w, h;
+};
+
 struct fp_capture {
 	struct fp_capture_opts opts;
 	struct fp_broker *broker;
@@ -78,6 +83,10 @@ struct fp_capture {
 	int event_unusable;        /* the kernel cannot read the eventfd without blocking */
 	uint32_t logged_status, logged_detail;
 	int ended;                 /* -errno that ended the session (reason in error), 0 running */
+	/* Set with each ring from the size the source reported, and checked against it: the
+	 * conversion never reads outside the slot. */
+	struct region region;
+	uint32_t odd_logged_w, odd_logged_h; /* the odd display size last logged (once a mode) */
 
 	struct fp_capture_stats stats;
 	uint64_t published_before, dropped_before; /* earlier rings' counts, summed */
@@ -126,8 +135,27 @@ int fp_capture_is_hdr(const struct fp_capture *cap) { return cap->ring->format =
 
 void fp_capture_size(const struct fp_capture *cap, uint32_t *width, uint32_t *height)
 {
-	*width = cap->ring->width;
-	*height = cap->ring->height;
+	*width = cap->region.w;
+	*height = cap->region.h;
+}
+
+/* The sentences below name these limits. */
+_Static_assert(FP_CAPTURE_SIZE_MIN == 16 && FP_WIDTH_MAX == 7680 && FP_HEIGHT_MAX == 4320,
+	       "fp_capture_crop_problem's sentences name the limits");
+
+const char *fp_capture_crop_problem(uint32_t x, uint32_t y, uint32_t width, uint32_t height)
+{
+	if (!width)
+		return x || y || height ? "a width of 0 means no crop, yet an offset or a height "
+					  "is given" : NULL;
+	if (width < FP_CAPTURE_SIZE_MIN || height < FP_CAPTURE_SIZE_MIN)
+		return "width and height must be at least 16 (the smallest an encoder takes)";
+	if ((width | height) & 1)
+		return "width and height must be even (an encoder takes even sizes only)";
+	/* 64-bit: x + width must not wrap past the check. */
+	if ((uint64_t)x + width > FP_WIDTH_MAX || (uint64_t)y + height > FP_HEIGHT_MAX)
+		return "it reaches past 7680x4320, the largest display a source may have";
+	return NULL;
 }
 
 int fp_capture_hdr_meta(const struct fp_capture *cap, struct fp_hdr10 *meta)
@@ -425,11 +453,57 @@ static int drain_socket(struct fp_capture *cap)
 	return 0;
 }
 
+/* Logs, once a mode, that an odd display loses its last column or row. */
+static void log_odd_size(struct fp_capture *cap, uint32_t w, uint32_t h)
+{
+	if (!((w | h) & 1) || (w == cap->odd_logged_w && h == cap->odd_logged_h))
+		return;
+	cap->odd_logged_w = w;
+	cap->odd_logged_h = h;
+	fp_info("capture: display %ux%u has an odd size; capturing %ux%u (its last %s dropped: "
+		"an encoder takes even sizes only)", w, h, w & ~1u, h & ~1u,
+		w & h & 1 ? "column and row" : w & 1 ? "column" : "row");
+}
+
+/* The rectangle of a w x h display that is handed out: the crop, else the display rounded
+ * down to even. 0 and *rg, or -ERANGE with the session ended (the crop does not fit, the
+ * display is smaller than an encoder takes): at open, and for every new ring, before it
+ * exists, so that no frame of a display the rectangle does not fit is ever read. */
+static int plan_region(struct fp_capture *cap, uint32_t w, uint32_t h, struct region *rg)
+{
+	const struct fp_capture_opts *o = &cap->opts;
+	int changed = cap->ring && (w != cap->ring->width || h != cap->ring->height);
+
+	if (o->crop_width) {
+		if ((uint64_t)o->crop_x + o->crop_width > w || (uint64_t)o->crop_y + o->crop_height > h)
+			return end_session(cap, -ERANGE, "crop %u,%u,%u,%u (x,y,width,height) does not "
+					   "fit the %s%ux%u display of source pid %d: x + width "
+					   "must be <= %u and y + height <= %u", o->crop_x,
+					   o->crop_y, o->crop_width, o->crop_height,
+					   changed ? "new " : "", w, h,
+					   (int)fp_broker_pid(cap->broker), w, h);
+		*rg = (struct region){ o->crop_x, o->crop_y, o->crop_width, o->crop_height };
+		return 0;
+	}
+	if (w < FP_CAPTURE_SIZE_MIN || h < FP_CAPTURE_SIZE_MIN)
+		return end_session(cap, -ERANGE, "display %ux%u is smaller than the %ux%u an encoder "
+				   "takes (source pid %d%s)", w, h, FP_CAPTURE_SIZE_MIN,
+				   FP_CAPTURE_SIZE_MIN, (int)fp_broker_pid(cap->broker),
+				   changed ? ", after a display change" : "");
+	log_odd_size(cap, w, h);
+	*rg = (struct region){ 0, 0, w & ~1u, h & ~1u };
+	return 0;
+}
+
 static int deliver_new_ring(struct fp_capture *cap, uint32_t w, uint32_t h, uint32_t fmt)
 {
 	struct fp_ring *ring;
+	struct region rg;
 	int r;
 
+	r = plan_region(cap, w, h, &rg);
+	if (r < 0)
+		return r;
 	r = fp_ring_create(&ring, fp_ring_next_generation(), cap->target_id, cap->ring_len, w, h, fmt);
 	if (r < 0)
 		return end_session_quietly(cap, r, "cannot create a %ux%u format %u ring: %s", w, h,
@@ -446,12 +520,14 @@ static int deliver_new_ring(struct fp_capture *cap, uint32_t w, uint32_t h, uint
 						cap->ring->status->frames_published);
 		cap->dropped_before = add_sat(cap->dropped_before, cap->ring->status->frames_dropped);
 		/* An old-mode frame cannot be repeated into the new mode, whether a display
-		 * change or a restarted source brought it; in the same mode it still can. */
-		if (w != cap->ring->width || h != cap->ring->height || fmt != cap->ring->format)
+		 * change or a restarted source brought it; in the same mode (the same size
+		 * handed out) it still can. */
+		if (rg.w != cap->region.w || rg.h != cap->region.h || fmt != cap->ring->format)
 			cap->last_idx = -1;
 	}
 	fp_ring_destroy(cap->ring);
 	cap->ring = ring;
+	cap->region = rg;
 	cap->last_seq = 0;
 	cap->last_rejected = 0;
 	cap->last_busy = 0;
@@ -572,21 +648,25 @@ static int convert_held_slot(struct fp_capture *cap, struct fp_token tok, uint64
 			     const struct fp_yuv_frame **frame)
 {
 	struct fp_ring *ring = cap->ring;
+	const struct region *rg = &cap->region;
 	int hdr = ring->format == FP_PIXFMT_RGBA16F;
+	/* Inside the slot: plan_region checked the rectangle against this ring's size. The
+	 * converters take any source address (unaligned loads). */
+	const uint8_t *src = ring->slot[tok.slot] + (size_t)rg->y * ring->stride +
+			     (size_t)rg->x * fp_pixfmt_bpp(ring->format);
 	struct fp_yuv_frame *out;
 	uint64_t cap_ns;
 	int64_t now;
 	int r;
 
-	r = ensure_out_buffer(cap, cap->out_idx, hdr ? FP_YUV_P010 : FP_YUV_NV12, ring->width,
-			      ring->height);
+	r = ensure_out_buffer(cap, cap->out_idx, hdr ? FP_YUV_P010 : FP_YUV_NV12, rg->w, rg->h);
 	if (r < 0) {
 		fp_ring_slot_release(ring, tok.slot);
 		return r;
 	}
 	out = &cap->out[cap->out_idx];
-	r = fp_converter_run(cap->conv, hdr ? FP_PIXFMT_RGBA16F : FP_PIXFMT_XRGB8888, ring->slot[tok.slot],
-			     ring->stride, ring->width, ring->height, out);
+	r = fp_converter_run(cap->conv, hdr ? FP_PIXFMT_RGBA16F : FP_PIXFMT_XRGB8888, src,
+			     ring->stride, rg->w, rg->h, out);
 	cap_ns = ring->status->slot_capture_ns[tok.slot];
 	/* Verified after the conversion read the slot: a source that writes a slot the host
 	 * holds changes what the check sees, so a frame altered before or while it was
@@ -600,8 +680,9 @@ static int convert_held_slot(struct fp_capture *cap, struct fp_token tok, uint64
 	}
 	fp_ring_slot_release(ring, tok.slot);
 	if (r < 0)
-		return end_session(cap, r, "converting a %ux%u frame failed: %s", ring->width,
-				   ring->height, strerror(-r));
+		return end_session(cap, r, "converting a %ux%u frame (at %u,%u of %ux%u) failed: %s",
+				   rg->w, rg->h, rg->x, rg->y, ring->width, ring->height,
+				   strerror(-r));
 
 	now = fp_now_ns();
 	/* A capture time from the source is only a hint: keep it if it is plausible. */
@@ -924,6 +1005,34 @@ static void build_source_argv(struct fp_capture *cap)
 					   .uid = opts->source_uid, .gid = opts->source_gid };
 }
 
+/* The crop is the user's: refused before anything starts, with the rule it breaks. */
+static int check_crop(struct fp_capture *cap)
+{
+	const struct fp_capture_opts *o = &cap->opts;
+	const char *problem = fp_capture_crop_problem(o->crop_x, o->crop_y, o->crop_width,
+						      o->crop_height);
+
+	if (!problem)
+		return 0;
+	return end_session(cap, -EINVAL, "crop %u,%u,%u,%u (x,y,width,height) cannot be used: %s",
+			   o->crop_x, o->crop_y, o->crop_width, o->crop_height, problem);
+}
+
+static void log_attached(const struct fp_capture *cap)
+{
+	const struct fp_ring *ring = cap->ring;
+	const struct region *rg = &cap->region;
+	char crop[96] = "";
+
+	if (cap->opts.crop_width)
+		snprintf(crop, sizeof(crop), "; capturing crop %u,%u,%u,%u", rg->x, rg->y, rg->w,
+			 rg->h);
+	fp_info("capture: source pid %d attached to ring gen %u (%ux%u %s, %u slots, pipeline "
+		"depth %u)%s", (int)fp_broker_pid(cap->broker), ring->generation, ring->width,
+		ring->height, fp_capture_is_hdr(cap) ? "HDR" : "SDR", cap->ring_len, cap->depth,
+		crop);
+}
+
 static void set_why(char *why, size_t len, const char *text)
 {
 	if (why && len)
@@ -953,6 +1062,9 @@ static int capture_open(struct fp_capture **out, const struct fp_capture_opts *o
 	pthread_mutex_init(&cap->input_lock, NULL);
 	apply_defaults(cap, opts);
 	build_source_argv(cap);
+	r = check_crop(cap);
+	if (r < 0)
+		goto err_close_capture;
 	r = fp_converter_create(&cap->conv, opts->convert_threads, FP_CPU_AUTO);
 	if (r < 0) {
 		end_session(cap, r, "cannot set up the converter (%u threads): %s",
@@ -963,9 +1075,7 @@ static int capture_open(struct fp_capture **out, const struct fp_capture_opts *o
 	if (r < 0)
 		goto err_close_capture;
 	set_input_sock(cap, fp_broker_sock(cap->broker));
-	fp_info("capture: source pid %d attached to ring gen %u (%ux%u %s, %u slots, pipeline depth %u)",
-		(int)fp_broker_pid(cap->broker), cap->ring->generation, cap->ring->width,
-		cap->ring->height, fp_capture_is_hdr(cap) ? "HDR" : "SDR", cap->ring_len, cap->depth);
+	log_attached(cap);
 	*out = cap;
 	return 0;
 
