@@ -19,10 +19,12 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "framepush/capture.h"
+#include "framepush/convert.h"
 #include "framepush/encode.h"
 #include "desc_flip.h"
 #include "harness.h"
 #include "backend.h"
+#include "test.h"
 
 static char source_exe[4096];
 /* The test peer (tests/peers): the same command line, plus attacks and run-time controls
@@ -1133,6 +1135,404 @@ static void test_hooks_only_in_peer(void **state)
 	assert_int_equal(check_spec_exit(source_exe, "pattern=bars,hdr=1", log, sizeof(log)), 0);
 }
 
+/* ---- Region capture (crop) and odd or tiny display sizes ---- */
+
+static struct fp_capture_opts crop_opts(const char *spec, uint32_t w, uint32_t h, uint32_t cx,
+					uint32_t cy, uint32_t cw, uint32_t ch)
+{
+	struct fp_capture_opts o = base_opts(spec, w, h, 60);
+
+	o.crop_x = cx;
+	o.crop_y = cy;
+	o.crop_width = cw;
+	o.crop_height = ch;
+	return o;
+}
+
+/* What this process and its sources log, into a temporary file. */
+struct log_capture {
+	FILE *tmp;
+	int saved;
+};
+
+static void log_capture_start(struct log_capture *lc)
+{
+	lc->tmp = tmpfile();
+	lc->saved = dup(STDERR_FILENO);
+	assert_non_null(lc->tmp);
+	assert_true(lc->saved >= 0);
+	assert_true(dup2(fileno(lc->tmp), STDERR_FILENO) >= 0);
+}
+
+static void log_capture_end(struct log_capture *lc, char *log, size_t len)
+{
+	size_t n;
+
+	fflush(stderr);
+	assert_true(dup2(lc->saved, STDERR_FILENO) >= 0);
+	close(lc->saved);
+	rewind(lc->tmp);
+	n = fread(log, 1, len - 1, lc->tmp);
+	log[n] = '\0';
+	fclose(lc->tmp);
+}
+
+/* The pattern the source draws (the same code, in process), as the display's whole slot. */
+struct pattern_frame {
+	struct fp_backend *b;
+	uint8_t *px;
+	size_t stride, bpp;
+	uint32_t w, h;
+};
+
+static void pattern_init(struct pattern_frame *p, const char *spec, uint32_t w, uint32_t h, int hdr)
+{
+	const struct fp_backend_impl *impl = fp_backend_find("test");
+	struct fp_backend_args args = { .spec = spec, .width = w, .height = h, .fps = 60 };
+
+	assert_non_null(impl);
+	assert_int_equal(impl->create(&p->b, &args), 0);
+	p->bpp = hdr ? 8 : 4;
+	p->stride = w * p->bpp;
+	p->w = w;
+	p->h = h;
+	p->px = malloc(p->stride * h);
+	assert_non_null(p->px);
+}
+
+static void pattern_fini(struct pattern_frame *p)
+{
+	fp_backend_find("test")->destroy(p->b);
+	free(p->px);
+}
+
+/* Whether luma rows a and b (n samples of bps bytes: NV12 codes, or P010's 10-bit codes
+ * in the high bits of a little-endian u16) differ by at most tol codes anywhere. */
+static int luma_near(const uint8_t *a, const uint8_t *b, size_t n, size_t bps, int tol)
+{
+	for (size_t k = 0; k < n; k++) {
+		int va = bps == 1 ? a[k] : (a[2 * k] | a[2 * k + 1] << 8) >> 6;
+		int vb = bps == 1 ? b[k] : (b[2 * k] | b[2 * k + 1] << 8) >> 6;
+
+		if (abs(va - vb) > tol)
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether f is exactly the rectangle (x, y) of pattern frame `frame`: every byte of the
+ * converted rectangle (the same converter the capturer runs, so a chroma filter change
+ * cannot make it differ), and its luma against the whole frame's converted at that offset
+ * (the pixels themselves, whatever the test's own offset arithmetic): exact on the scalar
+ * path, within 1 on a SIMD one (whose vector luma and scalar tail round differently, and a
+ * column falls in either by its place in the row). Row 0 starts with the source's signature,
+ * which the pattern does not have: it is left out. */
+static int frame_is_rect(struct pattern_frame *p, struct fp_converter *conv, uint32_t frame,
+			 uint32_t x, uint32_t y, const struct fp_yuv_frame *f)
+{
+	enum fp_pixfmt fmt = p->bpp == 8 ? FP_PIXFMT_RGBA16F : FP_PIXFMT_XRGB8888;
+	size_t bps = p->bpp == 8 ? 2 : 1, n = f->width * bps;
+	int tol = fp_converter_path(conv) == FP_CPU_SCALAR ? 0 : 1;
+	struct fp_yuv_frame rect = { 0 }, full = { 0 };
+	int same = 1;
+
+	fp_test_pattern_render(p->b, p->px, p->stride, frame);
+	assert_int_equal(fp_yuv_frame_alloc(&rect, f->format, f->width, f->height), 0);
+	assert_int_equal(fp_yuv_frame_alloc(&full, f->format, p->w, p->h), 0);
+	assert_int_equal(fp_converter_run(conv, fmt, p->px + y * p->stride + x * p->bpp, p->stride,
+					  f->width, f->height, &rect), 0);
+	assert_int_equal(fp_converter_run(conv, fmt, p->px, p->stride, p->w, p->h, &full), 0);
+	for (uint32_t r = y ? 0 : 2; r < f->height && same; r++) {
+		const uint8_t *got = f->data[0] + r * f->stride[0];
+
+		same = !memcmp(got, rect.data[0] + r * rect.stride[0], n) &&
+		       luma_near(got, full.data[0] + (y + r) * full.stride[0] + x * bps, f->width,
+				 bps, tol);
+		if (same && r < f->height / 2)
+			same = !memcmp(f->data[1] + r * f->stride[1], rect.data[1] + r * rect.stride[1], n);
+	}
+	fp_yuv_frame_free(&rect);
+	fp_yuv_frame_free(&full);
+	return same;
+}
+
+/* Frames of an idle source (one a kick, so frame number == seq) against the pattern. */
+static void expect_rects(struct fp_capture *cap, struct pattern_frame *p, uint32_t x, uint32_t y,
+			 uint32_t w, uint32_t h, const char *what)
+{
+	struct fp_converter *conv;
+	const struct fp_yuv_frame *f;
+	uint32_t got_w, got_h;
+
+	assert_int_equal(fp_converter_create(&conv, 1, FP_CPU_AUTO), 0);
+	fp_capture_size(cap, &got_w, &got_h);
+	if (got_w != w || got_h != h)
+		fail_msg("%s: fp_capture_size says %ux%u, want %ux%u", what, got_w, got_h, w, h);
+	for (int i = 0; i < 3; i++) {
+		if (i)
+			assert_int_equal(fp_capture_kick(cap), 0);
+		assert_int_equal(fp_capture_next_frame(cap, fp_now_ns() + 2 * FP_NSEC_PER_SEC, &f), 0);
+		assert_false(f->repeated);
+		if (f->width != w || f->height != h)
+			fail_msg("%s: a %ux%u frame, want %ux%u", what, f->width, f->height, w, h);
+		/* Frame number and seq go up together: one frame a kick, each published. */
+		if (!frame_is_rect(p, conv, (uint32_t)f->seq, x, y, f)) {
+			int at = -1;
+
+			/* The pattern repeats every 128 frames: say whether another one matched. */
+			for (uint32_t k = 0; k < 128 && at < 0; k++)
+				if (frame_is_rect(p, conv, k, x, y, f))
+					at = (int)k;
+			fail_msg("%s: frame seq %llu is not the %ux%u rectangle at %u,%u of pattern "
+				 "frame %llu (of pattern frame %d; -1: of none)", what,
+				 (unsigned long long)f->seq, w, h, x, y, (unsigned long long)f->seq, at);
+		}
+	}
+	fp_converter_destroy(conv);
+}
+
+/* A crop hands out exactly that rectangle of the display, SDR (4-byte pixels) and HDR
+ * (8-byte), at an offset whose row and column both matter (34 + 3 * 22 is no multiple of 8,
+ * the pattern's step from frame to frame). */
+static void crop_exact_pixels(void **state)
+{
+	static const struct {
+		const char *spec;
+		int hdr;
+		uint32_t x, y, w, h;
+	} cases[] = {
+		{ "idle=1", 0, 34, 22, 200, 120 },
+		{ "idle=1,hdr=1", 1, 34, 22, 200, 120 },
+		{ "idle=1", 0, 35, 21, 64, 16 },     /* odd offsets: any source address */
+		{ "idle=1,hdr=1", 1, 304, 164, 16, 16 }, /* to the last column and row */
+	};
+
+	(void)state;
+	/* The CPU's own path (vector loads from any address), then the scalar one. */
+	for (size_t i = 0; i < 2 * FP_ARRAY_LEN(cases); i++) {
+		size_t c = i % FP_ARRAY_LEN(cases);
+		struct fp_capture_opts o = crop_opts(cases[c].spec, 320, 180, cases[c].x, cases[c].y,
+						     cases[c].w, cases[c].h);
+		struct pattern_frame p;
+		struct fp_capture *cap;
+		char what[128];
+
+		if (i == FP_ARRAY_LEN(cases))
+			setenv("FRAMEPUSH_CPU_PATH", "scalar", 1);
+		cap = open_ok(&o);
+		snprintf(what, sizeof(what), "%s crop %u,%u,%u,%u (%s)", cases[c].spec, cases[c].x,
+			 cases[c].y, cases[c].w, cases[c].h, i < FP_ARRAY_LEN(cases) ? "auto" : "scalar");
+		pattern_init(&p, cases[c].spec, 320, 180, cases[c].hdr);
+		expect_rects(cap, &p, cases[c].x, cases[c].y, cases[c].w, cases[c].h, what);
+		pattern_fini(&p);
+		fp_capture_close(cap);
+	}
+	unsetenv("FRAMEPUSH_CPU_PATH");
+}
+
+/* A display of odd size is captured at the even size below (its last column and row
+ * dropped), said once; the pixels are the display's own. */
+static void odd_display_rounded_down(void **state)
+{
+	struct fp_capture_opts o = base_opts("idle=1", 641, 481, 60);
+	struct pattern_frame p;
+	struct fp_capture *cap;
+	struct log_capture lc;
+	char log[16384];
+
+	(void)state;
+	log_capture_start(&lc);
+	cap = open_ok(&o);
+	pattern_init(&p, "idle=1", 641, 481, 0);
+	expect_rects(cap, &p, 0, 0, 640, 480, "641x481");
+	pattern_fini(&p);
+	fp_capture_close(cap);
+	log_capture_end(&lc, log, sizeof(log));
+	if (fpt_count(log, "has an odd size") != 1 ||
+	    !strstr(log, "display 641x481 has an odd size; capturing 640x480"))
+		fail_msg("want one line on the odd size in: %.3000s", log);
+}
+
+/* Odd sizes through display changes: each frame is its mode's even size, both modes flow,
+ * and the odd one is said once, not once a ring. */
+static void odd_display_changes(void **state)
+{
+	struct fp_capture_opts o = base_opts("flip-every=2", 333, 187, 240);
+	const struct fp_yuv_frame *f;
+	struct fp_capture_stats st = { 0 };
+	struct fp_capture *cap;
+	struct log_capture lc;
+	unsigned big = 0, small = 0;
+	char log[65536];
+
+	(void)state;
+	log_capture_start(&lc);
+	cap = open_ok(&o);
+	while (st.recreates < 10) {
+		if (fp_capture_next_frame(cap, fp_now_ns() + 4 * FP_NSEC_PER_MSEC, &f) < 0)
+			fail_msg("ended after %llu recreates: %s", (unsigned long long)st.recreates,
+				 fp_capture_error(cap));
+		/* 333x187, then 3/4 rounded to even by the source: 248x140. */
+		if (f->width == 332 && f->height == 186)
+			big++;
+		else if (f->width == 248 && f->height == 140)
+			small++;
+		else
+			fail_msg("a %ux%u frame", f->width, f->height);
+		fp_capture_get_stats(cap, &st);
+	}
+	assert_true(big > 0 && small > 0);
+	assert_int_equal(st.signature_failures, 0);
+	fp_capture_close(cap);
+	log_capture_end(&lc, log, sizeof(log));
+	if (fpt_count(log, "has an odd size") != 1)
+		fail_msg("want one line on the odd size over %llu display changes, got %u",
+			 (unsigned long long)st.recreates, fpt_count(log, "has an odd size"));
+}
+
+/* Displays smaller than an encoder takes end the session at open, with the reason, at
+ * once (--size 2x2 used to spend 20 s on signature warnings). 16x16 is the smallest that
+ * works; 17x17 becomes 16x16. */
+static void tiny_display_refused(void **state)
+{
+	static const uint32_t tiny[][2] = { { 2, 2 }, { 15, 16 }, { 16, 15 }, { 640, 8 } };
+	const struct fp_yuv_frame *f;
+	struct fp_capture *cap = NULL;
+	char why[512], want[96];
+
+	(void)state;
+	for (size_t i = 0; i < FP_ARRAY_LEN(tiny); i++) {
+		struct fp_capture_opts o = base_opts(NULL, tiny[i][0], tiny[i][1], 60);
+		int64_t t0 = fp_now_ns();
+
+		assert_int_equal(fp_capture_open(&cap, &o, why, sizeof(why)), -ERANGE);
+		assert_null(cap);
+		if (ms_since(t0) > 2000.0)
+			fail_msg("%ux%u: took %.0f ms to refuse", tiny[i][0], tiny[i][1], ms_since(t0));
+		snprintf(want, sizeof(want), "display %ux%u is smaller than the 16x16 an encoder takes",
+			 tiny[i][0], tiny[i][1]);
+		if (!strstr(why, want))
+			fail_msg("want '%s' in: %s", want, why);
+	}
+	for (uint32_t s = 16; s <= 17; s++) {
+		struct fp_capture_opts o = base_opts(NULL, s, s, 60);
+
+		cap = open_ok(&o);
+		assert_int_equal(fp_capture_next_frame(cap, fp_now_ns() + FP_NSEC_PER_SEC, &f), 0);
+		assert_int_equal(f->width, 16);
+		assert_int_equal(f->height, 16);
+		fp_capture_close(cap);
+	}
+}
+
+/* A crop the display does not fit ends the open at once, naming the crop and the size. */
+static void crop_not_fitting_refused(void **state)
+{
+	static const uint32_t crops[][4] = { { 0, 0, 336, 160 }, { 0, 0, 320, 182 },
+					     { 306, 0, 16, 16 }, { 0, 166, 16, 16 } };
+	struct fp_capture *cap = NULL;
+	char why[512], want[64];
+
+	(void)state;
+	for (size_t i = 0; i < FP_ARRAY_LEN(crops); i++) {
+		struct fp_capture_opts o = crop_opts(NULL, 320, 180, crops[i][0], crops[i][1],
+						     crops[i][2], crops[i][3]);
+		int64_t t0 = fp_now_ns();
+
+		assert_int_equal(fp_capture_open(&cap, &o, why, sizeof(why)), -ERANGE);
+		assert_null(cap);
+		assert_true(ms_since(t0) < 2000.0);
+		snprintf(want, sizeof(want), "crop %u,%u,%u,%u", crops[i][0], crops[i][1],
+			 crops[i][2], crops[i][3]);
+		if (!strstr(why, want) || !strstr(why, "does not fit the 320x180 display"))
+			fail_msg("want the crop and the display named in: %s", why);
+	}
+}
+
+/* A crop that fits one mode and not the next ends the session at the change, cleanly:
+ * every frame before it is the crop's size, the error names the crop and the new size,
+ * and it stands for every later call. A crop that fits both modes goes on through. */
+static void crop_and_display_change(void **state)
+{
+	struct fp_capture_opts o = crop_opts("flip-every=3", 320, 180, 16, 8, 256, 160);
+	const struct fp_yuv_frame *f;
+	struct fp_capture_stats st = { 0 };
+	struct fp_capture *cap = open_ok(&o);
+	int64_t deadline = fp_now_ns() + 10 * FP_NSEC_PER_SEC;
+	unsigned frames = 0;
+	int r;
+
+	(void)state;
+	while ((r = fp_capture_next_frame(cap, fp_now_ns() + 4 * FP_NSEC_PER_MSEC, &f)) == 0) {
+		assert_int_equal(f->width, 256);
+		assert_int_equal(f->height, 160);
+		frames++;
+		if (fp_now_ns() > deadline)
+			fail_msg("still running after 10 s and %u frames", frames);
+	}
+	assert_int_equal(r, -ERANGE);
+	assert_true(frames > 0);
+	/* The source's 3/4 mode: 240x134. */
+	if (!strstr(fp_capture_error(cap), "crop 16,8,256,160") ||
+	    !strstr(fp_capture_error(cap), "new 240x134 display"))
+		fail_msg("want the crop and the new size in: %s", fp_capture_error(cap));
+	assert_int_equal(fp_capture_next_frame(cap, fp_now_ns(), &f), -ERANGE);
+	fp_capture_close(cap);
+
+	o = crop_opts("flip-every=2", 320, 180, 16, 8, 200, 120);
+	cap = open_ok(&o);
+	while (st.recreates < 10) {
+		if (fp_capture_next_frame(cap, fp_now_ns() + 4 * FP_NSEC_PER_MSEC, &f) < 0)
+			fail_msg("ended after %llu recreates: %s", (unsigned long long)st.recreates,
+				 fp_capture_error(cap));
+		assert_int_equal(f->width, 200);
+		assert_int_equal(f->height, 120);
+		fp_capture_get_stats(cap, &st);
+	}
+	fp_capture_close(cap);
+}
+
+/* Crops no display can take are refused by open before a source starts, with the rule. */
+static void crop_invalid_refused(void **state)
+{
+	static const struct {
+		uint32_t c[4];
+		const char *rule;
+	} bad[] = {
+		{ { 0, 0, 14, 16 }, "at least 16" },      { { 0, 0, 16, 2 }, "at least 16" },
+		{ { 0, 0, 17, 16 }, "even" },             { { 0, 0, 16, 31 }, "even" },
+		{ { 7666, 0, 16, 16 }, "7680x4320" },     { { 0, 4306, 16, 16 }, "7680x4320" },
+		{ { 0, 0, 7682, 16 }, "7680x4320" },      { { UINT32_MAX - 7, 0, 16, 16 }, "7680x4320" },
+		{ { 0, UINT32_MAX, 16, 16 }, "7680x4320" }, { { 4, 0, 0, 0 }, "no crop" },
+		{ { 0, 0, 0, 16 }, "no crop" },
+	};
+	static const uint32_t good[][4] = { { 0, 0, 0, 0 }, { 0, 0, 16, 16 },
+					    { 7664, 4304, 16, 16 }, { 1, 1, 7678, 4318 } };
+	struct fp_capture *cap = NULL;
+	char why[512], want[64];
+
+	(void)state;
+	for (size_t i = 0; i < FP_ARRAY_LEN(bad); i++) {
+		const uint32_t *c = bad[i].c;
+		struct fp_capture_opts o = crop_opts(NULL, 320, 180, c[0], c[1], c[2], c[3]);
+
+		if (!fp_capture_crop_problem(c[0], c[1], c[2], c[3]))
+			fail_msg("crop %u,%u,%u,%u passes fp_capture_crop_problem", c[0], c[1], c[2], c[3]);
+		/* A source that does not exist: a crop refused after it started fails otherwise. */
+		o.source_exe = "/nonexistent/framepush-source";
+		assert_int_equal(fp_capture_open(&cap, &o, why, sizeof(why)), -EINVAL);
+		assert_null(cap);
+		snprintf(want, sizeof(want), "crop %u,%u,%u,%u", c[0], c[1], c[2], c[3]);
+		if (!strstr(why, want) || !strstr(why, bad[i].rule))
+			fail_msg("want '%s' and '%s' in: %s", want, bad[i].rule, why);
+	}
+	for (size_t i = 0; i < FP_ARRAY_LEN(good); i++)
+		if (fp_capture_crop_problem(good[i][0], good[i][1], good[i][2], good[i][3]))
+			fail_msg("crop %u,%u,%u,%u refused: %s", good[i][0], good[i][1], good[i][2],
+				 good[i][3],
+				 fp_capture_crop_problem(good[i][0], good[i][1], good[i][2], good[i][3]));
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1163,6 +1563,13 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_hooks_only_in_peer),
 		cmocka_unit_test(hdr_meta_from_source),
 		cmocka_unit_test(hdr_meta_invalid_falls_back),
+		cmocka_unit_test(crop_exact_pixels),
+		cmocka_unit_test(crop_not_fitting_refused),
+		cmocka_unit_test(crop_and_display_change),
+		cmocka_unit_test(crop_invalid_refused),
+		cmocka_unit_test(odd_display_rounded_down),
+		cmocka_unit_test(odd_display_changes),
+		cmocka_unit_test(tiny_display_refused),
 	};
 
 	/* An optional argument picks tests by name (cmocka glob), for one case under a sanitizer. */
