@@ -1291,6 +1291,31 @@ static void expect_rects(struct fp_capture *cap, struct pattern_frame *p, uint32
 	fp_converter_destroy(conv);
 }
 
+/* FRAMEPUSH_CPU_PATH as the run had it: crop_exact_pixels forces the scalar path for a
+ * while, and its teardown puts this back even when it failed half way. */
+static char *cpu_path_saved;
+
+static int cpu_path_save(void **state)
+{
+	const char *v = getenv("FRAMEPUSH_CPU_PATH");
+
+	(void)state;
+	cpu_path_saved = v ? strdup(v) : NULL;
+	return v && !cpu_path_saved ? -1 : 0;
+}
+
+static int cpu_path_restore(void **state)
+{
+	(void)state;
+	if (cpu_path_saved)
+		setenv("FRAMEPUSH_CPU_PATH", cpu_path_saved, 1);
+	else
+		unsetenv("FRAMEPUSH_CPU_PATH");
+	free(cpu_path_saved);
+	cpu_path_saved = NULL;
+	return 0;
+}
+
 /* A crop hands out exactly that rectangle of the display, SDR (4-byte pixels) and HDR
  * (8-byte), at an offset whose row and column both matter (34 + 3 * 22 is no multiple of 8,
  * the pattern's step from frame to frame). */
@@ -1308,7 +1333,8 @@ static void crop_exact_pixels(void **state)
 	};
 
 	(void)state;
-	/* The CPU's own path (vector loads from any address), then the scalar one. */
+	/* The run's path (the CPU's best: vector loads from any address), then the scalar one:
+	 * the converter reads FRAMEPUSH_CPU_PATH when the capture opens. */
 	for (size_t i = 0; i < 2 * FP_ARRAY_LEN(cases); i++) {
 		size_t c = i % FP_ARRAY_LEN(cases);
 		struct fp_capture_opts o = crop_opts(cases[c].spec, 320, 180, cases[c].x, cases[c].y,
@@ -1327,7 +1353,6 @@ static void crop_exact_pixels(void **state)
 		pattern_fini(&p);
 		fp_capture_close(cap);
 	}
-	unsetenv("FRAMEPUSH_CPU_PATH");
 }
 
 /* A display of odd size is captured at the even size below (its last column and row
@@ -1563,7 +1588,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_hooks_only_in_peer),
 		cmocka_unit_test(hdr_meta_from_source),
 		cmocka_unit_test(hdr_meta_invalid_falls_back),
-		cmocka_unit_test(crop_exact_pixels),
+		cmocka_unit_test_setup_teardown(crop_exact_pixels, cpu_path_save, cpu_path_restore),
 		cmocka_unit_test(crop_not_fitting_refused),
 		cmocka_unit_test(crop_and_display_change),
 		cmocka_unit_test(crop_invalid_refused),
