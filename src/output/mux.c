@@ -254,22 +254,113 @@ static int add_hdr_side_data(AVStream *st, const struct fp_encoder_config *cfg)
 	return 0;
 }
 
+/* RFC 4566 section 5: the session-level types in the order required (upper case: exactly
+ * once; a "t" may be followed by "r" lines, then another "t"), then media sections, each
+ * "m" then the rest in this order. Lower case: optional; repeatable where the RFC says. */
+static const char sdp_session_order[] = "VOSiuepcbTrzka";
+static const char sdp_media_order[] = "Micbka";
+static const char sdp_repeatable[] = "epbtrca";
+
+/* Position of line type t in order (either case), or -1. */
+static int sdp_pos(const char *order, char t)
+{
+	for (int i = 0; order[i]; i++)
+		if ((order[i] | 0x20) == t)
+			return i;
+	return -1;
+}
+
+/* Whether a line of type t may follow one at position prev (-1: first) in order: later than
+ * prev without skipping a required type, or a repeatable type again, or "t" after "r". */
+static bool sdp_follows(const char *order, int prev, char t)
+{
+	int i = sdp_pos(order, t);
+
+	if (i < 0)
+		return false;
+	if (i == prev)
+		return strchr(sdp_repeatable, t) != NULL;
+	if (t == 't' && prev >= 0 && order[prev] == 'r')
+		return true;
+	for (int k = prev + 1; k < i; k++)
+		if (order[k] >= 'A' && order[k] <= 'Z')
+			return false;
+	return i > prev;
+}
+
+/* One SDP line's type, checked against the lines before it; *prev and *media carry the
+ * state. The session part must have reached "t" before the first "m". */
+static bool sdp_line_ok(const char *l, size_t len, int *prev, bool *media)
+{
+	const char *order;
+
+	if (len < 2 || l[1] != '=' || l[0] < 'a' || l[0] > 'z')
+		return false;
+	if (l[0] == 'm') {
+		if (!*media && *prev < sdp_pos(sdp_session_order, 't'))
+			return false;
+		*media = true;
+		*prev = 0;
+		return true;
+	}
+	order = *media ? sdp_media_order : sdp_session_order;
+	if (!sdp_follows(order, *prev, l[0]))
+		return false;
+	*prev = sdp_pos(order, l[0]);
+	return true;
+}
+
+/* libavformat's SDP text as RFC 4566 wants it: every line "<type>=<value>" ending CRLF, no
+ * blank line (av_sdp_create ends with CRLF, and VLC refuses a file with an empty line), types
+ * in the order of section 5. Returns the length written into dst or -EINVAL, logged. */
+static int sdp_normalise(const struct fp_output *o, const char *src, char *dst, size_t cap)
+{
+	int prev = -1;
+	bool media = false;
+	size_t n = 0;
+
+	for (const char *l = src; *l; l += strspn(l, "\r\n")) {
+		size_t len = strcspn(l, "\r\n");
+
+		if (!len)
+			continue;
+		if (!sdp_line_ok(l, len, &prev, &media) || n + len + 2 >= cap) {
+			fp_error("output: %s: the SDP libavformat made is not valid RFC 4566 at \"%.*s\"",
+				 o->target, (int)len, l);
+			return -EINVAL;
+		}
+		memcpy(dst + n, l, len);
+		memcpy(dst + n + len, "\r\n", 2);
+		n += len + 2;
+		l += len;
+	}
+	if (!media) {
+		fp_error("output: %s: the SDP libavformat made has no media (m=) line", o->target);
+		return -EINVAL;
+	}
+	dst[n] = '\0';
+	return (int)n;
+}
+
 static int write_sdp(struct fp_output *o)
 {
-	char sdp[4096];
+	char raw[4096], sdp[4096];
 	FILE *f;
-	int ret = av_sdp_create(&o->oc, 1, sdp, sizeof(sdp));
+	int ret = av_sdp_create(&o->oc, 1, raw, sizeof(raw));
 
 	if (ret < 0) {
 		fp_error("output: %s: creating the SDP failed: %s", o->target, fp_av_err(ret));
 		return fp_av_errno(ret);
 	}
+	ret = sdp_normalise(o, raw, sdp, sizeof(sdp));
+	if (ret < 0)
+		return ret;
 	if (!o->sdp_path[0]) {
 		fp_info("output: %s: SDP for receivers:\n%s", o->target, sdp);
 		return 0;
 	}
 	f = fopen(o->sdp_path, "we");
-	if (!f || fputs(sdp, f) < 0 || fputc('\n', f) < 0) {
+	if (!f || fwrite(sdp, 1, (size_t)ret, f) != (size_t)ret) {
 		ret = -errno;
 		if (f)
 			fclose(f);
