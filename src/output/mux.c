@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,7 @@ struct out_kind {
 	 * stream no player decodes, and there is no AV1 RTP payloader. */
 	bool av1;
 	bool frames;             /* raw frames (fp_output_open_frames), no muxer */
+	bool pipe;               /* stdout: not seekable, one stream, no segments */
 	kind_options_fn options; /* NULL: none */
 	/* After the header (RTP: the SDP). Returns 0 or a negative errno, logged. */
 	int (*opened)(struct fp_output *o);
@@ -84,6 +86,7 @@ struct out_kind {
 
 static void mp4_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
 static void mkv_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
+static void mkv_pipe_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
 static void udp_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
 static void srt_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
 static void rtp_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
@@ -102,6 +105,10 @@ static const struct out_kind out_kinds[] = {
 	  .opened = write_sdp },
 	{ FP_OUTPUT_RTSP, "rtsp://", NULL, "rtsp", .network = true, .options = rtsp_options },
 	{ FP_OUTPUT_FILE_Y4M, NULL, ".y4m", NULL, .frames = true },
+	/* "-": written through a pipe, so nothing may seek back; no segments. */
+	{ FP_OUTPUT_STDOUT_TS, NULL, NULL, "mpegts", .mpegts = true, .pipe = true },
+	{ FP_OUTPUT_STDOUT_MKV, NULL, NULL, "matroska", .av1 = true, .pipe = true,
+	  .options = mkv_pipe_options },
 };
 
 static const struct out_kind *kind_info(enum fp_output_kind k)
@@ -120,29 +127,150 @@ static const char *file_ext(const char *path)
 	return dot && (!slash || dot > slash) ? dot : NULL;
 }
 
-int fp_output_kind_of(const char *target)
+/* Every target fp_output_check_target takes, as its messages list them. */
+#define SUPPORTED_TARGETS                                                                        \
+	"write a .mkv, .mp4, .ts or .y4m file, - (stdout, MPEG-TS or Matroska), or "            \
+	"srt://HOST:PORT, udp://HOST:PORT, rtp://HOST:PORT, rtsp://HOST[:PORT]/PATH"
+
+/* One message: the target, what is wrong with it (may be empty), what is supported. */
+static int refuse(const char *target, char *why, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int refuse(const char *target, char *why, size_t cap, const char *fmt, ...)
 {
-	const char *ext;
+	char what[160];
+	va_list ap;
 
-	if (!target || !*target)
-		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (why && cap)
+		snprintf(why, cap, "unsupported target '%s': %s%s" SUPPORTED_TARGETS, target, what,
+			 what[0] ? "; " : "");
+	return -EINVAL;
+}
+
+/* The authority of a URL (after "scheme://", up to '/', '?' or the end): "[user@]host[:port]",
+ * the host an IPv6 address in brackets or a name/IPv4 without ':'. The port is 1..65535,
+ * required unless port_optional; an empty host only where empty_host_ok (an SRT listener
+ * binds every address). Returns 0 or -EINVAL with why filled. */
+static int check_authority(const char *target, const char *a, size_t len, bool port_optional,
+			   bool empty_host_ok, char *why, size_t cap)
+{
+	const char *at = memrchr(a, '@', len), *host, *end = a + len, *colon;
+	unsigned long long port;
+	char num[8];
+	size_t hl;
+
+	host = at ? at + 1 : a;
+	if (*host == '[') {
+		const char *rb = memchr(host, ']', (size_t)(end - host));
+
+		if (!rb || rb == host + 1)
+			return refuse(target, why, cap, "the IPv6 host is not in [brackets]");
+		colon = rb + 1 < end ? rb + 1 : NULL;
+		if (colon && *colon != ':')
+			return refuse(target, why, cap, "junk after the ]");
+		hl = (size_t)(rb + 1 - host);
+	} else {
+		colon = memchr(host, ':', (size_t)(end - host));
+		hl = (size_t)((colon ? colon : end) - host);
+	}
+	if (!hl && !empty_host_ok)
+		return refuse(target, why, cap, "the host is missing");
+	if (!colon || colon + 1 == end) {
+		if (port_optional && !colon)
+			return 0;
+		return refuse(target, why, cap, "the port is missing");
+	}
+	len = (size_t)(end - colon - 1);
+	if (len < sizeof(num)) {
+		memcpy(num, colon + 1, len);
+		num[len] = '\0';
+		if (fp_parse_uint(num, 1, 65535, &port) == 0)
+			return 0;
+	}
+	return refuse(target, why, cap, "port '%.*s' is not a number 1..65535", (int)len, colon + 1);
+}
+
+/* A URL target of a known scheme: host and port as check_authority wants them. */
+static int check_url(const char *target, const struct out_kind *k, char *why, size_t cap)
+{
+	const char *a = target + strlen(k->scheme), *q = strchr(a, '?');
+	size_t len = strcspn(a, "/?");
+	/* "srt://:9000?mode=listener" listens on every address: no host to name. */
+	bool listener = k->kind == FP_OUTPUT_SRT && q && strstr(q, "mode=listener");
+
+	return check_authority(target, a, len, k->kind == FP_OUTPUT_RTSP, listener, why, cap);
+}
+
+/* The scheme of a URL target and its entry; an unknown scheme, or a known one not in lower
+ * case (libavformat matches schemes case-sensitively), is refused. */
+static int check_scheme(const char *target, const char *sep, char *why, size_t cap)
+{
+	size_t n = (size_t)(sep - target) + 3;
+
 	for (size_t i = 0; i < FP_ARRAY_LEN(out_kinds); i++) {
-		const char *scheme = out_kinds[i].scheme;
+		const struct out_kind *k = &out_kinds[i];
 
-		if (scheme && !strncasecmp(target, scheme, strlen(scheme)))
-			return (int)out_kinds[i].kind;
+		if (!k->scheme || strlen(k->scheme) != n)
+			continue;
+		if (!strncmp(target, k->scheme, n)) {
+			int r = check_url(target, k, why, cap);
+
+			return r < 0 ? r : (int)k->kind;
+		}
+		if (!strncasecmp(target, k->scheme, n))
+			return refuse(target, why, cap, "write it in lower case, %s "
+				      "(libavformat does not take '%.*s')", k->scheme, (int)n, target);
 	}
-	if (strstr(target, "://")) {
-		fp_error("output: %s: unsupported scheme (srt://, udp://, rtp://, rtsp:// or a .mkv/.mp4/.ts/.y4m file)",
-			 target);
-		return -EINVAL;
-	}
+	return refuse(target, why, cap, "no %.*s output", (int)n, target);
+}
+
+int fp_output_check_target(const char *target, char *why, size_t cap)
+{
+	const char *sep, *ext;
+
+	if (why && cap)
+		why[0] = '\0';
+	if (!target || !*target)
+		return refuse("", why, cap, "no target given");
+	if (strlen(target) >= PATH_MAX - 16)
+		return refuse("...", why, cap, "the name is %zu bytes long", strlen(target));
+	if (!strcmp(target, "-"))
+		return FP_OUTPUT_STDOUT_TS;
+	sep = strstr(target, "://");
+	if (sep)
+		return check_scheme(target, sep, why, cap);
 	ext = file_ext(target);
-	for (size_t i = 0; ext && i < FP_ARRAY_LEN(out_kinds); i++)
+	if (!ext || !ext[1])
+		return refuse(target, why, cap, "no file extension to choose the format by");
+	for (size_t i = 0; i < FP_ARRAY_LEN(out_kinds); i++)
 		if (out_kinds[i].ext && !strcasecmp(ext, out_kinds[i].ext))
 			return (int)out_kinds[i].kind;
-	fp_error("output: %s: unknown file type (use .mkv, .mp4, .ts or .y4m, or an srt/udp/rtp/rtsp URL)",
-		 target);
+	return refuse(target, why, cap, "%s files are not written", ext);
+}
+
+int fp_output_kind_of(const char *target)
+{
+	char why[512];
+	int r = fp_output_check_target(target, why, sizeof(why));
+
+	if (r < 0)
+		fp_error("output: %s", why);
+	return r;
+}
+
+int fp_output_kind_for(const char *target, const struct fp_output_options *opt)
+{
+	const char *fmt = opt ? opt->stdout_format : NULL;
+	int r = fp_output_kind_of(target);
+
+	if (r != FP_OUTPUT_STDOUT_TS || !fmt || !strcmp(fmt, "ts"))
+		return r;
+	if (!strcmp(fmt, "mkv"))
+		return FP_OUTPUT_STDOUT_MKV;
+	fp_error("output: stdout format '%s': write ts or mkv to stdout", fmt);
 	return -EINVAL;
 }
 
@@ -415,6 +543,14 @@ static void mkv_options(const struct fp_output *o, AVDictionary **proto, AVDicti
 	set_int(mux, "cluster_time_limit", 1000);
 }
 
+/* Matroska into a pipe: nothing can be sought back to, so no cues, no seek head and no
+ * sizes filled in at the end; elements of unknown size, as a live stream is written. */
+static void mkv_pipe_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux)
+{
+	mkv_options(o, proto, mux);
+	set_int(mux, "live", 1);
+}
+
 /* 7 TS packets of 188 bytes per datagram: fits every Ethernet MTU, what receivers expect. */
 #define UDP_TS_DATAGRAM (7 * 188)
 
@@ -662,13 +798,9 @@ static int output_new(struct fp_output **out, const char *target, const struct f
 	struct fp_output *o;
 	int kind;
 
-	kind = fp_output_kind_of(target);
+	kind = fp_output_kind_for(target, opt);
 	if (kind < 0)
 		return kind;
-	if (strlen(target) >= PATH_MAX - 16) {
-		fp_error("output: target name too long (%zu bytes)", strlen(target));
-		return -ENAMETOOLONG;
-	}
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
@@ -682,6 +814,7 @@ static int output_new(struct fp_output **out, const char *target, const struct f
 	if (o->opt.sdp_path)
 		snprintf(o->sdp_path, sizeof(o->sdp_path), "%s", o->opt.sdp_path);
 	o->opt.sdp_path = NULL;  /* copied: the caller's string need not outlive open */
+	o->opt.stdout_format = NULL;  /* resolved into o->info */
 	snprintf(o->base, sizeof(o->base), "%s", target);
 	snprintf(o->target, sizeof(o->target), "%s", target);
 	atomic_init(&o->opening, false);
