@@ -10,6 +10,12 @@
  *   udp://host:port[?opts]   MPEG-TS over UDP, 1316-byte datagrams (7 TS packets)
  *   rtp://host:port          RTP (one stream); the SDP is written to sdp_path or logged
  *   rtsp://host:port/path    RTSP ANNOUNCE/RECORD push, interleaved over TCP
+ *   -        stdout, through a pipe (nothing seeks back): MPEG-TS, or with stdout_format
+ *            "mkv" live Matroska (no cues; elements of unknown size). One stream, no
+ *            segments: a change the stream cannot carry in-band (Matroska: any picture or
+ *            codec change; MPEG-TS: a codec change, as h264 -> hevc on an HDR display) ends
+ *            the output with -ENOTSUP, and a reader that closes the pipe with -EPIPE;
+ *            fp_output_failure says which in one line. MP4 is not offered there.
  *
  * Network I/O never waits forever: connect/handshake are bounded by connect_timeout_ms and
  * each write by io_timeout_ms, through both the protocol's own timeout options and an
@@ -134,6 +140,18 @@ enum fp_output_switch_mode {
  * Returns 0 or a negative errno. */
 int fp_output_switch(struct fp_output *o, const struct fp_encoder *enc,
 		     enum fp_output_switch_mode *mode);
+
+/* Why the output ended, in one line for the user, where its errno says too little: "the
+ * reader of stdout closed it", or what changed that stdout cannot carry and what would.
+ * "" otherwise (and for NULL). */
+const char *fp_output_failure(const struct fp_output *o);
+
+/* Moves the process's stdout to a private descriptor (close-on-exec) for the "-" target and
+ * points fd 1 at stderr, so that nothing else (a printf, a child process) writes into the
+ * stream. Call it before starting child processes when the target is "-"; opening "-" calls
+ * it otherwise. Idempotent until that output closes (closing it ends the stream for the
+ * reader). Not thread-safe. Returns 0 or a negative errno (-EBADF: no stdout). */
+int fp_output_claim_stdout(void);
 
 /* Path or URL currently written (the segment name after a split). */
 const char *fp_output_target(const struct fp_output *o);

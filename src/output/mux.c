@@ -19,10 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/mastering_display_metadata.h>
+#include <libavutil/pixdesc.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -58,6 +61,7 @@ struct fp_output {
 	int64_t ts_offset;      /* added to incoming pts/dts (src_tb), for in-band switches */
 	int64_t next_pts;       /* end of the last written packet, src_tb incl. offset */
 	uint64_t packets;       /* packets written in this segment (for error reports) */
+	char failure[512];      /* why the output ended, where errno says too little */
 	struct fp_y4m *y4m;     /* raw-frame targets: the current segment's file */
 	uint32_t fps;           /* raw-frame targets: the rate every segment is written at */
 };
@@ -648,6 +652,145 @@ static int create_muxer(struct fp_output *o, const struct fp_encoder *enc, const
 	return ret;
 }
 
+/* ---- stdout ---- */
+
+#define READER_GONE "the reader of stdout closed it"
+
+/* stdout's reader closing the pipe (a player quit, `| head`) ends the session as a plain
+ * fact, said once by the session: not logged here as a failure. */
+static bool reader_gone(struct fp_output *o, int err)
+{
+	if (!o->info->pipe || err != -EPIPE)
+		return false;
+	snprintf(o->failure, sizeof(o->failure), READER_GONE);
+	fp_debug("output: -: %s after %" PRIu64 " packets", READER_GONE, o->packets);
+	return true;
+}
+
+/* The stream's own copy of the process's stdout once claimed (fd 1 then points at stderr), or
+ * -1. Process-wide, as stdout is; used by one output at a time. */
+static int stdout_fd = -1;
+
+int fp_output_claim_stdout(void)
+{
+	int fd;
+
+	if (stdout_fd >= 0)
+		return 0;
+	fflush(stdout);
+	fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return -errno;
+	/* From here a printf, a log line or a child process writing to fd 1 lands on stderr,
+	 * never inside the stream a reader is parsing. */
+	if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	stdout_fd = fd;
+	return 0;
+}
+
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+typedef const uint8_t avio_wbuf;
+#else
+typedef uint8_t avio_wbuf;
+#endif
+
+/* AVIO write callback for stdout: all of buf or the write's error (EPIPE: the reader left;
+ * SIGPIPE is the program's to ignore). */
+static int stdout_write(void *opaque, avio_wbuf *buf, int size)
+{
+	int done = 0;
+
+	(void)opaque;
+	while (done < size) {
+		ssize_t n = write(stdout_fd, buf + done, (size_t)(size - done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return AVERROR(errno);
+		done += (int)n;
+	}
+	return size;
+}
+
+#define STDOUT_AVIO_BUF 65536
+
+/* An AVIOContext on the claimed stdout: no seek callback, so muxers see a stream that cannot
+ * seek back (Matroska writes no cues, MPEG-TS never seeks). Returns 0 or an AVERROR. */
+static int open_stdout_io(struct fp_output *o)
+{
+	uint8_t *buf;
+	int r = fp_output_claim_stdout();
+
+	if (r < 0)
+		return AVERROR(-r);
+	buf = av_malloc(STDOUT_AVIO_BUF);
+	if (!buf)
+		return AVERROR(ENOMEM);
+	o->oc->pb = avio_alloc_context(buf, STDOUT_AVIO_BUF, 1, o, NULL, stdout_write, NULL);
+	if (!o->oc->pb) {
+		av_free(buf);
+		return AVERROR(ENOMEM);
+	}
+	return 0;
+}
+
+/* Flushes and frees the stdout AVIOContext, then closes the stream's descriptor: the reader
+ * sees the end of the stream now, not when the program exits. Returns 0 or an AVERROR. */
+static int close_stdout_io(struct fp_output *o)
+{
+	AVIOContext *pb = o->oc->pb;
+	int ret;
+
+	if (!pb)
+		return 0;
+	avio_flush(pb);
+	ret = pb->error;
+	av_freep(&pb->buffer);
+	avio_context_free(&o->oc->pb);
+	if (stdout_fd >= 0)
+		close(stdout_fd);
+	stdout_fd = -1;
+	return ret;
+}
+
+/* Opens the I/O of o->target (file, stdout or connection), bounded by the connect deadline. */
+static int open_pb(struct fp_output *o, AVDictionary **proto, const char **stage)
+{
+	AVFormatContext *oc = o->oc;
+	int ret;
+
+	if (o->info->pipe) {
+		*stage = "opening stdout";
+		return open_stdout_io(o);
+	}
+	*stage = o->info->network ? "connecting" : "opening";
+	arm(o, o->opt.connect_timeout_ms);
+	ret = avio_open2(&oc->pb, o->target, AVIO_FLAG_WRITE, &oc->interrupt_callback, proto);
+	disarm(o);
+	return ret;
+}
+
+/* Closes whatever open_pb opened. Returns 0 or an AVERROR. */
+static int close_pb(struct fp_output *o)
+{
+	int ret;
+
+	if (o->oc->oformat->flags & AVFMT_NOFILE)
+		return 0;
+	if (o->info->pipe)
+		return close_stdout_io(o);
+	arm(o, o->opt.io_timeout_ms);
+	ret = avio_closep(&o->oc->pb);
+	disarm(o);
+	return ret;
+}
+
 /* I/O (file or connection) and header, each bounded by the connect deadline. Returns 0 or
  * an AVERROR with *stage saying what failed. */
 static int open_io(struct fp_output *o, AVDictionary **proto, AVDictionary **mux,
@@ -661,10 +804,7 @@ static int open_io(struct fp_output *o, AVDictionary **proto, AVDictionary **mux
 		o->network_init = true;
 	}
 	if (!(oc->oformat->flags & AVFMT_NOFILE)) {
-		*stage = o->info->network ? "connecting" : "opening";
-		arm(o, o->opt.connect_timeout_ms);
-		ret = avio_open2(&oc->pb, o->target, AVIO_FLAG_WRITE, &oc->interrupt_callback, proto);
-		disarm(o);
+		ret = open_pb(o, proto, stage);
 		if (ret < 0)
 			return ret;
 	}
@@ -682,8 +822,7 @@ static int open_io(struct fp_output *o, AVDictionary **proto, AVDictionary **mux
 static void free_muxer(struct fp_output *o)
 {
 	if (o->oc) {
-		if (!(o->oc->oformat->flags & AVFMT_NOFILE))
-			avio_closep(&o->oc->pb);
+		close_pb(o);
 		avformat_free_context(o->oc);
 	}
 	o->oc = NULL;
@@ -736,7 +875,8 @@ static int open_target_now(struct fp_output *o, const struct fp_encoder *enc)
 
 err_free_muxer:
 	err = io_error(o, ret);
-	fp_error("output: %s: %s failed: %s", o->target, stage, io_error_text(o, err, ret, buf, sizeof(buf)));
+	if (!reader_gone(o, err))
+		fp_error("output: %s: %s failed: %s", o->target, stage, io_error_text(o, err, ret, buf, sizeof(buf)));
 	av_dict_free(&proto);
 	av_dict_free(&mux);
 err_close:
@@ -762,9 +902,10 @@ static int close_target(struct fp_output *o)
 
 	if (!oc)
 		return err;
-	/* A network session that already failed gets no trailer: the peer is gone, and waiting
-	 * for it again would only delay the teardown. Files always get theirs. */
-	if (o->header_written && !(err && o->info->network)) {
+	/* A network session that already failed, or stdout without a reader, gets no trailer:
+	 * the peer is gone, and waiting for it again would only delay the teardown. Files, and
+	 * stdout ended by a change it cannot carry, get theirs. */
+	if (o->header_written && !(err && (o->info->network || err == -EPIPE))) {
 		arm(o, o->opt.io_timeout_ms);
 		ret = av_write_trailer(oc);
 		disarm(o);
@@ -778,13 +919,9 @@ static int close_target(struct fp_output *o)
 				err = e;
 		}
 	}
-	if (!(oc->oformat->flags & AVFMT_NOFILE)) {
-		arm(o, o->opt.io_timeout_ms);
-		ret = avio_closep(&oc->pb);
-		disarm(o);
-		if (ret < 0 && !err)
-			err = io_error(o, ret);
-	}
+	ret = close_pb(o);
+	if (ret < 0 && !err)
+		err = io_error(o, ret);
 	avformat_free_context(oc);
 	o->oc = NULL;
 	o->st = NULL;
@@ -887,6 +1024,8 @@ int fp_output_write(struct fp_output *o, const AVPacket *pkt)
 		char buf[128];
 
 		o->error = io_error(o, ret);
+		if (reader_gone(o, o->error))
+			return o->error;
 		fp_error("output: %s: writing packet %" PRIu64 " failed: %s", o->target, o->packets,
 			 io_error_text(o, o->error, ret, buf, sizeof(buf)));
 		return o->error;
@@ -932,8 +1071,8 @@ int fp_output_reopen_segment(struct fp_output *o, const struct fp_encoder *enc)
 {
 	int ret;
 
-	if (!o || !enc || o->info->frames)
-		return -EINVAL;
+	if (!o || !enc || o->info->frames || o->info->pipe)
+		return -EINVAL;  /* stdout has no segments: fp_output_switch says why */
 	ret = close_target(o);
 	if (ret < 0)
 		fp_warn("output: %s: closing before the next segment: %s", o->target, strerror(-ret));
@@ -949,6 +1088,33 @@ int fp_output_reopen_segment(struct fp_output *o, const struct fp_encoder *enc)
 	}
 	fp_info("output: now writing %s (segment %u)", o->target, o->segment);
 	return 0;
+}
+
+/* stdout carries one stream: a change it cannot take in-band ends the output, saying what
+ * changed and what keeps one stream. -ENOTSUP, with o->failure set. */
+static int refuse_stdout_switch(struct fp_output *o, const struct fp_encoder *enc)
+{
+	const AVCodecContext *ctx = fp_encoder_context(enc);
+	const AVCodecParameters *par = o->st->codecpar;
+	char from[64], to[64];
+
+	snprintf(from, sizeof(from), "%s %dx%d %s", avcodec_get_name(par->codec_id), par->width,
+		 par->height, av_get_pix_fmt_name((enum AVPixelFormat)par->format));
+	snprintf(to, sizeof(to), "%s %dx%d %s", avcodec_get_name(ctx->codec_id), ctx->width,
+		 ctx->height, av_get_pix_fmt_name(ctx->pix_fmt));
+	if (o->info->mpegts)
+		snprintf(o->failure, sizeof(o->failure),
+			 "the stream on stdout changed codec (%s -> %s), which one MPEG-TS stream "
+			 "cannot carry; --codec hevc keeps one stream over SDR/HDR, or write a .ts "
+			 "file (a new segment per change)", from, to);
+	else
+		snprintf(o->failure, sizeof(o->failure),
+			 "the picture on stdout changed (%s -> %s), which one Matroska stream cannot "
+			 "carry; MPEG-TS on stdout takes size changes in-band (and with --codec hevc "
+			 "SDR/HDR changes), or write a .mkv file (a new segment per change)", from, to);
+	fp_error("output: -: %s", o->failure);
+	o->error = -ENOTSUP;
+	return -ENOTSUP;
 }
 
 int fp_output_switch(struct fp_output *o, const struct fp_encoder *enc, enum fp_output_switch_mode *mode)
@@ -981,9 +1147,16 @@ int fp_output_switch(struct fp_output *o, const struct fp_encoder *enc, enum fp_
 			fp_encoder_name(enc), ctx->width, ctx->height);
 		return 0;
 	}
+	if (o->info->pipe)
+		return refuse_stdout_switch(o, enc);
 	if (mode)
 		*mode = o->info->network ? FP_SWITCH_REOPEN : FP_SWITCH_SEGMENT;
 	return fp_output_reopen_segment(o, enc);
+}
+
+const char *fp_output_failure(const struct fp_output *o)
+{
+	return o ? o->failure : "";
 }
 
 const char *fp_output_target(const struct fp_output *o)

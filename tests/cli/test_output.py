@@ -109,4 +109,50 @@ check(s is not None and s["codec_name"] == "h264" and int(s["nb_read_frames"]) >
       "ffmpeg plays the RTP stream from the SDP file: %s frames, decode errors: %r" %
       (s and s["nb_read_frames"], dec and dec.stderr[:200]))
 
+# Targets: an unsupported one is refused before anything starts, with the one-line message.
+for target, part in (("x.avi", ".avi files are not written"), ("SRT://127.0.0.1:9000", "lower case"),
+                     ("srt://127.0.0.1:99999", "port '99999'"), ("recording", "no file extension")):
+    r = run([FP, "record", "--source", "test", "--duration", "1", "-q", "-o", target], timeout=30)
+    last = (r.stderr.strip().splitlines() or [""])[-1]
+    check(r.returncode != 0 and "unsupported target '%s': " % target in last and part in last
+          and "rtsp://HOST[:PORT]/PATH" in last and not os.path.exists(target),
+          "target %s refused: exit %d: %s" % (target, r.returncode, last[:120]))
+
+# "-o -": MPEG-TS on stdout, read live through a pipe by ffmpeg; nothing else reaches stdout.
+REC = [FP, "record", "--source", "test", "--size", "320x180", "--fps", "30", "--duration", "2",
+       "-o", "-"]
+fp = subprocess.Popen(REC, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+dec = subprocess.Popen(["ffmpeg", "-v", "error", "-i", "-", "-f", "framemd5", "-"],
+                       stdin=fp.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+fp.stdout.close()  # ffmpeg holds the read end alone: its exit is the reader leaving
+md5, decerr = dec.communicate(timeout=60)
+fperr = fp.communicate(timeout=30)[1].decode(errors="replace")
+frames = sum(1 for l in md5.splitlines() if l and not l.startswith("#"))
+check(fp.returncode == 0 and dec.returncode == 0 and frames == 60 and decerr == ""
+      and "60 frames in" in fperr,
+      "-o - | ffmpeg -i -: exit %s/%s, %d frames decoded, errors %r, summary on stderr: %s" %
+      (fp.returncode, dec.returncode, frames, decerr[:200], "60 frames in" in fperr))
+r = subprocess.run(REC, capture_output=True, timeout=60)
+ts = r.stdout
+aligned = len(ts) > 0 and len(ts) % 188 == 0 and all(ts[i] == 0x47 for i in range(0, len(ts), 188))
+check(r.returncode == 0 and aligned and b"framepush" not in ts,
+      "stdout holds only MPEG-TS packets: exit %d, %d bytes, 188-aligned with sync bytes: %s" %
+      (r.returncode, len(ts), aligned))
+
+# A reader that closes stdout ends the session with one plain line.
+fp = subprocess.Popen([FP, "record", "--source", "test", "--size", "320x180", "--fps", "30",
+                       "--duration", "20", "-q", "-o", "-"], stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE)
+head = fp.stdout.read(1000)
+fp.stdout.close()
+try:
+    fperr = fp.communicate(timeout=30)[1].decode(errors="replace")
+except subprocess.TimeoutExpired:
+    fp.kill()
+    fperr = fp.communicate()[1].decode(errors="replace")
+lines = fperr.strip().splitlines()
+check(fp.returncode == 1 and len(head) == 1000 and "framepush: the reader of stdout closed it" in lines
+      and not any("Broken pipe" in l for l in lines),
+      "reader closed stdout: exit %s: %s" % (fp.returncode, lines[:3]))
+
 finish()
