@@ -10,6 +10,12 @@
  *   udp://host:port[?opts]   MPEG-TS over UDP, 1316-byte datagrams (7 TS packets)
  *   rtp://host:port          RTP (one stream); the SDP is written to sdp_path or logged
  *   rtsp://host:port/path    RTSP ANNOUNCE/RECORD push, interleaved over TCP
+ *   -        stdout, through a pipe (nothing seeks back): MPEG-TS, or with stdout_format
+ *            "mkv" live Matroska (no cues; elements of unknown size). One stream, no
+ *            segments: a change the stream cannot carry in-band (Matroska: any picture or
+ *            codec change; MPEG-TS: a codec change, as h264 -> hevc on an HDR display) ends
+ *            the output with -ENOTSUP, and a reader that closes the pipe with -EPIPE;
+ *            fp_output_failure says which in one line. MP4 is not offered there.
  *
  * Network I/O never waits forever: connect/handshake are bounded by connect_timeout_ms and
  * each write by io_timeout_ms, through both the protocol's own timeout options and an
@@ -21,6 +27,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "framepush/frame.h"
@@ -32,6 +39,7 @@ struct fp_output_options {
 	int connect_timeout_ms;  /* open + header (SRT handshake, RTSP ANNOUNCE); 0 = 10000 */
 	int io_timeout_ms;       /* each packet write / trailer; 0 = 5000 */
 	const char *sdp_path;    /* rtp://: write the SDP here; NULL = log it at info level */
+	const char *stdout_format; /* target "-": "ts" (MPEG-TS) or "mkv" (live Matroska); NULL = "ts" */
 	/* May be NULL. Non-zero while a network target is opened or reopened (connect,
 	 * handshake, header) ends that with -ECANCELED at once: Ctrl-C must not wait out
 	 * connect_timeout_ms. Writes and file opens ignore it, so files still get finished. */
@@ -47,13 +55,29 @@ enum fp_output_kind {
 	FP_OUTPUT_RTP,
 	FP_OUTPUT_RTSP,
 	FP_OUTPUT_FILE_Y4M,  /* takes frames (fp_output_open_frames), not packets */
+	FP_OUTPUT_STDOUT_TS, /* "-": MPEG-TS to stdout (fp_output_options.stdout_format) */
+	FP_OUTPUT_STDOUT_MKV,/* "-" with stdout_format "mkv": live Matroska to stdout */
 };
 
 struct fp_output;
 
-/* Classifies a target without opening it. Returns the kind or -EINVAL (unknown extension or
- * scheme; the message lists the supported ones). */
+/* Checks a target without opening it or logging: a .mkv/.mp4/.ts/.y4m file (extension in
+ * any case), "-" (stdout), or srt://, udp://, rtp:// with HOST:PORT (port 1..65535; the host
+ * may be empty for srt://:PORT?mode=listener) or rtsp://HOST[:PORT]/PATH; the scheme in lower
+ * case, as libavformat takes it. Returns the kind (> 0; FP_OUTPUT_STDOUT_TS for "-") or
+ * -EINVAL with why (cap bytes, may be NULL) set to one line naming the target, what is wrong
+ * and every kind supported:
+ *   unsupported target 'x.avi': .avi files are not written; write a .mkv, .mp4, .ts or .y4m
+ *   file, - (stdout, MPEG-TS or Matroska), or srt://HOST:PORT, udp://HOST:PORT, ... */
+int fp_output_check_target(const char *target, char *why, size_t cap);
+
+/* fp_output_check_target, logging why at error level. Returns the kind or -EINVAL. */
 int fp_output_kind_of(const char *target);
+
+/* The kind target is opened as with opt (may be NULL): fp_output_kind_of, and for "-"
+ * FP_OUTPUT_STDOUT_TS or _MKV as opt->stdout_format says. Logs and returns -EINVAL for a bad
+ * target or a stdout_format other than NULL, "ts" and "mkv". */
+int fp_output_kind_for(const char *target, const struct fp_output_options *opt);
 
 /* Whether kind goes on in the same stream when the picture size changes (MPEG-TS: the new
  * size comes with the parameter sets in-band; see fp_output_switch). */
@@ -116,6 +140,18 @@ enum fp_output_switch_mode {
  * Returns 0 or a negative errno. */
 int fp_output_switch(struct fp_output *o, const struct fp_encoder *enc,
 		     enum fp_output_switch_mode *mode);
+
+/* Why the output ended, in one line for the user, where its errno says too little: "the
+ * reader of stdout closed it", or what changed that stdout cannot carry and what would.
+ * "" otherwise (and for NULL). */
+const char *fp_output_failure(const struct fp_output *o);
+
+/* Moves the process's stdout to a private descriptor (close-on-exec) for the "-" target and
+ * points fd 1 at stderr, so that nothing else (a printf, a child process) writes into the
+ * stream. Call it before starting child processes when the target is "-"; opening "-" calls
+ * it otherwise. Idempotent until that output closes (closing it ends the stream for the
+ * reader). Not thread-safe. Returns 0 or a negative errno (-EBADF: no stdout). */
+int fp_output_claim_stdout(void);
 
 /* Path or URL currently written (the segment name after a split). */
 const char *fp_output_target(const struct fp_output *o);

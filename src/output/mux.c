@@ -13,15 +13,19 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/mastering_display_metadata.h>
+#include <libavutil/pixdesc.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -57,6 +61,7 @@ struct fp_output {
 	int64_t ts_offset;      /* added to incoming pts/dts (src_tb), for in-band switches */
 	int64_t next_pts;       /* end of the last written packet, src_tb incl. offset */
 	uint64_t packets;       /* packets written in this segment (for error reports) */
+	char failure[512];      /* why the output ended, where errno says too little */
 	struct fp_y4m *y4m;     /* raw-frame targets: the current segment's file */
 	uint32_t fps;           /* raw-frame targets: the rate every segment is written at */
 };
@@ -77,6 +82,7 @@ struct out_kind {
 	 * stream no player decodes, and there is no AV1 RTP payloader. */
 	bool av1;
 	bool frames;             /* raw frames (fp_output_open_frames), no muxer */
+	bool pipe;               /* stdout: not seekable, one stream, no segments */
 	kind_options_fn options; /* NULL: none */
 	/* After the header (RTP: the SDP). Returns 0 or a negative errno, logged. */
 	int (*opened)(struct fp_output *o);
@@ -84,6 +90,7 @@ struct out_kind {
 
 static void mp4_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
 static void mkv_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
+static void mkv_pipe_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
 static void udp_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
 static void srt_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
 static void rtp_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux);
@@ -102,6 +109,10 @@ static const struct out_kind out_kinds[] = {
 	  .opened = write_sdp },
 	{ FP_OUTPUT_RTSP, "rtsp://", NULL, "rtsp", .network = true, .options = rtsp_options },
 	{ FP_OUTPUT_FILE_Y4M, NULL, ".y4m", NULL, .frames = true },
+	/* "-": written through a pipe, so nothing may seek back; no segments. */
+	{ FP_OUTPUT_STDOUT_TS, NULL, NULL, "mpegts", .mpegts = true, .pipe = true },
+	{ FP_OUTPUT_STDOUT_MKV, NULL, NULL, "matroska", .av1 = true, .pipe = true,
+	  .options = mkv_pipe_options },
 };
 
 static const struct out_kind *kind_info(enum fp_output_kind k)
@@ -120,29 +131,150 @@ static const char *file_ext(const char *path)
 	return dot && (!slash || dot > slash) ? dot : NULL;
 }
 
-int fp_output_kind_of(const char *target)
+/* Every target fp_output_check_target takes, as its messages list them. */
+#define SUPPORTED_TARGETS                                                                        \
+	"write a .mkv, .mp4, .ts or .y4m file, - (stdout, MPEG-TS or Matroska), or "            \
+	"srt://HOST:PORT, udp://HOST:PORT, rtp://HOST:PORT, rtsp://HOST[:PORT]/PATH"
+
+/* One message: the target, what is wrong with it (may be empty), what is supported. */
+static int refuse(const char *target, char *why, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int refuse(const char *target, char *why, size_t cap, const char *fmt, ...)
 {
-	const char *ext;
+	char what[160];
+	va_list ap;
 
-	if (!target || !*target)
-		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (why && cap)
+		snprintf(why, cap, "unsupported target '%s': %s%s" SUPPORTED_TARGETS, target, what,
+			 what[0] ? "; " : "");
+	return -EINVAL;
+}
+
+/* The authority of a URL (after "scheme://", up to '/', '?' or the end): "[user@]host[:port]",
+ * the host an IPv6 address in brackets or a name/IPv4 without ':'. The port is 1..65535,
+ * required unless port_optional; an empty host only where empty_host_ok (an SRT listener
+ * binds every address). Returns 0 or -EINVAL with why filled. */
+static int check_authority(const char *target, const char *a, size_t len, bool port_optional,
+			   bool empty_host_ok, char *why, size_t cap)
+{
+	const char *at = memrchr(a, '@', len), *host, *end = a + len, *colon;
+	unsigned long long port;
+	char num[8];
+	size_t hl;
+
+	host = at ? at + 1 : a;
+	if (*host == '[') {
+		const char *rb = memchr(host, ']', (size_t)(end - host));
+
+		if (!rb || rb == host + 1)
+			return refuse(target, why, cap, "the IPv6 host is not in [brackets]");
+		colon = rb + 1 < end ? rb + 1 : NULL;
+		if (colon && *colon != ':')
+			return refuse(target, why, cap, "junk after the ]");
+		hl = (size_t)(rb + 1 - host);
+	} else {
+		colon = memchr(host, ':', (size_t)(end - host));
+		hl = (size_t)((colon ? colon : end) - host);
+	}
+	if (!hl && !empty_host_ok)
+		return refuse(target, why, cap, "the host is missing");
+	if (!colon || colon + 1 == end) {
+		if (port_optional && !colon)
+			return 0;
+		return refuse(target, why, cap, "the port is missing");
+	}
+	len = (size_t)(end - colon - 1);
+	if (len < sizeof(num)) {
+		memcpy(num, colon + 1, len);
+		num[len] = '\0';
+		if (fp_parse_uint(num, 1, 65535, &port) == 0)
+			return 0;
+	}
+	return refuse(target, why, cap, "port '%.*s' is not a number 1..65535", (int)len, colon + 1);
+}
+
+/* A URL target of a known scheme: host and port as check_authority wants them. */
+static int check_url(const char *target, const struct out_kind *k, char *why, size_t cap)
+{
+	const char *a = target + strlen(k->scheme), *q = strchr(a, '?');
+	size_t len = strcspn(a, "/?");
+	/* "srt://:9000?mode=listener" listens on every address: no host to name. */
+	bool listener = k->kind == FP_OUTPUT_SRT && q && strstr(q, "mode=listener");
+
+	return check_authority(target, a, len, k->kind == FP_OUTPUT_RTSP, listener, why, cap);
+}
+
+/* The scheme of a URL target and its entry; an unknown scheme, or a known one not in lower
+ * case (libavformat matches schemes case-sensitively), is refused. */
+static int check_scheme(const char *target, const char *sep, char *why, size_t cap)
+{
+	size_t n = (size_t)(sep - target) + 3;
+
 	for (size_t i = 0; i < FP_ARRAY_LEN(out_kinds); i++) {
-		const char *scheme = out_kinds[i].scheme;
+		const struct out_kind *k = &out_kinds[i];
 
-		if (scheme && !strncasecmp(target, scheme, strlen(scheme)))
-			return (int)out_kinds[i].kind;
+		if (!k->scheme || strlen(k->scheme) != n)
+			continue;
+		if (!strncmp(target, k->scheme, n)) {
+			int r = check_url(target, k, why, cap);
+
+			return r < 0 ? r : (int)k->kind;
+		}
+		if (!strncasecmp(target, k->scheme, n))
+			return refuse(target, why, cap, "write it in lower case, %s "
+				      "(libavformat does not take '%.*s')", k->scheme, (int)n, target);
 	}
-	if (strstr(target, "://")) {
-		fp_error("output: %s: unsupported scheme (srt://, udp://, rtp://, rtsp:// or a .mkv/.mp4/.ts/.y4m file)",
-			 target);
-		return -EINVAL;
-	}
+	return refuse(target, why, cap, "no %.*s output", (int)n, target);
+}
+
+int fp_output_check_target(const char *target, char *why, size_t cap)
+{
+	const char *sep, *ext;
+
+	if (why && cap)
+		why[0] = '\0';
+	if (!target || !*target)
+		return refuse("", why, cap, "no target given");
+	if (strlen(target) >= PATH_MAX - 16)
+		return refuse("...", why, cap, "the name is %zu bytes long", strlen(target));
+	if (!strcmp(target, "-"))
+		return FP_OUTPUT_STDOUT_TS;
+	sep = strstr(target, "://");
+	if (sep)
+		return check_scheme(target, sep, why, cap);
 	ext = file_ext(target);
-	for (size_t i = 0; ext && i < FP_ARRAY_LEN(out_kinds); i++)
+	if (!ext || !ext[1])
+		return refuse(target, why, cap, "no file extension to choose the format by");
+	for (size_t i = 0; i < FP_ARRAY_LEN(out_kinds); i++)
 		if (out_kinds[i].ext && !strcasecmp(ext, out_kinds[i].ext))
 			return (int)out_kinds[i].kind;
-	fp_error("output: %s: unknown file type (use .mkv, .mp4, .ts or .y4m, or an srt/udp/rtp/rtsp URL)",
-		 target);
+	return refuse(target, why, cap, "%s files are not written", ext);
+}
+
+int fp_output_kind_of(const char *target)
+{
+	char why[512];
+	int r = fp_output_check_target(target, why, sizeof(why));
+
+	if (r < 0)
+		fp_error("output: %s", why);
+	return r;
+}
+
+int fp_output_kind_for(const char *target, const struct fp_output_options *opt)
+{
+	const char *fmt = opt ? opt->stdout_format : NULL;
+	int r = fp_output_kind_of(target);
+
+	if (r != FP_OUTPUT_STDOUT_TS || !fmt || !strcmp(fmt, "ts"))
+		return r;
+	if (!strcmp(fmt, "mkv"))
+		return FP_OUTPUT_STDOUT_MKV;
+	fp_error("output: stdout format '%s': write ts or mkv to stdout", fmt);
 	return -EINVAL;
 }
 
@@ -254,22 +386,113 @@ static int add_hdr_side_data(AVStream *st, const struct fp_encoder_config *cfg)
 	return 0;
 }
 
+/* RFC 4566 section 5: the session-level types in the order required (upper case: exactly
+ * once; a "t" may be followed by "r" lines, then another "t"), then media sections, each
+ * "m" then the rest in this order. Lower case: optional; repeatable where the RFC says. */
+static const char sdp_session_order[] = "VOSiuepcbTrzka";
+static const char sdp_media_order[] = "Micbka";
+static const char sdp_repeatable[] = "epbtrca";
+
+/* Position of line type t in order (either case), or -1. */
+static int sdp_pos(const char *order, char t)
+{
+	for (int i = 0; order[i]; i++)
+		if ((order[i] | 0x20) == t)
+			return i;
+	return -1;
+}
+
+/* Whether a line of type t may follow one at position prev (-1: first) in order: later than
+ * prev without skipping a required type, or a repeatable type again, or "t" after "r". */
+static bool sdp_follows(const char *order, int prev, char t)
+{
+	int i = sdp_pos(order, t);
+
+	if (i < 0)
+		return false;
+	if (i == prev)
+		return strchr(sdp_repeatable, t) != NULL;
+	if (t == 't' && prev >= 0 && order[prev] == 'r')
+		return true;
+	for (int k = prev + 1; k < i; k++)
+		if (order[k] >= 'A' && order[k] <= 'Z')
+			return false;
+	return i > prev;
+}
+
+/* One SDP line's type, checked against the lines before it; *prev and *media carry the
+ * state. The session part must have reached "t" before the first "m". */
+static bool sdp_line_ok(const char *l, size_t len, int *prev, bool *media)
+{
+	const char *order;
+
+	if (len < 2 || l[1] != '=' || l[0] < 'a' || l[0] > 'z')
+		return false;
+	if (l[0] == 'm') {
+		if (!*media && *prev < sdp_pos(sdp_session_order, 't'))
+			return false;
+		*media = true;
+		*prev = 0;
+		return true;
+	}
+	order = *media ? sdp_media_order : sdp_session_order;
+	if (!sdp_follows(order, *prev, l[0]))
+		return false;
+	*prev = sdp_pos(order, l[0]);
+	return true;
+}
+
+/* libavformat's SDP text as RFC 4566 wants it: every line "<type>=<value>" ending CRLF, no
+ * blank line (av_sdp_create ends with CRLF, and VLC refuses a file with an empty line), types
+ * in the order of section 5. Returns the length written into dst or -EINVAL, logged. */
+static int sdp_normalise(const struct fp_output *o, const char *src, char *dst, size_t cap)
+{
+	int prev = -1;
+	bool media = false;
+	size_t n = 0;
+
+	for (const char *l = src; *l; l += strspn(l, "\r\n")) {
+		size_t len = strcspn(l, "\r\n");
+
+		if (!len)
+			continue;
+		if (!sdp_line_ok(l, len, &prev, &media) || n + len + 2 >= cap) {
+			fp_error("output: %s: the SDP libavformat made is not valid RFC 4566 at \"%.*s\"",
+				 o->target, (int)len, l);
+			return -EINVAL;
+		}
+		memcpy(dst + n, l, len);
+		memcpy(dst + n + len, "\r\n", 2);
+		n += len + 2;
+		l += len;
+	}
+	if (!media) {
+		fp_error("output: %s: the SDP libavformat made has no media (m=) line", o->target);
+		return -EINVAL;
+	}
+	dst[n] = '\0';
+	return (int)n;
+}
+
 static int write_sdp(struct fp_output *o)
 {
-	char sdp[4096];
+	char raw[4096], sdp[4096];
 	FILE *f;
-	int ret = av_sdp_create(&o->oc, 1, sdp, sizeof(sdp));
+	int ret = av_sdp_create(&o->oc, 1, raw, sizeof(raw));
 
 	if (ret < 0) {
 		fp_error("output: %s: creating the SDP failed: %s", o->target, fp_av_err(ret));
 		return fp_av_errno(ret);
 	}
+	ret = sdp_normalise(o, raw, sdp, sizeof(sdp));
+	if (ret < 0)
+		return ret;
 	if (!o->sdp_path[0]) {
 		fp_info("output: %s: SDP for receivers:\n%s", o->target, sdp);
 		return 0;
 	}
 	f = fopen(o->sdp_path, "we");
-	if (!f || fputs(sdp, f) < 0 || fputc('\n', f) < 0) {
+	if (!f || fwrite(sdp, 1, (size_t)ret, f) != (size_t)ret) {
 		ret = -errno;
 		if (f)
 			fclose(f);
@@ -322,6 +545,14 @@ static void mkv_options(const struct fp_output *o, AVDictionary **proto, AVDicti
 	(void)proto;
 	/* Clusters close at least every second: bounds what a killed process loses. */
 	set_int(mux, "cluster_time_limit", 1000);
+}
+
+/* Matroska into a pipe: nothing can be sought back to, so no cues, no seek head and no
+ * sizes filled in at the end; elements of unknown size, as a live stream is written. */
+static void mkv_pipe_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux)
+{
+	mkv_options(o, proto, mux);
+	set_int(mux, "live", 1);
 }
 
 /* 7 TS packets of 188 bytes per datagram: fits every Ethernet MTU, what receivers expect. */
@@ -421,6 +652,145 @@ static int create_muxer(struct fp_output *o, const struct fp_encoder *enc, const
 	return ret;
 }
 
+/* ---- stdout ---- */
+
+#define READER_GONE "the reader of stdout closed it"
+
+/* stdout's reader closing the pipe (a player quit, `| head`) ends the session as a plain
+ * fact, said once by the session: not logged here as a failure. */
+static bool reader_gone(struct fp_output *o, int err)
+{
+	if (!o->info->pipe || err != -EPIPE)
+		return false;
+	snprintf(o->failure, sizeof(o->failure), READER_GONE);
+	fp_debug("output: -: %s after %" PRIu64 " packets", READER_GONE, o->packets);
+	return true;
+}
+
+/* The stream's own copy of the process's stdout once claimed (fd 1 then points at stderr), or
+ * -1. Process-wide, as stdout is; used by one output at a time. */
+static int stdout_fd = -1;
+
+int fp_output_claim_stdout(void)
+{
+	int fd;
+
+	if (stdout_fd >= 0)
+		return 0;
+	fflush(stdout);
+	fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return -errno;
+	/* From here a printf, a log line or a child process writing to fd 1 lands on stderr,
+	 * never inside the stream a reader is parsing. */
+	if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	stdout_fd = fd;
+	return 0;
+}
+
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+typedef const uint8_t avio_wbuf;
+#else
+typedef uint8_t avio_wbuf;
+#endif
+
+/* AVIO write callback for stdout: all of buf or the write's error (EPIPE: the reader left;
+ * SIGPIPE is the program's to ignore). */
+static int stdout_write(void *opaque, avio_wbuf *buf, int size)
+{
+	int done = 0;
+
+	(void)opaque;
+	while (done < size) {
+		ssize_t n = write(stdout_fd, buf + done, (size_t)(size - done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return AVERROR(errno);
+		done += (int)n;
+	}
+	return size;
+}
+
+#define STDOUT_AVIO_BUF 65536
+
+/* An AVIOContext on the claimed stdout: no seek callback, so muxers see a stream that cannot
+ * seek back (Matroska writes no cues, MPEG-TS never seeks). Returns 0 or an AVERROR. */
+static int open_stdout_io(struct fp_output *o)
+{
+	uint8_t *buf;
+	int r = fp_output_claim_stdout();
+
+	if (r < 0)
+		return AVERROR(-r);
+	buf = av_malloc(STDOUT_AVIO_BUF);
+	if (!buf)
+		return AVERROR(ENOMEM);
+	o->oc->pb = avio_alloc_context(buf, STDOUT_AVIO_BUF, 1, o, NULL, stdout_write, NULL);
+	if (!o->oc->pb) {
+		av_free(buf);
+		return AVERROR(ENOMEM);
+	}
+	return 0;
+}
+
+/* Flushes and frees the stdout AVIOContext, then closes the stream's descriptor: the reader
+ * sees the end of the stream now, not when the program exits. Returns 0 or an AVERROR. */
+static int close_stdout_io(struct fp_output *o)
+{
+	AVIOContext *pb = o->oc->pb;
+	int ret;
+
+	if (!pb)
+		return 0;
+	avio_flush(pb);
+	ret = pb->error;
+	av_freep(&pb->buffer);
+	avio_context_free(&o->oc->pb);
+	if (stdout_fd >= 0)
+		close(stdout_fd);
+	stdout_fd = -1;
+	return ret;
+}
+
+/* Opens the I/O of o->target (file, stdout or connection), bounded by the connect deadline. */
+static int open_pb(struct fp_output *o, AVDictionary **proto, const char **stage)
+{
+	AVFormatContext *oc = o->oc;
+	int ret;
+
+	if (o->info->pipe) {
+		*stage = "opening stdout";
+		return open_stdout_io(o);
+	}
+	*stage = o->info->network ? "connecting" : "opening";
+	arm(o, o->opt.connect_timeout_ms);
+	ret = avio_open2(&oc->pb, o->target, AVIO_FLAG_WRITE, &oc->interrupt_callback, proto);
+	disarm(o);
+	return ret;
+}
+
+/* Closes whatever open_pb opened. Returns 0 or an AVERROR. */
+static int close_pb(struct fp_output *o)
+{
+	int ret;
+
+	if (o->oc->oformat->flags & AVFMT_NOFILE)
+		return 0;
+	if (o->info->pipe)
+		return close_stdout_io(o);
+	arm(o, o->opt.io_timeout_ms);
+	ret = avio_closep(&o->oc->pb);
+	disarm(o);
+	return ret;
+}
+
 /* I/O (file or connection) and header, each bounded by the connect deadline. Returns 0 or
  * an AVERROR with *stage saying what failed. */
 static int open_io(struct fp_output *o, AVDictionary **proto, AVDictionary **mux,
@@ -434,10 +804,7 @@ static int open_io(struct fp_output *o, AVDictionary **proto, AVDictionary **mux
 		o->network_init = true;
 	}
 	if (!(oc->oformat->flags & AVFMT_NOFILE)) {
-		*stage = o->info->network ? "connecting" : "opening";
-		arm(o, o->opt.connect_timeout_ms);
-		ret = avio_open2(&oc->pb, o->target, AVIO_FLAG_WRITE, &oc->interrupt_callback, proto);
-		disarm(o);
+		ret = open_pb(o, proto, stage);
 		if (ret < 0)
 			return ret;
 	}
@@ -455,8 +822,7 @@ static int open_io(struct fp_output *o, AVDictionary **proto, AVDictionary **mux
 static void free_muxer(struct fp_output *o)
 {
 	if (o->oc) {
-		if (!(o->oc->oformat->flags & AVFMT_NOFILE))
-			avio_closep(&o->oc->pb);
+		close_pb(o);
 		avformat_free_context(o->oc);
 	}
 	o->oc = NULL;
@@ -509,7 +875,8 @@ static int open_target_now(struct fp_output *o, const struct fp_encoder *enc)
 
 err_free_muxer:
 	err = io_error(o, ret);
-	fp_error("output: %s: %s failed: %s", o->target, stage, io_error_text(o, err, ret, buf, sizeof(buf)));
+	if (!reader_gone(o, err))
+		fp_error("output: %s: %s failed: %s", o->target, stage, io_error_text(o, err, ret, buf, sizeof(buf)));
 	av_dict_free(&proto);
 	av_dict_free(&mux);
 err_close:
@@ -535,9 +902,10 @@ static int close_target(struct fp_output *o)
 
 	if (!oc)
 		return err;
-	/* A network session that already failed gets no trailer: the peer is gone, and waiting
-	 * for it again would only delay the teardown. Files always get theirs. */
-	if (o->header_written && !(err && o->info->network)) {
+	/* A network session that already failed, or stdout without a reader, gets no trailer:
+	 * the peer is gone, and waiting for it again would only delay the teardown. Files, and
+	 * stdout ended by a change it cannot carry, get theirs. */
+	if (o->header_written && !(err && (o->info->network || err == -EPIPE))) {
 		arm(o, o->opt.io_timeout_ms);
 		ret = av_write_trailer(oc);
 		disarm(o);
@@ -551,13 +919,9 @@ static int close_target(struct fp_output *o)
 				err = e;
 		}
 	}
-	if (!(oc->oformat->flags & AVFMT_NOFILE)) {
-		arm(o, o->opt.io_timeout_ms);
-		ret = avio_closep(&oc->pb);
-		disarm(o);
-		if (ret < 0 && !err)
-			err = io_error(o, ret);
-	}
+	ret = close_pb(o);
+	if (ret < 0 && !err)
+		err = io_error(o, ret);
 	avformat_free_context(oc);
 	o->oc = NULL;
 	o->st = NULL;
@@ -571,13 +935,9 @@ static int output_new(struct fp_output **out, const char *target, const struct f
 	struct fp_output *o;
 	int kind;
 
-	kind = fp_output_kind_of(target);
+	kind = fp_output_kind_for(target, opt);
 	if (kind < 0)
 		return kind;
-	if (strlen(target) >= PATH_MAX - 16) {
-		fp_error("output: target name too long (%zu bytes)", strlen(target));
-		return -ENAMETOOLONG;
-	}
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
@@ -591,6 +951,7 @@ static int output_new(struct fp_output **out, const char *target, const struct f
 	if (o->opt.sdp_path)
 		snprintf(o->sdp_path, sizeof(o->sdp_path), "%s", o->opt.sdp_path);
 	o->opt.sdp_path = NULL;  /* copied: the caller's string need not outlive open */
+	o->opt.stdout_format = NULL;  /* resolved into o->info */
 	snprintf(o->base, sizeof(o->base), "%s", target);
 	snprintf(o->target, sizeof(o->target), "%s", target);
 	atomic_init(&o->opening, false);
@@ -663,6 +1024,8 @@ int fp_output_write(struct fp_output *o, const AVPacket *pkt)
 		char buf[128];
 
 		o->error = io_error(o, ret);
+		if (reader_gone(o, o->error))
+			return o->error;
 		fp_error("output: %s: writing packet %" PRIu64 " failed: %s", o->target, o->packets,
 			 io_error_text(o, o->error, ret, buf, sizeof(buf)));
 		return o->error;
@@ -708,8 +1071,8 @@ int fp_output_reopen_segment(struct fp_output *o, const struct fp_encoder *enc)
 {
 	int ret;
 
-	if (!o || !enc || o->info->frames)
-		return -EINVAL;
+	if (!o || !enc || o->info->frames || o->info->pipe)
+		return -EINVAL;  /* stdout has no segments: fp_output_switch says why */
 	ret = close_target(o);
 	if (ret < 0)
 		fp_warn("output: %s: closing before the next segment: %s", o->target, strerror(-ret));
@@ -725,6 +1088,33 @@ int fp_output_reopen_segment(struct fp_output *o, const struct fp_encoder *enc)
 	}
 	fp_info("output: now writing %s (segment %u)", o->target, o->segment);
 	return 0;
+}
+
+/* stdout carries one stream: a change it cannot take in-band ends the output, saying what
+ * changed and what keeps one stream. -ENOTSUP, with o->failure set. */
+static int refuse_stdout_switch(struct fp_output *o, const struct fp_encoder *enc)
+{
+	const AVCodecContext *ctx = fp_encoder_context(enc);
+	const AVCodecParameters *par = o->st->codecpar;
+	char from[64], to[64];
+
+	snprintf(from, sizeof(from), "%s %dx%d %s", avcodec_get_name(par->codec_id), par->width,
+		 par->height, av_get_pix_fmt_name((enum AVPixelFormat)par->format));
+	snprintf(to, sizeof(to), "%s %dx%d %s", avcodec_get_name(ctx->codec_id), ctx->width,
+		 ctx->height, av_get_pix_fmt_name(ctx->pix_fmt));
+	if (o->info->mpegts)
+		snprintf(o->failure, sizeof(o->failure),
+			 "the stream on stdout changed codec (%s -> %s), which one MPEG-TS stream "
+			 "cannot carry; --codec hevc keeps one stream over SDR/HDR, or write a .ts "
+			 "file (a new segment per change)", from, to);
+	else
+		snprintf(o->failure, sizeof(o->failure),
+			 "the picture on stdout changed (%s -> %s), which one Matroska stream cannot "
+			 "carry; MPEG-TS on stdout takes size changes in-band (and with --codec hevc "
+			 "SDR/HDR changes), or write a .mkv file (a new segment per change)", from, to);
+	fp_error("output: -: %s", o->failure);
+	o->error = -ENOTSUP;
+	return -ENOTSUP;
 }
 
 int fp_output_switch(struct fp_output *o, const struct fp_encoder *enc, enum fp_output_switch_mode *mode)
@@ -757,9 +1147,16 @@ int fp_output_switch(struct fp_output *o, const struct fp_encoder *enc, enum fp_
 			fp_encoder_name(enc), ctx->width, ctx->height);
 		return 0;
 	}
+	if (o->info->pipe)
+		return refuse_stdout_switch(o, enc);
 	if (mode)
 		*mode = o->info->network ? FP_SWITCH_REOPEN : FP_SWITCH_SEGMENT;
 	return fp_output_reopen_segment(o, enc);
+}
+
+const char *fp_output_failure(const struct fp_output *o)
+{
+	return o ? o->failure : "";
 }
 
 const char *fp_output_target(const struct fp_output *o)

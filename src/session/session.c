@@ -244,12 +244,17 @@ static int session_open(struct fp_session *ss, const struct fp_session_opts *opt
 			struct fp_session_result *res)
 {
 	char why[512];
-	int r = opts->packets ? 0 : fp_output_kind_of(opts->target);
+	int r = opts->packets ? 0 : fp_output_check_target(opts->target, why, sizeof(why));
 
 	if (r < 0) {
-		snprintf(res->error, sizeof(res->error),
-			 "cannot write to '%s': use a .mkv, .mp4, .ts or .y4m file or an "
-			 "srt://, udp://, rtp:// or rtsp:// URL", opts->target);
+		snprintf(res->error, sizeof(res->error), "%s", why);
+		return r;
+	}
+	if (!opts->packets)
+		r = fp_output_kind_for(opts->target, &opts->output);
+	if (r < 0) {
+		snprintf(res->error, sizeof(res->error), "cannot write '%s' to stdout: ts or mkv",
+			 opts->output.stdout_format);
 		return r;
 	}
 	ss->opts = opts;

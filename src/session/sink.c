@@ -48,6 +48,18 @@ static bool mode_changed(const struct fp_sink *s, const struct fp_yuv_frame *f)
 	return f->format != s->format || f->width != s->width || f->height != s->height;
 }
 
+/* The output's own one-line account of why it ended (stdout's reader gone, a change stdout
+ * cannot carry) as the session's error; false when it has none. */
+static bool output_failure(struct fp_sink *s)
+{
+	const char *why = fp_output_failure(s->out);
+
+	if (!why[0])
+		return false;
+	snprintf(s->error, sizeof(s->error), "%s", why);
+	return true;
+}
+
 /* Where frames go now: the output's file or URL, or the packet consumer's name. */
 static const char *target_name(const struct fp_sink *s)
 {
@@ -145,8 +157,9 @@ static int drain_packets(struct fp_sink *s)
 		r = write_packet(s, capture_ns);
 		av_packet_unref(s->pkt);
 		if (r < 0) {
-			snprintf(s->error, sizeof(s->error), "writing to %s failed: %s",
-				 target_name(s), av_err2str(r));
+			if (!output_failure(s))
+				snprintf(s->error, sizeof(s->error), "writing to %s failed: %s",
+					 target_name(s), av_err2str(r));
 			return r;
 		}
 		/* The output opened before the first frame: this says frames are flowing. */
@@ -352,6 +365,8 @@ static int start_output(struct fp_sink *s, struct fp_encoder *enc)
 		if (r == -ECANCELED)
 			snprintf(s->error, sizeof(s->error),
 				 "interrupted while connecting to %s; nothing was sent", s->opts->target);
+		else if (r == -EPIPE && !strcmp(s->opts->target, "-"))
+			snprintf(s->error, sizeof(s->error), "the reader of stdout closed it");
 		else
 			snprintf(s->error, sizeof(s->error), "cannot open %s: %s", s->opts->target,
 				 av_err2str(r));
@@ -380,7 +395,7 @@ static int move_output(struct fp_sink *s, struct fp_encoder *enc, const struct f
 	s->enc = NULL;
 	s->fifo_len = 0;
 	if (r < 0) {
-		if (!s->error[0])
+		if (!s->error[0] && !output_failure(s))
 			sink_fail(s, r, "switching the output to the new mode");
 		return r;
 	}
@@ -502,10 +517,13 @@ int fp_sink_finish(struct fp_sink *s)
 	if (s->out) {
 		int c = fp_output_close(s->out);
 
+		/* An output that already failed fails its close the same way: the first account
+		 * (the write, the refused switch) is the one to keep. */
 		if (c < 0 && r == 0) {
 			r = c;
-			snprintf(s->error, sizeof(s->error), "finishing %.512s failed: %s", s->last_target,
-				 av_err2str(c));
+			if (!s->error[0])
+				snprintf(s->error, sizeof(s->error), "finishing %.512s failed: %s",
+					 s->last_target, av_err2str(c));
 		}
 		s->out = NULL;
 	}

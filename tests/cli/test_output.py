@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""framepush outputs as players and peer tools take them: the RTP SDP file against RFC 4566,
+played by ffmpeg from that file.
+
+Each check prints one line; any failure exits 1. Suite cli, FRAMEPUSH_BUILD_ROOT set."""
+import os, re, signal, socket, subprocess, time
+
+from fptlib import FP, check, run, stream0, finish, tmpdir
+
+TMP = tmpdir("fpt-out-")
+
+# RFC 4566 section 5: session part v o s i* u* e* p* c* b* (t r*)+ z* k* a*, then media
+# sections m i* c* b* k* a*. Upper case: required once; lower case: optional.
+SESSION = "VOSiuepcbTrzka"
+MEDIA = "Micbka"
+REPEATABLE = "epbtrca"
+
+
+def sdp_problems(data):
+    """Everything that keeps data (bytes) from being a strict RFC 4566 description."""
+    bad = []
+    if not data.endswith(b"\r\n"):
+        bad.append("does not end with CRLF")
+    lines = re.findall(rb"[^\r\n]*(?:\r\n|\r|\n|$)", data)
+    lines = [l for l in lines if l]
+    order, prev, seen_m = SESSION, -1, False
+    for l in lines:
+        if not re.fullmatch(rb"[a-z]=[^\r\n]*\r\n", l):
+            bad.append("line %r is not <type>=<value> CRLF" % l)
+            continue
+        t = chr(l[0])
+        if t == "m":
+            if not seen_m and prev < SESSION.index("T"):
+                bad.append("m= before v= o= s= t=")
+            order, prev, seen_m = MEDIA, 0, True
+            continue
+        i = order.lower().find(t)
+        if i < 0:
+            bad.append("%s= not allowed %s" % (t, "in a media section" if seen_m else "here"))
+        elif i == prev:
+            if t not in REPEATABLE:
+                bad.append("%s= twice" % t)
+        elif t == "t" and prev >= 0 and order[prev] == "r":
+            prev = i
+        elif i < prev or any(c.isupper() for c in order[prev + 1:i]):
+            bad.append("%s= out of order (after %s=)" % (t, order[prev].lower() if prev >= 0 else "nothing"))
+        else:
+            prev = i
+    if not seen_m:
+        bad.append("no m= line")
+    return bad
+
+
+# The parser itself: what av_sdp_create's text plus '\n' looked like is refused.
+legacy = (b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=No Name\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+          b"a=tool:libavformat\r\nm=video 5004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\n")
+check(sdp_problems(legacy) != [] and sdp_problems(legacy[:-1]) == []
+      and sdp_problems(legacy.replace(b"t=0 0\r\n", b"")[:-1]) != []
+      and sdp_problems(b"o=x\r\n" + legacy[5:-1]) != [],
+      "strict SDP parser: refuses a blank line, a missing t=, o= before v=")
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sk:
+        sk.bind(("127.0.0.1", 0))
+        return sk.getsockname()[1]
+
+
+def wait_file(path, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not (os.path.exists(path) and os.path.getsize(path)):
+        time.sleep(0.02)  # no event for "another process wrote a file"; bounded
+    return os.path.exists(path)
+
+
+def ffmpeg_from_sdp(sdp, got):
+    """An ffmpeg receiver started from the SDP file, copying the stream into got."""
+    return subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-y",
+                             "-protocol_whitelist", "file,udp,rtp", "-i", sdp, "-c", "copy", got],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+# RTP: the SDP file is strict RFC 4566, and ffmpeg started from it receives the stream.
+port = free_udp_port()
+sdp = os.path.join(TMP, "stream.sdp")
+got = os.path.join(TMP, "rtp.ts")
+fp = subprocess.Popen([FP, "stream", "--source", "test", "--size", "320x180", "--fps", "30",
+                       "--keyint", "15", "--duration", "4", "-q", "--to",
+                       "rtp://127.0.0.1:%d" % port, "--sdp", sdp],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+rx = ffmpeg_from_sdp(sdp, got) if wait_file(sdp, 10) else None
+_, fperr = fp.communicate(timeout=60)
+data = open(sdp, "rb").read() if os.path.exists(sdp) else b""
+problems = sdp_problems(data)
+check(fp.returncode == 0 and data and not problems,
+      "rtp SDP file is strict RFC 4566: exit %s, %d bytes, %s" %
+      (fp.returncode, len(data), problems or "no problems"))
+if rx:
+    rx.send_signal(signal.SIGINT)  # RTP has no end: the receiver is told to finish its file
+    try:
+        _, rxerr = rx.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        rx.kill()
+        _, rxerr = rx.communicate()
+s = stream0(got) if os.path.exists(got) else None
+dec = run(["ffmpeg", "-v", "error", "-i", got, "-f", "null", "-"]) if s else None
+check(s is not None and s["codec_name"] == "h264" and int(s["nb_read_frames"]) >= 30
+      and dec.stderr == "",
+      "ffmpeg plays the RTP stream from the SDP file: %s frames, decode errors: %r" %
+      (s and s["nb_read_frames"], dec and dec.stderr[:200]))
+
+# Targets: an unsupported one is refused before anything starts, with the one-line message.
+for target, part in (("x.avi", ".avi files are not written"), ("SRT://127.0.0.1:9000", "lower case"),
+                     ("srt://127.0.0.1:99999", "port '99999'"), ("recording", "no file extension")):
+    r = run([FP, "record", "--source", "test", "--duration", "1", "-q", "-o", target], timeout=30)
+    last = (r.stderr.strip().splitlines() or [""])[-1]
+    check(r.returncode != 0 and "unsupported target '%s': " % target in last and part in last
+          and "rtsp://HOST[:PORT]/PATH" in last and not os.path.exists(target),
+          "target %s refused: exit %d: %s" % (target, r.returncode, last[:120]))
+
+# "-o -": MPEG-TS on stdout, read live through a pipe by ffmpeg; nothing else reaches stdout.
+REC = [FP, "record", "--source", "test", "--size", "320x180", "--fps", "30", "--duration", "2",
+       "-o", "-"]
+fp = subprocess.Popen(REC, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+dec = subprocess.Popen(["ffmpeg", "-v", "error", "-i", "-", "-f", "framemd5", "-"],
+                       stdin=fp.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+fp.stdout.close()  # ffmpeg holds the read end alone: its exit is the reader leaving
+md5, decerr = dec.communicate(timeout=60)
+fperr = fp.communicate(timeout=30)[1].decode(errors="replace")
+frames = sum(1 for l in md5.splitlines() if l and not l.startswith("#"))
+check(fp.returncode == 0 and dec.returncode == 0 and frames == 60 and decerr == ""
+      and "60 frames in" in fperr,
+      "-o - | ffmpeg -i -: exit %s/%s, %d frames decoded, errors %r, summary on stderr: %s" %
+      (fp.returncode, dec.returncode, frames, decerr[:200], "60 frames in" in fperr))
+r = subprocess.run(REC, capture_output=True, timeout=60)
+ts = r.stdout
+aligned = len(ts) > 0 and len(ts) % 188 == 0 and all(ts[i] == 0x47 for i in range(0, len(ts), 188))
+check(r.returncode == 0 and aligned and b"framepush" not in ts,
+      "stdout holds only MPEG-TS packets: exit %d, %d bytes, 188-aligned with sync bytes: %s" %
+      (r.returncode, len(ts), aligned))
+
+# A reader that closes stdout ends the session with one plain line.
+fp = subprocess.Popen([FP, "record", "--source", "test", "--size", "320x180", "--fps", "30",
+                       "--duration", "20", "-q", "-o", "-"], stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE)
+head = fp.stdout.read(1000)
+fp.stdout.close()
+try:
+    fperr = fp.communicate(timeout=30)[1].decode(errors="replace")
+except subprocess.TimeoutExpired:
+    fp.kill()
+    fperr = fp.communicate()[1].decode(errors="replace")
+lines = fperr.strip().splitlines()
+check(fp.returncode == 1 and len(head) == 1000 and "framepush: the reader of stdout closed it" in lines
+      and not any("Broken pipe" in l for l in lines),
+      "reader closed stdout: exit %s: %s" % (fp.returncode, lines[:3]))
+
+finish()
