@@ -40,7 +40,7 @@ def record(name, spec, *extra, size="640x360", duration="2"):
              duration, "-q", "-o", out, "--stats-json", stats, *extra])
     check(r.returncode == 0, "record %s (%s %s) exits 0 %s" %
           (name, spec, " ".join(extra), r.stderr.strip().splitlines()[-1:]))
-    return out, (json.load(open(stats)) if r.returncode == 0 else None)
+    return out, (json.load(open(stats)) if r.returncode == 0 and os.path.exists(stats) else None)
 
 
 def frame_md5s(data, frame_size):
@@ -203,9 +203,9 @@ def sdr_file(name, spec, ext, codec, size="640x360"):
     if st is None:
         return
     want = st["frames_encoded"]
-    check(st["codec"] == codec and st["frames_out"] == want > 0,
-          "%s: framepush wrote %s, %d frames out, %d encoded" %
-          (name, st["codec"], st["frames_out"], want))
+    check(st["codec"] == codec and st["frames_out"] == st["packets"] == want > 0,
+          "%s: framepush wrote %s, %d frames out, %d encoded, %d packets" %
+          (name, st["codec"], st["frames_out"], want, st["packets"]))
     parse, dec = {"h264": ("h264parse", "openh264dec"), "av1": ("av1parse", "av1dec")}[codec]
     s = ffprobe_stream(path)
     # x264's High profile (CABAC, 8x8 transforms; framepush writes no B-frames): openh264
@@ -263,9 +263,9 @@ def hdr_file(name, ext):
     if st is None:
         return
     want = st["frames_encoded"]
-    check(st["codec"] == "hevc" and st["frames_out"] == want > 0,
-          "%s: framepush wrote %s, %d frames out, %d encoded" %
-          (name, st["codec"], st["frames_out"], want))
+    check(st["codec"] == "hevc" and st["frames_out"] == st["packets"] == want > 0,
+          "%s: framepush wrote %s, %d frames out, %d encoded, %d packets" %
+          (name, st["codec"], st["frames_out"], want, st["packets"]))
     s = ffprobe_stream(path)
     check(s.get("profile") == "Main 10" and s.get("pix_fmt") == "yuv420p10le" and
           s.get("color_transfer") == "smpte2084" and s.get("color_primaries") == "bt2020",
@@ -276,7 +276,7 @@ def hdr_file(name, ext):
     hdr_caps(name, path, caps)
     compare(name, want, f, (g, gerr, "%s ! h265parse > %s" % (DEMUX[ext], DEC265),
                             "libde265 %s's own, not GStreamer's libde265dec" % DEC265))
-    if ext == "mkv":
+    if ext == "mkv" and Gst.ElementFactory.find("libde265dec"):
         hevc10_plugin_note(path, DEMUX[ext], f[0])
 
 
@@ -398,6 +398,8 @@ def killed_mp4():
     whole = sum(1 for a, b in ranges if b <= size)
     check(complete >= 2 and whole > 0, "killed.mp4: %d complete fragments, %d whole samples, "
           "%s" % (complete, whole, "ends at a box boundary" if at_boundary else "a tail cut short"))
+    if complete < 1 or whole < 1:
+        return
     f = ffmpeg_frames(path, "yuv420p")
     chain = "qtdemux ! h264parse ! openh264dec"
     g, gerr, gwarn, ran, _ = gst_frames(path, chain + " name=dec")
@@ -425,7 +427,7 @@ def main():
         skip("GStreamer's Python bindings (python3-gi, gir1.2-gstreamer-1.0): " + GI_ERROR)
         finish()
     missing = [e for e in ("matroskademux", "qtdemux", "tsdemux", "h264parse", "h265parse",
-                           "av1parse", "openh264dec", "av1dec", "libde265dec")
+                           "av1parse", "openh264dec", "av1dec")
                if Gst.ElementFactory.find(e) is None]
     missing += [p for p in ("ffmpeg", "ffprobe", DEC265) if shutil.which(p) is None]
     if missing:
