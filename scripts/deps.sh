@@ -2,7 +2,9 @@
 # Installs the Debian 12 packages framepush needs to build, test and benchmark (the peers
 # the benchmarks compare against: libyuv, zimg, GStreamer shm, ffmpeg x11grab, wf-recorder;
 # serve's WebRTC stack: GStreamer webrtcbin, libnice, libsoup 3; the browser its tests drive:
-# chromium over the DevTools protocol with python3-websocket).
+# chromium over the DevTools protocol with python3-websocket; the player check's second
+# decoding stack: GStreamer's openh264/aom plugins and libde265's dec265, driven from
+# python3-gi; the terminals the README's examples start: xterm, foot).
 # Idempotent: does nothing when every package is already installed.
 set -eu
 pkgs=(
@@ -18,6 +20,8 @@ pkgs=(
   xvfb x11-utils libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev
   libxcb-xtest0-dev libxcb-randr0-dev libxcb-xinput-dev
   libwayland-dev wayland-protocols sway grim wf-recorder
+  python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 libde265-examples
+  xterm foot
 )
 missing=()
 for p in "${pkgs[@]}"; do
