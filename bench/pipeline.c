@@ -406,7 +406,7 @@ static void build_framepush(const struct bed *b, struct job *j, int live)
 	for (size_t i = 0; !live && i < b->t->n_extra; i++)
 		arg(j, b->t->ours_extra[i]);
 	arg(j, "--stats-json"), arg(j, j->stats);
-	arg(j, "-q"), arg(j, live ? "--to" : "-o"), arg(j, j->out);
+	arg(j, "-q"), arg(j, "-y"), arg(j, live ? "--to" : "-o"), arg(j, j->out);
 }
 
 static void build_ours(const struct bed *b, struct job *j)

@@ -92,9 +92,9 @@ void serve_glue_status(struct serve_glue *g, char *buf, size_t cap)
 	fp_serve_stats(g->srv, &st);
 	w = worst_viewer(&st);
 	if (!w || w->rtt_ms < 0)
-		snprintf(buf, cap, "  viewers %u", st.viewers);
+		snprintf(buf, cap, "viewers %u", st.viewers);
 	else
-		snprintf(buf, cap, "  viewers %u rtt %.0f ms loss %.1f%%", st.viewers, w->rtt_ms,
+		snprintf(buf, cap, "viewers %u rtt %.0f ms loss %.1f%%", st.viewers, w->rtt_ms,
 			 w->loss * 100);
 }
 

@@ -26,7 +26,7 @@ int serve_glue_start(struct serve_glue *g, struct fp_serve_opts *opts, struct fp
 /* Stops the server (after fp_session_run returned). Accepts a glue never started. */
 void serve_glue_stop(struct serve_glue *g);
 
-/* " viewers 1  rtt 2 ms  loss 0.0%" for the status line (empty before the server runs). */
+/* "viewers 1 rtt 2 ms loss 0.0%" for the status line (empty before the server runs). */
 void serve_glue_status(struct serve_glue *g, char *buf, size_t cap);
 
 /* The server's counters as the "serve" member of the stats JSON (no trailing comma). */

@@ -126,7 +126,4 @@ void fp_session_request_keyframe(struct fp_session *s);
  * source is behind: dropped, count it refused) or -ENOTCONN (no source attached now). */
 int fp_session_send_input(struct fp_session *s, const struct fp_input_event *ev);
 
-/* One line for humans: "59.9 fps  4.2 Mbit/s  latency p50 12.1 ms p99 20.3 ms  drops 0 ..." */
-void fp_session_format_progress(const struct fp_session_progress *p, char *buf, size_t cap);
-
 #endif

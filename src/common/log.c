@@ -1,5 +1,6 @@
 #include "common/log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,25 +9,27 @@
 
 static const char *log_program = "framepush";
 static enum fp_log_level log_level = FP_LOG_INFO;
+static int log_tty;
 
-void fp_log_init(const char *program)
+int fp_log_init(const char *program)
 {
+	static const char *const names[] = { "debug", "info", "warn", "error", "quiet" };
 	const char *env = getenv("FRAMEPUSH_LOG");
 
 	if (program)
 		log_program = program;
-	if (!env)
-		return;
-	if (!strcmp(env, "debug"))
-		log_level = FP_LOG_DEBUG;
-	else if (!strcmp(env, "info"))
-		log_level = FP_LOG_INFO;
-	else if (!strcmp(env, "warn"))
-		log_level = FP_LOG_WARN;
-	else if (!strcmp(env, "error"))
-		log_level = FP_LOG_ERROR;
-	else if (!strcmp(env, "quiet"))
-		log_level = FP_LOG_QUIET;
+	/* A terminal may show a status line (no newline, redrawn in place): each log line
+	 * first erases it, so no line lands on the middle of another. */
+	log_tty = isatty(STDERR_FILENO);
+	if (!env || !*env)
+		return 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(env, names[i])) {
+			log_level = (enum fp_log_level)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }
 
 void fp_log_set_level(enum fp_log_level level)
@@ -48,7 +51,8 @@ void fp_log(enum fp_log_level level, const char *fmt, ...)
 
 	if (!fp_log_enabled(level))
 		return;
-	n = snprintf(line, sizeof(line), "%s[%d] %s: ", log_program, (int)getpid(), names[level]);
+	n = snprintf(line, sizeof(line), "%s%s[%d] %s: ", log_tty ? "\r\033[K" : "", log_program,
+		     (int)getpid(), names[level]);
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);

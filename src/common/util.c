@@ -85,7 +85,7 @@ static int parse_uint_n(const char *s, size_t len, uint32_t min, uint32_t max, u
 int fp_parse_size(const char *s, uint32_t min_w, uint32_t min_h, uint32_t max_w, uint32_t max_h,
 		  uint32_t *w, uint32_t *h)
 {
-	const char *x = strpbrk(s, "xX");
+	const char *x = strchr(s, 'x');
 	uint32_t a, b;
 
 	if (!x || parse_uint_n(s, (size_t)(x - s), min_w, max_w, &a) < 0 ||

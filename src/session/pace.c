@@ -14,7 +14,11 @@ void fp_pace_init(struct fp_pace *p, uint32_t fps, double duration, int64_t now)
 {
 	p->start = now;
 	p->period = FP_NSEC_PER_SEC / fps;
+	/* Any positive duration ends: one shorter than a frame is one frame, not 0, which
+	 * means "until stopped". */
 	p->total = duration > 0 ? (uint64_t)llround(duration * fps) : 0;
+	if (duration > 0 && p->total == 0)
+		p->total = 1;
 	p->k = 0;
 	p->skipped = 0;
 }

@@ -102,17 +102,6 @@ static void *encode_thread(void *arg)
 	return NULL;
 }
 
-void fp_session_format_progress(const struct fp_session_progress *p, char *buf, size_t cap)
-{
-	snprintf(buf, cap,
-		 "%7.1f s  %5.1f fps  %7.0f kbit/s  latency p50 %5.1f ms p99 %5.1f ms  repeats %llu  "
-		 "drops %llu  skipped %llu  recreates %llu%s%s",
-		 p->seconds, p->fps, p->bitrate_kbps, (double)p->latency.p50_ns / 1e6,
-		 (double)p->latency.p99_ns / 1e6, (unsigned long long)p->frames_repeated,
-		 (unsigned long long)p->frames_dropped, (unsigned long long)p->ticks_skipped,
-		 (unsigned long long)p->recreates, p->preset[0] ? "  preset " : "", p->preset);
-}
-
 void fp_session_request_keyframe(struct fp_session *s)
 {
 	atomic_store(&s->keyframe, true);

@@ -37,11 +37,11 @@ static void size_strict(void **state)
 				       FP_HEIGHT_MAX, &w, &h), 0);
 	assert_int_equal(w, 1920);
 	assert_int_equal(h, 1080);
-	assert_int_equal(fp_parse_size("2X2", 2, 2, 10, 10, &w, &h), 0);
+	assert_int_equal(fp_parse_size("2x2", 2, 2, 10, 10, &w, &h), 0);
 	assert_int_equal(w, 2);
 	static const char *const bad[] = { "", "x", "1920", "1920x", "x1080", "1920x1080x",
 					   "1920 x1080", "1920x1080 ", "-1920x1080", "1920x-1080",
-					   "7681x4320", "7680x4321", "1x2", "1920x1080@60",
+					   "7681x4320", "7680x4321", "1x2", "1920x1080@60", "640X480",
 					   "19200000000000000000x1" };
 	for (size_t i = 0; i < FP_ARRAY_LEN(bad); i++) {
 		w = h = 7;

@@ -5,7 +5,9 @@
 
 enum fp_log_level { FP_LOG_DEBUG, FP_LOG_INFO, FP_LOG_WARN, FP_LOG_ERROR, FP_LOG_QUIET };
 
-void fp_log_init(const char *program);
+/* Sets the program's name and the threshold from FRAMEPUSH_LOG. -EINVAL when FRAMEPUSH_LOG
+ * names no level (the threshold stays info: the caller decides whether that is fatal). */
+int fp_log_init(const char *program);
 void fp_log_set_level(enum fp_log_level level);
 int fp_log_enabled(enum fp_log_level level);
 void fp_log(enum fp_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

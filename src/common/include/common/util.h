@@ -32,7 +32,7 @@ int fp_count_open_fds(void);
 int fp_parse_uint(const char *s, unsigned long long min, unsigned long long max,
 		  unsigned long long *out);
 
-/* Strict "WxH" (also "WXH"): two strict decimals (fp_parse_uint rules), nothing around
+/* Strict "WxH" (a lower-case x, as the help writes it): two strict decimals (fp_parse_uint rules), nothing around
  * them; each in [min, max] of its axis. Returns 0 and *w, *h, or -EINVAL. */
 int fp_parse_size(const char *s, uint32_t min_w, uint32_t min_h, uint32_t max_w, uint32_t max_h,
 		  uint32_t *w, uint32_t *h);
