@@ -20,6 +20,7 @@
 #include "framepush/display.h"
 #include "framepush/session.h"
 #include "serve_glue.h"
+#include "source_exe.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -147,31 +148,6 @@ static int parse_seconds(const char *s, double *out)
 	if (errno || *end || !isfinite(v))
 		return -EINVAL;
 	*out = v;
-	return 0;
-}
-
-/* framepush-source lives next to this binary, unless FRAMEPUSH_SOURCE says otherwise. */
-static int find_source_exe(char *out, size_t cap)
-{
-	const char *env = getenv("FRAMEPUSH_SOURCE");
-	char self[PATH_MAX];
-	ssize_t n;
-	char *slash;
-
-	if (env && *env) {
-		snprintf(out, cap, "%s", env);
-		return 0;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return -errno;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = '\0';
-	if ((size_t)snprintf(out, cap, "%s/framepush-source", self) >= cap)
-		return -ENAMETOOLONG;
 	return 0;
 }
 
@@ -784,7 +760,7 @@ static int cmd_capture(int argc, char **argv, enum verb mode)
 		return r;
 	c.mode_width = c.so.capture.width;
 	c.mode_height = c.so.capture.height;
-	if (find_source_exe(c.source_exe, sizeof(c.source_exe)) < 0) {
+	if (fp_find_source_exe(c.source_exe, sizeof(c.source_exe)) < 0) {
 		fprintf(stderr, "framepush: cannot locate framepush-source; set FRAMEPUSH_SOURCE\n");
 		return 1;
 	}
