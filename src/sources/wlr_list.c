@@ -21,6 +21,8 @@ struct wl_list_out {
 	int32_t x, y, scale, transform;
 	struct fp_list_mode modes[FP_LIST_MAX_MODES];
 	uint32_t n_modes;
+	struct fp_list_mode current; /* kept apart: known even when its mode line is omitted */
+	bool have_current;
 	uint64_t modes_omitted; /* past the cap, or nonsensical (a size <= 0) */
 };
 
@@ -67,8 +69,12 @@ static void out_mode(void *data, struct wl_output *o, uint32_t flags, int32_t w,
 		return;
 	}
 	/* One current mode: a newer current event replaces the flag on the older one. */
-	for (i = 0; m.current && i < out->n_modes; i++)
-		out->modes[i].current = false;
+	if (m.current) {
+		out->current = m;
+		out->have_current = true;
+		for (i = 0; i < out->n_modes; i++)
+			out->modes[i].current = false;
+	}
 	for (i = 0; i < out->n_modes; i++) {
 		struct fp_list_mode *s = &out->modes[i];
 
@@ -161,14 +167,11 @@ static const char *transform_name(int32_t t)
 
 static void print_output(FILE *f, const struct wl_list_out *out)
 {
-	const struct fp_list_mode *cur = NULL;
+	const struct fp_list_mode *cur = &out->current;
 
-	for (uint32_t i = 0; i < out->n_modes && !cur; i++)
-		if (out->modes[i].current)
-			cur = &out->modes[i];
 	fputs("  output ", f);
 	fp_list_word(f, out->name, strlen(out->name));
-	if (cur) {
+	if (out->have_current) {
 		fputs(" current=", f);
 		fp_list_size_rate(f, cur->width, cur->height, cur->refresh_mhz);
 	}
