@@ -126,7 +126,10 @@ int fp_source_cli_parse(struct fp_source_cli *cli, int argc, char **argv)
 			return FP_SOURCE_EXIT_USAGE;
 		}
 	}
-	if (optind < argc || (!cli->sock_path && !cli->check_spec && !cli->list)) {
+	/* --list and --check-spec are runs of their own: with a host socket, one would be
+	 * silently ignored. */
+	if (optind < argc || (!cli->sock_path && !cli->check_spec && !cli->list) ||
+	    (cli->list && (cli->sock_path || cli->check_spec))) {
 		usage(stderr);
 		return FP_SOURCE_EXIT_USAGE;
 	}
@@ -152,11 +155,11 @@ static size_t list_timeout_len;
 
 static void on_list_timeout(int sig)
 {
-	(void)sig;
 	/* Async-signal-safe only: a display that stopped answering may hold us anywhere in
 	 * xcb or libwayland, so nothing of theirs (or stdio) can be touched from here. */
 	ssize_t n = write(STDERR_FILENO, list_timeout_msg, list_timeout_len);
 
+	(void)sig;
 	(void)n; /* nothing left to try when stderr is gone */
 	_exit(FP_SOURCE_EXIT_ERROR);
 }
@@ -164,13 +167,14 @@ static void on_list_timeout(int sig)
 static void arm_list_deadline(const struct fp_source_cli *cli)
 {
 	struct sigaction sa = { .sa_handler = on_list_timeout };
-	int n = snprintf(list_timeout_msg, sizeof(list_timeout_msg),
-			 "framepush-source[%d] error: %s: display %s did not answer within %d s\n",
-			 (int)getpid(), cli->backend, cli->args.display ? cli->args.display : "(default)",
-			 FP_LIST_TIMEOUT_S);
 
-	list_timeout_len = n < 0 ? 0 : (size_t)n < sizeof(list_timeout_msg) ? (size_t)n
-					      : sizeof(list_timeout_msg) - 1;
+	/* A display name too long for the buffer is cut; the line still ends. */
+	snprintf(list_timeout_msg, sizeof(list_timeout_msg) - 1,
+		 "framepush-source[%d] error: %s: display %s did not answer within %d s",
+		 (int)getpid(), cli->backend, cli->args.display ? cli->args.display : "(default)",
+		 FP_LIST_TIMEOUT_S);
+	list_timeout_len = strlen(list_timeout_msg);
+	list_timeout_msg[list_timeout_len++] = '\n';
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
 	alarm(FP_LIST_TIMEOUT_S);

@@ -132,8 +132,8 @@ static void reg_global(void *data, struct wl_registry *reg, uint32_t name, const
 	struct wl_lister *l = data;
 	struct wl_list_out *out;
 
-	if (strcmp(iface, wl_output_interface.name))
-		return;
+	if (strcmp(iface, wl_output_interface.name) || !version)
+		return; /* version 0 does not exist: binding it would be a protocol error */
 	if (l->n_outs >= FP_LIST_MAX_OUTPUTS) {
 		l->outs_omitted++;
 		return;
