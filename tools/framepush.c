@@ -9,15 +9,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "options.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
 #include "framepush/capture.h"
 #include "framepush/display.h"
 #include "framepush/session.h"
+#include "list.h"
+#include "options.h"
 #include "report.h"
 #include "serve_glue.h"
+#include "source_exe.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -25,31 +27,6 @@ static void on_sigint(int sig)
 {
 	(void)sig;
 	interrupted = 1;
-}
-
-/* framepush-source lives next to this binary, unless FRAMEPUSH_SOURCE says otherwise. */
-static int find_source_exe(char *out, size_t cap)
-{
-	const char *env = getenv("FRAMEPUSH_SOURCE");
-	char self[PATH_MAX];
-	ssize_t n;
-	char *slash;
-
-	if (env && *env) {
-		snprintf(out, cap, "%s", env);
-		return 0;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return -errno;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = '\0';
-	if ((size_t)snprintf(out, cap, "%s/framepush-source", self) >= cap)
-		return -ENAMETOOLONG;
-	return 0;
 }
 
 /* --display virtual:WxH@HZ: a display of its own for the session, and APP started in it. */
@@ -184,7 +161,7 @@ static int cmd_capture(int argc, char **argv, enum verb mode)
 
 	if ((r = cli_parse(&c, mode, argc, argv)) != CLI_GO)
 		return r;
-	if (find_source_exe(c.source_exe, sizeof(c.source_exe)) < 0) {
+	if (fp_find_source_exe(c.source_exe, sizeof(c.source_exe)) < 0) {
 		fprintf(stderr, "framepush: cannot locate framepush-source; set FRAMEPUSH_SOURCE\n");
 		return 1;
 	}
@@ -229,6 +206,8 @@ int main(int argc, char **argv)
 		cli_version(stdout);
 		return 0;
 	}
+	if (!strcmp(cmd, "list"))
+		return fp_cli_list(argc - 1, argv + 1);
 	if (!strcmp(cmd, "record") || !strcmp(cmd, "stream") || !strcmp(cmd, "serve")) {
 		enum verb mode = !strcmp(cmd, "record") ? VERB_RECORD
 				 : !strcmp(cmd, "stream") ? VERB_STREAM : VERB_SERVE;

@@ -6,6 +6,7 @@
 #define FP_SOURCES_BACKEND_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "framepush/input.h"
 #include "framepush/proto.h"
@@ -45,6 +46,10 @@ struct fp_backend_impl {
 	 * spawns the source, so a bad spec is a usage error, not a source that died. 0 or
 	 * -EINVAL / -ENOENT with the reason logged. */
 	int (*check_spec)(const char *spec);
+	/* Optional (NULL: nothing to list): writes what the display offers (screens, outputs,
+	 * modes; listing.h's format) to out, without capturing. display NULL: the
+	 * environment's. 0, or -errno when the display could not be reached (logged). */
+	int (*list)(const char *display, FILE *out);
 };
 
 extern const struct fp_backend_impl fp_backend_test;

@@ -5,11 +5,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
 #include "framepush/source.h"
+#include "listing.h"
 #include "sandbox.h"
 
 /* A timer-driven backend's rate: a frame per millisecond is already beyond any display. */
@@ -30,6 +33,7 @@ static void usage(FILE *f)
 		"usage: framepush-source --connect SOCKET [--backend NAME] [--spec OPTS]\n"
 		"                        [--size WxH] [--fps N] [--target-id N] [--display NAME]\n"
 		"       framepush-source --backend NAME --check-spec [--spec OPTS]\n"
+		"       framepush-source --backend x11|wlr --list [--display NAME]\n"
 		"\n"
 		"The producer half of framepush. The framepush host normally starts it; run it by\n"
 		"hand only to attach to a host that listens on SOCKET.\n"
@@ -46,10 +50,14 @@ static void usage(FILE *f)
 		"  --target-id N     the display id the host's ring must name (1)\n"
 		"  --display NAME    X display or Wayland socket for display backends\n"
 		"  --check-spec      only validate --spec for --backend (no display, no host)\n"
+		"  --list            print the display's screens, outputs and modes (no host);\n"
+		"                    the format is in doc/x11.md and doc/wlr.md\n"
 		"\n"
 		"Exit status: 0 when the host hung up, 1 on error, 2 on bad usage, 3 when refused.\n"
-		"With --check-spec: 0 when the spec is good, 2 when not, 3 when NAME is not built.\n",
-		fp_backends_built, FP_MODE_DEFAULT_WIDTH, FP_MODE_DEFAULT_HEIGHT, FP_MODE_DEFAULT_HZ);
+		"With --check-spec: 0 when the spec is good, 2 when not, 3 when NAME is not built.\n"
+		"With --list: 0 when listed, 1 when the display did not answer (within %d s).\n",
+		fp_backends_built, FP_MODE_DEFAULT_WIDTH, FP_MODE_DEFAULT_HEIGHT, FP_MODE_DEFAULT_HZ,
+		FP_LIST_TIMEOUT_S);
 }
 
 /* One option with its value; -EINVAL (logged) for a bad value. */
@@ -63,6 +71,7 @@ static int set_arg(struct fp_source_cli *cli, int c, const char *val)
 	case 's': cli->args.spec = val; return 0;
 	case 'd': cli->args.display = val; return 0;
 	case 'C': cli->check_spec = true; return 0;
+	case 'L': cli->list = true; return 0;
 	case 'S':
 		if (fp_parse_size(val, FP_WIDTH_MIN, FP_HEIGHT_MIN, FP_WIDTH_MAX, FP_HEIGHT_MAX,
 				  &cli->args.width, &cli->args.height) == 0)
@@ -96,7 +105,8 @@ int fp_source_cli_parse(struct fp_source_cli *cli, int argc, char **argv)
 		{ "spec", required_argument, NULL, 's' },    { "size", required_argument, NULL, 'S' },
 		{ "fps", required_argument, NULL, 'f' },     { "target-id", required_argument, NULL, 't' },
 		{ "display", required_argument, NULL, 'd' }, { "check-spec", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+		{ "list", no_argument, NULL, 'L' },          { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -116,7 +126,10 @@ int fp_source_cli_parse(struct fp_source_cli *cli, int argc, char **argv)
 			return FP_SOURCE_EXIT_USAGE;
 		}
 	}
-	if (optind < argc || (!cli->sock_path && !cli->check_spec)) {
+	/* --list and --check-spec are runs of their own: with a host socket, one would be
+	 * silently ignored. */
+	if (optind < argc || (!cli->sock_path && !cli->check_spec && !cli->list) ||
+	    (cli->list && (cli->sock_path || cli->check_spec))) {
 		usage(stderr);
 		return FP_SOURCE_EXIT_USAGE;
 	}
@@ -134,6 +147,71 @@ static int check_spec(const struct fp_source_cli *cli, const struct fp_backend_i
 	if (impl->check_spec && impl->check_spec(cli->args.spec) < 0)
 		return FP_SOURCE_EXIT_USAGE; /* the backend said why */
 	return FP_SOURCE_EXIT_OK;
+}
+
+/* --list's deadline: formatted before the alarm is set, written by the handler. */
+static char list_timeout_msg[256];
+static size_t list_timeout_len;
+
+static void on_list_timeout(int sig)
+{
+	/* Async-signal-safe only: a display that stopped answering may hold us anywhere in
+	 * xcb or libwayland, so nothing of theirs (or stdio) can be touched from here. */
+	ssize_t n = write(STDERR_FILENO, list_timeout_msg, list_timeout_len);
+
+	(void)sig;
+	(void)n; /* nothing left to try when stderr is gone */
+	_exit(FP_SOURCE_EXIT_ERROR);
+}
+
+static void arm_list_deadline(const struct fp_source_cli *cli)
+{
+	struct sigaction sa = { .sa_handler = on_list_timeout };
+
+	/* A display name too long for the buffer is cut; the line still ends. */
+	snprintf(list_timeout_msg, sizeof(list_timeout_msg) - 1,
+		 "framepush-source[%d] error: %s: display %s did not answer within %d s",
+		 (int)getpid(), cli->backend, cli->args.display ? cli->args.display : "(default)",
+		 FP_LIST_TIMEOUT_S);
+	list_timeout_len = strlen(list_timeout_msg);
+	list_timeout_msg[list_timeout_len++] = '\n';
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(FP_LIST_TIMEOUT_S);
+}
+
+/* The listing goes to memory first and to stdout only when complete, so a display that
+ * breaks off (or times out) half way never leaves a listing that looks whole. */
+static int list_display(const struct fp_source_cli *cli, const struct fp_backend_impl *impl)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem;
+	int r;
+
+	if (!impl || !impl->list) {
+		fp_error("--list: backend '%s' %s (this build has %s)", cli->backend,
+			 impl ? "has no display to list" : "is unknown", fp_backends_built);
+		return FP_SOURCE_EXIT_USAGE;
+	}
+	mem = open_memstream(&buf, &len);
+	if (!mem) {
+		fp_error("--list: no memory for the listing: %s", strerror(errno));
+		return FP_SOURCE_EXIT_ERROR;
+	}
+	arm_list_deadline(cli);
+	r = impl->list(cli->args.display, mem);
+	if (fclose(mem) != 0 && r == 0) {
+		fp_error("--list: no memory for the listing");
+		r = -ENOMEM;
+	}
+	alarm(0);
+	if (r == 0 && (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0)) {
+		fp_error("--list: cannot write the listing: %s", strerror(errno));
+		r = -EIO;
+	}
+	free(buf);
+	return r < 0 ? FP_SOURCE_EXIT_ERROR : FP_SOURCE_EXIT_OK;
 }
 
 /* Input events the backend could not take: counted; a view-only backend (no input op) is
@@ -232,6 +310,8 @@ int fp_source_cli_exec(const struct fp_source_cli *cli, const struct fp_backend_
 
 	if (cli->check_spec)
 		return check_spec(cli, impl);
+	if (cli->list)
+		return list_display(cli, impl);
 	if (!impl) {
 		fp_error("unknown backend '%s' (this build has %s)", cli->backend, fp_backends_built);
 		return FP_SOURCE_EXIT_USAGE;

@@ -13,7 +13,7 @@
 /* Exit statuses of framepush-source. */
 enum {
 	FP_SOURCE_EXIT_OK = 0,      /* the host hung up; --check-spec: the spec is good */
-	FP_SOURCE_EXIT_ERROR = 1,
+	FP_SOURCE_EXIT_ERROR = 1,   /* --list: the display could not be reached */
 	FP_SOURCE_EXIT_USAGE = 2,   /* bad usage or spec */
 	FP_SOURCE_EXIT_REFUSED = 3, /* the host refused us; --check-spec: no such backend here */
 };
@@ -24,14 +24,15 @@ struct fp_source_cli {
 	struct fp_backend_args args;
 	uint32_t target_id;
 	bool check_spec;
+	bool list; /* --list: what the display offers, then exit */
 };
 
 /* Parses argv into *cli. Returns -1 to go on, or the exit status to end with (after --help,
  * or a usage error, which it reports). */
 int fp_source_cli_parse(struct fp_source_cli *cli, int argc, char **argv);
 
-/* Runs what cli asks with impl (NULL: the backend is not in this build): --check-spec, or
- * the source until the host hangs up. Returns the exit status. */
+/* Runs what cli asks with impl (NULL: the backend is not in this build): --check-spec,
+ * --list, or the source until the host hangs up. Returns the exit status. */
 int fp_source_cli_exec(const struct fp_source_cli *cli, const struct fp_backend_impl *impl);
 
 #endif

@@ -41,6 +41,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "backend.h"
+#include "listing.h"
 #include "spec.h"
 #include "wlr-screencopy-unstable-v1-client-protocol.h"
 #include "wlr-virtual-pointer-unstable-v1-client-protocol.h"
@@ -1205,4 +1206,5 @@ const struct fp_backend_impl fp_backend_wlr = {
 	.ring_changed = wlr_ring_changed,
 	.kick = wlr_kick,
 	.input = wlr_input,
+	.list = fp_wlr_list,
 };

@@ -34,6 +34,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "backend.h"
+#include "listing.h"
 #include "spec.h"
 
 /* XFixes cursor images larger than this are not a cursor we should trust (themes top out at
@@ -896,4 +897,5 @@ const struct fp_backend_impl fp_backend_x11 = {
 	.ring_changed = x11_ring_changed,
 	.kick = x11_kick,
 	.input = x11_input,
+	.list = fp_x11_list,
 };
