@@ -168,7 +168,7 @@ for ext in ("mp4", "mkv"):
 # Ctrl-C finishes an encoded file cleanly: trailer written, every frame readable.
 out = os.path.join(TMP, "int.mkv")
 rc, so = sigint_when_grown([FP, "record", "--source", "test", "--size", "320x180", "--fps", "30",
-                            "--duration", "60", "-q", "-o", out], out, 20000, 15, 10)
+                            "--duration", "60", "-o", out], out, 20000, 15, 10)
 s = stream0(out)
 m = re.search(r"(\d+) frames in", so or "")
 check(rc == 0 and s is not None and m and int(s["nb_read_frames"]) == int(m.group(1)),

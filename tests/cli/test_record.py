@@ -41,7 +41,7 @@ for args in (["--fps", "30x"], ["--fps", ""], ["--duration", "1abc"], ["--durati
              ["--pipeline-depth", "9"], ["--threads", "2k"], ["--source", "test:pattern=nosuch"],
              ["--source", "test:bogus=1"], ["--source", "x11:bogus=1"],
              ["--source", "wlr:cursor=yes"], ["--source", "wlr:nosuch=1"]):
-    r = run([FP, "record", *args, "-o", os.path.join(TMP, "x.y4m")])
+    r = run([FP, "record", *args, "-o", os.path.join(TMP, "x.mkv")])
     last = (r.stderr.strip().splitlines() or [""])[-1]
     check(r.returncode == 2 and args[0] in last and "'%s'" % args[1] in last or
           (r.returncode == 2 and args[0] == "--crf" and "out of range" in last),
@@ -86,12 +86,12 @@ check(r.returncode == 0 and st.get("frames_out") == 15 and st.get("signature_fai
 # -q: warnings and errors only, from the host and from the source it spawned.
 quiet_env = {k: v for k, v in os.environ.items() if k != "FRAMEPUSH_LOG"}
 r = subprocess.run([FP, "record", "--size", "320x180", "--fps", "30", "--duration", "0.5", "-q",
-                    "-o", out], capture_output=True, text=True, timeout=60, env=quiet_env)
+                    "-y", "-o", out], capture_output=True, text=True, timeout=60, env=quiet_env)
 info = [l for l in r.stderr.splitlines() if " info: " in l]
 check(r.returncode == 0 and not info, "-q prints no info line (host or source): %s" % info[:2])
 # Stats that cannot be written fail the run.
-r = run([FP, "record", "--size", "320x180", "--fps", "30", "--duration", "0.2", "-q", "-o", out,
-         "--stats-json", os.path.join(TMP, "nosuchdir", "s.json")])
+r = run([FP, "record", "--size", "320x180", "--fps", "30", "--duration", "0.2", "-q", "-y", "-o",
+         out, "--stats-json", os.path.join(TMP, "nosuchdir", "s.json")])
 check(r.returncode == 1 and "cannot write stats" in r.stderr,
       "unwritable --stats-json exits 1: %s" % r.stderr.strip().splitlines()[-1:])
 
