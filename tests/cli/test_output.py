@@ -233,4 +233,37 @@ check(fp.returncode == 0 and sm and len(recon) >= 1 and sm[2] >= 27 and sm[1] < 
       "SRT reconnects answered 1.5 s late: exit %s, wall %.1f s, reconnects %s s, summary %s" %
       (fp.returncode, wall, recon, sm))
 
+# .ts across display flips (test:flip-every: size and SDR/HDR alternate). A PMT names one
+# stream type: with the default h264 an HDR flip (h264 -> hevc Main10) starts x.1.ts, x.2.ts;
+# with --codec hevc every flip (size and SDR/HDR) stays in ONE .ts that decodes across it.
+def frames_of(path):
+    r = run(["ffprobe", "-v", "error", "-show_entries", "frame=width,height,pix_fmt", "-of",
+             "csv=p=0", path])
+    return [tuple(l.split(",")[:3]) for l in r.stdout.split()] if r.returncode == 0 else []
+
+
+for codec, one_file in (("h264", False), ("hevc", True)):
+    d = tmpdir("fpt-flip-")
+    out = os.path.join(d, "x.ts")
+    r = run([FP, "record", "--source", "test:flip-every=30", "--size", "320x180", "--fps", "30",
+             "--duration", "3", "-o", out] + (["--codec", codec] if codec != "h264" else []),
+            timeout=120)
+    files = sorted(os.listdir(d))
+    frames = [f for n in files for f in frames_of(os.path.join(d, n))]
+    dec = [run(["ffmpeg", "-v", "error", "-i", os.path.join(d, n), "-f", "null", "-"]).stderr
+           for n in files]
+    sm = summary(r.stdout + r.stderr)
+    modes = sorted(set(frames))
+    codecs = [stream0(os.path.join(d, n))["codec_name"] for n in files]
+    if one_file:
+        ok = files == ["x.ts"] and ("320", "180", "yuv420p") in modes \
+             and ("240", "134", "yuv420p10le") in modes
+    else:
+        ok = files[0] == "x.1.ts" and "x.ts" in files and "x.2.ts" in files and "hevc" in codecs \
+             and "h264" in codecs
+    check(r.returncode == 0 and ok and sm and len(frames) == sm[0] and not any(dec),
+          "--codec %s, a display flipping every second into .ts: files %s (%s), %d frames decoded "
+          "(summary %s), modes %s, decode errors %r" %
+          (codec, files, codecs, len(frames), sm and sm[0], modes, [e[:80] for e in dec if e]))
+
 finish()
