@@ -329,6 +329,20 @@ static int prepare_sink(struct fp_session *ss, struct fp_session_result *res)
 	return r;
 }
 
+/* The output clock starts now, the encoder and output open: what the source published until
+ * now is the baseline of the drop count. */
+static void start_clock(struct fp_session *ss)
+{
+	struct fp_capture_stats st;
+	uint64_t d;
+
+	fp_pace_init(&ss->pace, fp_session_out_fps(ss->opts), ss->opts->duration, fp_now_ns());
+	ss->last_progress = ss->pace.start;
+	fp_capture_get_stats(ss->cap, &st);
+	d = dropped(&st);
+	ss->dropped_before = d > 0 ? d - 1 : 0;
+}
+
 int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result *res)
 {
 	struct fp_session ss = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
@@ -347,14 +361,7 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 		r = -EAGAIN;
 		goto err_close_capture;
 	}
-	fp_pace_init(&ss.pace, fp_session_out_fps(opts), opts->duration, fp_now_ns());
-	ss.last_progress = ss.pace.start;
-	{
-		struct fp_capture_stats st;
-
-		fp_capture_get_stats(ss.cap, &st);
-		ss.dropped_before = dropped(&st) > 0 ? dropped(&st) - 1 : 0;
-	}
+	start_clock(&ss);
 	if (opts->started)
 		opts->started(&ss, opts->user);
 	r = capture_loop(&ss, res);
