@@ -99,7 +99,12 @@ struct fp_session_result {
 	uint64_t frames_encoded, packets, bytes;
 	uint64_t frames_dropped;    /* published by the source, superseded before the host took them */
 	uint64_t ticks_skipped;     /* output ticks given no frame because the pipeline was behind */
+	/* The time frames were taken: from the clock's start (after the output opened) to the
+	 * end, less the time spent reconnecting a network target. frames / seconds is the rate. */
 	double seconds;
+	/* The time spent opening the output (connecting to a network peer; before the clock
+	 * started) plus reconnecting it (a new network session, as for a new codec). */
+	double connect_seconds;
 	unsigned segments;          /* files or network sessions written (1 + switches) */
 	char first_target[4096];
 	char last_target[4096];

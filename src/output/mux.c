@@ -54,6 +54,7 @@ struct fp_output {
 	_Atomic int64_t deadline_ns;  /* 0: not inside a blocking call */
 	int64_t armed_at_ns;    /* start and length of the latest deadline, for error reports */
 	int armed_ms;
+	int64_t waited_ns;      /* how long the latest failed call had waited when it failed */
 	int error;              /* first error of this session, sticky */
 	bool header_written;
 	bool network_init;
@@ -327,6 +328,8 @@ static int io_error(struct fp_output *o, int averr)
 {
 	int64_t spent = fp_now_ns() - o->armed_at_ns;
 
+	o->waited_ns = spent;
+
 	/* A cancelled open fails however the protocol words it (RTSP turns the callback's
 	 * AVERROR_EXIT into "invalid data"): the cancel is the reason. */
 	if (open_cancelled(o))
@@ -345,7 +348,9 @@ static int io_error(struct fp_output *o, int averr)
 static const char *io_error_text(const struct fp_output *o, int err, int averr, char *buf, size_t len)
 {
 	if (err == -ETIMEDOUT) {
-		snprintf(buf, len, "no answer within %d ms (peer gone or not listening?)", o->armed_ms);
+		/* The time measured, not the one configured: a protocol's own timer may fire first. */
+		snprintf(buf, len, "no answer in %.1f s (peer gone or not listening?)",
+			 (double)o->waited_ns / 1e9);
 		return buf;
 	}
 	if (err == -ECANCELED)
@@ -567,10 +572,16 @@ static void udp_options(const struct fp_output *o, AVDictionary **proto, AVDicti
 
 static void srt_options(const struct fp_output *o, AVDictionary **proto, AVDictionary **mux)
 {
+	int longest = o->opt.connect_timeout_ms > o->opt.io_timeout_ms ? o->opt.connect_timeout_ms
+								       : o->opt.io_timeout_ms;
+
 	(void)mux;
 	set_int(proto, "connect_timeout", o->opt.connect_timeout_ms);
 	set_int(proto, "listen_timeout", (int64_t)o->opt.connect_timeout_ms * 1000);
-	set_int(proto, "timeout", io_us(o));
+	/* libsrt bounds the caller's handshake by "timeout" too (not by connect_timeout), which
+	 * would end a 10 s connect after the 5 s write timeout. The longer of the two here; each
+	 * stage's own deadline (the interrupt callback) ends it at its time. */
+	set_int(proto, "timeout", (int64_t)longest * 1000);
 	set_int(proto, "rw_timeout", io_us(o));
 	/* SRT live mode drops unsent data on close (linger 0): the receiver would lose the
 	 * stream's tail and see a broken connection. Wait for it, but boundedly: close is

@@ -49,7 +49,20 @@ struct fp_session {
 	struct fp_capture *cap;
 	struct fp_pace pace;
 	int64_t last_progress;
+	/* Published before the clock started (while the encoder and output opened): the host
+	 * was not taking frames yet, so they were not dropped by it. */
+	uint64_t dropped_before;
+	int64_t clock_end;   /* when the capture loop ended */
 };
+
+/* Time the encode thread spent reconnecting the output so far (for the status line: a switch
+ * in progress counts up to now). */
+static int64_t reconnecting_ns(struct fp_session *ss)
+{
+	int64_t since = atomic_load(&ss->sink.reconnect_since), now = fp_now_ns();
+
+	return atomic_load(&ss->sink.reconnect_ns) + (since && now > since ? now - since : 0);
+}
 
 /* Next queued item into *it; false once the queue is empty and the capture loop is done. */
 static bool dequeue(struct fp_session *ss, struct item *it)
@@ -120,6 +133,15 @@ static uint64_t dropped(const struct fp_capture_stats *st)
 	return st->source_published_total > used ? st->source_published_total - used : 0;
 }
 
+/* Dropped since the clock started. The newest frame published before it is the first tick's
+ * (fresh, not dropped), hence one less before; saturating, as that frame may be taken late. */
+static uint64_t dropped_since_start(const struct fp_session *ss, const struct fp_capture_stats *st)
+{
+	uint64_t d = dropped(st);
+
+	return d > ss->dropped_before ? d - ss->dropped_before : 0;
+}
+
 /* The capturer's output ring holds depth + 1 frames: with depth + 1 in flight the next
  * capture would overwrite the oldest, so wait until the encoder releases it. Live, wait until
  * fewer than depth are in flight: at depth 1 a frame is taken only once the encoder is free,
@@ -168,14 +190,16 @@ static void report_progress(struct fp_session *ss)
 		return;
 	ss->last_progress = fp_now_ns();
 	fp_capture_get_stats(ss->cap, &st);
-	p.seconds = (double)(ss->last_progress - ss->pace.start) / 1e9;
 	p.frames_out = st.frames_out;
 	p.frames_repeated = st.frames_repeated;
-	p.frames_dropped = dropped(&st);
+	p.frames_dropped = dropped_since_start(ss, &st);
 	p.recreates = st.recreates;
 	p.ticks_skipped = ss->pace.skipped;
-	p.fps = (double)st.frames_out / p.seconds;
 	pthread_mutex_lock(&ss->lock);
+	p.seconds = (double)(ss->last_progress - ss->pace.start - reconnecting_ns(ss)) / 1e9;
+	if (p.seconds <= 0)
+		p.seconds = 1e-3;
+	p.fps = (double)st.frames_out / p.seconds;
 	p.bitrate_kbps = (double)ss->shown_bytes * 8 / 1000 / p.seconds;
 	fp_latency_summary(&ss->shown_latency, &p.latency);
 	memcpy(p.preset, ss->shown_preset, sizeof(p.preset));
@@ -221,9 +245,18 @@ static int capture_loop(struct fp_session *ss, struct fp_session_result *res)
 /* The session's figures into res, once the encode thread has ended. */
 static void fill_result(struct fp_session *ss, struct fp_session_result *res)
 {
-	res->seconds = (double)(fp_now_ns() - ss->pace.start) / 1e9;
+	/* The clock's span less the reconnects in it; reconnects are sequential, so only the
+	 * last can reach past the end (the encode thread has ended: read directly). */
+	const struct fp_sink *s = &ss->sink;
+	int64_t reconnect = atomic_load(&s->reconnect_ns);
+
+	if (s->last_reconnect_end > ss->clock_end)
+		reconnect -= s->last_reconnect_end -
+			     (s->last_reconnect_start > ss->clock_end ? s->last_reconnect_start
+								      : ss->clock_end);
+	res->seconds = (double)(ss->clock_end - ss->pace.start - reconnect) / 1e9;
 	fp_capture_get_stats(ss->cap, &res->capture);
-	res->frames_dropped = dropped(&res->capture);
+	res->frames_dropped = dropped_since_start(ss, &res->capture);
 	res->ticks_skipped = ss->pace.skipped;
 	fp_sink_result(&ss->sink, res);
 }
@@ -285,6 +318,20 @@ static int prepare_sink(struct fp_session *ss, struct fp_session_result *res)
 	return r;
 }
 
+/* The output clock starts now, the encoder and output open: what the source published until
+ * now is the baseline of the drop count. */
+static void start_clock(struct fp_session *ss)
+{
+	struct fp_capture_stats st;
+	uint64_t d;
+
+	fp_pace_init(&ss->pace, fp_session_out_fps(ss->opts), ss->opts->duration, fp_now_ns());
+	ss->last_progress = ss->pace.start;
+	fp_capture_get_stats(ss->cap, &st);
+	d = dropped(&st);
+	ss->dropped_before = d > 0 ? d - 1 : 0;
+}
+
 int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result *res)
 {
 	struct fp_session ss = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
@@ -303,11 +350,11 @@ int fp_session_run(const struct fp_session_opts *opts, struct fp_session_result 
 		r = -EAGAIN;
 		goto err_close_capture;
 	}
-	fp_pace_init(&ss.pace, fp_session_out_fps(opts), opts->duration, fp_now_ns());
-	ss.last_progress = ss.pace.start;
+	start_clock(&ss);
 	if (opts->started)
 		opts->started(&ss, opts->user);
 	r = capture_loop(&ss, res);
+	ss.clock_end = fp_now_ns();
 	/* Before anything is torn down: other threads must stop calling into the session now. */
 	if (opts->started)
 		opts->started(NULL, opts->user);

@@ -22,6 +22,8 @@ int fp_sink_init(struct fp_sink *s, const struct fp_session_opts *opts, enum fp_
 	s->opts = opts;
 	s->fps = fp_session_out_fps(opts);
 	s->keyframe = keyframe;
+	atomic_init(&s->reconnect_ns, 0);
+	atomic_init(&s->reconnect_since, 0);
 	s->out_opts = opts->output;
 	/* Ctrl-C while a network peer is being reached must not wait out the connect timeout. */
 	s->out_opts.cancel = opts->stop;
@@ -359,10 +361,16 @@ static int open_encoder(struct fp_sink *s, const struct fp_yuv_frame *f,
 /* The first encoder: the output is opened for it. */
 static int start_output(struct fp_sink *s, struct fp_encoder *enc)
 {
+	int64_t t0 = fp_now_ns();
 	int r = s->opts->packets ? 0 : fp_output_open(&s->out, s->opts->target, enc, &s->out_opts);
 
+	s->open_ns += fp_now_ns() - t0;
 	if (r < 0) {
-		if (r == -ECANCELED)
+		if (r == -ETIMEDOUT)
+			snprintf(s->error, sizeof(s->error),
+				 "cannot open %s: no answer in %.1f s (is a receiver listening there?)",
+				 s->opts->target, (double)s->open_ns / 1e9);
+		else if (r == -ECANCELED)
 			snprintf(s->error, sizeof(s->error),
 				 "interrupted while connecting to %s; nothing was sent", s->opts->target);
 		else if (r == -EPIPE && !strcmp(s->opts->target, "-"))
@@ -384,13 +392,24 @@ static int start_output(struct fp_sink *s, struct fp_encoder *enc)
 static int move_output(struct fp_sink *s, struct fp_encoder *enc, const struct fp_yuv_frame *f)
 {
 	enum fp_output_switch_mode mode;
+	int64_t waited = 0, t0;
 	int r;
 
 	fp_encoder_flush(s->enc);
 	r = drain_packets(s);
 	mode = FP_SWITCH_INBAND; /* a packet consumer gets one stream: the new keyframe goes on */
-	if (r == 0 && s->out)
+	if (r == 0 && s->out) {
+		t0 = fp_now_ns();
+		atomic_store(&s->reconnect_since, t0);
 		r = fp_output_switch(s->out, enc, &mode);
+		if (mode == FP_SWITCH_REOPEN) {
+			waited = fp_now_ns() - t0;
+			s->last_reconnect_start = t0;
+			s->last_reconnect_end = t0 + waited;
+			atomic_fetch_add(&s->reconnect_ns, waited);
+		}
+		atomic_store(&s->reconnect_since, 0);
+	}
 	fp_encoder_destroy(s->enc);
 	s->enc = NULL;
 	s->fifo_len = 0;
@@ -403,11 +422,12 @@ static int move_output(struct fp_sink *s, struct fp_encoder *enc, const struct f
 		s->segments++;
 	if (!mode_changed(s, f) && mode == FP_SWITCH_INBAND)
 		return 0; /* a governor step: logged where it was decided */
-	fp_info("session: display changed to %ux%u %s: %s, now %s", f->width, f->height,
+	fp_info("session: display changed to %ux%u %s: %s, now %s%s%.1f%s", f->width, f->height,
 		f->format == FP_YUV_P010 ? "HDR" : "SDR",
 		mode == FP_SWITCH_INBAND ? "same stream, new keyframe"
 		: mode == FP_SWITCH_SEGMENT ? "new segment" : "new session",
-		target_name(s));
+		target_name(s), waited ? " (reconnected in " : "", (double)waited / 1e9,
+		waited ? " s)" : "");
 	return 0;
 }
 
@@ -540,6 +560,7 @@ void fp_sink_result(const struct fp_sink *s, struct fp_session_result *res)
 	res->packets = s->packets;
 	res->bytes = s->bytes;
 	res->segments = s->segments;
+	res->connect_seconds = (double)(s->open_ns + atomic_load(&s->reconnect_ns)) / 1e9;
 	snprintf(res->first_target, sizeof(res->first_target), "%s", s->first_target);
 	snprintf(res->last_target, sizeof(res->last_target), "%s", s->last_target);
 	snprintf(res->codec, sizeof(res->codec), "%s", s->codec);

@@ -43,6 +43,14 @@ struct fp_sink {
 	struct fp_latency_hist latency; /* capture -> packet out (or written) */
 	uint64_t frames, packets, bytes;
 	unsigned segments;
+	/* Time in fp_output_open (before the session's clock starts), and in switches that
+	 * reconnected a network target (a new session for a new codec): the stream waited, no
+	 * frame was taken. reconnect_since is the start of a switch in progress (0: none); both
+	 * are read by the capture thread for the status line. The last switch's interval, for
+	 * the part of it past the clock's end (read once this thread has ended). */
+	int64_t open_ns;
+	_Atomic int64_t reconnect_ns, reconnect_since;
+	int64_t last_reconnect_start, last_reconnect_end;
 	char first_target[4096], last_target[4096];
 	char codec[16], last_codec[16], encoder[32];
 	char error[1024];

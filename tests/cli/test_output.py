@@ -3,7 +3,7 @@
 played by ffmpeg from that file.
 
 Each check prints one line; any failure exits 1. Suite cli, FRAMEPUSH_BUILD_ROOT set."""
-import os, re, signal, socket, subprocess, time
+import os, re, signal, socket, subprocess, threading, time
 
 from fptlib import FP, check, run, stream0, finish, tmpdir
 
@@ -154,5 +154,116 @@ lines = fperr.strip().splitlines()
 check(fp.returncode == 1 and len(head) == 1000 and "framepush: the reader of stdout closed it" in lines
       and not any("Broken pipe" in l for l in lines),
       "reader closed stdout: exit %s: %s" % (fp.returncode, lines[:3]))
+
+# Network honesty. An SRT peer that never answers: the message states the time waited.
+STREAM = [FP, "stream", "--source", "test", "--size", "320x180", "--fps", "30"]
+port = free_udp_port()
+t0 = time.monotonic()
+r = run(STREAM + ["--duration", "5", "--to", "srt://127.0.0.1:%d" % port], timeout=60)
+waited = time.monotonic() - t0
+said = [float(x) for x in re.findall(r"no answer in ([0-9.]+) s", r.stderr)]
+check(r.returncode == 1 and said and all(x <= waited and x >= waited - 2.5 for x in said)
+      and "framepush: cannot open srt://127.0.0.1:%d: no answer in" % port in r.stderr,
+      "SRT to nobody: exit %d after %.1f s, the messages say %s s" % (r.returncode, waited, said))
+
+
+def udp_bound(port, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    hexport = ":%04X" % port
+    while time.monotonic() < deadline:  # no event for "another process bound a port"; bounded
+        if any(hexport in l.split()[1] for l in open("/proc/net/udp").readlines()[1:]):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def listeners(port, late_s, files):
+    """SRT listeners on port, one after another: each starts late_s after the previous one's
+    caller left (a receiver that answers late), until the caller is done."""
+    def loop():
+        n = 0
+        while not done.is_set():
+            out = os.path.join(TMP, "late%d.ts" % n)
+            p = subprocess.Popen(["ffmpeg", "-v", "quiet", "-y", "-i",
+                                  "srt://127.0.0.1:%d?mode=listener&listen_timeout=8000000" % port,
+                                  "-c", "copy", out])
+            files.append(out)
+            p.wait()
+            n += 1
+            done.wait(late_s)  # the late answer itself, not a synchronisation
+    done = threading.Event()
+    th = threading.Thread(target=loop, daemon=True)
+    return done, th
+
+
+def summary(text):
+    m = re.search(r"(\d+) frames in ([0-9.]+) s \(([0-9.]+) fps\)", text)
+    return (int(m.group(1)), float(m.group(2)), float(m.group(3))) if m else None
+
+
+# A listener that answers 2 s late: the session's clock starts when the output is open.
+port = free_udp_port()
+fp = subprocess.Popen(STREAM + ["--duration", "2", "--to", "srt://127.0.0.1:%d" % port],
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+done, th = listeners(port, 0, [])
+threading.Timer(2.0, th.start).start()  # the late answer itself
+so, se = fp.communicate(timeout=60)
+done.set()
+sm = summary(so + se)
+check(fp.returncode == 0 and sm and 1.9 <= sm[1] <= 2.4 and sm[2] >= 27,
+      "SRT listener 2 s late: exit %s, summary (frames, s, fps) %s" % (fp.returncode, sm))
+
+# Reconnects: h264 turns hevc at every HDR flip, a new SRT session each time, and each new
+# listener answers 1.5 s late: the rate excludes the time spent reconnecting.
+port = free_udp_port()
+files = []
+done, th = listeners(port, 1.5, files)
+th.start()
+udp_bound(port, 10)
+t0 = time.monotonic()
+fp = subprocess.Popen([FP, "stream", "--source", "test:flip-every=60", "--size", "320x180",
+                       "--fps", "30", "--duration", "5", "--to", "srt://127.0.0.1:%d" % port],
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+so, se = fp.communicate(timeout=90)
+wall = time.monotonic() - t0
+done.set()
+sm = summary(so + se)
+recon = [float(x) for x in re.findall(r"reconnected in ([0-9.]+) s", se)]
+check(fp.returncode == 0 and sm and len(recon) >= 1 and sm[2] >= 27 and sm[1] < wall - sum(recon) + 0.5,
+      "SRT reconnects answered 1.5 s late: exit %s, wall %.1f s, reconnects %s s, summary %s" %
+      (fp.returncode, wall, recon, sm))
+
+# .ts across display flips (test:flip-every: size and SDR/HDR alternate). A PMT names one
+# stream type: with the default h264 an HDR flip (h264 -> hevc Main10) starts x.1.ts, x.2.ts;
+# with --codec hevc every flip (size and SDR/HDR) stays in ONE .ts that decodes across it.
+def frames_of(path):
+    r = run(["ffprobe", "-v", "error", "-show_entries", "frame=width,height,pix_fmt", "-of",
+             "csv=p=0", path])
+    return [tuple(l.split(",")[:3]) for l in r.stdout.split()] if r.returncode == 0 else []
+
+
+for codec, one_file in (("h264", False), ("hevc", True)):
+    d = tmpdir("fpt-flip-")
+    out = os.path.join(d, "x.ts")
+    r = run([FP, "record", "--source", "test:flip-every=30", "--size", "320x180", "--fps", "30",
+             "--duration", "3", "-o", out] + (["--codec", codec] if codec != "h264" else []),
+            timeout=120)
+    files = sorted(os.listdir(d))
+    frames = [f for n in files for f in frames_of(os.path.join(d, n))]
+    dec = [run(["ffmpeg", "-v", "error", "-i", os.path.join(d, n), "-f", "null", "-"]).stderr
+           for n in files]
+    sm = summary(r.stdout + r.stderr)
+    modes = sorted(set(frames))
+    codecs = [stream0(os.path.join(d, n))["codec_name"] for n in files]
+    if one_file:
+        ok = files == ["x.ts"] and ("320", "180", "yuv420p") in modes \
+             and ("240", "134", "yuv420p10le") in modes
+    else:
+        ok = files[0] == "x.1.ts" and "x.ts" in files and "x.2.ts" in files and "hevc" in codecs \
+             and "h264" in codecs
+    check(r.returncode == 0 and ok and sm and len(frames) == sm[0] and not any(dec),
+          "--codec %s, a display flipping every second into .ts: files %s (%s), %d frames decoded "
+          "(summary %s), modes %s, decode errors %r" %
+          (codec, files, codecs, len(frames), sm and sm[0], modes, [e[:80] for e in dec if e]))
 
 finish()
