@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "framepush/capture.h"
 #include "framepush/display.h"
+#include "framepush/output.h"
 #include "framepush/session.h"
 #include "list.h"
 #include "options.h"
@@ -161,6 +162,12 @@ static int cmd_capture(int argc, char **argv, enum verb mode)
 
 	if ((r = cli_parse(&c, mode, argc, argv)) != CLI_GO)
 		return r;
+	/* Before any child starts (the spec check, the display, the source): what they print
+	 * must not land in the stream on stdout. */
+	if (c.so.target && !strcmp(c.so.target, "-") && fp_output_claim_stdout() < 0) {
+		fprintf(stderr, "framepush: -o -: there is no standard output to write to\n");
+		return 1;
+	}
 	if (fp_find_source_exe(c.source_exe, sizeof(c.source_exe)) < 0) {
 		fprintf(stderr, "framepush: cannot locate framepush-source; set FRAMEPUSH_SOURCE\n");
 		return 1;

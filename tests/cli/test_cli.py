@@ -19,8 +19,12 @@ def usage_error(args, what, needle=None, env=None, lines=1):
     """args must exit 2 at once, with `lines` line(s) on stderr (containing needle) and
     nothing on stdout."""
     t = time.monotonic()
-    r = subprocess.run([FP, *args], capture_output=True, text=True, timeout=30,
-                       env=env, stdin=subprocess.DEVNULL)
+    try:
+        r = subprocess.run([FP, *args], capture_output=True, text=True, errors="replace", timeout=15,
+                           env=env, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        check(False, "%s: still running after 15 s (a usage error must exit 2 at once)" % what)
+        return subprocess.CompletedProcess(args, None, "", "")
     err = r.stderr.strip().splitlines()
     ok = (r.returncode == 2 and len(err) == lines and not r.stdout and
           (needle is None or needle in r.stderr) and time.monotonic() - t < 5)
@@ -31,7 +35,7 @@ def usage_error(args, what, needle=None, env=None, lines=1):
 
 def record(args, out, timeout=60, env=None):
     return subprocess.run([FP, "record", "--source", "test", "--size", "64x64", *args, "-o", out],
-                          capture_output=True, text=True, timeout=timeout, env=env,
+                          capture_output=True, text=True, errors="replace", timeout=timeout, env=env,
                           stdin=subprocess.DEVNULL)
 
 
@@ -56,7 +60,7 @@ usage_error(["record", "--source", "test", "-y", "-o", keep, "--stats-json",
              os.path.join(TMP, ".", "keep.mkv")], "--stats-json ./F -o F", "different files")
 usage_error(["stream", "--source", "test", "--to", "rtp://127.0.0.1:5004", "--sdp", keep,
              "--stats-json", keep], "--sdp F --stats-json F", "different files")
-check(open(keep).read() == "precious", "the file named twice is untouched")
+check(open(keep, "rb").read() == b"precious", "the file named twice is untouched")
 
 # --- 3. sizes outside what the encoders take exit 2 at once -----------------------------------
 for size in ("2x2", "8x8", "321x241", "640X480", "0x0", "15x16"):
@@ -76,7 +80,7 @@ old = path("old.mkv")
 open(old, "w").write("yesterday")
 usage_error(["record", "--source", "test", "--duration", "0.1", "-o", old], "existing -o, no -y",
             "-y")
-check(open(old).read() == "yesterday", "the existing recording is untouched")
+check(open(old, "rb").read() == b"yesterday", "the existing recording is untouched")
 
 
 def on_terminal(args, answer):
@@ -106,7 +110,7 @@ def on_terminal(args, answer):
 
 rc, shown = on_terminal(["record", "--source", "test", "--size", "64x64", "--duration", "0.1",
                          "-q", "-o", old], b"n")
-check(rc == 2 and "not overwriting" in shown and open(old).read() == "yesterday",
+check(rc == 2 and "not overwriting" in shown and open(old, "rb").read() == b"yesterday",
       "on a terminal, 'n' keeps the file (exit %d)" % rc)
 rc, shown = on_terminal(["record", "--source", "test", "--size", "64x64", "--duration", "0.1",
                          "-q", "-o", old], b"y")
@@ -140,7 +144,7 @@ r = record(["--fps", "10", "--duration", "0.3", "-q", "-y"], path("quiet.mkv"))
 check(r.returncode == 0 and r.stdout == "" and r.stderr == "",
       "-q prints nothing on success: %r" % (r.stdout + r.stderr)[:200])
 r = subprocess.run([FP, "record", "--display", "virtual:320x240@30", "--duration", "0.5", "-q", "-y",
-                    "-o", path("quiet2.mkv")], capture_output=True, text=True, timeout=60,
+                    "-o", path("quiet2.mkv")], capture_output=True, text=True, errors="replace", timeout=60,
                    stdin=subprocess.DEVNULL)
 check(r.returncode == 0 and r.stdout == "" and r.stderr == "",
       "-q with a virtual display prints nothing: %r" % (r.stdout + r.stderr)[:300])
@@ -191,7 +195,7 @@ for crop in ("1,2,3", "0,0,15,16", "0,0,17,16", "0,0,16,16,1", "a,0,16,16", "0,0
 
 # --- a failed stream says nothing was delivered ----------------------------------------------
 r = subprocess.run([FP, "stream", "--source", "test", "--size", "64x64", "--to",
-                    "rtsp://127.0.0.1:9/live"], capture_output=True, text=True, timeout=60,
+                    "rtsp://127.0.0.1:9/live"], capture_output=True, text=True, errors="replace", timeout=60,
                    stdin=subprocess.DEVNULL)
 check(r.returncode == 1 and "nothing was delivered to rtsp://127.0.0.1:9/live" in r.stdout + r.stderr
       and "frames in" not in r.stdout, "a stream that never connected: 'nothing was delivered' "
