@@ -57,6 +57,9 @@ struct fp_output {
 	int64_t waited_ns;      /* how long the latest failed call had waited when it failed */
 	int error;              /* first error of this session, sticky */
 	bool header_written;
+	/* An SRT listener before its first caller: the wait is the user's to end (Ctrl-C, the
+	 * cancel flag), not a timeout's; a reconnect later is bounded as usual. */
+	bool await_caller;
 	bool network_init;
 	unsigned segment;
 	int64_t ts_offset;      /* added to incoming pts/dts (src_tb), for in-band switches */
@@ -577,7 +580,7 @@ static void srt_options(const struct fp_output *o, AVDictionary **proto, AVDicti
 
 	(void)mux;
 	set_int(proto, "connect_timeout", o->opt.connect_timeout_ms);
-	set_int(proto, "listen_timeout", (int64_t)o->opt.connect_timeout_ms * 1000);
+	set_int(proto, "listen_timeout", o->await_caller ? -1 : (int64_t)o->opt.connect_timeout_ms * 1000);
 	/* libsrt bounds the caller's handshake by "timeout" too (not by connect_timeout), which
 	 * would end a 10 s connect after the 5 s write timeout. The longer of the two here; each
 	 * stage's own deadline (the interrupt callback) ends it at its time. */
@@ -781,7 +784,10 @@ static int open_pb(struct fp_output *o, AVDictionary **proto, const char **stage
 		return open_stdout_io(o);
 	}
 	*stage = o->info->network ? "connecting" : "opening";
-	arm(o, o->opt.connect_timeout_ms);
+	if (o->await_caller)
+		fp_info("output: %s: waiting for a player to call (Ctrl-C ends the wait)", o->target);
+	else
+		arm(o, o->opt.connect_timeout_ms);
 	ret = avio_open2(&oc->pb, o->target, AVIO_FLAG_WRITE, &oc->interrupt_callback, proto);
 	disarm(o);
 	return ret;
@@ -902,6 +908,8 @@ static int open_target(struct fp_output *o, const struct fp_encoder *enc)
 	atomic_store(&o->opening, true);
 	ret = open_target_now(o, enc);
 	atomic_store(&o->opening, false);
+	if (ret == 0)
+		o->await_caller = false;
 	return ret;
 }
 
@@ -953,6 +961,8 @@ static int output_new(struct fp_output **out, const char *target, const struct f
 	if (!o)
 		return -ENOMEM;
 	o->info = kind_info((enum fp_output_kind)kind);
+	o->await_caller = kind == FP_OUTPUT_SRT && strchr(target, '?') &&
+			  strstr(strchr(target, '?'), "mode=listener");
 	if (opt)
 		o->opt = *opt;
 	if (o->opt.connect_timeout_ms <= 0)

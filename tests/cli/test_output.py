@@ -266,4 +266,29 @@ for codec, one_file in (("h264", False), ("hevc", True)):
           "(summary %s), modes %s, decode errors %r" %
           (codec, files, codecs, len(frames), sm and sm[0], modes, [e[:80] for e in dec if e]))
 
+
+# An SRT listener waits for its player as long as it takes (a player started after 10 s is
+# as welcome as one started at once); Ctrl-C ends the wait or the stream cleanly.
+port = free_udp_port()
+fp = subprocess.Popen(STREAM + ["--to", "srt://127.0.0.1:%d?mode=listener" % port],
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+waiting = udp_bound(port, 20)
+try:
+    fp.wait(11)  # the connect timeout is 10 s: a listener must outlive it
+except subprocess.TimeoutExpired:
+    pass
+alive = fp.poll() is None
+got = run(["ffmpeg", "-v", "error", "-i", "srt://127.0.0.1:%d" % port, "-frames:v", "30", "-f",
+           "framemd5", "-"], timeout=30) if alive else None
+fp.send_signal(signal.SIGINT)
+try:
+    err = fp.communicate(timeout=20)[1].decode(errors="replace")
+except subprocess.TimeoutExpired:
+    fp.kill()
+    err = fp.communicate()[1].decode(errors="replace")
+n = len([l for l in (got.stdout if got else "").splitlines() if l and not l.startswith("#")])
+check(waiting and alive and n == 30 and "waiting for a player to call" in err,
+      "SRT listener: bound %s, still waiting after 11 s: %s, a late player got %d frames, "
+      "exit %s" % (waiting, alive, n, fp.returncode))
+
 finish()
