@@ -136,7 +136,7 @@ static int run_session(struct cli *c)
 	if (!c->quiet || r < 0)
 		report_summary(c, &res, r);
 	if (serve && !c->quiet)
-		print_serve_summary(serve, c->report);
+		print_serve_summary(serve, stdout);
 	/* A run whose numbers were asked for and not delivered has failed: a script would
 	 * otherwise read an old file or nothing and carry on. */
 	sr = c->stats_path ? report_stats_json(c->stats_path, &res, serve) : 0;

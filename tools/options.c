@@ -515,10 +515,8 @@ static int check_target(struct cli *c)
 	}
 	if (strcmp(t, "-") && given(c, 'm'))
 		return refuse_given(c, "m", "--format chooses the container on standard output (-o -)");
-	if (!strcmp(t, "-")) {
+	if (!strcmp(t, "-"))
 		c->so.output.stdout_format = c->format;
-		c->report = stderr;
-	}
 	if (kind != FP_OUTPUT_RTP && refuse_given(c, "P", "the SDP is written for rtp:// only") != CLI_GO)
 		return 2;
 	if (fp_output_kind_takes_frames((enum fp_output_kind)kind) &&
@@ -638,7 +636,6 @@ int cli_parse(struct cli *c, enum verb mode, int argc, char **argv)
 	c->verb = verbs[mode];
 	c->mode = mode;
 	c->display_kind = "xvfb";
-	c->report = stdout;
 	if ((r = parse_args(c, argc, argv)) != CLI_GO || (r = check_display(c)) != CLI_GO ||
 	    (r = resolve_source(c)) != CLI_GO || (r = check_usage(c)) != CLI_GO)
 		return r;

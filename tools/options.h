@@ -34,7 +34,6 @@ struct cli {
 	uint32_t mode_width, mode_height; /* of a virtual display; else the --size asked for */
 	int quiet, overwrite;
 	uint64_t given;       /* options the user gave, by bit (see options.c's opt_bit) */
-	FILE *report;         /* where the summary goes: stdout, stderr when stdout is the stream */
 	char backend[32];
 	char source_exe[PATH_MAX];
 };

@@ -72,11 +72,11 @@ void report_summary(const struct cli *c, const struct fp_session_result *res, in
 	double secs = res->seconds;
 
 	if (r < 0 && res->packets == 0 && res->frames_encoded == 0) {
-		fprintf(c->report, "framepush: nothing was delivered to %s\n",
+		fprintf(stdout, "framepush: nothing was delivered to %s\n",
 			!strcmp(where, "-") ? "standard output" : where);
 		return;
 	}
-	fprintf(c->report,
+	fprintf(stdout,
 		"framepush: %llu frames in %.2f s (%.2f fps): %llu fresh, %llu repeated, %llu dropped, "
 		"%llu ticks skipped, %llu recreates, %llu stale rejected, %llu busy skipped, "
 		"%llu signature failures; %.0f kbit/s, latency p50 %.1f ms p99 %.1f ms -> %s%s\n",

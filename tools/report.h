@@ -19,8 +19,8 @@ void report_status_line(const struct fp_session_progress *p, const char *viewers
  * serving (its viewers join the line), else NULL. */
 void report_progress(const struct fp_session_progress *p, void *user);
 
-/* The line after a session: what was delivered where, or that nothing was. r: the session's
- * return. */
+/* The line after a session, on stdout (which is stderr once -o - claimed the real one): what
+ * was delivered where, or that nothing was. r: the session's return. */
 void report_summary(const struct cli *c, const struct fp_session_result *res, int r);
 
 /* The stats JSON (a failed write is logged and returned as a negative errno). */
