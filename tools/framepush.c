@@ -130,6 +130,13 @@ static int run_session(struct cli *c)
 	if (serve && start_serve(c) < 0)
 		return 1;
 	r = fp_session_run(&c->so, &res);
+	/* The reader of -o - closing the pipe (a player quit, `| head`, ffprobe having seen
+	 * enough) is how a pipe ends, as Ctrl-C is: done, once something was delivered. */
+	if (r == -EPIPE && !strcmp(c->so.target ? c->so.target : "", "-") && res.packets > 0) {
+		if (!c->quiet)
+			fprintf(stderr, "framepush: the reader of standard output closed it; done\n");
+		r = 0;
+	}
 	if (c->so.progress)
 		fputs("\r\033[K", stderr); /* the status line gives way to the summary */
 	/* Quiet: nothing on success; a failure still says what was (not) delivered. */

@@ -151,9 +151,10 @@ except subprocess.TimeoutExpired:
     fp.kill()
     fperr = fp.communicate()[1].decode(errors="replace")
 lines = fperr.strip().splitlines()
-check(fp.returncode == 1 and len(head) == 1000 and "framepush: the reader of stdout closed it" in lines
-      and not any("Broken pipe" in l for l in lines),
-      "reader closed stdout: exit %s: %s" % (fp.returncode, lines[:3]))
+# A reader that has seen enough ends the pipe as Ctrl-C ends a session: done, exit 0 (quiet:
+# nothing said), never a "Broken pipe" or a failure.
+check(fp.returncode == 0 and len(head) == 1000 and not lines,
+      "reader closed stdout: exit %s, stderr %s" % (fp.returncode, lines[:3]))
 
 # Network honesty. An SRT peer that never answers: the message states the time waited.
 STREAM = [FP, "stream", "--source", "test", "--size", "320x180", "--fps", "30"]
