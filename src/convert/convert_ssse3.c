@@ -1,5 +1,5 @@
 /* framepush — SSSE3 SDR kernel: the AVX2 kernel's arithmetic (pmaddubsw luma in 8.8 fixed
- * point, pavgb + alignr + pmaddwd chroma) at 128 bits, 8 pixels of each row per step. HDR has no
+ * point, pavgb + pmaddwd chroma) at 128 bits, 8 pixels of each row per step. HDR has no
  * SSSE3-specific kernel: the SSSE3 path uses the SSE2 one (see doc/convert.md). */
 #include "convert_internal.h"
 
@@ -37,14 +37,14 @@ static inline __m128i pairs(__m128i v)
 	return _mm_maddubs_epi16(_mm_shuffle_epi8(v, shuf), _mm_set1_epi8(1));
 }
 
-/* Left-sited chroma of 2 blocks from row-averaged pixels m (columns 0-3) and prev (its last
- * pixel is column -1) -> [cb0 cr0 cb1 cr1] (i32). The pairs (-1 0) and (0 1) add up to the
- * 1 2 1 weights; pavgb rounding costs <= 0.22 code (convert_avx2.c). */
-static inline __m128i chroma2(__m128i prev, __m128i m)
+/* Left-sited chroma of 2 blocks from row-averaged pixels m (columns 0-3) and left (columns
+ * -1..2) -> [cb0 cr0 cb1 cr1] (i32). The pairs (-1 0) and (0 1) add up to the 1 2 1 weights;
+ * pavgb rounding costs <= 0.22 code (convert_avx2.c). */
+static inline __m128i chroma2(__m128i left, __m128i m)
 {
 	const __m128i cbc = _mm_setr_epi16(FP_CB_B, FP_CB_G, FP_CB_R, 0, FP_CB_B, FP_CB_G, FP_CB_R, 0);
 	const __m128i crc = _mm_setr_epi16(FP_CR_B, FP_CR_G, FP_CR_R, 0, FP_CR_B, FP_CR_G, FP_CR_R, 0);
-	__m128i blk = _mm_add_epi16(pairs(m), pairs(_mm_alignr_epi8(m, prev, 12)));
+	__m128i blk = _mm_add_epi16(pairs(m), pairs(left));
 	__m128i c = _mm_hadd_epi32(_mm_madd_epi16(blk, cbc), _mm_madd_epi16(blk, crc));
 
 	c = _mm_shuffle_epi32(c, _MM_SHUFFLE(3, 1, 2, 0));
@@ -57,7 +57,6 @@ void fp_sdr_rows_ssse3(const struct fp_convert_job *job, uint32_t y0, uint32_t y
 
 	for (uint32_t y = y0; y < y1; y += 2) {
 		struct cv_rowpair r = cv_rowpair(job, y);
-		__m128i prev = _mm_setzero_si128();
 
 		for (uint32_t x = 0; x < wv; x += 8) {
 			const uint8_t *p0 = r.s0 + 4 * (size_t)x, *p1 = r.s1 + 4 * (size_t)x;
@@ -66,12 +65,18 @@ void fp_sdr_rows_ssse3(const struct fp_convert_job *job, uint32_t y0, uint32_t y
 			__m128i a1 = _mm_loadu_si128((const __m128i *)p1);
 			__m128i b1 = _mm_loadu_si128((const __m128i *)(p1 + 16));
 			__m128i yy = _mm_packus_epi16(luma8(a0, b0), luma8(a1, b1));
-			__m128i ma = _mm_avg_epu8(a0, a1), mb = _mm_avg_epu8(b0, b1), c;
+			__m128i ma = _mm_avg_epu8(a0, a1), mb = _mm_avg_epu8(b0, b1), la, c;
 
-			if (x == 0) /* column -1 replicates column 0 */
-				prev = _mm_shuffle_epi32(ma, 0);
-			c = _mm_packs_epi32(chroma2(prev, ma), chroma2(ma, mb));
-			prev = mb;
+			/* Left neighbours by loads one column back (same lines, no shuffle work);
+			 * column -1 replicates column 0. */
+			if (x == 0)
+				la = _mm_alignr_epi8(ma, _mm_shuffle_epi32(ma, 0), 12);
+			else
+				la = _mm_avg_epu8(_mm_loadu_si128((const __m128i *)(p0 - 4)),
+						  _mm_loadu_si128((const __m128i *)(p1 - 4)));
+			c = _mm_packs_epi32(chroma2(la, ma),
+					    chroma2(_mm_avg_epu8(_mm_loadu_si128((const __m128i *)(p0 + 12)),
+								 _mm_loadu_si128((const __m128i *)(p1 + 12))), mb));
 			_mm_storel_epi64((__m128i *)(r.y0 + x), yy);
 			_mm_storel_epi64((__m128i *)(r.y1 + x), _mm_unpackhi_epi64(yy, yy));
 			_mm_storel_epi64((__m128i *)(r.uv + x), _mm_packus_epi16(c, c));
