@@ -160,9 +160,10 @@ static void run_zimg_core(void *p)
 	zimg_core(p);
 }
 
-/* The peer's graph: half-float linear BT.709 RGB -> PQ BT.2020 NCL limited, with centre-sited
- * chroma. sub = 1: 4:2:0 10-bit, what is timed; sub = 0: 4:4:4 16-bit, only for measuring
- * zimg's chroma accuracy without its chroma filter (zimg has no 2x2 box filter). exact = 0
+/* The peer's graph: half-float linear BT.709 RGB -> PQ BT.2020 NCL limited, with left-sited
+ * chroma like ours. sub = 1: 4:2:0 10-bit, what is timed; sub = 0: 4:4:4 16-bit, only for
+ * measuring zimg's chroma accuracy without its chroma filter (its bilinear 2:1 filter is not
+ * our [1 2 1] x 2-row one). exact = 0
  * lets zimg evaluate PQ from a table (allow_approximate_gamma, its fastest mode). */
 static zimg_filter_graph *zimg_build(uint32_t w, uint32_t h, int exact, int sub, size_t *tmp)
 {
@@ -189,7 +190,7 @@ static zimg_filter_graph *zimg_build(uint32_t w, uint32_t h, int exact, int sub,
 	out.transfer_characteristics = ZIMG_TRANSFER_ST2084;
 	out.color_primaries = ZIMG_PRIMARIES_2020;
 	out.subsample_w = out.subsample_h = sub ? 1 : 0;
-	out.chroma_location = ZIMG_CHROMA_CENTER; /* ours averages 2x2: centre siting */
+	out.chroma_location = ZIMG_CHROMA_LEFT; /* ours: left siting (doc/convert.md) */
 	params.nominal_peak_luminance = 80.0;      /* scRGB 1.0 = 80 nits */
 	params.allow_approximate_gamma = !exact;
 	params.cpu_type = ZIMG_CPU_AUTO_64B;
@@ -236,11 +237,12 @@ static void zimg_teardown(struct ctx *c)
 
 /* ---- Accuracy against the float64 reference (fp_convert_ref_rgba16f_to_p010) ----
  * Errors in 10-bit codes. Luma is compared as each converter produces it. Chroma: ours and
- * the reference average each 2x2 block (a box); zimg cannot (its 2:1 chroma filters are
- * bilinear, bicubic, ... over more than 2 samples), so its chroma is measured from a 4:4:4
- * 16-bit graph with the same settings, box-averaged here: that is zimg's own colour maths
- * (primaries, PQ, matrix) under our chroma filter. The timed 4:2:0 graph's chroma is reported
- * too ("as timed"), but its difference from a box is the filter, not an error. */
+ * the reference filter columns 2i-1, 2i, 2i+1 by [1 2 1] / 4 and average the row pair (left
+ * siting); zimg's 2:1 chroma filters (bilinear, bicubic, ...) weigh other samples, so its
+ * chroma is measured from a 4:4:4 16-bit graph with the same settings, filtered here like
+ * ours: that is zimg's own colour maths (primaries, PQ, matrix) under our chroma filter. The
+ * timed 4:2:0 graph's chroma is reported too ("as timed"), but its difference from ours is
+ * the filter, not an error. */
 struct acc {
 	int ymax, cmax;
 	double ymean, cmean;
@@ -311,13 +313,13 @@ static const struct acc_result *acc_find(uint32_t w, uint32_t h, const char *nam
 }
 
 /* c: a zimg contender after its timed runs (its half planes hold the split source, c->out
- * the packed P010 of the timed graph). Records luma as timed, chroma box-averaged from a
- * 4:4:4 16-bit graph with the same settings. */
+ * the packed P010 of the timed graph). Records luma as timed, chroma filtered like ours from
+ * a 4:4:4 16-bit graph with the same settings. */
 static int zimg_accuracy(const struct ctx *c, const char *name, const struct fp_yuv_frame *ref)
 {
 	zimg_image_buffer_const in = { .version = ZIMG_API_VERSION };
 	zimg_image_buffer out = { .version = ZIMG_API_VERSION };
-	struct fp_yuv_frame box;
+	struct fp_yuv_frame sited;
 	struct acc_result *res;
 	struct acc direct;
 	uint16_t *full[3];
@@ -339,39 +341,41 @@ static int zimg_accuracy(const struct ctx *c, const char *name, const struct fp_
 		out.plane[i].mask = ZIMG_BUFFER_MAX;
 	}
 	if (zimg_filter_graph_process(g, &in, &out, tmp, NULL, NULL, NULL, NULL) ||
-	    fp_yuv_frame_alloc(&box, FP_YUV_P010, c->w, c->h)) {
+	    fp_yuv_frame_alloc(&sited, FP_YUV_P010, c->w, c->h)) {
 		fprintf(stderr, "framepush-bench: zimg 4:4:4 accuracy graph failed\n");
 		r = -1;
 		goto out;
 	}
 	direct = acc_measure(ref, c->out);
 	for (uint32_t y = 0; y < c->h; y++)
-		memcpy(box.data[0] + y * box.stride[0], c->out->data[0] + y * c->out->stride[0], (size_t)c->w * 2);
+		memcpy(sited.data[0] + y * sited.stride[0], c->out->data[0] + y * c->out->stride[0], (size_t)c->w * 2);
 	for (uint32_t y = 0; y < (c->h + 1) / 2; y++) {
 		/* Edge replication for odd sizes, as ours and the reference do. */
 		uint32_t y0 = 2 * y, y1 = 2 * y + 1 < c->h ? 2 * y + 1 : 2 * y;
-		uint16_t *d = (uint16_t *)(void *)(box.data[1] + y * box.stride[1]);
+		uint16_t *d = (uint16_t *)(void *)(sited.data[1] + y * sited.stride[1]);
 
 		for (uint32_t x = 0; x < (c->w + 1) / 2; x++) {
-			uint32_t x0 = 2 * x, x1 = 2 * x + 1 < c->w ? 2 * x + 1 : 2 * x;
+			uint32_t xl = x ? 2 * x - 1 : 0, x0 = 2 * x, x1 = 2 * x + 1 < c->w ? 2 * x + 1 : 2 * x;
 
 			for (int p = 1; p <= 2; p++) {
 				const uint16_t *r0 = full[p] + y0 * fstride / 2, *r1 = full[p] + y1 * fstride / 2;
-				/* 16-bit limited = 10-bit limited x 64: the sum of 4 is 256 x the code. */
-				uint32_t code = (r0[x0] + r0[x1] + r1[x0] + r1[x1] + 128u) >> 8;
+				/* 16-bit limited = 10-bit limited x 64; weights 1 2 1 in two rows sum to
+				 * 8: the weighted sum is 512 x the code. */
+				uint32_t code = (r0[xl] + 2u * r0[x0] + r0[x1] + r1[xl] + 2u * r1[x0] + r1[x1] +
+						 256u) >> 9;
 
 				code = code < 64 ? 64 : code > 960 ? 960 : code;
 				d[2 * x + (uint32_t)p - 1] = (uint16_t)(code << 6);
 			}
 		}
 	}
-	res = acc_add(c->w, c->h, name, acc_measure(ref, &box));
+	res = acc_add(c->w, c->h, name, acc_measure(ref, &sited));
 	if (res) {
 		res->has_direct = 1;
 		res->direct_cmax = direct.cmax;
 		res->direct_cmean = direct.cmean;
 	}
-	fp_yuv_frame_free(&box);
+	fp_yuv_frame_free(&sited);
 out:
 	for (int i = 0; i < 3; i++)
 		free(full[i]);
@@ -675,7 +679,7 @@ static const char *cmp_word(double ours, double peer)
 	return ours < peer ? "ours lower" : ours > peer ? "peer lower" : "same";
 }
 
-/* How a zimg row's accuracy compares with ours: max and mean error over Y and (box-matched)
+/* How a zimg row's accuracy compares with ours: max and mean error over Y and (filter-matched)
  * C. "Same or better accuracy" in the issue's sense holds for ours where neither says
  * "peer lower". zimg-core is zimg's graph: the same output, so zimg's accuracy. */
 static const char *acc_verdict(uint32_t w, uint32_t h, const char *name)
@@ -697,7 +701,7 @@ static void print_accuracy(void)
 	if (!naccs)
 		return;
 	printf("\naccuracy (HDR, vs the float64 reference, 10-bit codes; zimg chroma: its 4:4:4 output\n"
-	       "box-averaged 2x2 like ours, since zimg has no box filter; \"as timed\" = its bilinear\n"
+	       "filtered like ours ([1 2 1] x 2 rows, left-sited); \"as timed\" = its bilinear\n"
 	       "4:2:0 chroma, which differs by the filter, not by error)\n");
 	printf("%-10s %-10s %5s %8s %5s %8s  %s\n", "size", "impl", "Y max", "Y mean", "C max", "C mean",
 	       "notes");

@@ -3,7 +3,7 @@
  *
  * Targets, chosen by scheme or extension:
  *   out.mkv  Matroska                      out.ts   MPEG-TS
- *   out.y4m  YUV4MPEG2, raw frames (no encoder): NV12 -> 8-bit C420jpeg, P010 -> C420p10
+ *   out.y4m  YUV4MPEG2, raw frames (no encoder): NV12 -> 8-bit C420mpeg2, P010 -> C420p10
  *   out.mp4  fragmented MP4 (frag_keyframe+empty_moov+default_base_moof, packets flushed):
  *            a killed process leaves a playable prefix up to the last complete fragment
  *   srt://host:port[?opts]   MPEG-TS over SRT (caller by default; ?mode=listener waits)

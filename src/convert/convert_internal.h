@@ -18,9 +18,11 @@
  * Y  = 16  + 219/255 * (Kr R + Kg G + Kb B)                   R,G,B = 0..255 codes
  * Cb = 128 + 224/255 * (B - Y') / (2 (1 - Kb))                Y' = Kr R + Kg G + Kb B
  * Cr = 128 + 224/255 * (R - Y') / (2 (1 - Kr))
- * Scalar and SSE2: luma uses Q15 weights; chroma works on the SUM of the 2x2 block (= 4 x
- * the average), so Q16 weights and a >> 18 give the average exactly; weight rounding costs
- * < 0.02 code. (SSSE3 and AVX2 use 8.8 pmaddubsw luma and pavgb chroma: convert_avx2.c.) */
+ * Chroma is left-sited (doc/convert.md): block i of a row pair takes columns 2i-1, 2i, 2i+1
+ * with weights 1, 2, 1 in both rows (column -1 replicates column 0). Scalar and SSE2: luma
+ * uses Q15 weights; chroma works on the weighted SUM of those 6 pixels (= 8 x the filtered
+ * value), so Q16 weights and a >> 19 give it exactly; weight rounding costs < 0.02 code.
+ * (SSSE3 and AVX2 use 8.8 pmaddubsw luma and pavgb chroma: convert_avx2.c.) */
 #define FP_KR 0.2126
 #define FP_KB 0.0722
 #define FP_KG (1.0 - FP_KR - FP_KB)
@@ -37,7 +39,8 @@
 #define FP_CR_B FP_QROUND(-FP_KB / (2.0 * (1.0 - FP_KR)) * 224.0 / 255.0 * 65536.0)
 #define FP_CR_G FP_QROUND(-FP_KG / (2.0 * (1.0 - FP_KR)) * 224.0 / 255.0 * 65536.0)
 #define FP_CR_R FP_QROUND(0.5 * 224.0 / 255.0 * 65536.0)
-#define FP_C_BIAS ((128 << 18) + (1 << 17))
+#define FP_C_SHIFT 19
+#define FP_C_BIAS ((128 << FP_C_SHIFT) + (1 << (FP_C_SHIFT - 1)))
 
 /* ---- HDR: scRGB -> BT.2020 -> PQ -> BT.2020 NCL limited 10-bit ---- */
 /* BT.709 -> BT.2020 primaries (BT.2087), linear light. Every entry is positive, so +Inf in
@@ -69,12 +72,13 @@
 #define FP_PQ_ENTRIES 39889u
 #define FP_PQ_TABLE_LEN FP_PQ_ENTRIES
 
-/* Y'CbCr from PQ samples scaled to 0..65535 (luma: per pixel; chroma: sum of the 2x2 block). */
+/* Y'CbCr from PQ samples scaled to 0..65535 (luma: per pixel; chroma: the [1 2 1] x 2-row
+ * weighted sum, 8 x the filtered value). */
 #define FP_HY_R ((float)(876.0 * FP_KR2020 / 65535.0))
 #define FP_HY_G ((float)(876.0 * FP_KG2020 / 65535.0))
 #define FP_HY_B ((float)(876.0 * FP_KB2020 / 65535.0))
-#define FP_HCB_S (896.0 / (2.0 * (1.0 - FP_KB2020)) / (4.0 * 65535.0))
-#define FP_HCR_S (896.0 / (2.0 * (1.0 - FP_KR2020)) / (4.0 * 65535.0))
+#define FP_HCB_S (896.0 / (2.0 * (1.0 - FP_KB2020)) / (8.0 * 65535.0))
+#define FP_HCR_S (896.0 / (2.0 * (1.0 - FP_KR2020)) / (8.0 * 65535.0))
 #define FP_HCB_R ((float)(-FP_KR2020 * FP_HCB_S))
 #define FP_HCB_G ((float)(-FP_KG2020 * FP_HCB_S))
 #define FP_HCB_B ((float)((1.0 - FP_KB2020) * FP_HCB_S))
@@ -134,25 +138,39 @@ static inline uint8_t cv_clamp_u8(int32_t v, int32_t lo, int32_t hi)
 	return (uint8_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
-/* Scalar SDR for pixels [x, w) of a row pair (x even): the SIMD kernels' tail. */
+/* B, G, R of column x summed over the row pair. */
+static inline void cv_sdr_colsum(const struct cv_rowpair *r, uint32_t x, int32_t v[3])
+{
+	for (int k = 0; k < 3; k++)
+		v[k] = r->s0[4 * (size_t)x + k] + r->s1[4 * (size_t)x + k];
+}
+
+/* Scalar SDR for pixels [x, w) of a row pair (x even): the SIMD kernels' tail. The left
+ * neighbour of block x/2 is column x - 1 (column 0 at the edge); the next block's is this
+ * block's right column, carried in vl. */
 static inline void cv_sdr_span(const struct cv_rowpair *r, uint32_t x, uint32_t w)
 {
+	int32_t vl[3], vc[3], vr[3];
+
+	cv_sdr_colsum(r, x ? x - 1 : 0, vl);
 	for (; x < w; x += 2) {
 		uint32_t x1 = x + 1 < w ? x + 1 : x;
-		const uint8_t *a = r->s0 + 4 * (size_t)x, *b = r->s0 + 4 * (size_t)x1;
-		const uint8_t *c = r->s1 + 4 * (size_t)x, *d = r->s1 + 4 * (size_t)x1;
-		int32_t sb = a[0] + b[0] + c[0] + d[0];
-		int32_t sg = a[1] + b[1] + c[1] + d[1];
-		int32_t sr = a[2] + b[2] + c[2] + d[2];
+		int32_t s[3];
 
-		r->y0[x] = cv_sdr_luma(a);
-		r->y0[x1] = cv_sdr_luma(b);
-		r->y1[x] = cv_sdr_luma(c);
-		r->y1[x1] = cv_sdr_luma(d);
-		/* Arithmetic >> of a positive sum: the bias keeps it >= 16 << 18. */
-		r->uv[x] = cv_clamp_u8((FP_CB_B * sb + FP_CB_G * sg + FP_CB_R * sr + FP_C_BIAS) >> 18,
+		cv_sdr_colsum(r, x, vc);
+		cv_sdr_colsum(r, x1, vr);
+		for (int k = 0; k < 3; k++) {
+			s[k] = vl[k] + 2 * vc[k] + vr[k];
+			vl[k] = vr[k];
+		}
+		r->y0[x] = cv_sdr_luma(r->s0 + 4 * (size_t)x);
+		r->y0[x1] = cv_sdr_luma(r->s0 + 4 * (size_t)x1);
+		r->y1[x] = cv_sdr_luma(r->s1 + 4 * (size_t)x);
+		r->y1[x1] = cv_sdr_luma(r->s1 + 4 * (size_t)x1);
+		/* Arithmetic >> of a positive sum: the bias keeps it >= 16 << 19. */
+		r->uv[x] = cv_clamp_u8((FP_CB_B * s[0] + FP_CB_G * s[1] + FP_CB_R * s[2] + FP_C_BIAS) >> FP_C_SHIFT,
 				       16, 240);
-		r->uv[x + 1] = cv_clamp_u8((FP_CR_B * sb + FP_CR_G * sg + FP_CR_R * sr + FP_C_BIAS) >> 18,
+		r->uv[x + 1] = cv_clamp_u8((FP_CR_B * s[0] + FP_CR_G * s[1] + FP_CR_R * s[2] + FP_C_BIAS) >> FP_C_SHIFT,
 					   16, 240);
 	}
 }
@@ -210,13 +228,27 @@ static inline void cv_hdr_luma(uint8_t *out, const float p[3])
 					  64, 940));
 }
 
-/* Scalar HDR for pixels [x, w) of a row pair (x even): the SIMD kernels' tail. */
+/* PQ R', G', B' of column x summed over the row pair. */
+static inline void cv_hdr_colsum(const float *pq, const struct cv_rowpair *r, uint32_t x, float v[3])
+{
+	float t[3], b[3];
+
+	cv_hdr_pixel_pq(pq, r->s0 + 8 * (size_t)x, t);
+	cv_hdr_pixel_pq(pq, r->s1 + 8 * (size_t)x, b);
+	for (int k = 0; k < 3; k++)
+		v[k] = t[k] + b[k];
+}
+
+/* Scalar HDR for pixels [x, w) of a row pair (x even): the SIMD kernels' tail. Chroma sums
+ * (vl + vc) + (vc + vr) in this order, as the SIMD kernels do, so that the sums match. */
 static inline void cv_hdr_span(const float *pq, const struct cv_rowpair *r, uint32_t x, uint32_t w)
 {
+	float vl[3];
+
+	cv_hdr_colsum(pq, r, x ? x - 1 : 0, vl);
 	for (; x < w; x += 2) {
 		uint32_t x1 = x + 1 < w ? x + 1 : x;
-		float a[3], b[3], c[3], d[3];
-		float sr, sg, sb;
+		float a[3], b[3], c[3], d[3], s[3];
 
 		cv_hdr_pixel_pq(pq, r->s0 + 8 * (size_t)x, a);
 		cv_hdr_pixel_pq(pq, r->s0 + 8 * (size_t)x1, b);
@@ -226,13 +258,16 @@ static inline void cv_hdr_span(const float *pq, const struct cv_rowpair *r, uint
 		cv_hdr_luma(r->y0 + 2 * (size_t)x1, b);
 		cv_hdr_luma(r->y1 + 2 * (size_t)x, c);
 		cv_hdr_luma(r->y1 + 2 * (size_t)x1, d);
-		sr = a[0] + b[0] + c[0] + d[0];
-		sg = a[1] + b[1] + c[1] + d[1];
-		sb = a[2] + b[2] + c[2] + d[2];
+		for (int k = 0; k < 3; k++) {
+			float vc = a[k] + c[k], vr = b[k] + d[k];
+
+			s[k] = (vl[k] + vc) + (vc + vr);
+			vl[k] = vr;
+		}
 		cv_put_le16(r->uv + 2 * (size_t)x,
-			    cv_round_clamp10(512.0f + FP_HCB_R * sr + FP_HCB_G * sg + FP_HCB_B * sb, 64, 960));
+			    cv_round_clamp10(512.0f + FP_HCB_R * s[0] + FP_HCB_G * s[1] + FP_HCB_B * s[2], 64, 960));
 		cv_put_le16(r->uv + 2 * (size_t)x + 2,
-			    cv_round_clamp10(512.0f + FP_HCR_R * sr + FP_HCR_G * sg + FP_HCR_B * sb, 64, 960));
+			    cv_round_clamp10(512.0f + FP_HCR_R * s[0] + FP_HCR_G * s[1] + FP_HCR_B * s[2], 64, 960));
 	}
 }
 

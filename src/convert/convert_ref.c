@@ -27,12 +27,24 @@ static const uint8_t *px(const uint8_t *src, size_t stride, uint32_t w, uint32_t
 	return src + (size_t)y * stride + (size_t)x * bpp;
 }
 
+/* Left-sited 4:2:0 (MPEG-2 / H.264 default, the tag the encoder writes): chroma sample (i, j)
+ * sits on luma column 2i, midway between rows 2j and 2j+1. It filters columns 2i-1, 2i, 2i+1
+ * with weights 1/4, 1/2, 1/4 and averages the two rows: tap k (0..5) is column 2i-1 + k % 3,
+ * row 2j + k / 3, weight cw[k % 3] / 2. Column -1 replicates column 0 and column w (odd
+ * widths) replicates w - 1, like row h (odd heights) replicates h - 1. */
+static const double cw[3] = { 0.25, 0.5, 0.25 };
+
+static uint32_t tap_x(uint32_t x, int k)
+{
+	return x + (uint32_t)(k % 3) == 0 ? 0 : x + (uint32_t)(k % 3) - 1;
+}
+
 /* SDR: R', G', B' = code / 255 (sRGB-encoded, used as-is: gamma-domain, like every encoder).
  *   Y  = 16  + 219 * (KR R' + KG G' + KB B')
  *   Cb = 128 + 224 * (B' - Y') / (2 (1 - KB))
  *   Cr = 128 + 224 * (R' - Y') / (2 (1 - KR))
- * Chroma of a 2x2 block = the matrix applied to the block's average R'G'B' (equal, by
- * linearity, to averaging the four per-pixel chroma values), rounded once. */
+ * Chroma = the matrix applied to the left-sited filter of R'G'B' (equal, by linearity, to
+ * filtering the per-pixel chroma values), rounded once. */
 void fp_convert_ref_xrgb_to_nv12(const uint8_t *src, size_t src_stride, uint32_t w, uint32_t h,
 				 const struct fp_yuv_frame *dst)
 {
@@ -50,12 +62,13 @@ void fp_convert_ref_xrgb_to_nv12(const uint8_t *src, size_t src_stride, uint32_t
 			double r = 0, g = 0, b = 0, yp;
 			uint8_t *uv = dst->data[1] + (size_t)(y / 2) * dst->stride[1] + x;
 
-			for (uint32_t i = 0; i < 4; i++) {
-				const uint8_t *p = px(src, src_stride, w, h, x + (i & 1), y + i / 2, 4);
+			for (int k = 0; k < 6; k++) {
+				const uint8_t *p = px(src, src_stride, w, h, tap_x(x, k), y + (uint32_t)k / 3, 4);
+				double wk = cw[k % 3] / (2 * 255.0);
 
-				b += p[0] / (4 * 255.0);
-				g += p[1] / (4 * 255.0);
-				r += p[2] / (4 * 255.0);
+				b += p[0] * wk;
+				g += p[1] * wk;
+				r += p[2] * wk;
 			}
 			yp = KR * r + KG * g + KB * b;
 			uv[0] = (uint8_t)clampi(lround(128.0 + 224.0 * (b - yp) / (2.0 * (1.0 - KB))), 16, 240);
@@ -125,7 +138,7 @@ static void put_p010(uint8_t *p, long v, int lo, int hi)
 /* HDR: PQ R'G'B' (BT.2020) -> BT.2020 NCL, limited 10-bit:
  *   Y' = 0.2627 R' + 0.6780 G' + 0.0593 B',  Y = 64 + 876 Y'
  *   Cb = 512 + 896 (B' - Y') / 1.8814,        Cr = 512 + 896 (R' - Y') / 1.4746
- * Chroma of a 2x2 block = the matrix on the block's average PQ R'G'B'. */
+ * Chroma = the matrix on the left-sited filter of PQ R'G'B' (as for SDR). */
 void fp_convert_ref_rgba16f_to_p010(const uint8_t *src, size_t src_stride, uint32_t w, uint32_t h,
 				    const struct fp_yuv_frame *dst)
 {
@@ -145,10 +158,10 @@ void fp_convert_ref_rgba16f_to_p010(const uint8_t *src, size_t src_stride, uint3
 			double s[3] = { 0, 0, 0 }, c[3], yp;
 			uint8_t *uv = dst->data[1] + (size_t)(y / 2) * dst->stride[1] + 2 * (size_t)x;
 
-			for (uint32_t i = 0; i < 4; i++) {
-				hdr_pixel(px(src, src_stride, w, h, x + (i & 1), y + i / 2, 8), c);
-				for (int k = 0; k < 3; k++)
-					s[k] += c[k] / 4.0;
+			for (int k = 0; k < 6; k++) {
+				hdr_pixel(px(src, src_stride, w, h, tap_x(x, k), y + (uint32_t)k / 3, 8), c);
+				for (int ch = 0; ch < 3; ch++)
+					s[ch] += c[ch] * cw[k % 3] / 2.0;
 			}
 			yp = kr * s[0] + kg * s[1] + kb * s[2];
 			put_p010(uv, lround(512.0 + 896.0 * (s[2] - yp) / (2.0 * (1.0 - kb))), 64, 960);

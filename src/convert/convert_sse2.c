@@ -1,6 +1,7 @@
 /* framepush — SSE2 kernels; the HDR one also serves the SSSE3 path (doc/convert.md).
- * Same fixed-point / table arithmetic as the scalar path, 8 (SDR) or 4 (HDR) pixels a row
- * per step; the scalar span finishes each row pair. */
+ * Same fixed-point / table arithmetic as the scalar path (SDR bit-exact with it), 8 (SDR) or
+ * 4 (HDR) pixels a row per step; the previous step's last column sum, kept in a register,
+ * is the left chroma neighbour; the scalar span finishes each row pair. */
 #include "convert_internal.h"
 
 #include <emmintrin.h>
@@ -28,17 +29,31 @@ static inline __m128i luma4(__m128i v, __m128i *lo, __m128i *hi)
 	return _mm_srai_epi32(_mm_add_epi32(s, _mm_set1_epi32(FP_Y_BIAS)), 15);
 }
 
-/* Vertical sums of two unpacked pixel pairs -> [cb0 cr0 cb1 cr1] of their two 2x2 blocks. */
-static inline __m128i chroma2(__m128i lo0, __m128i hi0, __m128i lo1, __m128i hi1)
+/* Left-sited chroma of two blocks from column sums (16-bit B G R X, two pixels a vector):
+ * v01 = columns 0-1, v23 = 2-3, prev's high half = column -1. Weights 1 2 1 -> [cb0 cr0 cb1
+ * cr1]; the sums (<= 2040) fit i16 exactly, as in the scalar span. */
+static inline __m128i chroma2(__m128i prev, __m128i v01, __m128i v23)
 {
 	const __m128i cbc = _mm_setr_epi16(FP_CB_B, FP_CB_G, FP_CB_R, 0, FP_CB_B, FP_CB_G, FP_CB_R, 0);
 	const __m128i crc = _mm_setr_epi16(FP_CR_B, FP_CR_G, FP_CR_R, 0, FP_CR_B, FP_CR_G, FP_CR_R, 0);
-	__m128i sl = _mm_add_epi16(lo0, lo1), sh = _mm_add_epi16(hi0, hi1);
-	__m128i blk = _mm_add_epi16(_mm_unpacklo_epi64(sl, sh), _mm_unpackhi_epi64(sl, sh));
+	__m128i even = _mm_unpacklo_epi64(v01, v23), odd = _mm_unpackhi_epi64(v01, v23);
+	__m128i left = _mm_unpackhi_epi64(prev, v01);
+	__m128i blk = _mm_add_epi16(_mm_add_epi16(even, even), _mm_add_epi16(odd, left));
 	__m128i c = hadd32(_mm_madd_epi16(blk, cbc), _mm_madd_epi16(blk, crc)); /* cb0 cb1 cr0 cr1 */
 
 	c = _mm_shuffle_epi32(c, _MM_SHUFFLE(3, 1, 2, 0));
-	return _mm_srai_epi32(_mm_add_epi32(c, _mm_set1_epi32(FP_C_BIAS)), 18);
+	return _mm_srai_epi32(_mm_add_epi32(c, _mm_set1_epi32(FP_C_BIAS)), FP_C_SHIFT);
+}
+
+/* Column 0's sum of one row pair in both halves: the left neighbour of block 0. */
+static inline __m128i first_colsum(const struct cv_rowpair *r)
+{
+	const __m128i zero = _mm_setzero_si128();
+	int32_t a, b;
+
+	memcpy(&a, r->s0, 4);
+	memcpy(&b, r->s1, 4);
+	return _mm_add_epi16(_mm_unpacklo_epi8(_mm_set1_epi32(a), zero), _mm_unpacklo_epi8(_mm_set1_epi32(b), zero));
 }
 
 void fp_sdr_rows_sse2(const struct fp_convert_job *job, uint32_t y0, uint32_t y1)
@@ -48,9 +63,10 @@ void fp_sdr_rows_sse2(const struct fp_convert_job *job, uint32_t y0, uint32_t y1
 
 	for (uint32_t y = y0; y < y1; y += 2) {
 		struct cv_rowpair r = cv_rowpair(job, y);
+		__m128i prev = wv ? first_colsum(&r) : _mm_setzero_si128();
 
 		for (uint32_t x = 0; x < wv; x += 8) {
-			__m128i l0a, h0a, l0b, h0b, l1a, h1a, l1b, h1b, ya, yb, c;
+			__m128i l0a, h0a, l0b, h0b, l1a, h1a, l1b, h1b, ya, yb, c, v67;
 			const uint8_t *p0 = r.s0 + 4 * (size_t)x, *p1 = r.s1 + 4 * (size_t)x;
 
 			ya = luma4(_mm_loadu_si128((const __m128i *)p0), &l0a, &h0a);
@@ -62,7 +78,12 @@ void fp_sdr_rows_sse2(const struct fp_convert_job *job, uint32_t y0, uint32_t y1
 			_mm_storel_epi64((__m128i *)(r.y0 + x), ya);
 			_mm_storel_epi64((__m128i *)(r.y1 + x), _mm_unpackhi_epi64(ya, ya));
 
-			c = _mm_packs_epi32(chroma2(l0a, h0a, l1a, h1a), chroma2(l0b, h0b, l1b, h1b));
+			l0a = _mm_add_epi16(l0a, l1a); /* column sums 0-1, 2-3, 4-5, 6-7 */
+			h0a = _mm_add_epi16(h0a, h1a);
+			l0b = _mm_add_epi16(l0b, l1b);
+			v67 = _mm_add_epi16(h0b, h1b);
+			c = _mm_packs_epi32(chroma2(prev, l0a, h0a), chroma2(h0a, l0b, v67));
+			prev = v67;
 			c = _mm_packus_epi16(c, c);
 			c = _mm_min_epu8(_mm_max_epu8(c, cmin), cmax);
 			_mm_storel_epi64((__m128i *)(r.uv + x), c);
@@ -131,11 +152,17 @@ static inline __m128 lin3(__m128 r, __m128 g, __m128 b, float cr, float cg, floa
 			  _mm_mul_ps(_mm_set1_ps(cb), b));
 }
 
-/* [v0+v1, v2+v3, v0+v1, v2+v3] */
-static inline __m128 pairsum(__m128 v)
+/* Left-sited weighted sums of blocks 0 and 1 from column sums v (columns 0-3) and prev
+ * (column -1 in lane 3): [s0, s1, s0, s1], s = (v[2i-1] + v[2i]) + (v[2i] + v[2i+1]), the
+ * scalar span's order. */
+static inline __m128 sited2(__m128 prev, __m128 v)
 {
-	return _mm_add_ps(_mm_shuffle_ps(v, v, _MM_SHUFFLE(2, 0, 2, 0)),
-			  _mm_shuffle_ps(v, v, _MM_SHUFFLE(3, 1, 3, 1)));
+	__m128 even = _mm_shuffle_ps(v, v, _MM_SHUFFLE(2, 0, 2, 0));
+	__m128 odd = _mm_shuffle_ps(v, v, _MM_SHUFFLE(3, 1, 3, 1));
+	__m128 left = _mm_shuffle_ps(prev, v, _MM_SHUFFLE(1, 1, 3, 3)); /* p3 p3 v1 v1 */
+
+	left = _mm_shuffle_ps(left, left, _MM_SHUFFLE(2, 0, 2, 0));
+	return _mm_add_ps(_mm_add_ps(left, even), _mm_add_ps(even, odd));
 }
 
 static inline __m128i clamp_shift(__m128i v16, int lo, int hi)
@@ -150,6 +177,7 @@ void fp_hdr_rows_sse2(const struct fp_convert_job *job, uint32_t y0, uint32_t y1
 
 	for (uint32_t y = y0; y < y1; y += 2) {
 		struct cv_rowpair r = cv_rowpair(job, y);
+		__m128 pr = _mm_setzero_ps(), pg = pr, pb = pr; /* previous column sums */
 
 		for (uint32_t x = 0; x < wv; x += 4) {
 			__m128 r0, g0, b0, r1, g1, b1, sr, sg, sb, cb, cr;
@@ -163,9 +191,20 @@ void fp_hdr_rows_sse2(const struct fp_convert_job *job, uint32_t y0, uint32_t y1
 			_mm_storel_epi64((__m128i *)(r.y0 + 2 * (size_t)x), yy);
 			_mm_storel_epi64((__m128i *)(r.y1 + 2 * (size_t)x), _mm_unpackhi_epi64(yy, yy));
 
-			sr = pairsum(_mm_add_ps(r0, r1));
-			sg = pairsum(_mm_add_ps(g0, g1));
-			sb = pairsum(_mm_add_ps(b0, b1));
+			r0 = _mm_add_ps(r0, r1);
+			g0 = _mm_add_ps(g0, g1);
+			b0 = _mm_add_ps(b0, b1);
+			if (x == 0) { /* column -1 replicates column 0 */
+				pr = _mm_shuffle_ps(r0, r0, 0);
+				pg = _mm_shuffle_ps(g0, g0, 0);
+				pb = _mm_shuffle_ps(b0, b0, 0);
+			}
+			sr = sited2(pr, r0);
+			sg = sited2(pg, g0);
+			sb = sited2(pb, b0);
+			pr = r0;
+			pg = g0;
+			pb = b0;
 			cb = lin3(sr, sg, sb, FP_HCB_R, FP_HCB_G, FP_HCB_B, 512.0f);
 			cr = lin3(sr, sg, sb, FP_HCR_R, FP_HCR_G, FP_HCR_B, 512.0f);
 			c = _mm_cvtps_epi32(_mm_unpacklo_ps(cb, cr));

@@ -45,8 +45,13 @@ int fp_y4m_open(struct fp_y4m **out, const char *path, enum fp_yuv_format format
 		return r;
 	}
 	setvbuf(y->f, NULL, _IOFBF, 1 << 20);
+	/* The converters site chroma left (doc/convert.md): C420mpeg2 says so (horizontally on the
+	 * even luma column, vertically between the rows; ffmpeg reads it as chroma_location=left).
+	 * YUV4MPEG2 has no sited variant of the 10-bit tag, so C420p10 (XYSCSS=420P10, the
+	 * mjpegtools/ffmpeg spelling) leaves the siting unspecified, which players take as left
+	 * for 4:2:0. */
 	fprintf(y->f, "YUV4MPEG2 W%u H%u F%u:1 Ip A1:1 %s XCOLORRANGE=LIMITED\n", width, height, fps,
-		format == FP_YUV_P010 ? "C420p10 XYSCSS=420P10" : "C420jpeg XYSCSS=420JPEG");
+		format == FP_YUV_P010 ? "C420p10 XYSCSS=420P10" : "C420mpeg2 XYSCSS=420MPEG2");
 	*out = y;
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* framepush — YUV4MPEG2 writer, private to the output module (fp_output_open_frames): NV12 ->
- * 8-bit 4:2:0 (C420jpeg), P010 -> 10-bit 4:2:0 (C420p10, little-endian samples in the low
- * bits), readable by ffmpeg and mpv. */
+ * 8-bit 4:2:0 (C420mpeg2: left-sited chroma), P010 -> 10-bit 4:2:0 (C420p10, siting
+ * unspecified: the tag has no sited variant; little-endian samples in the low bits), readable
+ * by ffmpeg and mpv. */
 #ifndef FP_OUTPUT_Y4M_H
 #define FP_OUTPUT_Y4M_H
 

@@ -60,6 +60,9 @@ s = probe(out)
 check(s is not None and s["width"] == 320 and s["height"] == 180 and s["pix_fmt"] == "yuv420p"
       and int(s["nb_read_frames"]) == 30, "ffprobe: 320x180 yuv420p, 30 frames (%r)" %
       ((s and (s["width"], s["height"], s["pix_fmt"], s["nb_read_frames"])),))
+# The converters site chroma left; the y4m tag must say so (C420mpeg2), not centred (C420jpeg).
+check(s is not None and s.get("chroma_location") == "left",
+      "y4m chroma siting tagged left (%r)" % (s and s.get("chroma_location")))
 yy, cb, cr = sample(out, "yuv420p", 320, 180, 160, 90)
 ey = 16 + 219 * 0.2126
 ecb = 128 + 224 * (-0.2126 / 1.8556)

@@ -376,6 +376,192 @@ static void test_hdr_known_values(void **state)
 	}
 }
 
+/* ---- Chroma siting ----
+ * Left-sited 4:2:0 (the tag the encoder writes): chroma sample (i, j) is the [1 2 1] / 4
+ * filter, centred on luma column 2i, of the per-pixel chroma of rows 2j and 2j + 1, averaged
+ * (column -1 = column 0, column w = w - 1, row h = h - 1). The per-pixel chroma is computed
+ * here in float64 from the standards, independently of the converters. The colours are
+ * random per column and row parity, so a centred 2x2 box (what the converters did before)
+ * misses by tens of codes. */
+#define SIT_W 131 /* 4 AVX2 SDR steps, 8 AVX2 HDR steps, then an odd scalar tail */
+#define SIT_H 7   /* odd: the last row pair is one row */
+/* BT.2087 publishes its matrix to 4 decimals; the reference derives it exactly. The two
+ * differ by < 0.02 code in the HDR chroma (a box filter misses by tens). */
+#define SIT_SLACK 0.02
+
+/* BT.709 limited Cb, Cr of one 8-bit R'G'B' pixel. */
+static void sdr_pixel_chroma(const uint8_t rgb[3], double c[2])
+{
+	double r = rgb[0] / 255.0, g = rgb[1] / 255.0, b = rgb[2] / 255.0;
+	double y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+
+	c[0] = 128.0 + 224.0 * (b - y) / 1.8556;
+	c[1] = 128.0 + 224.0 * (r - y) / 1.5748;
+}
+
+/* BT.2020 NCL PQ limited 10-bit Cb, Cr of one scRGB pixel in [0, 1] (no clipping needed). */
+static void hdr_pixel_chroma(const float rgb[3], double c[2])
+{
+	static const double m[3][3] = { /* BT.2087: BT.709 -> BT.2020 primaries */
+		{ 0.6274, 0.3293, 0.0433 }, { 0.0691, 0.9195, 0.0114 }, { 0.0164, 0.0880, 0.8956 },
+	};
+	const double m1 = 0.1593017578125, m2 = 78.84375, c1 = 0.8359375, c2 = 18.8515625, c3 = 18.6875;
+	double e[3], y;
+
+	for (int k = 0; k < 3; k++) {
+		/* scRGB 1.0 = 80 nits; PQ is of luminance / 10000 nits. */
+		double l = (m[k][0] * rgb[0] + m[k][1] * rgb[1] + m[k][2] * rgb[2]) * 80.0 / 10000.0;
+		double p = pow(l, m1);
+
+		e[k] = pow((c1 + c2 * p) / (1.0 + c3 * p), m2);
+	}
+	y = 0.2627 * e[0] + 0.6780 * e[1] + 0.0593 * e[2];
+	c[0] = 512.0 + 896.0 * (e[2] - y) / 1.8814;
+	c[1] = 512.0 + 896.0 * (e[0] - y) / 1.4746;
+}
+
+struct siting_card {
+	struct img im;
+	double (*chroma)[2]; /* per pixel, row-major */
+};
+
+static void siting_card(struct siting_card *card, size_t bpp)
+{
+	uint64_t seed = 0x51713 + bpp;
+
+	assert_int_equal(img_alloc(&card->im, SIT_W, SIT_H, bpp, 3), 0);
+	card->chroma = calloc((size_t)SIT_W * SIT_H, sizeof(*card->chroma));
+	assert_non_null(card->chroma);
+	for (uint32_t x = 0; x < SIT_W; x++) {
+		for (uint32_t parity = 0; parity < 2; parity++) {
+			uint64_t v = rng_next(&seed);
+			uint8_t code[3] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16) };
+			/* HDR: k / 64 is exact in half float, so the card holds exactly rgb. */
+			float rgb[3] = { (float)(code[0] % 65) / 64.0f, (float)(code[1] % 65) / 64.0f,
+					 (float)(code[2] % 65) / 64.0f };
+			double c[2];
+
+			if (bpp == 4) {
+				for (int k = 0; k < 3; k++)
+					rgb[k] = (float)code[k] / 255.0f;
+				sdr_pixel_chroma(code, c);
+			} else {
+				hdr_pixel_chroma(rgb, c);
+			}
+			for (uint32_t y = parity; y < SIT_H; y += 2) {
+				img_set_px(&card->im, x, y, rgb);
+				memcpy(card->chroma[(size_t)y * SIT_W + x], c, sizeof(c));
+			}
+		}
+	}
+}
+
+/* The left-sited value of chroma sample (i, j), component c, from the per-pixel chroma. */
+static double sited(const struct siting_card *card, uint32_t i, uint32_t j, int c)
+{
+	static const double wt[3] = { 0.25, 0.5, 0.25 };
+	double v = 0;
+
+	for (int k = 0; k < 6; k++) {
+		long x = 2 * (long)i - 1 + k % 3;
+		uint32_t y = 2 * j + (uint32_t)(k / 3);
+
+		x = x < 0 ? 0 : x >= SIT_W ? SIT_W - 1 : x;
+		y = y >= SIT_H ? SIT_H - 1 : y;
+		v += wt[k % 3] / 2.0 * card->chroma[(size_t)y * SIT_W + (size_t)x][c];
+	}
+	return v;
+}
+
+/* Largest |f - sited| over the chroma plane; *at gets the sample where it is. */
+static double siting_error(const struct siting_card *card, const struct fp_yuv_frame *f, uint32_t at[3])
+{
+	double worst = 0;
+
+	for (uint32_t j = 0; j < (SIT_H + 1) / 2; j++) {
+		for (uint32_t i = 0; i < (SIT_W + 1) / 2; i++) {
+			for (int c = 0; c < 2; c++) {
+				double e = fabs(frame_sample(f, 1, 2 * i + (uint32_t)c, j) - sited(card, i, j, c));
+
+				if (e > worst) {
+					worst = e;
+					at[0] = i;
+					at[1] = j;
+					at[2] = (uint32_t)c;
+				}
+			}
+		}
+	}
+	return worst;
+}
+
+static void check_siting(size_t bpp)
+{
+	static const unsigned threads[] = { 1, 3 };
+	const enum fp_yuv_format yf = bpp == 8 ? FP_YUV_P010 : FP_YUV_NV12;
+	struct siting_card card;
+	struct fp_yuv_frame ref, out, scalar;
+	uint32_t at[3] = { 0, 0, 0 };
+	double e;
+
+	siting_card(&card, bpp);
+	assert_int_equal(fp_yuv_frame_alloc(&ref, yf, SIT_W, SIT_H), 0);
+	assert_int_equal(fp_yuv_frame_alloc(&out, yf, SIT_W, SIT_H), 0);
+	assert_int_equal(fp_yuv_frame_alloc(&scalar, yf, SIT_W, SIT_H), 0);
+	reference(&card.im, &ref);
+	/* The reference rounds the exact value once: within half a code, plus SIT_SLACK. */
+	e = siting_error(&card, &ref, at);
+	if (e > 0.5 + SIT_SLACK)
+		fail_msg("%s reference: %s at chroma (%u, %u) is %.3f codes from the left-sited value",
+			 bpp == 8 ? "P010" : "NV12", at[2] ? "Cr" : "Cb", at[0], at[1], e);
+	for (size_t p = 0; p < sizeof(all_paths) / sizeof(all_paths[0]); p++) {
+		for (size_t t = 0; t < 2; t++) {
+			struct fp_converter *conv;
+			int r = fp_converter_create(&conv, threads[t], all_paths[p]);
+
+			if (r == -ENOTSUP)
+				continue;
+			assert_int_equal(r, 0);
+			assert_int_equal(fp_converter_run(conv, bpp == 8 ? FP_PIXFMT_RGBA16F : FP_PIXFMT_XRGB8888,
+							  card.im.data, card.im.stride, SIT_W, SIT_H, &out), 0);
+			fp_converter_destroy(conv);
+			/* The paths' contract: within 1 code of the reference, so 1.5 of the exact value. */
+			e = siting_error(&card, &out, at);
+			if (e > 1.5 + SIT_SLACK)
+				fail_msg("%s path %s threads %u: %s at chroma (%u, %u) is %.3f codes from the "
+					 "left-sited value", bpp == 8 ? "P010" : "NV12", fp_cpu_path_name(all_paths[p]),
+					 threads[t], at[2] ? "Cr" : "Cb", at[0], at[1], e);
+			if (all_paths[p] == FP_CPU_SCALAR)
+				for (int k = 0; k < 2; k++)
+					memcpy(scalar.data[k], out.data[k], scalar.stride[k] * (k ? (SIT_H + 1) / 2 : SIT_H));
+			/* SSE2 SDR does the scalar integer arithmetic: bit-exact. */
+			if (all_paths[p] == FP_CPU_SSE2 && bpp == 4) {
+				struct plane_diff d = frame_compare(&out, &scalar);
+
+				assert_int_equal(d.max_err[0], 0);
+				assert_int_equal(d.max_err[1], 0);
+			}
+		}
+	}
+	fp_yuv_frame_free(&scalar);
+	fp_yuv_frame_free(&out);
+	fp_yuv_frame_free(&ref);
+	free(card.chroma);
+	img_free(&card.im);
+}
+
+static void test_sdr_chroma_siting(void **state)
+{
+	(void)state;
+	check_siting(4);
+}
+
+static void test_hdr_chroma_siting(void **state)
+{
+	(void)state;
+	check_siting(8);
+}
+
 static void test_api(void **state)
 {
 	struct fp_converter *conv;
@@ -456,6 +642,8 @@ int main(void)
 		cmocka_unit_test(test_api),
 		cmocka_unit_test(test_sdr_known_values),
 		cmocka_unit_test(test_hdr_known_values),
+		cmocka_unit_test(test_sdr_chroma_siting),
+		cmocka_unit_test(test_hdr_chroma_siting),
 		cmocka_unit_test(test_pool_reuse),
 		cmocka_unit_test(test_sdr_paths_vs_reference),
 		cmocka_unit_test(test_hdr_paths_vs_reference),
