@@ -112,6 +112,30 @@ def sigint_when_grown(args, out, size, wait_s, timeout_s):
     return p.returncode, so
 
 
+def start_xvfb(size):
+    """An Xvfb of our own: ready when it writes its display number (-displayfd), within 10 s."""
+    rfd, wfd = os.pipe()
+    xv = subprocess.Popen(["Xvfb", "-displayfd", str(wfd), "-screen", "0", size + "x24",
+                           "-nolisten", "tcp", "-noreset"], pass_fds=(wfd,),
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    os.close(wfd)
+    buf = b""
+    while not buf.endswith(b"\n"):
+        if not select.select([rfd], [], [], 10)[0]:
+            break
+        chunk = os.read(rfd, 32)
+        if not chunk:
+            break
+        buf += chunk
+    os.close(rfd)
+    if not buf.endswith(b"\n"):
+        xv.kill()
+        xv.wait()
+        return None, None
+    return xv, ":" + buf.decode().strip()
+
+
 def finish():
     print("%d checks failed, %d parts skipped" % (_failures, _skips))
     sys.exit(1 if _failures else 77 if _skips else 0)

@@ -4,7 +4,7 @@ an application inside it, recorded to a file that ffprobe accepts; an existing d
 attached and left running; a host killed outright takes its display along. Suite cli."""
 import json, os, select, signal, subprocess, sys, time
 
-from fptlib import BUILD, FP, Report, check, gone, run, probe as probe_all, skip, stream0 as probe, finish, tmpdir
+from fptlib import BUILD, FP, Report, check, gone, run, probe as probe_all, skip, stream0 as probe, finish, tmpdir, start_xvfb
 
 TMP = tmpdir("fpt-disp-")
 
@@ -35,29 +35,6 @@ check(len(rep) == 3 and not os.path.exists("/tmp/.X11-unix/X" + rep[0][1:]),
 check(len(rep) == 3 and gone(int(rep[1])) and gone(int(rep[2])),
       "the application and its own children ended with the session (%s)" % rep[1:])
 
-
-def start_xvfb(size):
-    """An Xvfb of our own: ready when it writes its display number (-displayfd), within 10 s."""
-    rfd, wfd = os.pipe()
-    xv = subprocess.Popen(["Xvfb", "-displayfd", str(wfd), "-screen", "0", size + "x24",
-                           "-nolisten", "tcp", "-noreset"], pass_fds=(wfd,),
-                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-    os.close(wfd)
-    buf = b""
-    while not buf.endswith(b"\n"):
-        if not select.select([rfd], [], [], 10)[0]:
-            break
-        chunk = os.read(rfd, 32)
-        if not chunk:
-            break
-        buf += chunk
-    os.close(rfd)
-    if not buf.endswith(b"\n"):
-        xv.kill()
-        xv.wait()
-        return None, None
-    return xv, ":" + buf.decode().strip()
 
 
 def wait_gone(pid_fds, timeout_s):

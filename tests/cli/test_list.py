@@ -7,7 +7,7 @@ hundred outputs must get a capped listing with the rest counted, in bounded memo
 the names it sends cannot forge records. Suite cli."""
 import array, os, resource, select, shlex, signal, socket, struct, subprocess, threading, time
 
-from fptlib import BUILD, FP, Report, check, finish, interrupt, skip, tmpdir
+from fptlib import BUILD, FP, Report, check, finish, interrupt, skip, tmpdir, start_xvfb
 
 SRC = os.path.join(BUILD, "tools", "framepush-source")
 TMP = tmpdir("fpt-list-")
@@ -44,29 +44,6 @@ def records(text):
     """The listing as (keyword, words) per non-blank line, the way a script reads it."""
     return [(w[0], w[1:]) for w in (shlex.split(l) for l in text.splitlines() if l.strip())]
 
-
-def start_xvfb(size):
-    """An Xvfb of our own: ready when it writes its display number (-displayfd), within 10 s."""
-    rfd, wfd = os.pipe()
-    xv = subprocess.Popen(["Xvfb", "-displayfd", str(wfd), "-screen", "0", size + "x24",
-                           "-nolisten", "tcp", "-noreset"], pass_fds=(wfd,),
-                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-    os.close(wfd)
-    buf = b""
-    while not buf.endswith(b"\n"):
-        if not select.select([rfd], [], [], 10)[0]:
-            break
-        chunk = os.read(rfd, 32)
-        if not chunk:
-            break
-        buf += chunk
-    os.close(rfd)
-    if not buf.endswith(b"\n"):
-        xv.kill()
-        xv.wait()
-        return None, None
-    return xv, ":" + buf.decode().strip()
 
 
 def free_x_display():

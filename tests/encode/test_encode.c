@@ -999,18 +999,8 @@ int main(int argc, char **argv)
 	fp_log_init("test_encode");
 	if (argc > 2)
 		etu_set_tools(argv[1], argv[2]);
-	if (argc > 3) {
-		size_t i = 0;
-
-		/* A filter that names no test would run nothing and "pass". */
-		while (i < sizeof(tests) / sizeof(tests[0]) && strcmp(tests[i].name, argv[3]))
-			i++;
-		if (i == sizeof(tests) / sizeof(tests[0])) {
-			fprintf(stderr, "test_encode: no test named '%s'\n", argv[3]);
-			return 1;
-		}
-		cmocka_set_test_filter(argv[3]);
-	}
+	if (argc > 3 && fpt_select_test("test_encode", tests, sizeof(tests) / sizeof(tests[0]), argv[3]) < 0)
+		return 1;
 	/* A closed socket while streaming must surface as an error, not kill the test. */
 	signal(SIGPIPE, SIG_IGN);
 	/* SVT-AV1 prints its configuration banner at info level otherwise. */

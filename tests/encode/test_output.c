@@ -366,18 +366,8 @@ int main(int argc, char **argv)
 	fp_log_init("test_output");
 	if (argc > 2)
 		etu_set_tools(argv[1], argv[2]);
-	if (argc > 3) {
-		size_t i = 0;
-
-		/* A filter that names no test would run nothing and "pass". */
-		while (i < FP_ARRAY_LEN(tests) && strcmp(tests[i].name, argv[3]))
-			i++;
-		if (i == FP_ARRAY_LEN(tests)) {
-			fprintf(stderr, "test_output: no test named '%s'\n", argv[3]);
-			return 1;
-		}
-		cmocka_set_test_filter(argv[3]);
-	}
+	if (argc > 3 && fpt_select_test("test_output", tests, sizeof(tests) / sizeof(tests[0]), argv[3]) < 0)
+		return 1;
 	/* A reader that closes the pipe must surface as -EPIPE, not kill the test. */
 	signal(SIGPIPE, SIG_IGN);
 	fp_encode_route_av_log();

@@ -327,18 +327,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	etu_set_tools(argv[1], argv[2]);
-	if (argc > 3) {
-		size_t i = 0;
-
-		/* A filter that names no test would run nothing and "pass". */
-		while (i < FP_ARRAY_LEN(tests) && strcmp(tests[i].name, argv[3]))
-			i++;
-		if (i == FP_ARRAY_LEN(tests)) {
-			fprintf(stderr, "test_session: no test named '%s'\n", argv[3]);
-			return 1;
-		}
-		cmocka_set_test_filter(argv[3]);
-	}
+	if (argc > 3 && fpt_select_test("test_session", tests, sizeof(tests) / sizeof(tests[0]), argv[3]) < 0)
+		return 1;
 	fp_log_init("test-session");
 	fp_encode_route_av_log();
 	fpt_build_path("tools/framepush-source", source_exe, sizeof(source_exe));

@@ -681,7 +681,9 @@ static void hostile_scribbler(void **state)
 }
 
 /* A solid frame converts to one Y value and one CbCr pair everywhere but under its
- * signature (the first 8 pixels of row 0): anything else is garbage the host let through. */
+ * signature (the first 8 pixels of row 0) and the chroma that reaches it (left-sited: sample
+ * i filters columns 2i-1..2i+1, so samples 0..4): anything else is garbage the host let
+ * through. */
 static int frame_is_uniform(const struct fp_yuv_frame *f)
 {
 	size_t bps = f->format == FP_YUV_P010 ? 2 : 1;
@@ -692,7 +694,7 @@ static int frame_is_uniform(const struct fp_yuv_frame *f)
 			if (memcmp(f->data[0] + row * f->stride[0] + x * bps, y, bps))
 				return 0;
 	for (uint32_t row = 0; row < (f->height + 1) / 2; row++)
-		for (uint32_t x = row ? 0 : 4; x < (f->width + 1) / 2; x++)
+		for (uint32_t x = row ? 0 : 5; x < (f->width + 1) / 2; x++)
 			if (memcmp(f->data[1] + row * f->stride[1] + x * 2 * bps, c, 2 * bps))
 				return 0;
 	return 1;

@@ -356,3 +356,15 @@ int fpt_exit(int failed)
 {
 	return failed ? 1 : skipped ? 77 : 0;
 }
+
+int fpt_select_test(const char *prog, const struct CMUnitTest *tests, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(tests[i].name, name)) {
+			cmocka_set_test_filter(name);
+			return 0;
+		}
+	}
+	fprintf(stderr, "%s: no test named '%s'\n", prog, name);
+	return -1;
+}

@@ -69,6 +69,11 @@ int fpt_exit_code(int status);
  * failed and something skipped, so a skip is never counted as a pass. */
 #define fpt_skip(...) do { fpt_skip_note(__VA_ARGS__); skip(); } while (0)
 void fpt_skip_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Runs only the test called name (a group's meson entry): 0, or -1 with "prog: no test
+ * named" printed, since a filter that names no test would run nothing and "pass". */
+struct CMUnitTest;
+int fpt_select_test(const char *prog, const struct CMUnitTest *tests, size_t n, const char *name);
+
 /* The exit code for cmocka's result (the number of failed tests). */
 int fpt_exit(int failed);
 
