@@ -64,27 +64,41 @@ void report_progress(const struct fp_session_progress *p, void *user)
 	fprintf(stderr, "\r%s\033[K", line);
 }
 
+/* ", N what" onto buf when n is not 0. */
+static void add_count(char *buf, size_t cap, uint64_t n, const char *what)
+{
+	size_t len = strlen(buf);
+
+	if (n && len < cap)
+		snprintf(buf + len, cap - len, ", %llu %s", (unsigned long long)n, what);
+}
+
 void report_summary(const struct cli *c, const struct fp_session_result *res, int r)
 {
 	const struct fp_capture_stats *s = &res->capture;
 	const char *where = res->first_target[0] ? res->first_target
 			    : c->so.target ? c->so.target : "the viewers";
 	double secs = res->seconds;
+	char extra[160];
 
 	if (r < 0 && res->packets == 0 && res->frames_encoded == 0) {
 		fprintf(stdout, "framepush: nothing was delivered to %s\n",
 			!strcmp(where, "-") ? "standard output" : where);
 		return;
 	}
+	/* The integrity counters only when they are not zero: a clean run's summary stays
+	 * short enough to read. */
+	extra[0] = '\0';
+	add_count(extra, sizeof(extra), s->recreates, "recreates");
+	add_count(extra, sizeof(extra), s->stale_rejected, "stale rejected");
+	add_count(extra, sizeof(extra), s->busy_skipped, "busy skipped");
+	add_count(extra, sizeof(extra), s->signature_failures, "signature failures");
 	fprintf(stdout,
 		"framepush: %llu frames in %.2f s (%.2f fps): %llu fresh, %llu repeated, %llu dropped, "
-		"%llu ticks skipped, %llu recreates, %llu stale rejected, %llu busy skipped, "
-		"%llu signature failures; %.0f kbit/s, latency p50 %.1f ms p99 %.1f ms -> %s%s\n",
+		"%llu ticks skipped%s; %.0f kbit/s, latency p50 %.1f ms p99 %.1f ms -> %s%s\n",
 		(unsigned long long)s->frames_out, secs, secs > 0 ? (double)s->frames_out / secs : 0.0,
 		(unsigned long long)s->frames_fresh, (unsigned long long)s->frames_repeated,
-		(unsigned long long)res->frames_dropped, (unsigned long long)res->ticks_skipped,
-		(unsigned long long)s->recreates, (unsigned long long)s->stale_rejected,
-		(unsigned long long)s->busy_skipped, (unsigned long long)s->signature_failures,
+		(unsigned long long)res->frames_dropped, (unsigned long long)res->ticks_skipped, extra,
 		secs > 0 ? (double)res->bytes * 8 / 1000 / secs : 0.0,
 		(double)res->latency.p50_ns / 1e6, (double)res->latency.p99_ns / 1e6,
 		!strcmp(where, "-") ? "standard output" : where,
