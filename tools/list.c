@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/proc.h"
+#include "options.h"
 #include "source_exe.h"
 
 #define LIST_MAX_DISPLAYS 8
@@ -34,22 +35,23 @@ static void list_usage(FILE *f)
 	fprintf(f,
 "usage: framepush list [--display D]...\n"
 "\n"
-"Print what a display offers to capture: an X display's screens and RandR outputs, or a\n"
-"wlroots compositor's outputs, each with its current mode, position and the modes it has.\n"
-"Without --display: the X display in $DISPLAY and the Wayland display in $WAYLAND_DISPLAY,\n"
-"each under its own heading.\n"
+"Print what a display offers to capture: an X display's screens and RandR\n"
+"outputs, or a wlroots compositor's outputs, each with its current mode,\n"
+"position and the modes it has. Without --display: the X display in $DISPLAY\n"
+"and the Wayland display in $WAYLAND_DISPLAY, each under its own heading.\n"
 "\n"
-"  --display D   :N      an X display (what --display :N captures)\n"
-"                NAME    a Wayland socket in $XDG_RUNTIME_DIR (e.g. wayland-1), or a path\n"
-"                (up to %d times)\n"
+"  --display D   :N, HOST:N  an X display (what --display :N captures)\n"
+"                NAME        a Wayland socket in $XDG_RUNTIME_DIR (wayland-1),\n"
+"                            or its path (up to %d --display)\n"
 "  -h, --help    this text\n"
 "\n"
-"One record per line, first word the kind: 'X display :0' or 'Wayland display wayland-1',\n"
-"'screen N size=WxH depth=D', 'output NAME ... current=WxH@HZ pos=X,Y', 'mode WxH@HZ\n"
-"[current] [preferred]', '*-omitted N'; a blank line between displays.\n"
+"One record per line, first word the kind: 'X display :0' or 'Wayland display\n"
+"wayland-1', 'screen N size=WxH depth=D', 'output NAME ... current=WxH@HZ\n"
+"pos=X,Y', 'mode WxH@HZ [current] [preferred]', '*-omitted N'; a blank line\n"
+"between displays.\n"
 "\n"
-"Exit status: 0 when every display was listed, 1 when one could not be reached within\n"
-"5 s (the others are still listed), 2 on bad usage.\n",
+"Exit status: 0 when every display was listed, 1 when one could not be reached\n"
+"within 5 s (the others are still listed), 2 on bad usage.\n",
 		LIST_MAX_DISPLAYS);
 }
 
@@ -61,7 +63,7 @@ static int classify(const char *d, struct list_target *t)
 			"Wayland socket (virtual: displays exist only inside a session)\n", d);
 		return -EINVAL;
 	}
-	*t = (struct list_target){ .backend = d[0] == ':' ? "x11" : "wlr", .display = d };
+	*t = (struct list_target){ .backend = cli_is_x_display(d) ? "x11" : "wlr", .display = d };
 	return 0;
 }
 
@@ -89,16 +91,16 @@ static int list_targets(int argc, char **argv, struct list_target *t, int *n)
 			continue;
 		}
 		if (c == 'D')
-			fprintf(stderr, "framepush list: at most %d --display\n", LIST_MAX_DISPLAYS);
+			fprintf(stderr, "framepush list: at most %d --display", LIST_MAX_DISPLAYS);
 		else if (c == ':')
-			fprintf(stderr, "framepush list: %s needs a value\n", argv[optind - 1]);
+			fprintf(stderr, "framepush list: a value is missing after '%s'", argv[optind - 1]);
 		else
-			fprintf(stderr, "framepush list: unknown option '%s'\n", argv[optind - 1]);
-		fprintf(stderr, "see framepush list --help\n");
+			fprintf(stderr, "framepush list: unknown option '%s'", argv[optind - 1]);
+		fprintf(stderr, " (see framepush list --help)\n");
 		return 2;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "framepush list: stray argument '%s'\nsee framepush list --help\n",
+		fprintf(stderr, "framepush list: stray argument '%s' (see framepush list --help)\n",
 			argv[optind]);
 		return 2;
 	}
