@@ -314,3 +314,5 @@ check(len(modes) == MODE_CAP + (OUTPUT_CAP - 1)
       and sum("current" in m for m in first) == 0,
       "%d modes sent: %d listed for the first output, %s counted (the current one, sent last, "
       "among them)" % (N_MODES, len(first), omitted.get("modes-omitted")))
+
+finish()
