@@ -60,6 +60,7 @@ class Chromium:
             raise CDPError(why)
         self.profile = tempfile.mkdtemp(prefix="fpt-chromium-")
         self.ws, self.proc, self._id, self.events = None, None, 0, []
+        self.reloads = 0  # documents the page started over in (failed connection starts)
         self.log_path = log_path or os.path.join(self.profile, "chromium.log")
         args = ["nice", "-n", "10", CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu",
                 "--autoplay-policy=no-user-gesture-required",
@@ -188,7 +189,23 @@ class Chromium:
   };
   poll();
 })""" % (int(timeout_s * 1000), cond)
-        r = self.evaluate(js, await_promise=True, timeout_s=timeout_s + 5)
+        end = time.monotonic() + timeout_s
+        while True:
+            try:
+                r = self.evaluate(js, await_promise=True, timeout_s=timeout_s + 5)
+                break
+            except CDPError as e:
+                # The page starts over after a failed ICE/DTLS start (viewer.js retryOrFail,
+                # up to 3 times a minute): the wait goes on in the new document, counted.
+                if "navigated or closed" not in str(e) or time.monotonic() >= end:
+                    raise
+                self.reloads += 1
+                print("note: the page reloaded while waiting for %s (a failed connection "
+                      "start, retried by the page)" % cond[:80], flush=True)
+                time.sleep(0.2)  # the new document's context: no event reaches this client
+                js = js.replace("performance.now() + %d" % int(timeout_s * 1000),
+                                "performance.now() + %d" % int(max(0, end - time.monotonic()) * 1000))
+                timeout_s = max(0.1, end - time.monotonic())
         if not r or not r.get("ok"):
             raise TimeoutError("%s (after %g s waiting for %s%s)"
                                % (message, timeout_s, cond,
