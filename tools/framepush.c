@@ -33,14 +33,11 @@ static void on_sigint(int sig)
 /* --display virtual:WxH@HZ: a display of its own for the session, and APP started in it. */
 static int open_virtual_display(struct cli *c, struct fp_display **out)
 {
+	/* The mode cli_parse read and checked. */
 	struct fp_display_opts dopts = { .kind = c->display_kind, .width = c->mode_width,
-					 .height = c->mode_height, .refresh_hz = FP_MODE_DEFAULT_HZ };
+					 .height = c->mode_height, .refresh_hz = c->mode_hz };
 	struct fp_display *vd;
 
-	/* Checked by cli_parse; parsed again here for the rate. */
-	if (fp_parse_mode(c->display + 8, CLI_SIZE_MIN, CLI_SIZE_MIN, FP_WIDTH_MAX, FP_HEIGHT_MAX,
-			  1, 240, &dopts.width, &dopts.height, &dopts.refresh_hz) < 0)
-		return 2;
 	if (fp_display_create(&vd, &dopts) < 0) {
 		fprintf(stderr, "framepush: cannot create the %s virtual display %ux%u@%u (see above)\n",
 			c->display_kind, dopts.width, dopts.height, dopts.refresh_hz);
@@ -52,8 +49,6 @@ static int open_virtual_display(struct cli *c, struct fp_display **out)
 			c->verb, c->display_kind, fp_display_backend(vd), c->backend);
 		return 2;
 	}
-	c->mode_width = dopts.width;
-	c->mode_height = dopts.height;
 	c->so.capture.display = fp_display_name(vd);
 	c->so.capture.source_drop = fp_display_identity(vd, &c->so.capture.source_uid,
 							&c->so.capture.source_gid);
@@ -100,18 +95,6 @@ static int start_serve(struct cli *c)
 	return 0;
 }
 
-static void print_serve_summary(struct serve_glue *g, FILE *out)
-{
-	struct fp_serve_stats st;
-
-	fp_serve_stats(g->srv, &st);
-	fprintf(out, "framepush: served %llu viewer%s (%llu refused); %llu keyframes requested; input "
-	       "%llu forwarded, %llu refused\n", (unsigned long long)st.viewers_total,
-	       st.viewers_total == 1 ? "" : "s", (unsigned long long)st.refused,
-	       (unsigned long long)st.keyframes_requested, (unsigned long long)st.input_forwarded,
-	       (unsigned long long)st.input_refused);
-}
-
 static int run_session(struct cli *c)
 {
 	struct fp_session_result res;
@@ -143,7 +126,7 @@ static int run_session(struct cli *c)
 	if (!c->quiet || r < 0)
 		report_summary(c, &res, r);
 	if (serve && !c->quiet)
-		print_serve_summary(serve, stdout);
+		report_serve_summary(serve);
 	/* A run whose numbers were asked for and not delivered has failed: a script would
 	 * otherwise read an old file or nothing and carry on. */
 	sr = c->stats_path ? report_stats_json(c->stats_path, &res, serve) : 0;
@@ -189,7 +172,7 @@ static int cmd_capture(int argc, char **argv, enum verb mode)
 	}
 	if ((r = cli_check_late(&c)) != CLI_GO)
 		return r;
-	if (!strncmp(c.display ? c.display : "", "virtual:", 8))
+	if (cli_is_virtual(c.display))
 		r = open_virtual_display(&c, &vd);
 	else if (c.display)
 		c.so.capture.display = c.display;

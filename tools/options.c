@@ -335,7 +335,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
 	return CLI_GO;
 }
 
-static bool is_virtual(const char *display)
+bool cli_is_virtual(const char *display)
 {
 	return display && !strncmp(display, "virtual:", 8);
 }
@@ -375,13 +375,13 @@ static bool is_wayland_socket(const char *s)
 static int check_display(struct cli *c)
 {
 	const char *d = c->display;
-	uint32_t hz = FP_MODE_DEFAULT_HZ;
 
 	if (!d)
 		return CLI_GO;
-	if (is_virtual(d)) {
+	if (cli_is_virtual(d)) {
+		c->mode_hz = FP_MODE_DEFAULT_HZ;
 		if (fp_parse_mode(d + 8, CLI_SIZE_MIN, CLI_SIZE_MIN, FP_WIDTH_MAX, FP_HEIGHT_MAX, 1,
-				  240, &c->mode_width, &c->mode_height, &hz) < 0 ||
+				  240, &c->mode_width, &c->mode_height, &c->mode_hz) < 0 ||
 		    (c->mode_width | c->mode_height) & 1)
 			return bad_value(c->verb, "display", d,
 					 "virtual:WxH@HZ, W and H even, 16x16..7680x4320, HZ 1..240");
@@ -404,7 +404,7 @@ static int resolve_source(struct cli *c)
 	if (!c->source && !c->display)
 		c->source = "test"; /* what --help promises: nothing named, the test pattern */
 	if (!c->source)
-		c->source = is_virtual(c->display) ? (!strcmp(c->display_kind, "sway") ? "wlr" : "x11")
+		c->source = cli_is_virtual(c->display) ? (!strcmp(c->display_kind, "sway") ? "wlr" : "x11")
 			    : cli_is_x_display(c->display) ? "x11" : "wlr";
 	colon = strchr(c->source, ':');
 	n = colon ? (size_t)(colon - c->source) : strlen(c->source);
@@ -569,7 +569,7 @@ static int check_source(const struct cli *c)
 			c->verb);
 		return 2;
 	}
-	if (c->app && !is_virtual(c->display)) {
+	if (c->app && !cli_is_virtual(c->display)) {
 		fprintf(stderr, "framepush %s: an application (after --) needs --display virtual:WxH@HZ\n",
 			c->verb);
 		return 2;
@@ -577,7 +577,7 @@ static int check_source(const struct cli *c)
 	if (strcmp(b, "test") && refuse_given(c, "S", "a display has its own size (virtual:WxH@HZ "
 					      "sets one; --crop takes a part)") != CLI_GO)
 		return 2;
-	if (!is_virtual(c->display) &&
+	if (!cli_is_virtual(c->display) &&
 	    refuse_given(c, "K", "it chooses what runs a virtual:WxH@HZ display") != CLI_GO)
 		return 2;
 	return CLI_GO;
@@ -639,7 +639,7 @@ int cli_parse(struct cli *c, enum verb mode, int argc, char **argv)
 	if ((r = parse_args(c, argc, argv)) != CLI_GO || (r = check_display(c)) != CLI_GO ||
 	    (r = resolve_source(c)) != CLI_GO || (r = check_usage(c)) != CLI_GO)
 		return r;
-	if (!is_virtual(c->display)) {
+	if (!cli_is_virtual(c->display)) {
 		c->mode_width = c->so.capture.width;
 		c->mode_height = c->so.capture.height;
 	}

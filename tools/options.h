@@ -32,6 +32,7 @@ struct cli {
 	char **app;           /* after "--": the application to run inside the display */
 	enum verb mode;
 	uint32_t mode_width, mode_height; /* of a virtual display; else the --size asked for */
+	uint32_t mode_hz;     /* of a virtual display */
 	int quiet, overwrite;
 	uint64_t given;       /* options the user gave, by bit (see options.c's opt_bit) */
 	char backend[32];
@@ -55,5 +56,8 @@ void cli_version(FILE *f);
 
 /* An X display name: [HOST]:N[.S]. */
 bool cli_is_x_display(const char *s);
+
+/* A display framepush makes for the session: virtual:WxH@HZ (display may be NULL). */
+bool cli_is_virtual(const char *display);
 
 #endif

@@ -78,12 +78,14 @@ void report_summary(const struct cli *c, const struct fp_session_result *res, in
 	const struct fp_capture_stats *s = &res->capture;
 	const char *where = res->first_target[0] ? res->first_target
 			    : c->so.target ? c->so.target : "the viewers";
+
+	if (!strcmp(where, "-"))
+		where = "standard output";
 	double secs = res->seconds;
 	char extra[160];
 
 	if (r < 0 && res->packets == 0 && res->frames_encoded == 0) {
-		fprintf(stdout, "framepush: nothing was delivered to %s\n",
-			!strcmp(where, "-") ? "standard output" : where);
+		fprintf(stdout, "framepush: nothing was delivered to %s\n", where);
 		return;
 	}
 	/* The integrity counters only when they are not zero: a clean run's summary stays
@@ -101,8 +103,19 @@ void report_summary(const struct cli *c, const struct fp_session_result *res, in
 		(unsigned long long)res->frames_dropped, (unsigned long long)res->ticks_skipped, extra,
 		secs > 0 ? (double)res->bytes * 8 / 1000 / secs : 0.0,
 		(double)res->latency.p50_ns / 1e6, (double)res->latency.p99_ns / 1e6,
-		!strcmp(where, "-") ? "standard output" : where,
-		res->segments > 1 ? " (+ more segments)" : "");
+		where, res->segments > 1 ? " (+ more segments)" : "");
+}
+
+void report_serve_summary(struct serve_glue *g)
+{
+	struct fp_serve_stats st;
+
+	fp_serve_stats(g->srv, &st);
+	printf("framepush: served %llu viewer%s (%llu refused); %llu keyframes requested; input "
+	       "%llu forwarded, %llu refused\n", (unsigned long long)st.viewers_total,
+	       st.viewers_total == 1 ? "" : "s", (unsigned long long)st.refused,
+	       (unsigned long long)st.keyframes_requested, (unsigned long long)st.input_forwarded,
+	       (unsigned long long)st.input_refused);
 }
 
 static void json_string(FILE *f, const char *key, const char *v, int last)

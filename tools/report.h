@@ -23,6 +23,9 @@ void report_progress(const struct fp_session_progress *p, void *user);
  * was delivered where, or that nothing was. r: the session's return. */
 void report_summary(const struct cli *c, const struct fp_session_result *res, int r);
 
+/* serve's line after the session: viewers served and refused, keyframes, input. */
+void report_serve_summary(struct serve_glue *g);
+
 /* The stats JSON (a failed write is logged and returned as a negative errno). */
 int report_stats_json(const char *path, const struct fp_session_result *r,
 		      struct serve_glue *serve);
