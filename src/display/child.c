@@ -103,7 +103,14 @@ int fp_display_start_child(const struct fp_display_child *c, pid_t *pid_out)
 
 		close(pfd[0]);
 		e = child_setup(c, parent);
-		if (!e) {
+		if (!e && c->run) {
+			int ready = pfd[1];
+
+			e = c->run(c->run_arg, &ready);
+			if (ready < 0) /* it ran: its status tells the rest */
+				_exit(e ? 1 : 0);
+			e = e ? e : EPROTO; /* ended before it was ready, and said nothing */
+		} else if (!e) {
 			execve(c->exe, c->argv, c->envp);
 			e = errno;
 		}

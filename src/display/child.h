@@ -20,6 +20,12 @@ int fp_display_find_exe(const char *name, const char *path, char *out, size_t ca
 
 struct fp_display_child {
 	const char *exe;        /* path to execve (no PATH search here: fp_display_find_exe) */
+	/* Instead of exe: a function the child runs after the same setup, then exits with its
+	 * result (0 or an errno). It may use async-signal-safe calls only (the parent may have
+	 * threads); once ready it closes *ready_fd and sets it to -1, releasing the parent. An
+	 * error before that is reported as an exec failure would be. */
+	int (*run)(void *arg, int *ready_fd);
+	void *run_arg;
 	char *const *argv;
 	char *const *envp;
 	const char *cwd;        /* the child's working directory, "/" if it fails; NULL: ours */
@@ -31,7 +37,7 @@ struct fp_display_child {
 	gid_t gid;
 };
 
-/* Forks and execs c, returning once the program runs (its group and death signal are in
+/* Forks and execs c (or runs c->run), returning once the program runs (its group and death signal are in
  * place by then) or could not be started. The death signal (SIGTERM) follows the thread
  * that called this: create displays from a thread that lives as long as they do. Returns 0
  * and *pid, or -errno (the exec's own failure included). */
