@@ -35,8 +35,10 @@ static int open_virtual_display(struct cli *c, struct fp_display **out)
 {
 	/* The mode cli_parse read and checked. */
 	struct fp_display_opts dopts = { .kind = c->display_kind, .width = c->mode_width,
-					 .height = c->mode_height, .refresh_hz = c->mode_hz };
+					 .height = c->mode_height, .refresh_hz = c->mode_hz,
+					 .portal = !strcmp(c->backend, "portal") };
 	struct fp_display *vd;
+	const char *name;
 
 	if (fp_display_create(&vd, &dopts) < 0) {
 		fprintf(stderr, "framepush: cannot create the %s virtual display %ux%u@%u (see above)\n",
@@ -44,12 +46,14 @@ static int open_virtual_display(struct cli *c, struct fp_display **out)
 		return 1;
 	}
 	*out = vd;
-	if (strcmp(fp_display_backend(vd), c->backend)) {
+	/* The portal source captures through the display's session bus, where there is one. */
+	name = dopts.portal ? fp_display_bus(vd) : fp_display_name(vd);
+	if (!name || (!dopts.portal && strcmp(fp_display_backend(vd), c->backend))) {
 		fprintf(stderr, "framepush %s: a %s display is captured by the %s source, not %s\n",
 			c->verb, c->display_kind, fp_display_backend(vd), c->backend);
 		return 2;
 	}
-	c->so.capture.display = fp_display_name(vd);
+	c->so.capture.display = name;
 	c->so.capture.source_drop = fp_display_identity(vd, &c->so.capture.source_uid,
 							&c->so.capture.source_gid);
 	/* The source inherits it: the display's cookie (Xvfb) is private to the session. */

@@ -16,6 +16,10 @@
 #include "framepush/capture.h"
 #include "framepush/output.h"
 
+/* The portal source attaches only once the ScreenCast portal granted a stream, which may
+ * mean a person answering its dialog: the 4 s that suit a compositor would refuse them. */
+#define PORTAL_ATTACH_TIMEOUT_NS (60 * FP_NSEC_PER_SEC)
+
 /* A usage error in one option's value: names the option, the value and what it wants. */
 static int bad_value(const char *verb, const char *opt, const char *value, const char *want)
 {
@@ -387,7 +391,8 @@ static int check_display(struct cli *c)
 					 "virtual:WxH@HZ, W and H even, 16x16..7680x4320, HZ 1..240");
 		return CLI_GO;
 	}
-	if (cli_is_x_display(d) || is_wayland_socket(d))
+	/* The portal source's display is a D-Bus address: the bus answers for it. */
+	if (!strcmp(c->backend, "portal") || cli_is_x_display(d) || is_wayland_socket(d))
 		return CLI_GO;
 	fprintf(stderr, "framepush %s: bad --display '%s': not an X display (:N or HOST:N), no "
 		"Wayland socket of that name in $XDG_RUNTIME_DIR (%s), and not virtual:WxH@HZ\n",
@@ -418,11 +423,14 @@ static int resolve_source(struct cli *c)
 	c->so.capture.backend = c->backend;
 	/* Only the test source signs its frames. */
 	c->so.capture.verify_signatures = !strcmp(c->backend, "test");
-	if (strcmp(c->backend, "test") && strcmp(c->backend, "x11") && strcmp(c->backend, "wlr")) {
-		fprintf(stderr, "framepush %s: unknown source '%s' (test, x11, wlr)\n", c->verb,
-			c->backend);
+	if (strcmp(c->backend, "test") && strcmp(c->backend, "x11") && strcmp(c->backend, "wlr") &&
+	    strcmp(c->backend, "portal")) {
+		fprintf(stderr, "framepush %s: unknown source '%s' (test, x11, wlr, portal)\n",
+			c->verb, c->backend);
 		return 2;
 	}
+	if (!strcmp(c->backend, "portal"))
+		c->so.capture.attach_timeout_ns = PORTAL_ATTACH_TIMEOUT_NS;
 	return CLI_GO;
 }
 
@@ -569,6 +577,10 @@ static int check_source(const struct cli *c)
 			c->verb);
 		return 2;
 	}
+	if (!strcmp(b, "portal") && cli_is_virtual(c->display) && strcmp(c->display_kind, "sway")) {
+		fprintf(stderr, "framepush %s: the portal source needs --display-kind sway\n", c->verb);
+		return 2;
+	}
 	if (c->app && !cli_is_virtual(c->display)) {
 		fprintf(stderr, "framepush %s: an application (after --) needs --display virtual:WxH@HZ\n",
 			c->verb);
@@ -636,8 +648,9 @@ int cli_parse(struct cli *c, enum verb mode, int argc, char **argv)
 	c->verb = verbs[mode];
 	c->mode = mode;
 	c->display_kind = "xvfb";
-	if ((r = parse_args(c, argc, argv)) != CLI_GO || (r = check_display(c)) != CLI_GO ||
-	    (r = resolve_source(c)) != CLI_GO || (r = check_usage(c)) != CLI_GO)
+	/* The source first: what --display may be depends on it. */
+	if ((r = parse_args(c, argc, argv)) != CLI_GO || (r = resolve_source(c)) != CLI_GO ||
+	    (r = check_display(c)) != CLI_GO || (r = check_usage(c)) != CLI_GO)
 		return r;
 	if (!cli_is_virtual(c->display)) {
 		c->mode_width = c->so.capture.width;
@@ -667,7 +680,8 @@ static int check_spec(const struct cli *c)
 	case 0:
 		return CLI_GO;
 	case 3:
-		fprintf(stderr, "framepush %s: source '%s' is not in this build (test, x11, wlr)\n",
+		fprintf(stderr, "framepush %s: source '%s' is not in this build (test, x11, wlr, "
+			"portal)\n",
 			c->verb, c->backend);
 		return 2;
 	default:

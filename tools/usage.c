@@ -29,6 +29,7 @@ void cli_usage(FILE *f)
 "Source:\n"
 "  --source SPEC     test[:key=value,...], x11, or wlr[:key=value,...]\n"
 "                    (default: the backend of --display, else test)\n"
+"                    portal: xdg-desktop-portal ScreenCast (virtual: sway kind)\n"
 "                    wlr keys: output=NAME (which output), cursor=0|1 (draw the\n"
 "                    pointer); test keys:\n"
 "      pattern=moving|bars|solid|clock   stripes, 75% bars, one colour, or\n"

@@ -3,7 +3,9 @@
  * Kinds: "xvfb" (an X server; fixed mode: a mode change means a new server) and "sway"
  * (a wlroots compositor, headless backend, pixman renderer; runs as an unprivileged user,
  * its output's mode can change at run time). The source backend that captures a display is
- * fp_display_backend() ("x11" or "wlr"); the host passes fp_display_name() to it. */
+ * fp_display_backend() ("x11" or "wlr"); the host passes fp_display_name() to it. A sway
+ * display can also run a desktop session for xdg-desktop-portal's ScreenCast (opts.portal):
+ * the "portal" source then captures it through fp_display_bus(). */
 #ifndef FRAMEPUSH_DISPLAY_H
 #define FRAMEPUSH_DISPLAY_H
 
@@ -17,7 +19,11 @@ struct fp_display_opts {
 	uint32_t width, height, refresh_hz;
 	const char *user;            /* sway as root: the unprivileged user to run it as
 	                              * (NULL: a fresh uid/gid of this session alone) */
-	int64_t start_timeout_ns;    /* 0: 10 s */
+	int64_t start_timeout_ns;    /* 0: 10 s (20 s with portal) */
+	int portal;                  /* sway: also a desktop session for the ScreenCast portal,
+	                              * as the display's account: a private D-Bus session bus,
+	                              * PipeWire, WirePlumber, xdg-desktop-portal(-wlr) bound to
+	                              * the output with no chooser. Ignored by xvfb. */
 };
 
 /* Starts the display and waits (bounded) until clients can connect. Returns 0 or -errno
@@ -30,6 +36,11 @@ void fp_display_destroy(struct fp_display *d);
 const char *fp_display_name(const struct fp_display *d);
 /* The framepush-source backend that captures this display: "x11" or "wlr". */
 const char *fp_display_backend(const struct fp_display *d);
+
+/* The D-Bus address of the display's own session bus ("unix:path=/.../bus"), where the
+ * ScreenCast portal of this display answers; NULL when the display has none (xvfb, sway
+ * without opts.portal). The host passes it to the portal source as its display. */
+const char *fp_display_bus(const struct fp_display *d);
 
 /* What a client of this display needs in its environment besides the name, as "KEY=VALUE"
  * (Xvfb: XAUTHORITY=<the session's private cookie file>), or "" when nothing. Applications
@@ -47,7 +58,8 @@ int fp_display_identity(const struct fp_display *d, uid_t *uid, gid_t *gid);
 /* Changes the mode at run time; -ENOTSUP where the display cannot (Xvfb). */
 int fp_display_set_mode(struct fp_display *d, uint32_t width, uint32_t height, uint32_t hz);
 
-/* Starts argv inside the display (DISPLAY / WAYLAND_DISPLAY set; as the display's user),
+/* Starts argv inside the display (DISPLAY / WAYLAND_DISPLAY set, and with a portal desktop
+ * DBUS_SESSION_BUS_ADDRESS and XDG_CURRENT_DESKTOP=sway; as the display's user),
  * in its own process group, stdin on /dev/null. A bare argv[0] is looked up in the PATH the
  * application gets: the caller's for xvfb, /usr/local/bin:/usr/bin:/bin for sway. The
  * application is killed when the display is destroyed, and gets SIGTERM if the calling
@@ -65,6 +77,7 @@ struct fp_display_impl {
 	int (*spawn)(struct fp_display *d, char *const argv[], pid_t *pid);
 	const char *(*client_env)(const struct fp_display *d); /* NULL: nothing */
 	int (*identity)(const struct fp_display *d, uid_t *uid, gid_t *gid); /* NULL: ours */
+	const char *(*bus)(const struct fp_display *d); /* NULL: no session bus */
 };
 
 /* Every fp_display starts with this, so the generic layer finds its table. */

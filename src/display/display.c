@@ -56,6 +56,11 @@ const char *fp_display_client_env(const struct fp_display *d)
 	return impl_of(d)->client_env ? impl_of(d)->client_env(d) : "";
 }
 
+const char *fp_display_bus(const struct fp_display *d)
+{
+	return impl_of(d)->bus ? impl_of(d)->bus(d) : NULL;
+}
+
 int fp_display_identity(const struct fp_display *d, uid_t *uid, gid_t *gid)
 {
 	return impl_of(d)->identity ? impl_of(d)->identity(d, uid, gid) : 0;

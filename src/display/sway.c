@@ -11,7 +11,8 @@
  * or symlink cannot pass.
  *
  * Readiness is event-driven: inotify on the runtime directory for both sockets, a pidfd for
- * an early exit, then `swaymsg -t get_outputs` must list the output at the asked mode. */
+ * an early exit, then `swaymsg -t get_outputs` must list the output at the asked mode.
+ * With opts->portal, the portal desktop (desktop.h) starts once the output is there. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -34,6 +35,7 @@
 #include "common/proc.h"
 #include "common/util.h"
 #include "child.h"
+#include "desktop.h"
 #include "framepush/display.h"
 #include "framepush/proto.h"
 
@@ -47,6 +49,8 @@
 #define SWAYMSG_TIMEOUT_MS 5000
 #define EXIT_WAIT_MS 2000
 #define TERM_WAIT_MS 1000
+#define PORTAL_START_TIMEOUT_NS (20 * FP_NSEC_PER_SEC) /* sway, then five more services */
+#define LEFTOVER_ROUNDS 4
 
 extern const struct fp_display_impl fp_display_sway;
 
@@ -57,6 +61,8 @@ struct fp_display {
 	uid_t uid;
 	gid_t gid;
 	int drop; /* run children as uid/gid (we are root) */
+	int fresh_uid; /* the account is this session's alone: whatever runs as it is ours */
+	struct fp_desktop *desktop; /* opts->portal: the ScreenCast portal's session */
 	char dir[PATH_MAX];
 	char wl_path[PATH_MAX + 32];
 	char ipc_path[PATH_MAX + 32];
@@ -84,6 +90,11 @@ static void build_env(const struct fp_display *d, char bufs[][PATH_MAX + 64], ch
 	} else {
 		snprintf(bufs[n], sizeof(bufs[n]), "WAYLAND_DISPLAY=%s", WL_SOCKET), n++;
 		snprintf(bufs[n], sizeof(bufs[n]), "XDG_SESSION_TYPE=wayland"), n++;
+		if (d->desktop) { /* the portal's session, found as a desktop finds it */
+			snprintf(bufs[n], sizeof(bufs[n]), "DBUS_SESSION_BUS_ADDRESS=%s",
+				 fp_desktop_bus(d->desktop)), n++;
+			snprintf(bufs[n], sizeof(bufs[n]), "XDG_CURRENT_DESKTOP=sway"), n++;
+		}
 	}
 	if (getenv("FRAMEPUSH_LOG"))
 		snprintf(bufs[n], sizeof(bufs[n]), "FRAMEPUSH_LOG=%s", getenv("FRAMEPUSH_LOG")), n++;
@@ -112,8 +123,8 @@ static int swaymsg(const struct fp_display *d, char *out, size_t out_cap, const 
 		   const char *a2, const char *a3, const char *a4, const char *a5, const char *a6)
 {
 	char *argv[12] = { (char *)"/usr/bin/swaymsg", (char *)"-s", (char *)d->ipc_path };
-	char bufs[8][PATH_MAX + 64];
-	char *envp[9];
+	char bufs[10][PATH_MAX + 64];
+	char *envp[11];
 	const char *extra[] = { a1, a2, a3, a4, a5, a6 };
 	size_t n = 3, len = 0;
 	int pfd[2], r, st = 0;
@@ -280,6 +291,7 @@ static int session_account(struct fp_display *d)
 		d->uid = uid;
 		d->gid = (gid_t)uid;
 		d->drop = 1;
+		d->fresh_uid = 1;
 		return 0;
 	}
 	fp_error("sway display: no free session uid found in 16 tries");
@@ -358,6 +370,78 @@ static int write_config(struct fp_display *d, char *path, size_t cap)
 	return 0;
 }
 
+/* 1 when the process pid runs as uid (its real or effective uid, from /proc: the owner of
+ * /proc/<pid> is root for a process that made itself non-dumpable). A zombie runs nothing:
+ * it waits for its parent (init, for an orphan) to reap it, which no signal hastens. */
+static int runs_as(const char *pid, uid_t uid)
+{
+	char path[64], line[256], state = '?';
+	unsigned long r, e;
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "State: %c", &state) == 1 && (state == 'Z' || state == 'X'))
+			break;
+		if (sscanf(line, "Uid: %lu %lu", &r, &e) == 2) {
+			found = r == uid || e == uid;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* SIGKILLs every process of uid and waits (bounded) for it to exit; 0 when none was left. */
+static int kill_uid_round(uid_t uid)
+{
+	DIR *dp = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	if (!dp)
+		return 0;
+	while ((e = readdir(dp))) {
+		long pid = strtol(e->d_name, NULL, 10);
+		int fd;
+
+		if (pid <= 0 || !runs_as(e->d_name, uid))
+			continue;
+		fd = fp_pidfd_open((pid_t)pid);
+		kill((pid_t)pid, SIGKILL);
+		if (fd >= 0) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+
+			poll(&p, 1, TERM_WAIT_MS);
+			close(fd);
+		}
+		n++;
+	}
+	closedir(dp);
+	return n;
+}
+
+/* A fresh session account is ours alone: whatever still runs as it (a service the portal's
+ * bus activated and that left its group, a daemonised application) is a leftover of this
+ * session, and nothing of it may reach the next one. Rounds, as one may fork meanwhile. */
+static void end_uid_leftovers(const struct fp_display *d)
+{
+	int total = 0, n = 0;
+
+	for (int round = 0; round < LEFTOVER_ROUNDS && (n = kill_uid_round(d->uid)) > 0; round++)
+		total += n;
+	if (total)
+		fp_info("sway display: ended %d leftover process(es) of uid %u", total,
+			(unsigned)d->uid);
+	if (n)
+		fp_warn("sway display: processes of uid %u survive %d rounds of SIGKILL",
+			(unsigned)d->uid, LEFTOVER_ROUNDS);
+}
+
 /* ---- the display ---- */
 
 static void sway_destroy(struct fp_display *d)
@@ -367,6 +451,8 @@ static void sway_destroy(struct fp_display *d)
 	for (size_t i = 0; i < d->n_apps; i++)
 		fp_child_stop(d->apps[i], TERM_WAIT_MS);
 	d->n_apps = 0;
+	fp_desktop_stop(d->desktop); /* its portal is a client of sway: before sway */
+	d->desktop = NULL;
 	if (d->sway > 0) {
 		/* Politely first (sway tears its clients and sockets down), then by force. */
 		if (swaymsg(d, NULL, 0, "exit", NULL, NULL, NULL, NULL, NULL) == 0)
@@ -374,6 +460,8 @@ static void sway_destroy(struct fp_display *d)
 		fp_child_stop(d->sway, TERM_WAIT_MS); /* and swaybg or whatever is left in its group */
 	}
 	fp_close(&d->sway_pidfd);
+	if (d->fresh_uid)
+		end_uid_leftovers(d);
 	if (d->dir[0])
 		remove_dir(d->dir);
 	free(d);
@@ -554,10 +642,23 @@ static int wait_output(struct fp_display *d, int64_t deadline, int64_t timeout)
 	}
 }
 
+static int start_desktop(struct fp_display *d, int64_t deadline)
+{
+	struct fp_desktop_opts o = { .dir = d->dir, .uid = d->uid, .gid = d->gid, .drop = d->drop,
+				     .wayland = WL_SOCKET, .output = d->output, .hz = d->hz };
+	int r = fp_desktop_start(&d->desktop, &o, deadline);
+
+	if (r < 0)
+		fp_error("sway display: the portal desktop did not start (uid %u, %s)",
+			 (unsigned)d->uid, d->dir);
+	return r;
+}
+
 static int sway_create(struct fp_display **out, const struct fp_display_opts *opts)
 {
 	struct fp_display *d = calloc(1, sizeof(*d));
-	int64_t timeout = opts->start_timeout_ns ? opts->start_timeout_ns : 10 * FP_NSEC_PER_SEC;
+	int64_t timeout = opts->start_timeout_ns ? opts->start_timeout_ns
+			  : opts->portal ? PORTAL_START_TIMEOUT_NS : 10 * FP_NSEC_PER_SEC;
 	int64_t deadline = fp_now_ns() + timeout;
 	char config[PATH_MAX + 16];
 	int r;
@@ -575,6 +676,8 @@ static int sway_create(struct fp_display **out, const struct fp_display_opts *op
 		r = start_sway(d, config, deadline, timeout);
 	if (r == 0)
 		r = wait_output(d, deadline, timeout);
+	if (r == 0 && opts->portal)
+		r = start_desktop(d, deadline);
 	if (r < 0) {
 		sway_destroy(d);
 		return r;
@@ -588,6 +691,11 @@ static int sway_create(struct fp_display **out, const struct fp_display_opts *op
 static const char *sway_name(const struct fp_display *d)
 {
 	return d->wl_path;
+}
+
+static const char *sway_bus(const struct fp_display *d)
+{
+	return d->desktop ? fp_desktop_bus(d->desktop) : NULL;
 }
 
 static int sway_set_mode(struct fp_display *d, uint32_t width, uint32_t height, uint32_t hz)
@@ -680,4 +788,5 @@ const struct fp_display_impl fp_display_sway = {
 	.set_mode = sway_set_mode,
 	.spawn = sway_spawn,
 	.identity = sway_identity,
+	.bus = sway_bus,
 };

@@ -1,0 +1,37 @@
+/* fpt-portal-desktop: a sway display with its portal desktop, through the C API, for
+ * test_portal_desktop.py. Prints "BUS UID DIR" once the display is ready, destroys it when
+ * a line (or EOF) arrives on stdin, then prints "DESTROYED". Exit 1 when creation fails. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "framepush/display.h"
+
+int main(int argc, char **argv)
+{
+	struct fp_display_opts o = { .kind = "sway", .width = 640, .height = 480,
+				     .refresh_hz = 30, .portal = 1 };
+	struct fp_display *d;
+	const char *bus, *name;
+	uid_t uid = getuid();
+	gid_t gid;
+	char line[64];
+
+	(void)argc;
+	(void)argv;
+	if (fp_log_init("fpt-portal-desktop") < 0 || fp_display_create(&d, &o) < 0)
+		return 1;
+	bus = fp_display_bus(d);
+	name = fp_display_name(d);
+	fp_display_identity(d, &uid, &gid);
+	/* The Wayland socket's directory is the runtime directory. */
+	printf("%s %u %.*s\n", bus ? bus : "(none)", (unsigned)uid,
+	       (int)(strrchr(name, '/') - name), name);
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		line[0] = '\0';
+	fp_display_destroy(d);
+	printf("DESTROYED\n");
+	return bus ? 0 : 1;
+}
