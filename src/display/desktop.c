@@ -23,12 +23,16 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
+#include "wl_relay.h"
 
 #define QUERY_TIMEOUT_MS 2000
 #define QUERY_INTERVAL_MS 50
 #define TERM_WAIT_MS 1000
 
-enum svc { SVC_DBUS, SVC_PIPEWIRE, SVC_WIREPLUMBER, SVC_XDPW, SVC_XDP, SVC_N };
+enum svc { SVC_DBUS, SVC_PIPEWIRE, SVC_WIREPLUMBER, SVC_RELAY, SVC_XDPW, SVC_XDP, SVC_N };
+/* The portal backend's own socket to sway: through the relay (display/wl_relay.h). */
+#define RELAY_SOCKET "wayland-portal"
+
 
 static const struct {
 	const char *name, *exe, *log;
@@ -36,6 +40,7 @@ static const struct {
 	[SVC_DBUS] = { "dbus-daemon", "/usr/bin/dbus-daemon", "dbus.log" },
 	[SVC_PIPEWIRE] = { "pipewire", "/usr/bin/pipewire", "pipewire.log" },
 	[SVC_WIREPLUMBER] = { "wireplumber", "/usr/bin/wireplumber", "wireplumber.log" },
+	[SVC_RELAY] = { "the Wayland relay", NULL, "relay.log" }, /* a fork of ours */
 	[SVC_XDPW] = { "xdg-desktop-portal-wlr", "/usr/libexec/xdg-desktop-portal-wlr", "xdpw.log" },
 	[SVC_XDP] = { "xdg-desktop-portal", "/usr/libexec/xdg-desktop-portal", "xdp.log" },
 };
@@ -59,12 +64,18 @@ static void build_env(const struct fp_desktop *dt, char bufs[][PATH_MAX + 64], c
 		      const char *const *extra)
 {
 	size_t n = 0;
+	int wl_extra = 0;
 
 	snprintf(bufs[n++], PATH_MAX + 64, "XDG_RUNTIME_DIR=%s", dt->dir);
 	snprintf(bufs[n++], PATH_MAX + 64, "PIPEWIRE_RUNTIME_DIR=%s", dt->dir);
 	snprintf(bufs[n++], PATH_MAX + 64, "HOME=%s", dt->dir);
 	snprintf(bufs[n++], PATH_MAX + 64, "PATH=%s", FP_DISPLAY_PATH);
-	snprintf(bufs[n++], PATH_MAX + 64, "WAYLAND_DISPLAY=%s", dt->wayland);
+	/* An extra WAYLAND_DISPLAY (the portal backend's) replaces the display's own. */
+	for (size_t i = 0; extra && extra[i]; i++)
+		if (!strncmp(extra[i], "WAYLAND_DISPLAY=", 16))
+			wl_extra = 1;
+	if (!wl_extra)
+		snprintf(bufs[n++], PATH_MAX + 64, "WAYLAND_DISPLAY=%s", dt->wayland);
 	/* xdg-desktop-portal picks wlr.portal by this name (its UseIn). */
 	snprintf(bufs[n++], PATH_MAX + 64, "XDG_CURRENT_DESKTOP=sway");
 	snprintf(bufs[n++], PATH_MAX + 64, "XDG_SESSION_TYPE=wayland");
@@ -310,6 +321,16 @@ static int write_configs(const struct fp_desktop *dt)
 	return write_file(dt, "xdpw.conf", text);
 }
 
+/* xdg-desktop-portal-wlr 0.7 will not cast a GPU-less compositor without it. */
+static int start_relay(struct fp_desktop *dt)
+{
+	char listen[PATH_MAX + 32], target[PATH_MAX + 80];
+
+	snprintf(listen, sizeof(listen), "%s/%s", dt->dir, RELAY_SOCKET);
+	snprintf(target, sizeof(target), "%s/%s", dt->dir, dt->wayland);
+	return fp_wl_relay_start(listen, target, dt->drop, dt->uid, dt->gid, &dt->pid[SVC_RELAY]);
+}
+
 static int start_service(struct fp_desktop *dt, enum svc s)
 {
 	char conf[PATH_MAX + 32], log_path[PATH_MAX + 32], pw[PATH_MAX + 32], gr[PATH_MAX + 32];
@@ -335,11 +356,15 @@ static int start_service(struct fp_desktop *dt, enum svc s)
 		/* Restore tokens that outlive one ScreenCast session: a source that restarts
 		 * is not asked again. */
 		extra[0] = "XDPW_PERSIST_MODE=permanent";
+		extra[1] = "WAYLAND_DISPLAY=" RELAY_SOCKET;
 	}
-	r = start_as(dt, argv, extra, log_path, -1, &dt->pid[s]);
+	if (s == SVC_RELAY)
+		r = start_relay(dt);
+	else
+		r = start_as(dt, argv, extra, log_path, -1, &dt->pid[s]);
 	if (r < 0) {
 		dt->pid[s] = 0;
-		fp_error("portal desktop: cannot start %s: %s", svcs[s].exe, strerror(-r));
+		fp_error("portal desktop: cannot start %s: %s", svcs[s].name, strerror(-r));
 		return r;
 	}
 	dt->pidfd[s] = fp_pidfd_open(dt->pid[s]);
@@ -349,7 +374,7 @@ static int start_service(struct fp_desktop *dt, enum svc s)
 static int installed(void)
 {
 	for (int i = 0; i < SVC_N; i++)
-		if (access(svcs[i].exe, X_OK) < 0) {
+		if (svcs[i].exe && access(svcs[i].exe, X_OK) < 0) {
 			fp_error("portal desktop: %s not installed (%s)", svcs[i].name, svcs[i].exe);
 			return -ENOENT;
 		}
@@ -382,7 +407,7 @@ static int bring_up(struct fp_desktop *dt, int64_t deadline)
 	if ((r = start_service(dt, SVC_DBUS)) < 0 || (r = wait_cond(dt, &bus, deadline)) < 0 ||
 	    (r = start_service(dt, SVC_PIPEWIRE)) < 0 || (r = wait_cond(dt, &pw, deadline)) < 0 ||
 	    (r = start_service(dt, SVC_WIREPLUMBER)) < 0 ||
-	    (r = start_service(dt, SVC_XDPW)) < 0 || (r = wait_cond(dt, &wlr, deadline)) < 0 ||
+	    (r = start_service(dt, SVC_RELAY)) < 0 || (r = start_service(dt, SVC_XDPW)) < 0 || (r = wait_cond(dt, &wlr, deadline)) < 0 ||
 	    (r = start_service(dt, SVC_XDP)) < 0 || (r = wait_cond(dt, &xdp, deadline)) < 0)
 		return r;
 	return wait_cond(dt, &wp, deadline);
@@ -415,9 +440,9 @@ int fp_desktop_start(struct fp_desktop **out, const struct fp_desktop_opts *opts
 		return r;
 	}
 	fp_info("portal desktop: bus %s; pids: dbus-daemon %d, pipewire %d, wireplumber %d, "
-		"xdg-desktop-portal-wlr %d, xdg-desktop-portal %d", dt->bus, (int)dt->pid[SVC_DBUS],
-		(int)dt->pid[SVC_PIPEWIRE], (int)dt->pid[SVC_WIREPLUMBER], (int)dt->pid[SVC_XDPW],
-		(int)dt->pid[SVC_XDP]);
+		"relay %d, xdg-desktop-portal-wlr %d, xdg-desktop-portal %d", dt->bus,
+		(int)dt->pid[SVC_DBUS], (int)dt->pid[SVC_PIPEWIRE], (int)dt->pid[SVC_WIREPLUMBER],
+		(int)dt->pid[SVC_RELAY], (int)dt->pid[SVC_XDPW], (int)dt->pid[SVC_XDP]);
 	*out = dt;
 	return 0;
 }
