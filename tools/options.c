@@ -16,8 +16,12 @@
 #include "framepush/capture.h"
 #include "framepush/output.h"
 
-/* The portal source attaches only once the ScreenCast portal granted a stream, which may
- * mean a person answering its dialog: the 4 s that suit a compositor would refuse them. */
+/* The portal source says hello only once the ScreenCast portal granted a stream, which may
+ * mean a person answering its dialog, and a wlroots portal sends its first frame only when
+ * the screen changes: the seconds that suit a compositor would refuse them. The source
+ * bounds the dialog itself (its timeout=, at most 600 s) and says why it gave up; this only
+ * catches a source that hangs. */
+#define PORTAL_CONNECT_TIMEOUT_NS (610 * FP_NSEC_PER_SEC)
 #define PORTAL_ATTACH_TIMEOUT_NS (60 * FP_NSEC_PER_SEC)
 
 /* A usage error in one option's value: names the option, the value and what it wants. */
@@ -429,8 +433,10 @@ static int resolve_source(struct cli *c)
 			c->verb, c->backend);
 		return 2;
 	}
-	if (!strcmp(c->backend, "portal"))
+	if (!strcmp(c->backend, "portal")) {
+		c->so.capture.connect_timeout_ns = PORTAL_CONNECT_TIMEOUT_NS;
 		c->so.capture.attach_timeout_ns = PORTAL_ATTACH_TIMEOUT_NS;
+	}
 	return CLI_GO;
 }
 

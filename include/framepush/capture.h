@@ -43,6 +43,7 @@ struct fp_capture_opts {
 	unsigned pipeline_depth;  /* 0: $FRAMEPUSH_PIPELINE_DEPTH or 2; clamped to 1..3 */
 	unsigned convert_threads; /* 0: one per CPU */
 	int verify_signatures;    /* test source: reject frames whose signature fails */
+	int64_t connect_timeout_ns;  /* 0: 5 s, for the source to start and say hello */
 	int64_t attach_timeout_ns;   /* 0: 4 s */
 	int64_t recover_timeout_ns;  /* 0: 3 s */
 	int64_t no_frame_timeout_ns; /* 0: 20 s */

@@ -334,7 +334,7 @@ static int start_relay(struct fp_desktop *dt)
 static int start_service(struct fp_desktop *dt, enum svc s)
 {
 	char conf[PATH_MAX + 32], log_path[PATH_MAX + 32], pw[PATH_MAX + 32], gr[PATH_MAX + 32];
-	char *argv[5] = { (char *)svcs[s].exe, NULL };
+	char *argv[7] = { (char *)svcs[s].exe, NULL };
 	const char *extra[4] = { NULL };
 	int r;
 
@@ -353,6 +353,9 @@ static int start_service(struct fp_desktop *dt, enum svc s)
 		snprintf(conf, sizeof(conf), "%s/xdpw.conf", dt->dir);
 		argv[1] = (char *)"-c";
 		argv[2] = conf;
+		/* Its log then tells what a user needs to know: outputs, formats, restores. */
+		argv[3] = (char *)"-l";
+		argv[4] = (char *)"INFO";
 		/* Restore tokens that outlive one ScreenCast session: a source that restarts
 		 * is not asked again. */
 		extra[0] = "XDPW_PERSIST_MODE=permanent";

@@ -934,7 +934,9 @@ static int start_source(struct fp_capture *cap)
 					   "own error is logged above)", backend);
 	if (r == -ETIMEDOUT)
 		return end_session_quietly(cap, r, "the %s source did not connect within %lld ms",
-					   backend, (long long)(FP_BROKER_CONNECT_TIMEOUT_NS /
+					   backend, (long long)((cap->opts.connect_timeout_ns
+								 ? cap->opts.connect_timeout_ns
+								 : FP_BROKER_CONNECT_TIMEOUT_NS) /
 								FP_NSEC_PER_MSEC));
 	if (r == -EPERM)
 		return end_session_quietly(cap, r, "the process that connected is not the "
@@ -1002,7 +1004,8 @@ static void build_source_argv(struct fp_capture *cap)
 	argv[n] = NULL;
 	cap->bo = (struct fp_broker_opts){ .source_exe = opts->source_exe, .spawn = 1,
 					   .source_argv = argv, .drop = opts->source_drop,
-					   .uid = opts->source_uid, .gid = opts->source_gid };
+					   .uid = opts->source_uid, .gid = opts->source_gid,
+					   .connect_timeout_ns = opts->connect_timeout_ns };
 }
 
 /* The crop is the user's: refused before anything starts, with the rule it breaks. */

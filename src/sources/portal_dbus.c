@@ -303,7 +303,10 @@ static int wait_response(struct fp_portal *p, const char *what, int64_t deadline
 			return -ETIMEDOUT;
 		}
 		r = sd_bus_wait(p->bus, (uint64_t)fp_ms_until(deadline) * 1000u);
-		if (r < 0 && r != -EINTR)
+		/* A signal (Ctrl-C, the host ending) while the dialog is open ends the wait. */
+		if (r == -EINTR)
+			fp_error("portal source: interrupted while waiting for %s", what);
+		if (r < 0)
 			return r;
 	}
 	if (p->response == 0)
