@@ -4,7 +4,9 @@
 # serve's WebRTC stack: GStreamer webrtcbin, libnice, libsoup 3; the browser its tests drive:
 # chromium over the DevTools protocol with python3-websocket; the player check's second
 # decoding stack: GStreamer's openh264/aom plugins and libde265's dec265, driven from
-# python3-gi; the terminals the README's examples start: xterm, foot).
+# python3-gi; the terminals the README's examples start: xterm, foot; the portal source's
+# libraries (sd-bus, libpipewire) and the headless portal desktop its tests and benchmark
+# run: PipeWire, WirePlumber, xdg-desktop-portal(-wlr), nss_wrapper, GStreamer's pipewiresrc).
 # Idempotent: does nothing when every package is already installed.
 set -eu
 pkgs=(
@@ -22,6 +24,8 @@ pkgs=(
   libwayland-dev wayland-protocols sway grim wf-recorder
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 libde265-examples
   xterm foot
+  libpipewire-0.3-dev libsystemd-dev pipewire pipewire-bin wireplumber dbus-daemon dbus-bin
+  xdg-desktop-portal xdg-desktop-portal-wlr libnss-wrapper gstreamer1.0-pipewire
 )
 missing=()
 for p in "${pkgs[@]}"; do
