@@ -40,7 +40,7 @@ read -r p1 f1 s1 < <(summary build-test/meson-logs/testlog.json)
 BUILD_DIR=build-asan bash scripts/build.sh -Dtest_hooks=true -Db_sanitize=address,undefined -Db_lundef=false \
   -Dskip_tests=encode,convert
 if [ $? -eq 0 ]; then
-  meson test -C build-asan --print-errorlogs --num-processes 2 --suite common --suite channel --suite host --suite x11 --suite wlr --suite serve || rc=1
+  meson test -C build-asan --print-errorlogs --num-processes 2 --suite common --suite channel --suite host --suite x11 --suite wlr --suite serve --suite portal || rc=1
   read -r p2 f2 s2 < <(summary build-asan/meson-logs/testlog.json)
 else
   echo "sanitizer build: FAILED"; p2=0 f2=1 s2=0

@@ -11,11 +11,12 @@ from fptlib import BUILD, FP, check, finish, run
 SOURCE = os.path.join(BUILD, "tools", "framepush-source")
 
 # Shared libraries a program must not load, by soname prefix.
-HOST_NOT = ("libxcb", "libwayland", "libseccomp")
+HOST_NOT = ("libxcb", "libwayland", "libseccomp", "libpipewire", "libsystemd")
 SOURCE_NOT = ("libavcodec", "libavformat", "libavutil", "libswscale", "libx264", "libx265",
               "libSvtAv1", "libsrt")
 # Symbols (prefixes) of the other side's modules: a program must not contain them.
-HOST_SYMS_NOT = ("fp_backend_", "fp_sandbox_", "fp_source_connect", "fp_source_publish")
+HOST_SYMS_NOT = ("fp_backend_", "fp_sandbox_", "fp_source_connect", "fp_source_publish",
+                 "fp_portal_", "fp_pw_")
 SOURCE_SYMS_NOT = ("fp_encoder_", "fp_capture_", "fp_session_", "fp_output_", "fp_convert",
                    "fp_broker_", "fp_display_create")
 

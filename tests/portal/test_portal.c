@@ -282,7 +282,13 @@ static unsigned log_count(struct fixture *fx, const char *log, const char *what)
 
 	snprintf(path, sizeof(path), "%s/%s", fx->dir, log);
 	text = (char *)fpt_read_file(path, &len);
-	n = text ? fpt_count(text, what) : 0;
+	if (!text)
+		return 0;
+	/* The file is bytes, not a string: a terminated copy for the search. */
+	text = realloc(text, len + 1);
+	assert_non_null(text);
+	text[len] = '\0';
+	n = fpt_count(text, what);
 	free(text);
 	return n;
 }
