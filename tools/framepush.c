@@ -86,8 +86,9 @@ static int start_serve(struct cli *c)
 		so->bitrate_kbps = (unsigned)(kbps < 1000 ? 1000 : kbps > 20000 ? 20000 : kbps);
 	}
 	c->serve.bitrate_kbps = so->bitrate_kbps;
-	if (!strcmp(c->backend, "test") && !c->serve.view_only) {
-		fp_info("serve: the test source has no input; viewers watch only");
+	/* The portal source has no input path (that is the RemoteDesktop portal's job). */
+	if ((!strcmp(c->backend, "test") || !strcmp(c->backend, "portal")) && !c->serve.view_only) {
+		fp_info("serve: the %s source has no input; viewers watch only", c->backend);
 		c->serve.view_only = true;
 	}
 	if (serve_glue_start(&c->glue, &c->serve, so) < 0) {

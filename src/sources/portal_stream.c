@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <linux/dma-buf.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -19,6 +21,13 @@
 
 #include "common/log.h"
 #include "common/util.h"
+
+/* PipeWire's method macros (pw_loop_*, pw_core_add_listener: spa_interface_call) are GNU
+ * statement expressions: that is the library's API, not ours to rewrite. gcc exempts
+ * macros from system headers; clang needs telling, for this file only. */
+#ifdef __clang__
+#pragma clang diagnostic ignored "-Wgnu-statement-expression"
+#endif
 
 /* A stream paused this long is a display that went away (a renegotiation pauses it for a
  * moment only). Well inside the 1 s a user may wait for the session to say so. */
@@ -52,6 +61,7 @@ struct fp_pw {
 	struct fp_portal_cursor cursor;
 	bool cursor_visible;
 	struct fp_pw_stats stats;
+	pthread_t owner;            /* the thread that polls the loop: the only one for frames */
 };
 
 static const struct { uint32_t spa; enum fp_portal_pix pix; } formats[] = {
@@ -146,31 +156,49 @@ static uint32_t build_formats(struct fp_pw *pw, struct spa_pod_builder *b,
 	return n;
 }
 
+/* spa_pod_builder_add_object() without its GNU statement expression: key/value pairs, 0
+ * ended. */
+static const struct spa_pod *add_object(struct spa_pod_builder *b, uint32_t type, uint32_t id,
+					...)
+{
+	struct spa_pod_frame f;
+	va_list ap;
+
+	spa_pod_builder_push_object(b, &f, type, id);
+	va_start(ap, id);
+	spa_pod_builder_addv(b, ap);
+	va_end(ap);
+	return spa_pod_builder_pop(b, &f);
+}
+
 static void set_buffer_params(struct fp_pw *pw)
 {
 	uint8_t buf[1024];
-	struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buf, sizeof(buf));
+	struct spa_pod_builder b;
 	const struct spa_pod *params[4];
 	uint32_t n = 0, types = pw->dmabuf ? 1u << SPA_DATA_DmaBuf
 					   : (1u << SPA_DATA_MemFd) | (1u << SPA_DATA_MemPtr);
 
-	params[n++] = spa_pod_builder_add_object(&b, SPA_TYPE_OBJECT_ParamBuffers, SPA_PARAM_Buffers,
+	spa_pod_builder_init(&b, buf, sizeof(buf));
+
+	params[n++] = add_object(&b, SPA_TYPE_OBJECT_ParamBuffers, SPA_PARAM_Buffers,
 		SPA_PARAM_BUFFERS_buffers, SPA_POD_CHOICE_RANGE_Int(4, 2, 8),
 		SPA_PARAM_BUFFERS_blocks, SPA_POD_Int(1),
-		SPA_PARAM_BUFFERS_dataType, SPA_POD_CHOICE_FLAGS_Int((int)types));
-	params[n++] = spa_pod_builder_add_object(&b, SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
+		SPA_PARAM_BUFFERS_dataType, SPA_POD_CHOICE_FLAGS_Int((int)types), 0);
+	params[n++] = add_object(&b, SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
 		SPA_PARAM_META_type, SPA_POD_Id(SPA_META_Header),
-		SPA_PARAM_META_size, SPA_POD_Int(sizeof(struct spa_meta_header)));
-	params[n++] = spa_pod_builder_add_object(&b, SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
+		SPA_PARAM_META_size, SPA_POD_Int(sizeof(struct spa_meta_header)), 0);
+	params[n++] = add_object(&b, SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
 		SPA_PARAM_META_type, SPA_POD_Id(SPA_META_VideoDamage),
 		SPA_PARAM_META_size, SPA_POD_CHOICE_RANGE_Int(
 			sizeof(struct spa_meta_region) * DAMAGE_REGIONS,
-			sizeof(struct spa_meta_region), sizeof(struct spa_meta_region) * DAMAGE_REGIONS));
+			sizeof(struct spa_meta_region), sizeof(struct spa_meta_region) * DAMAGE_REGIONS),
+		0);
 	if (pw->cursor_meta)
-		params[n++] = spa_pod_builder_add_object(&b, SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
+		params[n++] = add_object(&b, SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
 			SPA_PARAM_META_type, SPA_POD_Id(SPA_META_Cursor),
 			SPA_PARAM_META_size, SPA_POD_CHOICE_RANGE_Int(CURSOR_META_SIZE(64, 64),
-				CURSOR_META_SIZE(1, 1), CURSOR_META_SIZE(CURSOR_MAX, CURSOR_MAX)));
+				CURSOR_META_SIZE(1, 1), CURSOR_META_SIZE(CURSOR_MAX, CURSOR_MAX)), 0);
 	pw_stream_update_params(pw->stream, params, n);
 }
 
@@ -210,10 +238,11 @@ static void on_param_changed(void *data, uint32_t id, const struct spa_pod *para
 static void drop_dmabuf(struct fp_pw *pw, const char *why)
 {
 	uint8_t buf[4096];
-	struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buf, sizeof(buf));
+	struct spa_pod_builder b;
 	const struct spa_pod *params[32];
 	uint32_t n;
 
+	spa_pod_builder_init(&b, buf, sizeof(buf));
 	fp_warn("portal source: %s: falling back to shared memory", why);
 	pw->dmabuf_ok = 0;
 	n = build_formats(pw, &b, params, FP_ARRAY_LEN(params));
@@ -380,6 +409,12 @@ static void on_process(void *data)
 	struct pw_buffer *b, *newest = NULL;
 	int moved = 0;
 
+	/* Frames go into slots the main thread maps and unmaps: from any other thread that is
+	 * a race with a ring recreate. Never expected (the loop is entered: see fp_pw_open). */
+	if (!pthread_equal(pthread_self(), pw->owner)) {
+		end_stream(pw, "PipeWire called the frame callback from a foreign thread");
+		return;
+	}
 	/* Everything queued now: the pointer from each, the picture from the newest that has
 	 * one; every other buffer goes straight back. */
 	while ((b = pw_stream_dequeue_buffer(pw->stream))) {
@@ -454,7 +489,7 @@ static void on_core_error(void *data, uint32_t id, int seq, int res, const char 
 	if (id != PW_ID_CORE)
 		return;
 	fp_error("portal source: PipeWire: %s (%s)", message ? message : "error",
-		 spa_strerror(res));
+		 strerror(res < 0 ? -res : res));
 	if (res == -EPIPE)
 		end_stream(pw, "PipeWire went away");
 }
@@ -474,10 +509,11 @@ static const struct pw_core_events core_events = {
 static int connect_stream(struct fp_pw *pw)
 {
 	uint8_t buf[8192];
-	struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buf, sizeof(buf));
+	struct spa_pod_builder b;
 	const struct spa_pod *params[32];
 	uint32_t n;
 
+	spa_pod_builder_init(&b, buf, sizeof(buf));
 	pw->stream = pw_stream_new(pw->core, "framepush",
 				   pw_properties_new(PW_KEY_MEDIA_TYPE, "Video",
 						     PW_KEY_MEDIA_CATEGORY, "Capture",
@@ -505,6 +541,13 @@ int fp_pw_open(struct fp_pw **out, const struct fp_pw_opts *o)
 		.fps = o->fps, .prefer_hdr = o->prefer_hdr, .cursor_meta = o->cursor_meta,
 		.dmabuf_ok = have_render_node() };
 	pw->loop = pw_loop_new(NULL);
+	/* Entered for good, by this thread: PipeWire's data thread hands the process callback
+	 * to this loop with pw_loop_invoke, which runs it on the calling thread at once when no
+	 * thread is in the loop, and then frames were copied into slots the main thread was
+	 * unmapping (a crash at a ring recreate). Entered, it queues them for our dispatch. */
+	if (pw->loop)
+		pw_loop_enter(pw->loop);
+	pw->owner = pthread_self();
 	/* No mlock of the buffers: a renegotiation maps new ones after the sandbox is on,
 	 * and a source has no business pinning memory. */
 	pw->ctx = pw->loop ? pw_context_new(pw->loop,
@@ -546,8 +589,10 @@ void fp_pw_close(struct fp_pw *pw)
 	}
 	if (pw->ctx)
 		pw_context_destroy(pw->ctx);
-	if (pw->loop)
+	if (pw->loop) {
+		pw_loop_leave(pw->loop);
 		pw_loop_destroy(pw->loop);
+	}
 	free(pw);
 	pw_deinit();
 }
@@ -564,11 +609,9 @@ int64_t fp_pw_next_wakeup(const struct fp_pw *pw)
 
 int fp_pw_dispatch(struct fp_pw *pw)
 {
-	pw_loop_enter(pw->loop);
 	for (int i = 0; i < ITERATIONS_MAX && !pw->ended; i++)
 		if (pw_loop_iterate(pw->loop, 0) <= 0)
 			break;
-	pw_loop_leave(pw->loop);
 	if (pw->paused_at && fp_now_ns() - pw->paused_at >= PAUSE_GRACE_NS)
 		end_stream(pw, "the PipeWire stream paused (the desktop stopped sharing)");
 	return pw->ended ? -ESHUTDOWN : 0;
