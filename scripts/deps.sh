@@ -4,7 +4,8 @@
 # serve's WebRTC stack: GStreamer webrtcbin, libnice, libsoup 3; the browser its tests drive:
 # chromium over the DevTools protocol with python3-websocket; the player check's second
 # decoding stack: GStreamer's openh264/aom plugins and libde265's dec265, driven from
-# python3-gi; the terminals the README's examples start: xterm, foot).
+# python3-gi; bench/portal.py's GStreamer peer: pipewiresrc, x264enc; the terminals the
+# README's examples start: xterm, foot).
 # Idempotent: does nothing when every package is already installed.
 set -eu
 pkgs=(
@@ -15,6 +16,7 @@ pkgs=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
   gstreamer1.0-plugins-bad gstreamer1.0-tools
   gstreamer1.0-plugins-good gstreamer1.0-nice libgstreamer-plugins-bad1.0-dev
+  gstreamer1.0-plugins-ugly gstreamer1.0-pipewire
   libsoup-3.0-dev libjson-glib-dev libxkbcommon-dev libx11-dev
   chromium python3-websocket openssl
   xvfb x11-utils libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev
