@@ -293,6 +293,7 @@ class Bed:
         self.bin = {k: os.path.join(build, v) for k, v in need.items()}
         missing = [p for p in list(self.bin.values()) + DESKTOP_BINS if not os.path.exists(p)]
         if missing:
+            shutil.rmtree(self.tmp, ignore_errors=True)
             die("missing: %s (Debian: sway pipewire wireplumber xdg-desktop-portal "
                 "xdg-desktop-portal-wlr ffmpeg util-linux; framepush: meson setup build-X "
                 "-Dtest_hooks=true && ninja -C build-X, then --build build-X)" % " ".join(missing))
