@@ -6,7 +6,8 @@
 # decoding stack: GStreamer's openh264/aom plugins and libde265's dec265, driven from
 # python3-gi; the terminals the README's examples start: xterm, foot; the portal source's
 # libraries (sd-bus, libpipewire) and the headless portal desktop its tests and benchmark
-# run: PipeWire, WirePlumber, xdg-desktop-portal(-wlr), nss_wrapper, GStreamer's pipewiresrc).
+# run: PipeWire, WirePlumber, xdg-desktop-portal(-wlr), nss_wrapper; bench/portal.py's
+# GStreamer peer: pipewiresrc, x264enc).
 # Idempotent: does nothing when every package is already installed.
 set -eu
 pkgs=(
@@ -17,6 +18,7 @@ pkgs=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
   gstreamer1.0-plugins-bad gstreamer1.0-tools
   gstreamer1.0-plugins-good gstreamer1.0-nice libgstreamer-plugins-bad1.0-dev
+  gstreamer1.0-plugins-ugly gstreamer1.0-pipewire
   libsoup-3.0-dev libjson-glib-dev libxkbcommon-dev libx11-dev
   chromium python3-websocket openssl
   xvfb x11-utils libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev
@@ -25,7 +27,7 @@ pkgs=(
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 libde265-examples
   xterm foot
   libpipewire-0.3-dev libsystemd-dev pipewire pipewire-bin wireplumber dbus-daemon dbus-bin
-  xdg-desktop-portal xdg-desktop-portal-wlr libnss-wrapper gstreamer1.0-pipewire
+  xdg-desktop-portal xdg-desktop-portal-wlr libnss-wrapper
 )
 missing=()
 for p in "${pkgs[@]}"; do

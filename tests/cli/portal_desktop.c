@@ -1,11 +1,13 @@
-/* fpt-portal-desktop: a sway display with its portal desktop, through the C API, for
- * test_portal_desktop.py. Prints "BUS UID DIR" once the display is ready, destroys it when
- * a line (or EOF) arrives on stdin, then prints "DESTROYED". Exit 1 when creation fails. */
+/* fpt-portal-desktop [WxH@HZ]: a sway display with its portal desktop, through the C API,
+ * for test_portal_desktop.py and bench/portal.py (default mode 640x480@30). Prints "BUS UID DIR" once the display is ready, destroys it when
+ * a line (or EOF) arrives on stdin, then prints "DESTROYED". Exit 1 when creation fails or
+ * the mode is malformed. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "framepush/display.h"
 
 int main(int argc, char **argv)
@@ -18,8 +20,13 @@ int main(int argc, char **argv)
 	gid_t gid;
 	char line[64];
 
-	(void)argc;
-	(void)argv;
+	if (argc > 2 || (argc == 2 && (fp_parse_mode(argv[1], 16, 16, 7680, 4320, 1, 240, &o.width,
+						     &o.height, &o.refresh_hz) < 0 ||
+					 (o.width | o.height) & 1))) {
+		fprintf(stderr, "usage: %s [WxH@HZ] (W, H even, 16x16..7680x4320, HZ 1..240)\n",
+			argv[0]);
+		return 1;
+	}
 	if (fp_log_init("fpt-portal-desktop") < 0 || fp_display_create(&d, &o) < 0)
 		return 1;
 	bus = fp_display_bus(d);

@@ -58,6 +58,12 @@ if missing or not os.path.exists(HELPER):
     skip("the portal desktop needs %s" % (missing or [HELPER]))
     finish()
 
+for bad in ["641x480@30", "640x480@0", "640x480@30x", "1x1@30"]:
+    r = run([HELPER, bad], timeout=20)
+    check(r.returncode == 1 and "usage" in r.stderr,
+          "fpt-portal-desktop %s: a usage error before anything starts: exit %d %r" %
+          (bad, r.returncode, r.stderr.strip()))
+
 p = subprocess.Popen([HELPER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                      stderr=open(os.path.join(TMP, "helper.log"), "w"), text=True)
 line = read_line(p, 40)
