@@ -24,6 +24,10 @@ struct fp_display_opts {
 	                              * as the display's account: a private D-Bus session bus,
 	                              * PipeWire, WirePlumber, xdg-desktop-portal(-wlr) bound to
 	                              * the output with no chooser. Ignored by xvfb. */
+	const char *portal_chooser;  /* with portal: the command xdg-desktop-portal-wlr runs to
+	                              * let someone pick the output (its chooser_cmd: prints the
+	                              * output's name, or nothing to refuse); NULL: none, the
+	                              * display's one output is shared without asking */
 };
 
 /* Starts the display and waits (bounded) until clients can connect. Returns 0 or -errno

@@ -50,7 +50,7 @@ struct fp_desktop {
 	uid_t uid;
 	gid_t gid;
 	int drop;
-	char wayland[64], output[64];
+	char wayland[64], output[64], chooser[256];
 	uint32_t hz;
 	char bus[PATH_MAX + 16];
 	pid_t pid[SVC_N];
@@ -315,9 +315,14 @@ static int write_configs(const struct fp_desktop *dt)
 	snprintf(text, sizeof(text), "framepush:x:%u:\n", (unsigned)dt->gid);
 	if ((r = write_file(dt, "group", text)) < 0)
 		return r;
-	/* No chooser: there is one output, and nobody at this display to pick it. */
-	snprintf(text, sizeof(text), "[screencast]\nchooser_type=none\noutput_name=%s\nmax_fps=%u\n",
-		 dt->output, dt->hz);
+	/* No chooser unless asked for: there is one output, and nobody at this display to pick
+	 * it. A chooser command plays that person (it prints an output, or refuses). */
+	if (dt->chooser[0])
+		snprintf(text, sizeof(text), "[screencast]\nchooser_type=simple\nchooser_cmd=%s\n"
+			 "max_fps=%u\n", dt->chooser, dt->hz);
+	else
+		snprintf(text, sizeof(text), "[screencast]\nchooser_type=none\noutput_name=%s\n"
+			 "max_fps=%u\n", dt->output, dt->hz);
 	return write_file(dt, "xdpw.conf", text);
 }
 
@@ -433,6 +438,7 @@ int fp_desktop_start(struct fp_desktop **out, const struct fp_desktop_opts *opts
 	snprintf(dt->dir, sizeof(dt->dir), "%s", opts->dir);
 	snprintf(dt->wayland, sizeof(dt->wayland), "%s", opts->wayland);
 	snprintf(dt->output, sizeof(dt->output), "%s", opts->output);
+	snprintf(dt->chooser, sizeof(dt->chooser), "%s", opts->chooser ? opts->chooser : "");
 	snprintf(dt->bus, sizeof(dt->bus), "unix:path=%s/bus", opts->dir);
 	dt->uid = opts->uid;
 	dt->gid = opts->gid;

@@ -22,6 +22,7 @@ struct fp_desktop_opts {
 	const char *wayland;  /* the Wayland socket's name in dir */
 	const char *output;   /* the compositor's output the portal captures */
 	uint32_t hz;          /* the output's rate: the portal's frame rate cap */
+	const char *chooser;  /* the portal's output chooser command; NULL: none */
 };
 
 /* Starts the services and waits, until deadline (fp_now_ns), for each to be ready: the

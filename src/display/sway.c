@@ -642,10 +642,11 @@ static int wait_output(struct fp_display *d, int64_t deadline, int64_t timeout)
 	}
 }
 
-static int start_desktop(struct fp_display *d, int64_t deadline)
+static int start_desktop(struct fp_display *d, int64_t deadline, const char *chooser)
 {
 	struct fp_desktop_opts o = { .dir = d->dir, .uid = d->uid, .gid = d->gid, .drop = d->drop,
-				     .wayland = WL_SOCKET, .output = d->output, .hz = d->hz };
+				     .wayland = WL_SOCKET, .output = d->output, .hz = d->hz,
+				     .chooser = chooser };
 	int r = fp_desktop_start(&d->desktop, &o, deadline);
 
 	if (r < 0)
@@ -677,7 +678,7 @@ static int sway_create(struct fp_display **out, const struct fp_display_opts *op
 	if (r == 0)
 		r = wait_output(d, deadline, timeout);
 	if (r == 0 && opts->portal)
-		r = start_desktop(d, deadline);
+		r = start_desktop(d, deadline, opts->portal_chooser);
 	if (r < 0) {
 		sway_destroy(d);
 		return r;

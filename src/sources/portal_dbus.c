@@ -261,6 +261,16 @@ static const char *method_error(const sd_bus_error *e, int r)
 	return sd_bus_error_is_set(e) ? e->message ? e->message : e->name : strerror(-r);
 }
 
+static int no_screencast(const sd_bus_error *e, int r)
+{
+	const char *desk = getenv("XDG_CURRENT_DESKTOP");
+
+	fp_error("portal source: xdg-desktop-portal offers no ScreenCast interface (%s): no "
+		 "portal backend for this desktop (XDG_CURRENT_DESKTOP=%s); install "
+		 "xdg-desktop-portal-gnome, -kde or -wlr", method_error(e, r), desk ? desk : "unset");
+	return -ENOTSUP;
+}
+
 /* Says what a failed portal call means for the user. */
 static int call_failed(const char *what, const sd_bus_error *e, int r)
 {
@@ -271,15 +281,8 @@ static int call_failed(const char *what, const sd_bus_error *e, int r)
 		return -ENOENT;
 	}
 	if (sd_bus_error_has_names(e, SD_BUS_ERROR_UNKNOWN_INTERFACE, SD_BUS_ERROR_UNKNOWN_METHOD,
-				   SD_BUS_ERROR_UNKNOWN_PROPERTY, SD_BUS_ERROR_UNKNOWN_OBJECT)) {
-		const char *desk = getenv("XDG_CURRENT_DESKTOP");
-
-		fp_error("portal source: xdg-desktop-portal offers no ScreenCast interface (%s): no "
-			 "portal backend for this desktop (XDG_CURRENT_DESKTOP=%s); install "
-			 "xdg-desktop-portal-gnome, -kde or -wlr", method_error(e, r),
-			 desk ? desk : "unset");
-		return -ENOTSUP;
-	}
+				   SD_BUS_ERROR_UNKNOWN_PROPERTY, SD_BUS_ERROR_UNKNOWN_OBJECT))
+		return no_screencast(e, r);
 	fp_error("portal source: %s failed: %s", what, method_error(e, r));
 	return r < 0 ? r : -EIO;
 }
@@ -453,7 +456,10 @@ static int get_u32_prop(struct fp_portal *p, const char *name, uint32_t *out)
 	int r = sd_bus_get_property_trivial(p->bus, PORTAL_NAME, PORTAL_PATH, SCREENCAST_IFACE,
 					    name, &err, 'u', out);
 
-	if (r < 0)
+	/* GDBus (xdg-desktop-portal) answers Get on an interface it lacks with InvalidArgs. */
+	if (r < 0 && sd_bus_error_has_name(&err, SD_BUS_ERROR_INVALID_ARGS))
+		r = no_screencast(&err, r);
+	else if (r < 0)
 		r = call_failed("reading ScreenCast properties", &err, r);
 	sd_bus_error_free(&err);
 	return r;

@@ -92,11 +92,11 @@ static int shows_window(const struct fp_yuv_frame *f)
 	return shows_colour(f, WIN_RGB) || shows_colour(f, ~WIN_RGB & 0xffffffu);
 }
 
-static int setup(void **state)
+static int start_desktop(void **state, const char *chooser)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	struct fp_display_opts o = { .kind = "sway", .width = 1280, .height = 720,
-				     .refresh_hz = 60, .portal = 1 };
+				     .refresh_hz = 60, .portal = 1, .portal_chooser = chooser };
 	int r;
 
 	assert_non_null(fx);
@@ -113,6 +113,10 @@ static int setup(void **state)
 	*strrchr(fx->dir, '/') = '\0';
 	return 0;
 }
+
+static int setup(void **state) { return start_desktop(state, NULL); }
+/* The portal's chooser plays a user who picks nothing: the portal's answer is "cancelled". */
+static int setup_refusing(void **state) { return start_desktop(state, "/bin/false"); }
 
 static int teardown(void **state)
 {
@@ -356,6 +360,33 @@ static void kill_ends_session(void **state, const char *exe)
 			 GONE_WITHIN_MS);
 }
 
+/* A user who refuses: the session does not start, and the source says so in those words
+ * (its stderr is ours: caught in a file for the length of the open). */
+static void refusal_is_reported(void **state)
+{
+	struct fixture *fx = need_desktop(state);
+	char path[4200];
+	size_t len = 0;
+	char *text;
+	int saved = dup(STDERR_FILENO), fd, r;
+
+	snprintf(path, sizeof(path), "%s/source-stderr", fpt_tmp);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0 && saved >= 0);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	r = open_capture(fx, NULL);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	text = (char *)fpt_read_file(path, &len);
+	unlink(path);
+	print_message("refused: open %d, %s\n", r, fx->cap ? fp_capture_error(fx->cap) : "");
+	if (!text || !memmem(text, len, "the user refused to share the screen", 36))
+		fail_msg("the source did not say the user refused: %.*s", (int)len, text ? text : "");
+	free(text);
+	assert_true(r < 0);
+}
+
 static void pipewire_killed_ends_session(void **state)
 {
 	kill_ends_session(state, "/usr/bin/pipewire");
@@ -374,6 +405,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(restore_token_written_and_reused, setup, teardown),
 		cmocka_unit_test_setup_teardown(pipewire_killed_ends_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(portal_killed_ends_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(refusal_is_reported, setup_refusing, teardown),
 	};
 	char built[4096];
 	int rc;
@@ -387,7 +419,7 @@ int main(void)
 		fprintf(stderr, "test-portal: cannot copy %s for the display's account\n", built);
 		return 1;
 	}
-	rc = fpt_exit(cmocka_run_group_tests(tests, NULL, NULL));
+	rc = fpt_exit(cmocka_run_group_tests(tests, fpt_group_setup, fpt_group_teardown));
 	unlink(client_exe);
 	*strrchr(client_exe, '/') = '\0';
 	rmdir(client_exe);
