@@ -439,9 +439,22 @@ static int connect_bus(struct fp_portal *p, const char *address)
 			 strerror(-r));
 		return -ENOENT;
 	}
-	r = sd_bus_get_unique_name(p->bus, &unique);
-	if (r < 0)
+	/* The unique name comes with the bus's answer to Hello: wait for it, bounded. */
+	for (int64_t end = fp_now_ns() + CALL_TIMEOUT_US * 1000; ; ) {
+		r = sd_bus_get_unique_name(p->bus, &unique);
+		if (r != -ENOTCONN || fp_now_ns() >= end)
+			break;
+		r = sd_bus_process(p->bus, NULL);
+		if (r == 0)
+			r = sd_bus_wait(p->bus, (uint64_t)fp_ms_until(end) * 1000u);
+		if (r < 0 && r != -EINTR)
+			break;
+	}
+	if (r < 0) {
+		fp_error("portal source: the session bus at %s did not let us in: %s",
+			 address ? address : "(environment)", strerror(-r));
 		return r;
+	}
 	/* The request path names us: ":1.42" -> "1_42". */
 	for (const char *s = unique + (*unique == ':'); *s && n + 1 < sizeof(p->sender_buf); s++)
 		p->sender_buf[n++] = *s == '.' ? '_' : *s;

@@ -121,4 +121,66 @@ r = run(["setpriv", "--reuid=4242", "--regid=4242", "--clear-groups", FP, "recor
          "--duration", "1", "-o", os.path.join(TMP, "nobus.mkv")])
 check(r.returncode == 1 and "no D-Bus session bus at unix:path=" in r.stderr,
       "portal without a bus: exit %d, %r" % (r.returncode, r.stderr.strip()[-300:]))
+
+
+def bus_of_our_own(d, uid):
+    """A bare session bus in d (no activatable services), as uid: (process, address)."""
+    conf = os.path.join(d, "bus.conf")
+    with open(conf, "w") as f:
+        f.write("<busconfig><type>session</type><listen>unix:path=%s/bus</listen>"
+                "<auth>EXTERNAL</auth><policy context='default'><allow send_destination='*' eavesdrop='true'/>"
+                "<allow eavesdrop='true'/>"
+                "<allow own='*'/></policy></busconfig>\n" % d)
+    # dbus-daemon wants a passwd entry for its account, as the portal desktop's does.
+    with open(os.path.join(d, "passwd"), "w") as f:
+        f.write("fpt:x:%d:%d::%s:/bin/false\n" % (uid, uid, d))
+    with open(os.path.join(d, "group"), "w") as f:
+        f.write("fpt:x:%d:\n" % uid)
+    env = dict(os.environ, LD_PRELOAD="libnss_wrapper.so",
+               NSS_WRAPPER_PASSWD=os.path.join(d, "passwd"),
+               NSS_WRAPPER_GROUP=os.path.join(d, "group"))
+    p = subprocess.Popen(AS + ["dbus-daemon", "--config-file=" + conf, "--nofork",
+                               "--print-address=1"], stdout=subprocess.PIPE, text=True, env=env)
+    ready = select.select([p.stdout], [], [], 10)[0]
+    return p, (p.stdout.readline().split(",")[0].strip() if ready else "")
+
+
+def record_on(address):
+    return run(AS + [FP, "record", "--source", "portal", "--display", address, "--duration", "1",
+                     "-o", os.path.join(BARE, "x.mkv")])
+
+
+# A session bus without a portal, then with an xdg-desktop-portal that has no backend: each
+# says what is missing.
+UID = 4242 if os.geteuid() == 0 else os.geteuid()
+AS = ["setpriv", "--reuid=%d" % UID, "--regid=%d" % UID, "--clear-groups"] if os.geteuid() == 0 else []
+BARE = tmpdir("fpt-portal-bus-")
+os.chmod(BARE, 0o700)
+if os.geteuid() == 0:
+    os.chown(BARE, UID, UID)
+bus, address = bus_of_our_own(BARE, UID)
+check(address.startswith("unix:path="), "a bare session bus of our own: %r" % address)
+r = record_on(address)
+check(r.returncode == 1 and "no xdg-desktop-portal on the session bus" in r.stderr,
+      "a bus without a portal: exit %d, %r" % (r.returncode, r.stderr.strip()[-300:]))
+empty = os.path.join(BARE, "no-portals")
+os.mkdir(empty)
+xdp = subprocess.Popen(AS + ["env", "DBUS_SESSION_BUS_ADDRESS=" + address,
+                             "XDG_DESKTOP_PORTAL_DIR=" + empty, "XDG_RUNTIME_DIR=" + BARE,
+                             "HOME=" + BARE, "/usr/libexec/xdg-desktop-portal"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+# Ready when it owns its name (bounded: dbus-send's answer, 50 ms apart, 10 s at most).
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline and run(AS + [
+        "dbus-send", "--bus=" + address, "--print-reply", "--dest=org.freedesktop.DBus",
+        "/org/freedesktop/DBus", "org.freedesktop.DBus.GetNameOwner",
+        "string:org.freedesktop.portal.Desktop"]).returncode != 0:
+    time.sleep(0.05)
+r = record_on(address)
+check(r.returncode == 1 and "xdg-desktop-portal offers no ScreenCast interface" in r.stderr,
+      "a portal without a ScreenCast backend: exit %d, %r" % (r.returncode,
+                                                             r.stderr.strip()[-300:]))
+for proc in (xdp, bus):
+    proc.terminate()
+    proc.wait(10)
 finish()
