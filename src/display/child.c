@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/proc.h"
+#include "common/util.h"
 
 static int is_exe(const char *p)
 {
@@ -130,4 +132,57 @@ int fp_display_start_child(const struct fp_display_child *c, pid_t *pid_out)
 	}
 	*pid_out = pid;
 	return 0;
+}
+
+/* Reads the pipe until end of file or the deadline; what fits goes to out. */
+static void read_all(int fd, char *out, size_t cap, int64_t deadline)
+{
+	size_t len = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char sink[4096];
+		int ms = fp_ms_until(deadline);
+		ssize_t k;
+
+		if (ms == 0 || poll(&p, 1, ms) <= 0)
+			break;
+		k = out && len + 1 < cap ? read(fd, out + len, cap - 1 - len)
+					 : read(fd, sink, sizeof(sink));
+		if (k <= 0)
+			break;
+		if (out && len + 1 < cap)
+			len += (size_t)k;
+	}
+	if (out && cap)
+		out[len] = '\0';
+}
+
+int fp_display_run_child(const struct fp_display_child *c, char *out, size_t cap,
+			 int timeout_ms)
+{
+	int64_t deadline = fp_now_ns() + (int64_t)timeout_ms * FP_NSEC_PER_MSEC;
+	struct fp_display_child run = *c;
+	int pfd[2], r, st = 0;
+	pid_t pid;
+
+	if (out && cap)
+		out[0] = '\0';
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	run.stdout_fd = pfd[1];
+	r = fp_display_start_child(&run, &pid);
+	close(pfd[1]);
+	if (r < 0) {
+		close(pfd[0]);
+		return r;
+	}
+	read_all(pfd[0], out, cap, deadline);
+	close(pfd[0]);
+	r = fp_child_wait(pid, fp_ms_until(deadline) + 100, &st);
+	if (r < 0) {
+		fp_child_stop(pid, 100);
+		return r;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

@@ -43,4 +43,11 @@ struct fp_display_child {
  * and *pid, or -errno (the exec's own failure included). */
 int fp_display_start_child(const struct fp_display_child *c, pid_t *pid);
 
+/* Runs c to its end with its stdout captured into out (NUL-terminated, cut at cap - 1; out
+ * may be NULL), all of it within timeout_ms: read whole, so the child never blocks on a
+ * full pipe; one that outlives the bound is killed. c->stdout_fd is replaced by the pipe.
+ * Returns the exit code (128 + signal), or -errno. */
+int fp_display_run_child(const struct fp_display_child *c, char *out, size_t cap,
+			 int timeout_ms);
+
 #endif

@@ -105,43 +105,15 @@ static int start_as(const struct fp_desktop *dt, char *const argv[], const char 
  * -errno. Bounded by QUERY_TIMEOUT_MS; a query that hangs is killed. */
 static int query(const struct fp_desktop *dt, char *const argv[], char *out, size_t cap)
 {
-	int64_t deadline = fp_now_ns() + QUERY_TIMEOUT_MS * FP_NSEC_PER_MSEC;
-	size_t len = 0;
-	int pfd[2], r, st = 0;
-	pid_t pid;
+	char bufs[ENV_MAX][PATH_MAX + 64];
+	char *envp[ENV_MAX + 1];
+	struct fp_display_child c = {
+		.exe = argv[0], .argv = argv, .envp = envp, .cwd = dt->dir, .log_path = "/dev/null",
+		.keep_fd = -1, .drop = dt->drop, .uid = dt->uid, .gid = dt->gid,
+	};
 
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	r = start_as(dt, argv, NULL, "/dev/null", pfd[1], &pid);
-	close(pfd[1]);
-	if (r < 0) {
-		close(pfd[0]);
-		return r;
-	}
-	for (;;) { /* read it all, so the query never blocks on a full pipe */
-		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-		char sink[4096];
-		int ms = fp_ms_until(deadline);
-		ssize_t k;
-
-		if (ms == 0 || poll(&p, 1, ms) <= 0)
-			break;
-		k = out && len + 1 < cap ? read(pfd[0], out + len, cap - 1 - len)
-					 : read(pfd[0], sink, sizeof(sink));
-		if (k <= 0)
-			break;
-		if (out && len + 1 < cap)
-			len += (size_t)k;
-	}
-	if (out && cap)
-		out[len] = '\0';
-	close(pfd[0]);
-	r = fp_child_wait(pid, fp_ms_until(deadline) + 100, &st);
-	if (r < 0) {
-		fp_child_stop(pid, 100);
-		return r;
-	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	build_env(dt, bufs, envp, NULL);
+	return fp_display_run_child(&c, out, cap, QUERY_TIMEOUT_MS);
 }
 
 /* ---- readiness conditions: 1 when met ---- */

@@ -126,54 +126,19 @@ static int swaymsg(const struct fp_display *d, char *out, size_t out_cap, const 
 	char bufs[10][PATH_MAX + 64];
 	char *envp[11];
 	const char *extra[] = { a1, a2, a3, a4, a5, a6 };
-	size_t n = 3, len = 0;
-	int pfd[2], r, st = 0;
-	int64_t deadline = fp_now_ns() + SWAYMSG_TIMEOUT_MS * FP_NSEC_PER_MSEC;
-	pid_t pid;
+	size_t n = 3;
+	/* stderr to /dev/null: `exit` always "fails" to read its reply, and a real failure is
+	 * in the JSON reply on stdout, which callers log. */
+	struct fp_display_child c = {
+		.exe = argv[0], .argv = argv, .envp = envp, .cwd = d->dir, .log_path = "/dev/null",
+		.keep_fd = -1, .drop = d->drop, .uid = d->uid, .gid = d->gid,
+	};
 
-	if (out && out_cap)
-		out[0] = '\0';
 	for (size_t i = 0; i < FP_ARRAY_LEN(extra) && extra[i]; i++)
 		argv[n++] = (char *)extra[i];
 	argv[n] = NULL;
 	build_env(d, bufs, envp, 0);
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	/* stderr to /dev/null: `exit` always "fails" to read its reply, and a real failure is
-	 * in the JSON reply on stdout, which callers log. */
-	r = start_child(d, argv[0], argv, envp, d->drop, "/dev/null", pfd[1], &pid);
-	close(pfd[1]);
-	if (r < 0) {
-		close(pfd[0]);
-		return r;
-	}
-	/* Read the whole reply (bounded), so swaymsg never blocks on a full pipe. */
-	for (;;) {
-		char sink[4096];
-		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-		ssize_t k;
-		int ms = fp_ms_until(deadline);
-
-		if (ms == 0 || poll(&p, 1, ms) <= 0)
-			break;
-		if (out && len + 1 < out_cap)
-			k = read(pfd[0], out + len, out_cap - 1 - len);
-		else
-			k = read(pfd[0], sink, sizeof(sink));
-		if (k <= 0)
-			break;
-		if (out && len + 1 < out_cap)
-			len += (size_t)k;
-	}
-	if (out && out_cap)
-		out[len] = '\0';
-	close(pfd[0]);
-	r = fp_child_wait(pid, fp_ms_until(deadline) + 100, &st);
-	if (r < 0) {
-		fp_child_stop(pid, 100);
-		return r;
-	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return fp_display_run_child(&c, out, out_cap, SWAYMSG_TIMEOUT_MS);
 }
 
 /* The decimal after key in json ("\"width\": 1920"), strict and bounded: at most 5 digits

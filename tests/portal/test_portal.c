@@ -24,6 +24,7 @@
 #include "framepush/capture.h"
 #include "framepush/display.h"
 #include "harness.h"
+#include "yuv_checks.h"
 
 /* The test client's colour (wlr-solid-client). */
 #define WIN_RGB 0x3366ccu
@@ -44,34 +45,6 @@ static double ms_since(int64_t t0)
 	return (double)(fp_now_ns() - t0) / 1e6;
 }
 
-/* BT.709 limited-range codes of an sRGB-encoded colour, in float64 (the converter's
- * promise, the same reference as the x11 and wlr tests). */
-static void expect_yuv(uint32_t rgb, int *y, int *cb, int *cr)
-{
-	double r = (double)(rgb >> 16 & 0xff) / 255.0, g = (double)(rgb >> 8 & 0xff) / 255.0,
-	       b = (double)(rgb & 0xff) / 255.0;
-	double yy = 0.2126 * r + 0.7152 * g + 0.0722 * b;
-
-	*y = (int)(16.0 + 219.0 * yy + 0.5);
-	*cb = (int)(128.0 + 224.0 * (b - yy) / 1.8556 + 0.5);
-	*cr = (int)(128.0 + 224.0 * (r - yy) / 1.5748 + 0.5);
-}
-
-static int near(int a, int b)
-{
-	return a - b <= 1 && b - a <= 1;
-}
-
-static int pixel_is(const struct fp_yuv_frame *f, uint32_t x, uint32_t y, uint32_t rgb)
-{
-	int ey, ecb, ecr;
-	const uint8_t *c = f->data[1] + (size_t)(y / 2) * f->stride[1] + (size_t)(x / 2) * 2;
-
-	expect_yuv(rgb, &ey, &ecb, &ecr);
-	return near(f->data[0][(size_t)y * f->stride[0] + x], ey) && near(c[0], ecb) &&
-	       near(c[1], ecr);
-}
-
 /* Points well inside the tiled window; three of four must match (the pointer may cover
  * one). The client alternates its colour and the inverse on every frame callback, and the
  * portal copies in step with them, so a session sees one phase only: either is the
@@ -83,7 +56,7 @@ static int shows_colour(const struct fp_yuv_frame *f, uint32_t rgb)
 	int hits = 0;
 
 	for (int i = 0; i < 4; i++)
-		hits += pixel_is(f, pts[i][0], pts[i][1], rgb);
+		hits += fpt_pixel_is(f, pts[i][0], pts[i][1], rgb);
 	return hits >= 3;
 }
 

@@ -24,6 +24,7 @@
 #include "framepush/capture.h"
 #include "framepush/display.h"
 #include "harness.h"
+#include "yuv_checks.h"
 
 /* The test client's colour, and the desktop's (sway config bg #102030). */
 #define WIN_RGB 0x3366ccu
@@ -43,33 +44,6 @@ static double ms_since(int64_t t0)
 	return (double)(fp_now_ns() - t0) / 1e6;
 }
 
-/* BT.709 limited-range codes of an sRGB-encoded colour (what the converter promises). */
-static void expect_yuv(uint32_t rgb, int *y, int *cb, int *cr)
-{
-	double r = (double)(rgb >> 16 & 0xff) / 255.0, g = (double)(rgb >> 8 & 0xff) / 255.0,
-	       b = (double)(rgb & 0xff) / 255.0;
-	double yy = 0.2126 * r + 0.7152 * g + 0.0722 * b;
-
-	*y = (int)(16.0 + 219.0 * yy + 0.5);
-	*cb = (int)(128.0 + 224.0 * (b - yy) / 1.8556 + 0.5);
-	*cr = (int)(128.0 + 224.0 * (r - yy) / 1.5748 + 0.5);
-}
-
-static int near(int a, int b)
-{
-	return a - b <= 1 && b - a <= 1;
-}
-
-static int pixel_is(const struct fp_yuv_frame *f, uint32_t x, uint32_t y, uint32_t rgb)
-{
-	int ey, ecb, ecr;
-	const uint8_t *c = f->data[1] + (size_t)(y / 2) * f->stride[1] + (size_t)(x / 2) * 2;
-
-	expect_yuv(rgb, &ey, &ecb, &ecr);
-	return near(f->data[0][(size_t)y * f->stride[0] + x], ey) && near(c[0], ecb) &&
-	       near(c[1], ecr);
-}
-
 /* The window covers the output minus sway's titlebar and borders: points well inside it.
  * Four points, three must match: the cursor may sit on one of them. */
 static int shows_window(const struct fp_yuv_frame *f)
@@ -79,7 +53,7 @@ static int shows_window(const struct fp_yuv_frame *f)
 	int hits = 0;
 
 	for (int i = 0; i < 4; i++)
-		hits += pixel_is(f, pts[i][0], pts[i][1], WIN_RGB);
+		hits += fpt_pixel_is(f, pts[i][0], pts[i][1], WIN_RGB);
 	return hits >= 3;
 }
 
@@ -88,7 +62,7 @@ static void describe_pixel(const struct fp_yuv_frame *f, uint32_t x, uint32_t y)
 	const uint8_t *c = f->data[1] + (size_t)(y / 2) * f->stride[1] + (size_t)(x / 2) * 2;
 	int ey, ecb, ecr;
 
-	expect_yuv(WIN_RGB, &ey, &ecb, &ecr);
+	fpt_expect_yuv(WIN_RGB, &ey, &ecb, &ecr);
 	print_message("pixel %u,%u of %ux%u: Y %u Cb %u Cr %u (want %d %d %d)\n", x, y, f->width,
 		      f->height, f->data[0][(size_t)y * f->stride[0] + x], c[0], c[1], ey, ecb, ecr);
 }
@@ -247,7 +221,7 @@ static void captures_client_surface(void **state)
 	assert_int_equal(f->width, 1280);
 	assert_int_equal(f->height, 720);
 	/* The titlebar row is not the window colour: the frame is the desktop, not a fill. */
-	assert_false(pixel_is(f, f->width / 2, 2, WIN_RGB));
+	assert_false(fpt_pixel_is(f, f->width / 2, 2, WIN_RGB));
 }
 
 static void mode_change_recreates_ring(void **state)
