@@ -393,6 +393,10 @@ static int check_display(struct cli *c)
 		    (c->mode_width | c->mode_height) & 1)
 			return bad_value(c->verb, "display", d,
 					 "virtual:WxH@HZ, W and H even, 16x16..7680x4320, HZ 1..240");
+		/* The display the session made runs at HZ: frames at another rate would be
+		 * repeated or dropped for nothing. */
+		if (!given(c, 'f'))
+			c->so.capture.fps = c->mode_hz;
 		return CLI_GO;
 	}
 	/* The portal source's display is a D-Bus address: the bus answers for it. */

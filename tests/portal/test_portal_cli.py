@@ -83,6 +83,8 @@ check(first, "the portal session delivered a first frame (stderr: %s)" % "".join
 check(p.returncode == 0 and s is not None and int(s.get("nb_read_frames", 0)) >= 20 and
       s["width"] == 640, "Ctrl-C: exit %d, %s" % (p.returncode, s and (s["width"], s["height"],
                                                                      s["nb_read_frames"])))
+check(s is not None and s.get("r_frame_rate") == "30/1",
+      "no --fps: the output runs at the virtual display's 30 Hz (%s)" % (s and s.get("r_frame_rate")))
 check(uid is not None and not alive(uid),
       "nothing of the session's account %s runs after Ctrl-C: %s" % (uid, uid and alive(uid)))
 
