@@ -46,6 +46,17 @@ static void copy_8bit(void **state)
 			assert_int_equal(dst[y][x * 4 + 2], src[y][x * 4 + 0]);
 			assert_int_equal(dst[y][x * 4 + 3], 0xff);
 		}
+	/* RGBA_F16 is the ring's RGBA16F: 8 bytes a pixel, as they are, row by row. */
+	{
+		uint8_t hsrc[2][W * 8 + 16], hdst[2][W * 8];
+
+		for (size_t i = 0; i < sizeof(hsrc); i++)
+			(&hsrc[0][0])[i] = (uint8_t)(i * 13 + 5);
+		fp_portal_copy(&hdst[0][0], sizeof(hdst[0]), &hsrc[0][0], sizeof(hsrc[0]), W, 2,
+			       FP_PORTAL_PIX_RGBA16F);
+		assert_memory_equal(hdst[0], hsrc[0], W * 8);
+		assert_memory_equal(hdst[1], hsrc[1], W * 8);
+	}
 	assert_int_equal(fp_portal_pix_ring_format(FP_PORTAL_PIX_RGBX), FP_PIXFMT_XRGB8888);
 	assert_int_equal(fp_portal_pix_ring_format(FP_PORTAL_PIX_RGBA16F), FP_PIXFMT_RGBA16F);
 }
