@@ -622,17 +622,16 @@ void fp_portal_close(struct fp_portal *p)
 	if (p->session && !p->ended && p->bus) {
 		sd_bus_message *m = NULL;
 
-		/* No reply awaited: the portal may be gone, and the source is on its way out. */
+		/* No reply awaited, and no flush (it waits without a bound): sd-bus writes a small
+		 * message at once when nothing is queued, and the source is on its way out. */
 		if (sd_bus_message_new_method_call(p->bus, &m, PORTAL_NAME, p->session,
-						   SESSION_IFACE, "Close") >= 0) {
+						   SESSION_IFACE, "Close") >= 0)
 			sd_bus_send(p->bus, m, NULL);
-			sd_bus_flush(p->bus);
-		}
 		sd_bus_message_unref(m);
 	}
 	sd_bus_slot_unref(p->closed_slot);
 	sd_bus_slot_unref(p->owner_slot);
-	sd_bus_flush_close_unref(p->bus);
+	sd_bus_close_unref(p->bus);
 	free(p->session);
 	free(p);
 }
