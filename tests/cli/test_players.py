@@ -375,7 +375,11 @@ def killed_recording(path, fragments):
         time.sleep(0.05)
     p.kill()
     if src:
-        os.kill(src, signal.SIGKILL)
+        try:
+            os.kill(src, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # it saw its host die first (death signal, hang-up) and is gone: fine
+
     err = p.communicate(timeout=30)[1]
     deadline = time.monotonic() + 10
     while src and time.monotonic() < deadline and (proc_stat(src) or "xZ")[1] != "Z":
