@@ -53,7 +53,7 @@ BUILD_DIR=build-tsan bash scripts/build.sh -Dtest_hooks=true -Db_sanitize=thread
   -Dskip_tests=cli,wlr,x11,channel
 if [ $? -eq 0 ]; then
   TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" \
-    meson test -C build-tsan --print-errorlogs --num-processes 2 capture convert \
+    meson test -C build-tsan --print-errorlogs --num-processes 2 capture convert-threaded \
     convert_roundtrip session-fast-source-paced session-stall-skips-ticks \
     session-session-keyframe encode-h264-sdr-mkv encode-hevc-hdr-mkv encode-av1-sdr-mkv \
     encode-switch-mkv-segment encode-keyframe-hevc || rc=1
