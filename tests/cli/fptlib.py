@@ -82,6 +82,22 @@ class Report:
         os.close(self.wfd)
 
 
+def wait_line(p, needle, timeout_s):
+    """Reads p's stderr until a line holds needle (True) or timeout_s passes (False); returns
+    that and the lines read."""
+    deadline, seen = time.monotonic() + timeout_s, []
+    while time.monotonic() < deadline:
+        if not select.select([p.stderr], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            break
+        line = p.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return True, seen
+    return False, seen
+
+
 def interrupt(p, timeout_s=20):
     """Ctrl-C as a terminal sends it, to p's whole process group; waits (bounded) and
     returns the rest of p's stderr. A session that does not end is killed, so a failing

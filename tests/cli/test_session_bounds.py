@@ -4,9 +4,10 @@ real binary. Ctrl-C is sent to the whole foreground process group, as a terminal
 session ends cleanly (exit 0, file finished), in record and stream, for the test source and
 each virtual display kind. A virtual Xvfb refuses a client without the session's cookie. A
 program that detaches (setsid, double fork) does not outlive its session. Suite cli."""
-import json, os, select, shutil, signal, socket, subprocess, sys, time
+import json, os, shutil, signal, socket, subprocess, sys, time
 
-from fptlib import BUILD, FP, Report, check, finish, gone, interrupt, skip, stream0, tmpdir
+from fptlib import (BUILD, FP, Report, check, finish, gone, interrupt, skip, stream0, tmpdir,
+                    wait_line)
 
 TMP = tmpdir("fpt-bounds-")
 client = os.path.join(BUILD, "tests", "cli", "fpt-x11-client")
@@ -17,21 +18,6 @@ def start(args):
     stderr piped so its log can be waited on."""
     return subprocess.Popen([FP, *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
-def wait_line(p, needle, timeout_s):
-    """Reads p's stderr until a line holds needle (True) or timeout_s passes (False)."""
-    deadline, seen = time.monotonic() + timeout_s, []
-    while time.monotonic() < deadline:
-        if not select.select([p.stderr], [], [], max(0.0, deadline - time.monotonic()))[0]:
-            break
-        line = p.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        if needle in line:
-            return True, seen
-    return False, seen
 
 
 def ctrl_c(name, args, out=None):

@@ -337,6 +337,17 @@ int fpt_world_copy(const char *src, char *out, size_t cap)
 
 static int skipped;
 
+void fpt_world_remove(char *copy)
+{
+	char *slash = strrchr(copy, '/');
+
+	unlink(copy);
+	if (slash) {
+		*slash = '\0';
+		rmdir(copy);
+	}
+}
+
 void fpt_skip_note(const char *fmt, ...)
 {
 	char why[256];

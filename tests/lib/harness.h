@@ -55,6 +55,8 @@ int fpt_group_teardown(void **state);
  * writes the copy's path to out: a process of another uid (sway's user, setpriv) can run it
  * even when the build tree sits in a 0700 directory, as a fresh CI clone does. 0 or -errno. */
 int fpt_world_copy(const char *src, char *out, size_t cap);
+/* Removes a copy fpt_world_copy made, and its directory (copy is cut to that path). */
+void fpt_world_remove(char *copy);
 
 /* The whole file at path, malloc'd, its size in *len; NULL (len untouched) when it is missing,
  * empty or cannot be read whole. */

@@ -27,3 +27,14 @@ int fpt_pixel_is(const struct fp_yuv_frame *f, uint32_t x, uint32_t y, uint32_t 
 	return near(f->data[0][(size_t)y * f->stride[0] + x], ey) && near(c[0], ecb) &&
 	       near(c[1], ecr);
 }
+
+int fpt_tiled_window_is(const struct fp_yuv_frame *f, uint32_t rgb)
+{
+	uint32_t pts[4][2] = { { f->width / 4, f->height / 2 }, { 3 * f->width / 4, f->height / 2 },
+			       { f->width / 2, 3 * f->height / 4 }, { f->width / 3, 2 * f->height / 3 } };
+	int hits = 0;
+
+	for (int i = 0; i < 4; i++)
+		hits += fpt_pixel_is(f, pts[i][0], pts[i][1], rgb);
+	return hits >= 3;
+}

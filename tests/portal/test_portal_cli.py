@@ -6,7 +6,8 @@ meets without a desktop (root, no session bus). Suite portal."""
 import os, select, signal, subprocess, sys, time
 
 sys.path.insert(0, os.path.join(os.environ.get("FRAMEPUSH_SOURCE_ROOT", "."), "tests", "cli"))
-from fptlib import BUILD, FP, check, finish, run, skip, stream0, tmpdir  # noqa: E402
+from fptlib import (BUILD, FP, check, finish, interrupt, run, skip, stream0,  # noqa: E402
+                    tmpdir, wait_line)
 
 TMP = tmpdir("fpt-portal-cli-")
 ANIM = os.path.join(BUILD, "tests", "wlr", "wlr-anim-client")
@@ -32,21 +33,6 @@ def start(out, extra_env=None):
                             start_new_session=True)
 
 
-def wait_for(p, needle, timeout_s, seen):
-    """Reads p's stderr (bounded) until a line holds needle; every line goes to seen."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not select.select([p.stderr], [], [], deadline - time.monotonic())[0]:
-            break
-        line = p.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        if needle in line:
-            return True
-    return False
-
-
 def session_uid(lines):
     for line in lines:
         if "sway display: sway pid" in line and " as uid " in line:
@@ -67,16 +53,10 @@ if missing or not os.path.exists(ANIM):
 
 # Ctrl-C ends a portal session like any other: exit 0, a whole file, nothing left running.
 out = os.path.join(TMP, "ctrlc.mkv")
-p, seen = start(out), []
-first = wait_for(p, "session: first frame written", 30, seen)
+p = start(out)
+first, seen = wait_line(p, "session: first frame written", 30)
 time.sleep(1.0)  # a second of recording: the duration is the point here, not a sync
-os.killpg(p.pid, signal.SIGINT)
-try:
-    rest = p.communicate(timeout=20)[1]
-except subprocess.TimeoutExpired:
-    os.killpg(p.pid, signal.SIGKILL)
-    rest = p.communicate()[1]
-seen.append(rest)
+seen.append(interrupt(p))
 s = stream0(out)
 uid = session_uid(seen)
 check(first, "the portal session delivered a first frame (stderr: %s)" % "".join(seen)[-600:])
@@ -90,8 +70,8 @@ check(uid is not None and not alive(uid),
 
 # PipeWire killed mid-session: the session ends at once, saying why, exit 1.
 out = os.path.join(TMP, "killed.mkv")
-p, seen = start(out), []
-first = wait_for(p, "session: first frame written", 30, seen)
+p = start(out)
+first, seen = wait_line(p, "session: first frame written", 30)
 uid = session_uid(seen)
 pw = [l.split()[0] for l in run(["ps", "-u", str(uid), "-o", "pid=,args="]).stdout.splitlines()
       if l.split()[1:2] == ["/usr/bin/pipewire"]] if uid else []

@@ -44,17 +44,9 @@ static double ms_since(int64_t t0)
 	return (double)(fp_now_ns() - t0) / 1e6;
 }
 
-/* The window covers the output minus sway's titlebar and borders: points well inside it.
- * Four points, three must match: the cursor may sit on one of them. */
 static int shows_window(const struct fp_yuv_frame *f)
 {
-	uint32_t pts[4][2] = { { f->width / 4, f->height / 2 }, { 3 * f->width / 4, f->height / 2 },
-			       { f->width / 2, 3 * f->height / 4 }, { f->width / 3, 2 * f->height / 3 } };
-	int hits = 0;
-
-	for (int i = 0; i < 4; i++)
-		hits += fpt_pixel_is(f, pts[i][0], pts[i][1], WIN_RGB);
-	return hits >= 3;
+	return fpt_tiled_window_is(f, WIN_RGB);
 }
 
 static void describe_pixel(const struct fp_yuv_frame *f, uint32_t x, uint32_t y)
@@ -669,12 +661,8 @@ int main(void)
 	{
 		int rc = fpt_exit(cmocka_run_group_tests(tests, NULL, NULL));
 
-		unlink(client_exe);
-		*strrchr(client_exe, '/') = '\0';
-		rmdir(client_exe);
-		unlink(anim_exe);
-		*strrchr(anim_exe, '/') = '\0';
-		rmdir(anim_exe);
+		fpt_world_remove(client_exe);
+		fpt_world_remove(anim_exe);
 		return rc;
 	}
 }

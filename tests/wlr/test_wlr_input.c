@@ -152,8 +152,6 @@ int main(void)
 		return 1;
 	}
 	rc = fpt_exit(cmocka_run_group_tests(tests, NULL, NULL));
-	unlink(client_exe);
-	*strrchr(client_exe, '/') = '\0';
-	rmdir(client_exe);
+	fpt_world_remove(client_exe);
 	return rc;
 }
