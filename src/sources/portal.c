@@ -34,11 +34,16 @@
 #define FORMAT_TIMEOUT_NS (5 * FP_NSEC_PER_SEC)
 #define CURSOR_UNDER_MAX (256 * 256 * 4)
 
-struct fp_backend {
-	/* Options. */
-	char restore_spec[PATH_MAX], restore_path[PATH_MAX];
+/* The spec's options (check_spec parses them without a backend). */
+struct portal_opts {
+	char restore[PATH_MAX]; /* as given: "~/" not yet expanded; "" when none */
 	int cursor, hdr;
 	uint32_t timeout_s;
+};
+
+struct fp_backend {
+	struct portal_opts opt;
+	char restore_path[PATH_MAX]; /* opt.restore expanded */
 	/* The session. */
 	struct fp_portal *portal;
 	struct fp_pw *pw;
@@ -68,34 +73,35 @@ struct fp_backend {
 
 static int set_option(void *user, const char *key, const char *val)
 {
-	struct fp_backend *b = user;
+	struct portal_opts *o = user;
 
 	if (!strcmp(key, "restore")) {
-		if (!*val || strlen(val) >= sizeof(b->restore_spec))
+		if (!*val || strlen(val) >= sizeof(o->restore))
 			return -EINVAL;
-		snprintf(b->restore_spec, sizeof(b->restore_spec), "%s", val);
+		snprintf(o->restore, sizeof(o->restore), "%s", val);
 		return 0;
 	}
 	if (!strcmp(key, "cursor"))
-		return fp_spec_bool("portal source", key, val, &b->cursor);
+		return fp_spec_bool("portal source", key, val, &o->cursor);
 	if (!strcmp(key, "hdr"))
-		return fp_spec_bool("portal source", key, val, &b->hdr);
+		return fp_spec_bool("portal source", key, val, &o->hdr);
 	if (!strcmp(key, "timeout"))
-		return fp_spec_u32("portal source", key, val, 1, ANSWER_TIMEOUT_S_MAX, &b->timeout_s);
+		return fp_spec_u32("portal source", key, val, 1, ANSWER_TIMEOUT_S_MAX, &o->timeout_s);
 	fp_error("portal source: unknown option '%s' (restore, cursor, hdr, timeout)", key);
 	return -ENOENT;
 }
 
+static int parse_opts(const char *spec, struct portal_opts *o)
+{
+	*o = (struct portal_opts){ .cursor = 1, .timeout_s = ANSWER_TIMEOUT_S_DEFAULT };
+	return fp_spec_parse(spec, "portal source", set_option, o);
+}
+
 static int portal_check_spec(const char *spec)
 {
-	struct fp_backend *scratch = calloc(1, sizeof(*scratch));
-	int r;
+	struct portal_opts o;
 
-	if (!scratch)
-		return -ENOMEM;
-	r = fp_spec_parse(spec, "portal source", set_option, scratch);
-	free(scratch);
-	return r;
+	return parse_opts(spec, &o);
 }
 
 /* ---- frames ---- */
@@ -275,9 +281,9 @@ static int load_token(struct fp_backend *b, char *token, size_t cap)
 	int r;
 
 	token[0] = '\0';
-	if (!b->restore_spec[0])
+	if (!b->opt.restore[0])
 		return 0;
-	r = fp_portal_token_path(b->restore_spec, b->restore_path, sizeof(b->restore_path));
+	r = fp_portal_token_path(b->opt.restore, b->restore_path, sizeof(b->restore_path));
 	if (r == 0)
 		r = fp_portal_token_read(b->restore_path, token, cap);
 	if (r == 0)
@@ -338,8 +344,8 @@ static int start_session(struct fp_backend *b, const struct fp_backend_args *arg
 	struct fp_portal_grant g;
 	char token[FP_PORTAL_TOKEN_MAX + 2];
 	struct fp_portal_opts po = { .bus_address = args->display, .restore_token = token,
-		.persist = b->restore_spec[0] != '\0', .cursor = b->cursor,
-		.deadline_ns = fp_now_ns() + (int64_t)b->timeout_s * FP_NSEC_PER_SEC };
+		.persist = b->opt.restore[0] != '\0', .cursor = b->opt.cursor,
+		.deadline_ns = fp_now_ns() + (int64_t)b->opt.timeout_s * FP_NSEC_PER_SEC };
 	int r = load_token(b, token, sizeof(token));
 
 	if (r == 0)
@@ -348,7 +354,7 @@ static int start_session(struct fp_backend *b, const struct fp_backend_args *arg
 		return r;
 	save_token(b, &g);
 	r = fp_pw_open(&b->pw, &(struct fp_pw_opts){ .fd = g.pw_fd, .node_id = g.node_id,
-		.fps = args->fps, .prefer_hdr = b->hdr,
+		.fps = args->fps, .prefer_hdr = b->opt.hdr,
 		.cursor_meta = g.cursor_mode == FP_PORTAL_CURSOR_METADATA, .events = &pw_events,
 		.user = b });
 	if (r == 0)
@@ -391,15 +397,13 @@ static int portal_create(struct fp_backend **out, const struct fp_backend_args *
 	*out = NULL;
 	if (!b)
 		return -ENOMEM;
-	b->cursor = 1;
-	b->timeout_s = ANSWER_TIMEOUT_S_DEFAULT;
 	b->last_slot = -1;
 	b->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (b->epfd < 0) {
 		free(b);
 		return -errno;
 	}
-	r = fp_spec_parse(args->spec, "portal source", set_option, b);
+	r = parse_opts(args->spec, &b->opt);
 	if (r == 0 && geteuid() == 0) {
 		fp_error("portal source: refusing to run as root: the portal shares the screen of "
 			 "the desktop's user; run framepush as that user");

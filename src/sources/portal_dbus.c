@@ -42,18 +42,6 @@ struct fp_portal {
 	int (*parse)(struct fp_portal *p, sd_bus_message *m);
 };
 
-int fp_portal_token_valid(const char *t)
-{
-	size_t n = 0;
-
-	if (!t)
-		return 0;
-	for (; t[n]; n++)
-		if (n >= FP_PORTAL_TOKEN_MAX || t[n] <= ' ' || t[n] > '~')
-			return 0;
-	return n > 0;
-}
-
 /* ---- options (a{sv}) ---- */
 
 static int opt_begin(sd_bus_message *m, const char *key, const char *type)

@@ -13,10 +13,9 @@
 
 #include <stdint.h>
 
-struct fp_portal;
+#include "portal_token.h"
 
-/* Longest restore token kept (portals hand out UUIDs, 36 characters). */
-#define FP_PORTAL_TOKEN_MAX 255
+struct fp_portal;
 
 enum fp_portal_cursor_mode {
 	FP_PORTAL_CURSOR_HIDDEN = 1,   /* the portal's bit values (AvailableCursorModes) */
@@ -54,9 +53,5 @@ void fp_portal_close(struct fp_portal *p);
  * lives, -ESHUTDOWN once it was closed or the portal left (logged). Bounded per call. */
 int fp_portal_fd(const struct fp_portal *p);
 int fp_portal_dispatch(struct fp_portal *p);
-
-/* A token is only ever written to a file or sent back when it looks like one: printable
- * ASCII without spaces, 1..FP_PORTAL_TOKEN_MAX bytes. */
-int fp_portal_token_valid(const char *t);
 
 #endif

@@ -385,13 +385,15 @@ static void deliver(struct fp_pw *pw, struct pw_buffer *b, int pointer_moved)
 				 .pointer_moved = pointer_moved };
 	void *map = NULL;
 	size_t map_len = 0;
+	bool still;
 
 	if (corrupted(buf)) {
 		pw->stats.corrupted++;
 		return;
 	}
-	f.px = undamaged(buf) ? NULL : picture(pw, buf, &f.stride, &map, &map_len);
-	if (!f.px && undamaged(buf))
+	still = undamaged(buf);
+	f.px = still ? NULL : picture(pw, buf, &f.stride, &map, &map_len);
+	if (still)
 		pw->stats.undamaged++;
 	else if (!f.px)
 		pw->stats.cursor_only++;

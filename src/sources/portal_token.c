@@ -11,7 +11,18 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "portal_dbus.h"
+
+int fp_portal_token_valid(const char *t)
+{
+	size_t n = 0;
+
+	if (!t)
+		return 0;
+	for (; t[n]; n++)
+		if (n >= FP_PORTAL_TOKEN_MAX || t[n] <= ' ' || t[n] > '~')
+			return 0;
+	return n > 0;
+}
 
 int fp_portal_token_path(const char *spec_path, char *out, size_t cap)
 {

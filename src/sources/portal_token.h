@@ -8,6 +8,13 @@
 
 #include <stddef.h>
 
+/* Longest restore token kept (portals hand out UUIDs, 36 characters). */
+#define FP_PORTAL_TOKEN_MAX 255
+
+/* A token is only ever written to a file or sent back when it looks like one: printable
+ * ASCII without spaces, 1..FP_PORTAL_TOKEN_MAX bytes. */
+int fp_portal_token_valid(const char *t);
+
 /* Expands a leading "~/" with $HOME into out. 0, or -ENAMETOOLONG / -ENOENT (no $HOME). */
 int fp_portal_token_path(const char *spec_path, char *out, size_t cap);
 
